@@ -1,0 +1,60 @@
+import { z } from 'zod';
+import { EpochMs, NodeId, VersionField } from './common.js';
+import { ServiceSpec } from './service.js';
+
+/**
+ * Leader → agent on `cox.<cluster>.cmd.<node>`: run exactly `replicas` replicas
+ * of the service at `specVersion` on this node. "Set to N" rather than "start
+ * N more" makes a retried or duplicated command harmless.
+ */
+export const ScaleCommand = z.object({
+  v: VersionField,
+  /** Unique per command; a retry reuses it and gets the first result back. */
+  id: z.string().min(1).max(128),
+  service: z.string().min(1),
+  spec: ServiceSpec,
+  specVersion: z.number().int().nonnegative(),
+  replicas: z.number().int().nonnegative(),
+  /** The Raft commit index of the lock acquisition: the fencing token. */
+  token: z.number().int().positive(),
+  term: z.number().int().nonnegative(),
+  leaderId: NodeId,
+  issuedAt: EpochMs,
+  /** The policy's explanation, for logs and traces. */
+  reason: z.string().max(2000).optional(),
+});
+
+export const CommandErrorCode = z.enum([
+  'COX_STALE_TOKEN',
+  'COX_INVALID_PAYLOAD',
+  'COX_DOCKER_ERROR',
+  'COX_HEALTH_TIMEOUT',
+  'COX_WRONG_NODE',
+  'COX_INTERNAL',
+]);
+
+export const ScaleReply = z.discriminatedUnion('ok', [
+  z.object({
+    v: VersionField,
+    id: z.string(),
+    ok: z.literal(true),
+    nodeId: NodeId,
+    /** Replicas of the service running (and healthy, where declared) when the agent replied. */
+    running: z.number().int().nonnegative(),
+    started: z.number().int().nonnegative(),
+    stopped: z.number().int().nonnegative(),
+    durationMs: z.number().nonnegative(),
+  }),
+  z.object({
+    v: VersionField,
+    id: z.string(),
+    ok: z.literal(false),
+    nodeId: NodeId,
+    code: CommandErrorCode,
+    message: z.string(),
+    /** With COX_STALE_TOKEN: the highest token this agent has stored for the service. */
+    highestToken: z.number().int().nonnegative().optional(),
+  }),
+]);
+
+export const MAX_COMMAND_BYTES = 64 * 1024;

@@ -1,0 +1,55 @@
+import { z } from 'zod';
+import { ByteSize, DurationMs, Name, NodeId } from './common.js';
+
+const NatsUrl = z
+  .string()
+  .regex(/^(nats|tls|ws|wss):\/\/[^\s]+$|^[^\s:/]+:\d+$/, 'a NATS URL such as nats://127.0.0.1:4222 or host:port');
+
+/** The agent's config file (`/etc/coxswain/agent.yaml`); flags and COXSWAIN_* env vars override it. */
+export const AgentConfig = z
+  .object({
+    cluster: Name.default('default'),
+    nodeId: NodeId,
+    /** Address other nodes and people use to reach this node's API. */
+    address: z.string().default('127.0.0.1'),
+    /** Node ids of the Raft voters (at most 5). This node is a voter when listed. */
+    voters: z.array(NodeId).max(5).default([]),
+    nats: z
+      .object({
+        servers: z.array(NatsUrl).min(1).default(['nats://127.0.0.1:4222']),
+        user: z.string().optional(),
+        pass: z.string().optional(),
+        token: z.string().optional(),
+      })
+      .default({ servers: ['nats://127.0.0.1:4222'] }),
+    docker: z
+      .object({ socketPath: z.string().default('/var/run/docker.sock') })
+      .default({ socketPath: '/var/run/docker.sock' }),
+    dataDir: z.string().default('/var/lib/coxswain'),
+    api: z
+      .object({
+        host: z.string().default('0.0.0.0'),
+        port: z.number().int().min(0).max(65535).default(7070),
+        /** Required for writes; when unset, writes are refused. */
+        token: z.string().min(8).optional(),
+      })
+      .default({ host: '0.0.0.0', port: 7070 }),
+    sampleIntervalMs: DurationMs.default(1000),
+    decideIntervalMs: DurationMs.default(1000),
+    nodeDeadAfterMs: DurationMs.default(3000),
+    capacity: z
+      .object({
+        cpus: z.number().positive().optional(),
+        memoryBytes: ByteSize.optional(),
+        maxReplicas: z.number().int().positive().optional(),
+      })
+      .default({}),
+    labels: z.record(z.string(), z.string()).default({}),
+    log: z
+      .object({
+        level: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+        format: z.enum(['auto', 'json', 'pretty']).default('auto'),
+      })
+      .default({ level: 'info', format: 'auto' }),
+  })
+  .strict();
