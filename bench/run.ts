@@ -1,0 +1,15 @@
+// Runs every benchmark, or those named on the command line: `pnpm bench [name...]`.
+// Each benchmark is a module in bench/ exporting `run(): Promise<void>` and is listed here.
+const benchmarks: Record<string, () => Promise<{ run: () => Promise<void> }>> = {};
+
+const wanted = process.argv.slice(2);
+const names = wanted.length > 0 ? wanted : Object.keys(benchmarks);
+for (const name of names) {
+  const load = benchmarks[name];
+  if (!load) {
+    console.error(`unknown benchmark ${JSON.stringify(name)}; known: ${Object.keys(benchmarks).join(', ')}`);
+    process.exit(2);
+  }
+  console.log(`\n== ${name}`);
+  await (await load()).run();
+}
