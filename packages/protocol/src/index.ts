@@ -2,6 +2,29 @@ import type { z } from 'zod';
 import type * as S from './schemas.js';
 
 export {
+  ApiErrorCode,
+  ApiReply,
+  ApiRequest,
+  ClusterApplyErrorCode,
+  ClusterApplyResult,
+  ClusterCommand,
+  ClusterSettings,
+  ClusterStateSnapshot,
+  CommandAction,
+  CommandRecord,
+  CommandResult,
+  CommandStatus,
+  DEFAULT_LOCK_LEASE_MS,
+  LockRecord,
+  NodeDeclaredState,
+  NodeRecord,
+  NodeRegistration,
+  Placement,
+  ServiceRecord,
+  ServiceScaleBody,
+} from './cluster.js';
+export { CommandErrorCode, MAX_COMMAND_BYTES, ScaleCommand, ScaleReply } from './command.js';
+export {
   ByteSize,
   DurationMs,
   EpochMs,
@@ -12,6 +35,26 @@ export {
 } from './common.js';
 export { AgentConfig } from './config.js';
 export { ContainerHealth, ContainerState, ContainerStatus } from './container.js';
+export {
+  DEFAULT_MAX_PAYLOAD_BYTES,
+  type DecodeOptions,
+  type DecodeResult,
+  decode,
+  decodeYaml,
+  encode,
+  formatPath,
+  issuesOf,
+  validate,
+} from './decode.js';
+export {
+  CoxswainError,
+  InvalidPayloadError,
+  InvalidSubjectTokenError,
+  MalformedPayloadError,
+  PayloadTooLargeError,
+  type SchemaIssue,
+} from './errors.js';
+export { ClusterEvent, ClusterEventType } from './event.js';
 export { ServiceFigures } from './figures.js';
 export { MAX_REPORT_BYTES, NodeCapacity, NodeReport, NodeRole } from './report.js';
 export {
@@ -22,28 +65,7 @@ export {
   ScalingPolicyRef,
   ServiceSpec,
 } from './service.js';
-export { CommandErrorCode, MAX_COMMAND_BYTES, ScaleCommand, ScaleReply } from './command.js';
-export { ClusterEvent, ClusterEventType } from './event.js';
-export { assertSubjectToken, subjects, type Subjects } from './subjects.js';
-export {
-  DEFAULT_MAX_PAYLOAD_BYTES,
-  decode,
-  decodeYaml,
-  encode,
-  formatPath,
-  issuesOf,
-  validate,
-  type DecodeOptions,
-  type DecodeResult,
-} from './decode.js';
-export {
-  CoxswainError,
-  InvalidPayloadError,
-  InvalidSubjectTokenError,
-  MalformedPayloadError,
-  PayloadTooLargeError,
-  type SchemaIssue,
-} from './errors.js';
+export { assertSubjectToken, type Subjects, subjects } from './subjects.js';
 
 // Types are inferred from the schemas, never written twice.
 export type AgentConfig = z.output<typeof S.AgentConfig>;
@@ -65,3 +87,23 @@ export type ScaleReply = z.output<typeof S.ScaleReply>;
 export type CommandErrorCode = z.output<typeof S.CommandErrorCode>;
 export type ClusterEvent = z.output<typeof S.ClusterEvent>;
 export type ClusterEventType = z.output<typeof S.ClusterEventType>;
+export type ApiErrorCode = z.output<typeof S.ApiErrorCode>;
+export type ApiReply = z.output<typeof S.ApiReply>;
+export type ApiRequest = z.output<typeof S.ApiRequest>;
+export type ClusterApplyErrorCode = z.output<typeof S.ClusterApplyErrorCode>;
+export type ClusterApplyResult = z.output<typeof S.ClusterApplyResult>;
+export type ClusterCommand = z.output<typeof S.ClusterCommand>;
+export type ClusterSettings = z.output<typeof S.ClusterSettings>;
+export type ClusterStateSnapshot = z.output<typeof S.ClusterStateSnapshot>;
+export type CommandAction = z.output<typeof S.CommandAction>;
+export type CommandRecord = z.output<typeof S.CommandRecord>;
+export type CommandResult = z.output<typeof S.CommandResult>;
+export type CommandStatus = z.output<typeof S.CommandStatus>;
+export type LockRecord = z.output<typeof S.LockRecord>;
+export type NodeDeclaredState = z.output<typeof S.NodeDeclaredState>;
+export type NodeRecord = z.output<typeof S.NodeRecord>;
+export type NodeRegistration = z.output<typeof S.NodeRegistration>;
+export type Placement = z.output<typeof S.Placement>;
+export type ServiceRecord = z.output<typeof S.ServiceRecord>;
+export type ServiceScaleBody = z.output<typeof S.ServiceScaleBody>;
+export type ClusterCommandInput = z.input<typeof S.ClusterCommand>;

@@ -1,8 +1,30 @@
 // The schema values in one namespace, so index.ts can name a type after its schema.
+
+export {
+  ApiErrorCode,
+  ApiReply,
+  ApiRequest,
+  ClusterApplyErrorCode,
+  ClusterApplyResult,
+  ClusterCommand,
+  ClusterSettings,
+  ClusterStateSnapshot,
+  CommandAction,
+  CommandRecord,
+  CommandResult,
+  CommandStatus,
+  LockRecord,
+  NodeDeclaredState,
+  NodeRecord,
+  NodeRegistration,
+  Placement,
+  ServiceRecord,
+  ServiceScaleBody,
+} from './cluster.js';
+export { CommandErrorCode, ScaleCommand, ScaleReply } from './command.js';
 export { AgentConfig } from './config.js';
 export { ContainerHealth, ContainerState, ContainerStatus } from './container.js';
+export { ClusterEvent, ClusterEventType } from './event.js';
 export { ServiceFigures } from './figures.js';
 export { NodeCapacity, NodeReport, NodeRole } from './report.js';
 export { HealthCheck, MetricsEndpoint, PortMapping, ServiceSpec } from './service.js';
-export { CommandErrorCode, ScaleCommand, ScaleReply } from './command.js';
-export { ClusterEvent, ClusterEventType } from './event.js';

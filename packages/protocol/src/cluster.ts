@@ -1,0 +1,261 @@
+import { z } from 'zod';
+import { EpochMs, Name, NodeId, VersionField } from './common.js';
+import { NodeCapacity, NodeRole } from './report.js';
+import { ServiceSpec } from './service.js';
+
+/**
+ * The replicated cluster state and the commands that change it. Every Raft
+ * entry the coordinator proposes is one `ClusterCommand`; the state machine
+ * validates it again on apply, so a corrupt or foreign entry is refused the
+ * same way on every replica and the replicas never diverge.
+ *
+ * `at` on every command is the proposer's *logical* time in ms: the leader
+ * continues the replicated clock (`ClusterStateSnapshot.clockMs`) with its own
+ * monotonic clock. Leases are measured in it, so no wall clock decides safety.
+ */
+const LogicalMs = z.number().int().nonnegative();
+const Token = z.number().int().positive();
+const Term = z.number().int().nonnegative();
+
+/** A replica count per node id. */
+export const Placement = z.record(NodeId, z.number().int().nonnegative());
+
+export const LockRecord = z.object({
+  service: Name,
+  holder: NodeId,
+  term: Term,
+  /** The Raft index of the entry that acquired the lock: the fencing token. */
+  token: Token,
+  acquiredAtMs: LogicalMs,
+  leaseMs: z.number().int().positive(),
+});
+
+export const CommandAction = z.enum(['scale', 'reconcile', 'replace']);
+export const CommandStatus = z.enum(['issued', 'done', 'failed', 'refused', 'abandoned']);
+
+/** One command the leader sent to one agent, as the replicated log remembers it. */
+export const CommandRecord = z.object({
+  id: z.string().min(1).max(128),
+  service: Name,
+  nodeId: NodeId,
+  action: CommandAction,
+  replicas: z.number().int().nonnegative(),
+  token: Token,
+  term: Term,
+  leaderId: NodeId,
+  status: CommandStatus,
+  issuedAtMs: LogicalMs,
+  finishedAtMs: LogicalMs.optional(),
+  /** Wall-clock times, for people and for the overlap check across agents' logs. */
+  issuedAtEpochMs: EpochMs.optional(),
+  finishedAtEpochMs: EpochMs.optional(),
+  running: z.number().int().nonnegative().optional(),
+  error: z.string().max(2000).optional(),
+  reason: z.string().max(2000).optional(),
+});
+
+export const NodeDeclaredState = z.enum(['alive', 'dead', 'removed']);
+
+export const NodeRecord = z.object({
+  id: NodeId,
+  address: z.string(),
+  capacity: NodeCapacity,
+  labels: z.record(z.string(), z.string()).default({}),
+  role: NodeRole,
+  state: NodeDeclaredState,
+  changedAtMs: LogicalMs,
+});
+
+export const ClusterSettings = z.object({
+  decideIntervalMs: z.number().int().positive().default(1000),
+  nodeDeadAfterMs: z.number().int().positive().default(3000),
+  /** How long a lock holds without release before another leader may take it over. */
+  lockLeaseMs: z.number().int().positive().default(15_000),
+  /** Entries of the command log kept in the replicated state (oldest dropped first). */
+  commandLogLimit: z.number().int().min(10).max(100_000).default(1000),
+});
+
+export const ServiceRecord = z.object({
+  spec: ServiceSpec,
+  /** Increases by one on every `service.put` that changes the spec. */
+  specVersion: z.number().int().positive(),
+  desiredReplicas: z.number().int().nonnegative(),
+  /** Set by `coxswain service scale`: the policy is bypassed until cleared or the spec is re-applied. */
+  manualReplicas: z.number().int().nonnegative().nullable(),
+  placement: Placement,
+  /** Token of the lock under which placement was last written. */
+  placementToken: z.number().int().nonnegative(),
+  reason: z.string().max(2000).optional(),
+  updatedAtMs: LogicalMs,
+});
+
+export const ClusterStateSnapshot = z.object({
+  v: VersionField,
+  clockMs: LogicalMs,
+  appliedIndex: z.number().int().nonnegative(),
+  services: z.record(Name, ServiceRecord),
+  locks: z.record(Name, LockRecord),
+  commands: z.array(CommandRecord),
+  nodes: z.record(NodeId, NodeRecord),
+  settings: ClusterSettings,
+});
+
+const base = { at: LogicalMs };
+
+export const NodeRegistration = NodeRecord.pick({
+  id: true,
+  address: true,
+  capacity: true,
+  labels: true,
+  role: true,
+});
+
+export const CommandResult = z.object({
+  id: z.string().min(1).max(128),
+  status: CommandStatus,
+  running: z.number().int().nonnegative().optional(),
+  error: z.string().max(2000).optional(),
+  finishedAtEpochMs: EpochMs.optional(),
+});
+
+export const ClusterCommand = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('service.put'), ...base, spec: ServiceSpec }),
+  z.object({ type: z.literal('service.delete'), ...base, name: Name }),
+  z.object({
+    type: z.literal('lock.acquire'),
+    ...base,
+    service: Name,
+    holder: NodeId,
+    term: Term,
+    leaseMs: z.number().int().positive(),
+  }),
+  z.object({ type: z.literal('lock.release'), ...base, service: Name, token: Token }),
+  z.object({
+    type: z.literal('scale.set'),
+    ...base,
+    service: Name,
+    /** Must be the token of the service's current lock: a stale leader's write is refused. */
+    token: Token,
+    desiredReplicas: z.number().int().nonnegative(),
+    placement: Placement,
+    /** A number sets the manual override, null clears it, absent leaves it. */
+    manualReplicas: z.number().int().nonnegative().nullable().optional(),
+    reason: z.string().max(2000).optional(),
+  }),
+  z.object({
+    type: z.literal('command.record'),
+    ...base,
+    token: Token,
+    records: z.array(CommandRecord).max(1000),
+  }),
+  z.object({
+    type: z.literal('command.result'),
+    ...base,
+    token: Token,
+    results: z.array(CommandResult).max(1000),
+  }),
+  z.object({ type: z.literal('node.register'), ...base, node: NodeRegistration }),
+  z.object({
+    type: z.literal('node.declare'),
+    ...base,
+    nodeId: NodeId,
+    state: NodeDeclaredState,
+  }),
+  z.object({ type: z.literal('settings.set'), ...base, settings: ClusterSettings.partial() }),
+]);
+
+export const ClusterApplyErrorCode = z.enum([
+  'COX_INVALID_COMMAND',
+  'COX_LOCK_HELD',
+  'COX_LOCK_NOT_HELD',
+  'COX_NO_SUCH_SERVICE',
+  'COX_NO_SUCH_NODE',
+  'COX_BAD_PLACEMENT',
+]);
+
+/** What applying one command returned; the proposer reads it from `propose()`. */
+export const ClusterApplyResult = z.discriminatedUnion('ok', [
+  z.object({
+    ok: z.literal(true),
+    /** For lock.acquire: the fencing token. For service.put: the spec version. */
+    token: z.number().int().nonnegative().optional(),
+    specVersion: z.number().int().positive().optional(),
+  }),
+  z.object({
+    ok: z.literal(false),
+    code: ClusterApplyErrorCode,
+    message: z.string(),
+    heldBy: LockRecord.optional(),
+  }),
+]);
+
+/**
+ * Requests on `cox.<cluster>.api` (any agent answers; writes are forwarded to
+ * the leader on `cox.<cluster>.api.<leaderId>`). Writes carry the API token.
+ */
+export const ApiRequest = z.discriminatedUnion('op', [
+  z.object({
+    v: VersionField,
+    op: z.literal('service.apply'),
+    token: z.string().optional(),
+    spec: ServiceSpec,
+  }),
+  z.object({
+    v: VersionField,
+    op: z.literal('service.delete'),
+    token: z.string().optional(),
+    name: Name,
+  }),
+  z.object({
+    v: VersionField,
+    op: z.literal('service.scale'),
+    token: z.string().optional(),
+    name: Name,
+    /** null returns the service to its policy. */
+    replicas: z.number().int().nonnegative().nullable(),
+  }),
+  z.object({
+    v: VersionField,
+    op: z.literal('node.declare'),
+    token: z.string().optional(),
+    nodeId: NodeId,
+    state: NodeDeclaredState,
+  }),
+  z.object({ v: VersionField, op: z.literal('state.get') }),
+]);
+
+export const ApiErrorCode = z.enum([
+  'COX_UNAUTHORIZED',
+  'COX_NOT_LEADER',
+  'COX_NO_LEADER',
+  'COX_INVALID_PAYLOAD',
+  'COX_LOCK_HELD',
+  'COX_NO_SUCH_SERVICE',
+  'COX_NO_SUCH_NODE',
+  'COX_TIMEOUT',
+  'COX_INTERNAL',
+]);
+
+export const ApiReply = z.discriminatedUnion('ok', [
+  z.object({
+    v: VersionField,
+    ok: z.literal(true),
+    /** The node that served the request. */
+    servedBy: NodeId,
+    leaderId: NodeId.nullable(),
+    specVersion: z.number().int().positive().optional(),
+    state: ClusterStateSnapshot.optional(),
+  }),
+  z.object({
+    v: VersionField,
+    ok: z.literal(false),
+    servedBy: NodeId,
+    code: ApiErrorCode,
+    message: z.string(),
+  }),
+]);
+
+/** The body of `PUT /v1/services/{name}`: a service spec (its name must match the path). */
+export const ServiceScaleBody = z.object({ replicas: z.number().int().nonnegative().nullable() });
+
+export const DEFAULT_LOCK_LEASE_MS = 15_000;
