@@ -1,0 +1,53 @@
+import { CoxswainError } from '@coxswain/protocol';
+
+/** A program the lab or the tests need (nats-server, dockerd, busybox) is not installed and cannot be installed here. */
+export class ToolMissingError extends CoxswainError {
+  readonly tools: readonly string[];
+  readonly packages: readonly string[];
+  constructor(tools: readonly string[], packages: readonly string[], why: string) {
+    super(
+      'COX_TOOL_MISSING',
+      `missing ${tools.join(', ')} (${why}); install with: apt-get install -y ${packages.join(' ')}`,
+    );
+    this.tools = tools;
+    this.packages = packages;
+  }
+}
+
+/** A daemon (nats-server, dockerd) exited or never became ready; `logTail` holds the end of its log. */
+export class DaemonStartError extends CoxswainError {
+  readonly daemon: string;
+  readonly logTail: string;
+  constructor(daemon: string, reason: string, logTail: string, options?: { cause?: unknown }) {
+    super(
+      'COX_DAEMON_START_FAILED',
+      `${daemon} did not start: ${reason}${logTail ? `\n--- last lines of its log ---\n${logTail}` : ''}`,
+      options,
+    );
+    this.daemon = daemon;
+    this.logTail = logTail;
+  }
+}
+
+/** A system command (ip, umount, tar, apt-get) failed. */
+export class CommandFailedError extends CoxswainError {
+  readonly command: string;
+  readonly exitCode: number | null;
+  readonly stderr: string;
+  constructor(command: string, exitCode: number | null, stderr: string) {
+    super(
+      'COX_COMMAND_FAILED',
+      `\`${command}\` exited with ${exitCode ?? 'a signal'}${stderr ? `: ${stderr.trim()}` : ''}`,
+    );
+    this.command = command;
+    this.exitCode = exitCode;
+    this.stderr = stderr;
+  }
+}
+
+/** Network namespaces cannot be created here (not root, or no CAP_SYS_ADMIN / CAP_NET_ADMIN). */
+export class NetnsUnavailableError extends CoxswainError {
+  constructor(reason: string, options?: { cause?: unknown }) {
+    super('COX_NETNS_UNAVAILABLE', `network namespaces are not available: ${reason}`, options);
+  }
+}
