@@ -2,6 +2,29 @@ import type { z } from 'zod';
 import type * as S from './schemas.js';
 
 export {
+  ApiErrorBody,
+  ApiIssue,
+  ApiMeta,
+  ClusterInfo,
+  ClusterMember,
+  CommandsQuery,
+  CommandsReply,
+  EventsQuery,
+  EventTypeList,
+  LocksReply,
+  LockView,
+  NodeLiveness,
+  NodesReply,
+  NodeView,
+  RaftRole,
+  ReadQuery,
+  ServiceDetail,
+  ServiceQuery,
+  ServiceSummary,
+  ServicesReply,
+  WriteReply,
+} from './api.js';
+export {
   ApiErrorCode,
   ApiReply,
   ApiRequest,
@@ -107,3 +130,18 @@ export type Placement = z.output<typeof S.Placement>;
 export type ServiceRecord = z.output<typeof S.ServiceRecord>;
 export type ServiceScaleBody = z.output<typeof S.ServiceScaleBody>;
 export type ClusterCommandInput = z.input<typeof S.ClusterCommand>;
+export type ApiMeta = z.output<typeof S.ApiMeta>;
+export type ApiErrorBody = z.output<typeof S.ApiErrorBody>;
+export type ClusterInfo = z.output<typeof S.ClusterInfo>;
+export type ClusterMember = z.output<typeof S.ClusterMember>;
+export type CommandsReply = z.output<typeof S.CommandsReply>;
+export type LocksReply = z.output<typeof S.LocksReply>;
+export type LockView = z.output<typeof S.LockView>;
+export type NodeLiveness = z.output<typeof S.NodeLiveness>;
+export type NodesReply = z.output<typeof S.NodesReply>;
+export type NodeView = z.output<typeof S.NodeView>;
+export type RaftRole = z.output<typeof S.RaftRole>;
+export type ServiceDetail = z.output<typeof S.ServiceDetail>;
+export type ServicesReply = z.output<typeof S.ServicesReply>;
+export type ServiceSummary = z.output<typeof S.ServiceSummary>;
+export type WriteReply = z.output<typeof S.WriteReply>;

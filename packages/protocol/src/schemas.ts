@@ -1,6 +1,29 @@
 // The schema values in one namespace, so index.ts can name a type after its schema.
 
 export {
+  ApiErrorBody,
+  ApiIssue,
+  ApiMeta,
+  ClusterInfo,
+  ClusterMember,
+  CommandsQuery,
+  CommandsReply,
+  EventsQuery,
+  EventTypeList,
+  LocksReply,
+  LockView,
+  NodeLiveness,
+  NodesReply,
+  NodeView,
+  RaftRole,
+  ReadQuery,
+  ServiceDetail,
+  ServiceQuery,
+  ServiceSummary,
+  ServicesReply,
+  WriteReply,
+} from './api.js';
+export {
   ApiErrorCode,
   ApiReply,
   ApiRequest,
