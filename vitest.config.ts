@@ -2,7 +2,9 @@ import { defineConfig } from 'vitest/config';
 
 // Tests run against the TypeScript sources of sibling packages (the
 // "@coxswain/source" export condition), so no build is needed before a unit run.
-const conditions = ['@coxswain/source', 'module', 'node', 'development|production'];
+// No "module" condition: it selects bundler-only ESM builds (OpenTelemetry's
+// build/esm has extensionless imports) that Node itself cannot load.
+const conditions = ['@coxswain/source', 'node', 'development|production'];
 
 export default defineConfig({
   resolve: { conditions },
