@@ -86,6 +86,8 @@ export const ServiceRecord = z.object({
   /** Token of the lock under which placement was last written. */
   placementToken: z.number().int().nonnegative(),
   reason: z.string().max(2000).optional(),
+  /** Set by `service.delete`: the leader scales it to 0 on every node, then purges it. */
+  deleted: z.boolean().default(false),
   updatedAtMs: LogicalMs,
 });
 
@@ -121,6 +123,8 @@ export const CommandResult = z.object({
 export const ClusterCommand = z.discriminatedUnion('type', [
   z.object({ type: z.literal('service.put'), ...base, spec: ServiceSpec }),
   z.object({ type: z.literal('service.delete'), ...base, name: Name }),
+  /** Forgets a deleted service once its replicas are gone; under its lock like any change of placement. */
+  z.object({ type: z.literal('service.purge'), ...base, name: Name, token: Token }),
   z.object({
     type: z.literal('lock.acquire'),
     ...base,
