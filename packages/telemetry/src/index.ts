@@ -1,1 +1,46 @@
-export {};
+export { TelemetryAlreadyStartedError, TraceExportError } from './errors.js';
+export {
+  ExportFailureReporter,
+  type ExportFailureReporterOptions,
+  type WarnLogger,
+} from './export-failures.js';
+export {
+  extractTraceContext,
+  injectTraceContext,
+  natsHeaders,
+  publishTraced,
+  requestTraced,
+  withConsumerSpan,
+} from './nats-context.js';
+export { ReportingSpanExporter } from './reporting-span-exporter.js';
+export { RingSpanProcessor } from './ring-span-processor.js';
+export {
+  ATTR_COXSWAIN_CLUSTER,
+  ATTR_COXSWAIN_NODE,
+  ATTR_HOST_NAME,
+  ATTR_MESSAGING_DESTINATION_NAME,
+  ATTR_MESSAGING_MESSAGE_BODY_SIZE,
+  ATTR_MESSAGING_OPERATION_NAME,
+  ATTR_MESSAGING_OPERATION_TYPE,
+  ATTR_MESSAGING_SYSTEM,
+  ATTR_SERVICE_INSTANCE_ID,
+  MESSAGING_SYSTEM_NATS,
+} from './semconv.js';
+export {
+  RecentSpansQuery,
+  RecentSpansResponse,
+  SpanAttributes,
+  SpanEventRecord,
+  SpanKindName,
+  SpanRecord,
+} from './span-record.js';
+export { SpanRing } from './span-ring.js';
+export {
+  otlpTracesEndpoint,
+  type StartTelemetryOptions,
+  startTelemetry,
+  type Telemetry,
+  TelemetryOptions,
+} from './start-telemetry.js';
+export { toSpanRecord } from './to-span-record.js';
+export { recordFailure, withSpan } from './with-span.js';

@@ -1,0 +1,166 @@
+import { validate } from '@coxswain/protocol';
+import { context, propagation, type Tracer, trace } from '@opentelemetry/api';
+import {
+  loggingErrorHandler,
+  setGlobalErrorHandler,
+  W3CTraceContextPropagator,
+} from '@opentelemetry/core';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
+import { NodeSDK } from '@opentelemetry/sdk-node';
+import { BatchSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { z } from 'zod';
+import { TelemetryAlreadyStartedError } from './errors.js';
+import { ExportFailureReporter, type WarnLogger } from './export-failures.js';
+import { ReportingSpanExporter } from './reporting-span-exporter.js';
+import { RingSpanProcessor } from './ring-span-processor.js';
+import {
+  ATTR_COXSWAIN_CLUSTER,
+  ATTR_COXSWAIN_NODE,
+  ATTR_HOST_NAME,
+  ATTR_SERVICE_INSTANCE_ID,
+  ATTR_SERVICE_NAME,
+} from './semconv.js';
+import type { RecentSpansQuery, SpanRecord } from './span-record.js';
+import { SpanRing } from './span-ring.js';
+
+export const TelemetryOptions = z.object({
+  serviceName: z.string().min(1),
+  cluster: z.string().min(1),
+  nodeId: z.string().min(1),
+  host: z.string().min(1),
+  ringSize: z.number().int().min(1).max(1_000_000).default(2000),
+});
+export type TelemetryOptions = z.input<typeof TelemetryOptions>;
+
+export interface StartTelemetryOptions extends TelemetryOptions {
+  /** Where export failures are logged (rate-limited); defaults to stderr. */
+  readonly log?: WarnLogger;
+  /** Environment to read `OTEL_*` from; defaults to `process.env`. */
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+export interface Telemetry {
+  readonly serviceName: string;
+  /** A tracer of this process's SDK; take spans from it, or from `trace.getTracer` anywhere. */
+  readonly tracer: Tracer;
+  /** The OTLP traces URL spans are exported to, when an endpoint is configured. */
+  readonly otlpEndpoint: string | undefined;
+  /** Recent finished spans, oldest first (see `SpanRing.recent`). */
+  recentSpans(query?: RecentSpansQuery): SpanRecord[];
+  /** Export failures so far (failed batches and SDK errors), each counted once. */
+  readonly exportFailures: number;
+  /** Sends spans still queued for OTLP; failures are reported, never thrown. */
+  flush(): Promise<void>;
+  /** Flushes, stops the SDK and frees the process-wide OTel globals so telemetry can start again. */
+  shutdown(): Promise<void>;
+}
+
+const stderrLogger: WarnLogger = {
+  warn(message, fields) {
+    process.stderr.write(`${JSON.stringify({ level: 'warn', message, ...fields })}\n`);
+  },
+};
+
+/**
+ * The OTLP traces URL as the OTel spec derives it: the signal-specific variable
+ * is used as is, the general one gets `/v1/traces` appended. Undefined when
+ * neither is set, or when `OTEL_TRACES_EXPORTER` says `none`.
+ */
+export function otlpTracesEndpoint(env: NodeJS.ProcessEnv): string | undefined {
+  const exporters = (env.OTEL_TRACES_EXPORTER ?? '').split(',').map((s) => s.trim());
+  if (exporters.includes('none')) return undefined;
+  const specific = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?.trim();
+  if (specific) return specific;
+  const general = env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim();
+  if (general) return `${general.replace(/\/+$/, '')}/v1/traces`;
+  return undefined;
+}
+
+/** The one live SDK of this process (OTel's globals allow no more). */
+let active: { serviceName: string } | undefined;
+
+/**
+ * Starts OpenTelemetry tracing for this process: a NodeSDK with our resource
+ * attributes, the W3C trace-context propagator, an in-memory ring of recent
+ * spans (always) and an OTLP/HTTP JSON exporter (when an endpoint is set).
+ * No auto-instrumentation, no metrics or logs exporters: spans come only from
+ * code that asks for them.
+ */
+export async function startTelemetry(options: StartTelemetryOptions): Promise<Telemetry> {
+  const checked = validate(TelemetryOptions, options, 'telemetry options');
+  if (!checked.ok) throw checked.error;
+  const { serviceName, cluster, nodeId, host, ringSize } = checked.value;
+  if (active !== undefined) throw new TelemetryAlreadyStartedError(active.serviceName);
+
+  const env = options.env ?? process.env;
+  const failures = new ExportFailureReporter({ log: options.log ?? stderrLogger });
+  const ring = new SpanRing(ringSize);
+  const spanProcessors: SpanProcessor[] = [new RingSpanProcessor(ring)];
+  const otlpEndpoint = otlpTracesEndpoint(env);
+  if (otlpEndpoint !== undefined) {
+    const exporter = new OTLPTraceExporter({ url: otlpEndpoint });
+    spanProcessors.push(
+      new BatchSpanProcessor(new ReportingSpanExporter(exporter, (e) => failures.report(e))),
+    );
+  }
+
+  // Detectors are off: the resource is exactly what we say, the same on every host.
+  const resource = defaultResource().merge(
+    resourceFromAttributes({
+      [ATTR_SERVICE_NAME]: serviceName,
+      [ATTR_SERVICE_INSTANCE_ID]: nodeId,
+      [ATTR_HOST_NAME]: host,
+      [ATTR_COXSWAIN_CLUSTER]: cluster,
+      [ATTR_COXSWAIN_NODE]: nodeId,
+    }),
+  );
+  const sdk = new NodeSDK({
+    resource,
+    autoDetectResources: false,
+    instrumentations: [],
+    // Empty lists, not omitted: omitted, the SDK builds OTLP metric and log exporters from env.
+    metricReaders: [],
+    logRecordProcessors: [],
+    spanProcessors,
+    textMapPropagator: new W3CTraceContextPropagator(),
+  });
+  // Batch time-outs and SDK-internal errors arrive here; send them to the same handler.
+  setGlobalErrorHandler((error) => failures.report(error));
+  sdk.start();
+  active = { serviceName };
+
+  let stopped: Promise<void> | undefined;
+  const flush = async (): Promise<void> => {
+    await Promise.all(
+      spanProcessors.map((p) => p.forceFlush().catch((error: unknown) => failures.report(error))),
+    );
+  };
+  const shutdown = async (): Promise<void> => {
+    try {
+      await sdk.shutdown();
+    } catch (error) {
+      failures.report(error);
+    }
+    trace.disable();
+    context.disable();
+    propagation.disable();
+    setGlobalErrorHandler(loggingErrorHandler());
+    active = undefined;
+  };
+
+  return {
+    serviceName,
+    tracer: trace.getTracer('coxswain'),
+    otlpEndpoint,
+    recentSpans: (query) => ring.recent(query),
+    get exportFailures() {
+      return failures.count;
+    },
+    flush,
+    shutdown: () => {
+      stopped ??= shutdown();
+      return stopped;
+    },
+  };
+}
