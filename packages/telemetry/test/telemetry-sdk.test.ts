@@ -1,0 +1,104 @@
+// startTelemetry in-process: the real NodeSDK, the ring, withSpan and the
+// propagator, with no collector (no OTLP endpoint is set in this file).
+import { InvalidPayloadError } from '@coxswain/protocol';
+import { context, SpanKind, trace } from '@opentelemetry/api';
+import { afterEach, describe, expect, it } from 'vitest';
+import { TelemetryAlreadyStartedError } from '../src/errors.js';
+import { extractTraceContext, natsHeaders } from '../src/nats-context.js';
+import { SpanRecord } from '../src/span-record.js';
+import { startTelemetry, type Telemetry } from '../src/start-telemetry.js';
+import { withSpan } from '../src/with-span.js';
+
+const options = {
+  serviceName: 'coxswain-agent',
+  cluster: 'c1',
+  nodeId: 'n1',
+  host: 'host-a',
+  env: {},
+};
+
+let running: Telemetry | undefined;
+afterEach(async () => {
+  await running?.shutdown();
+  running = undefined;
+});
+
+describe('startTelemetry', () => {
+  it('keeps finished spans in the ring with parent links, resource and status', async () => {
+    running = await startTelemetry({ ...options, ringSize: 10 });
+    const { tracer } = running;
+    expect(running.otlpEndpoint).toBeUndefined();
+
+    await withSpan(tracer, 'tick', { 'coxswain.service': 'web' }, async () => {
+      await withSpan(tracer, 'sample', {}, async (span) => {
+        span.addEvent('sampled', { containers: 3 });
+      });
+      await expect(
+        withSpan(tracer, 'report', {}, async () => {
+          throw new Error('nats is down');
+        }),
+      ).rejects.toThrow('nats is down');
+    });
+
+    const spans = running.recentSpans();
+    expect(spans.map((s) => s.name)).toEqual(['sample', 'report', 'tick']);
+    const [sample, report, tick] = spans;
+    for (const s of spans) expect(SpanRecord.safeParse(s).success).toBe(true);
+    expect(tick?.parentSpanId).toBeUndefined();
+    expect(sample?.parentSpanId).toBe(tick?.spanId);
+    expect(report?.parentSpanId).toBe(tick?.spanId);
+    expect(new Set(spans.map((s) => s.traceId)).size).toBe(1);
+    expect(tick?.attributes).toEqual({ 'coxswain.service': 'web' });
+    expect(tick?.resource).toEqual({ service: 'coxswain-agent', node: 'n1' });
+    expect(tick?.status).toEqual({ code: 'unset' });
+    expect(sample?.events).toEqual([
+      expect.objectContaining({ name: 'sampled', attributes: { containers: 3 } }),
+    ]);
+    expect(report?.status).toEqual({ code: 'error', message: 'nats is down' });
+    expect(report?.events[0]?.name).toBe('exception');
+    expect(tick?.kind).toBe('internal');
+    expect(tick?.durationMs).toBeGreaterThanOrEqual(0);
+    expect(tick?.endMs).toBeGreaterThanOrEqual(tick?.startMs ?? Number.POSITIVE_INFINITY);
+    expect(running.recentSpans({ traceId: tick?.traceId, limit: 1 }).map((s) => s.name)).toEqual([
+      'tick',
+    ]);
+  });
+
+  it('keeps only the last ringSize spans', async () => {
+    running = await startTelemetry({ ...options, ringSize: 3 });
+    for (let i = 0; i < 5; i++) running.tracer.startSpan(`s${i}`).end();
+    expect(running.recentSpans().map((s) => s.name)).toEqual(['s2', 's3', 's4']);
+  });
+
+  it('refuses a second start while one runs, and starts again after shutdown', async () => {
+    const first = await startTelemetry(options);
+    await expect(startTelemetry(options)).rejects.toBeInstanceOf(TelemetryAlreadyStartedError);
+    first.tracer.startSpan('first').end();
+    await first.shutdown();
+    await first.shutdown(); // idempotent
+
+    running = await startTelemetry({ ...options, nodeId: 'n2' });
+    running.tracer.startSpan('second').end();
+    expect(running.recentSpans().map((s) => [s.name, s.resource.node])).toEqual([['second', 'n2']]);
+    expect(first.recentSpans().map((s) => s.name)).toEqual(['first']);
+  });
+
+  it('refuses bad options with an error naming the field', async () => {
+    await expect(startTelemetry({ ...options, ringSize: 0 })).rejects.toBeInstanceOf(
+      InvalidPayloadError,
+    );
+    await expect(startTelemetry({ ...options, serviceName: '' })).rejects.toThrow(/serviceName/);
+  });
+
+  it('carries W3C trace context through NATS headers', async () => {
+    running = await startTelemetry(options);
+    const span = running.tracer.startSpan('publisher', { kind: SpanKind.PRODUCER });
+    const h = natsHeaders(trace.setSpan(context.active(), span));
+    span.end();
+    const { traceId, spanId } = span.spanContext();
+    expect(h.get('traceparent')).toBe(`00-${traceId}-${spanId}-01`);
+    const remote = trace.getSpanContext(extractTraceContext(h));
+    expect(remote).toMatchObject({ traceId, spanId, isRemote: true });
+    expect(trace.getSpanContext(extractTraceContext(undefined))).toBeUndefined();
+  });
+});
