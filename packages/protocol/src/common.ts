@@ -9,7 +9,10 @@ export const Name = z
   .string()
   .min(1)
   .max(63)
-  .regex(/^[a-z0-9]([a-z0-9_-]*[a-z0-9])?$/, 'lowercase letters, digits, "-" and "_", starting and ending alphanumeric');
+  .regex(
+    /^[a-z0-9]([a-z0-9_-]*[a-z0-9])?$/,
+    'lowercase letters, digits, "-" and "_", starting and ending alphanumeric',
+  );
 
 export const NodeId = z
   .string()

@@ -3,7 +3,10 @@ import { ByteSize, DurationMs, Name, NodeId } from './common.js';
 
 const NatsUrl = z
   .string()
-  .regex(/^(nats|tls|ws|wss):\/\/[^\s]+$|^[^\s:/]+:\d+$/, 'a NATS URL such as nats://127.0.0.1:4222 or host:port');
+  .regex(
+    /^(nats|tls|ws|wss):\/\/[^\s]+$|^[^\s:/]+:\d+$/,
+    'a NATS URL such as nats://127.0.0.1:4222 or host:port',
+  );
 
 /** The agent's config file (`/etc/coxswain/agent.yaml`); flags and COXSWAIN_* env vars override it. */
 export const AgentConfig = z

@@ -1,7 +1,15 @@
 import { z } from 'zod';
 import { EpochMs } from './common.js';
 
-export const ContainerStatus = z.enum(['created', 'running', 'paused', 'restarting', 'removing', 'exited', 'dead']);
+export const ContainerStatus = z.enum([
+  'created',
+  'running',
+  'paused',
+  'restarting',
+  'removing',
+  'exited',
+  'dead',
+]);
 export const ContainerHealth = z.enum(['none', 'starting', 'healthy', 'unhealthy']);
 
 /** One replica as its host's agent sees it. Rates are absent until two samples exist. */

@@ -9,7 +9,10 @@ import {
 
 export type DecodeResult<T> =
   | { readonly ok: true; readonly value: T }
-  | { readonly ok: false; readonly error: PayloadTooLargeError | MalformedPayloadError | InvalidPayloadError };
+  | {
+      readonly ok: false;
+      readonly error: PayloadTooLargeError | MalformedPayloadError | InvalidPayloadError;
+    };
 
 /** NATS refuses payloads over 1 MiB by default; our own messages stay well under it. */
 export const DEFAULT_MAX_PAYLOAD_BYTES = 512 * 1024;

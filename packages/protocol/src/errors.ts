@@ -14,7 +14,10 @@ export class PayloadTooLargeError extends CoxswainError {
   readonly maxBytes: number;
   readonly where: string;
   constructor(where: string, sizeBytes: number, maxBytes: number) {
-    super('COX_PAYLOAD_TOO_LARGE', `${where}: payload of ${sizeBytes} bytes exceeds the limit of ${maxBytes} bytes`);
+    super(
+      'COX_PAYLOAD_TOO_LARGE',
+      `${where}: payload of ${sizeBytes} bytes exceeds the limit of ${maxBytes} bytes`,
+    );
     this.sizeBytes = sizeBytes;
     this.maxBytes = maxBytes;
     this.where = where;
@@ -52,7 +55,10 @@ export class InvalidPayloadError extends CoxswainError {
 export class InvalidSubjectTokenError extends CoxswainError {
   readonly token: string;
   constructor(token: string, role: string) {
-    super('COX_INVALID_SUBJECT_TOKEN', `${role} ${JSON.stringify(token)} must match [A-Za-z0-9_-]+`);
+    super(
+      'COX_INVALID_SUBJECT_TOKEN',
+      `${role} ${JSON.stringify(token)} must match [A-Za-z0-9_-]+`,
+    );
     this.token = token;
   }
 }

@@ -64,4 +64,13 @@ export const LABELS = {
   specVersion: 'coxswain.spec-version',
   cluster: 'coxswain.cluster',
   node: 'coxswain.node',
+  /**
+   * Where the replica serves Prometheus metrics, copied from the spec's
+   * `metrics` at create time, so an agent that restarts (or adopts a replica
+   * it did not create) can scrape it without the spec.
+   */
+  metricsPort: 'coxswain.metrics.port',
+  metricsPath: 'coxswain.metrics.path',
+  metricsCounter: 'coxswain.metrics.counter',
+  metricsHistogram: 'coxswain.metrics.histogram',
 } as const;

@@ -1,0 +1,309 @@
+/**
+ * The agent's composition root: wires the Docker driver, the stats collector,
+ * the sampler, the NATS link and reporter, the peers' reports and the HTTP
+ * server, and runs the sample-and-report loop. Signals are handled by the CLI
+ * (`coxswain agent`), which calls `stop()`.
+ *
+ * Static stability: neither NATS nor Docker being down stops the agent from
+ * starting. It keeps retrying both, reports `dockerReachable: false` or drops
+ * reports (counted) meanwhile, and /readyz says which is missing.
+ */
+import { performance } from 'node:perf_hooks';
+import { type AgentConfig, MAX_REPORT_BYTES, NodeReport, subjects } from '@coxswain/protocol';
+import { SpanStatusCode, trace } from '@opentelemetry/api';
+import { ContainerStatsCollector } from './container-stats.js';
+import { DockerDriver } from './docker-driver.js';
+import { HttpServer, json, text } from './http-server.js';
+import { RateLimitedLog, subscribeValidated } from './inbound.js';
+import { createLogger, type Logger } from './logger.js';
+import { type Counter, type Histogram, MetricsRegistry } from './metrics-registry.js';
+import { NatsLink, Reporter } from './reporter.js';
+import { Sampler } from './sampler.js';
+
+const tracer = trace.getTracer('coxswain-agent');
+
+export interface AgentStartOptions {
+  readonly logger?: Logger;
+  /** How long start() waits for the first NATS connection before going on without it. */
+  readonly waitForNatsMs?: number;
+}
+
+export interface PeerReport {
+  readonly report: NodeReport;
+  /** performance.now() when it arrived: ages are measured on the monotonic clock. */
+  readonly receivedAtMs: number;
+}
+
+export class Agent {
+  readonly config: AgentConfig;
+  readonly logger: Logger;
+  readonly metrics = new MetricsRegistry();
+  readonly driver: DockerDriver;
+  readonly stats: ContainerStatsCollector;
+  readonly sampler: Sampler;
+  readonly link: NatsLink;
+  readonly reporter: Reporter;
+  readonly http: HttpServer;
+  /** Shared by every validated subscription; the coordinator passes it to its own. */
+  readonly rejected: Counter;
+  readonly rateLimitedLog = new RateLimitedLog();
+  readonly #peers = new Map<string, PeerReport>();
+  #lastReport: NodeReport | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #running = false;
+  #cycle: Promise<void> | undefined;
+  #nextAtMs = 0;
+  readonly #sampleDuration: Histogram;
+  readonly #sampleFailures: Counter;
+
+  private constructor(config: AgentConfig, options: AgentStartOptions) {
+    this.config = config;
+    this.logger = (
+      options.logger ?? createLogger({ level: config.log.level, format: config.log.format })
+    ).child({
+      node: config.nodeId,
+    });
+    const m = this.metrics;
+    this.rejected = m.counter(
+      'coxswain_rejected_messages_total',
+      'Inbound NATS messages dropped, by subject and reason.',
+    );
+    const published = m.counter('coxswain_reports_published_total', 'Node reports published.');
+    const dropped = m.counter(
+      'coxswain_reports_dropped_total',
+      'Node reports not published, by reason (disconnected, too_large, error; containers_trimmed = sent without the container list).',
+    );
+    this.#sampleFailures = m.counter(
+      'coxswain_sample_failures_total',
+      'Sample cycles that failed.',
+    );
+    this.#sampleDuration = m.histogram(
+      'coxswain_sample_duration_seconds',
+      'Time to sample every container and build the report.',
+      [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    );
+    this.driver = new DockerDriver({
+      socketPath: config.docker.socketPath,
+      cluster: config.cluster,
+      nodeId: config.nodeId,
+      logger: this.logger,
+    });
+    this.stats = ContainerStatsCollector.forHost(this.driver.docker);
+    this.sampler = new Sampler({
+      config,
+      driver: this.driver,
+      stats: this.stats,
+      logger: this.logger,
+    });
+    this.link = new NatsLink({
+      servers: config.nats.servers,
+      name: `coxswain-agent-${config.nodeId}`,
+      ...(config.nats.user !== undefined ? { user: config.nats.user } : {}),
+      ...(config.nats.pass !== undefined ? { pass: config.nats.pass } : {}),
+      ...(config.nats.token !== undefined ? { token: config.nats.token } : {}),
+      logger: this.logger,
+    });
+    // Trace headers: pass telemetry's natsHeaders here once packages/telemetry exports it.
+    this.reporter = new Reporter({
+      link: this.link,
+      config,
+      counters: { published, dropped },
+      logger: this.logger,
+    });
+    this.http = new HttpServer({ host: config.api.host, port: config.api.port });
+    this.#registerMetrics();
+    this.#registerRoutes();
+  }
+
+  /** Starts everything; resolves once the HTTP server listens. NATS or Docker may still be connecting. */
+  static async start(config: AgentConfig, options: AgentStartOptions = {}): Promise<Agent> {
+    const agent = new Agent(config, options);
+    await agent.#start(options);
+    return agent;
+  }
+
+  async #start(options: AgentStartOptions): Promise<void> {
+    // Telemetry: the telemetry engineer adds `startTelemetry({serviceName, cluster, nodeId, host})` here
+    // (before any span is made) and its `shutdown()` at the end of stop().
+    const dockerUp = await this.driver.start({ retry: true });
+    if (!dockerUp)
+      this.logger.warn('Docker engine unreachable; retrying in the background', {
+        socket: this.config.docker.socketPath,
+        error: this.driver.lastError,
+      });
+    this.link.onFirstConnect((nc) => {
+      const s = subjects(this.config.cluster);
+      subscribeValidated(
+        nc,
+        s.reports,
+        NodeReport,
+        MAX_REPORT_BYTES,
+        (report) => {
+          if (report.cluster !== this.config.cluster) return;
+          this.#peers.set(report.nodeId, { report, receivedAtMs: performance.now() });
+        },
+        { rejected: this.rejected },
+        this.logger,
+        { rateLimitedLog: this.rateLimitedLog },
+      );
+    });
+    const natsUp = await this.link.start(options.waitForNatsMs ?? 5000);
+    if (!natsUp)
+      this.logger.warn('NATS not reachable yet; reports are dropped until it is', {
+        servers: this.config.nats.servers,
+      });
+    const port = await this.http.listen();
+    this.logger.info('agent started', {
+      apiPort: port,
+      cluster: this.config.cluster,
+      sampleIntervalMs: this.config.sampleIntervalMs,
+    });
+    this.#running = true;
+    this.#nextAtMs = performance.now();
+    this.#schedule();
+  }
+
+  /** Next cycle on a fixed monotonic grid; a slow cycle skips slots instead of piling up. */
+  #schedule(): void {
+    if (!this.#running) return;
+    const interval = this.config.sampleIntervalMs;
+    const now = performance.now();
+    this.#nextAtMs += interval;
+    if (this.#nextAtMs < now) this.#nextAtMs = now + interval - ((now - this.#nextAtMs) % interval);
+    this.#timer = setTimeout(
+      () => {
+        this.#cycle = this.sampleAndReport().finally(() => {
+          this.#cycle = undefined;
+          this.#schedule();
+        });
+      },
+      Math.max(0, this.#nextAtMs - now),
+    );
+  }
+
+  /** One cycle: sample, publish. Never throws: failures are counted and logged. */
+  async sampleAndReport(): Promise<void> {
+    await tracer.startActiveSpan('agent.sample_and_report', async (span) => {
+      const started = performance.now();
+      try {
+        const report = await this.sampler.sample();
+        this.#lastReport = report;
+        this.#sampleDuration.observe((performance.now() - started) / 1000);
+        const outcome = this.reporter.publish(report);
+        span.setAttributes({
+          'coxswain.containers': report.containers.length,
+          'coxswain.seq': report.seq,
+          'coxswain.publish': outcome,
+        });
+      } catch (error) {
+        this.#sampleFailures.inc();
+        span.recordException(error instanceof Error ? error : new Error(String(error)));
+        span.setStatus({ code: SpanStatusCode.ERROR });
+        this.logger.error('sample cycle failed', { error });
+      } finally {
+        span.end();
+      }
+    });
+  }
+
+  get lastReport(): NodeReport | undefined {
+    return this.#lastReport;
+  }
+
+  /** The latest report of every node heard from (this one included), with its monotonic arrival time. */
+  peers(): ReadonlyMap<string, PeerReport> {
+    return this.#peers;
+  }
+
+  get ready(): { nats: boolean; docker: boolean } {
+    return { nats: this.link.connected, docker: this.driver.streamConnected };
+  }
+
+  #registerMetrics(): void {
+    const m = this.metrics;
+    const d = this.driver.counters;
+    m.gauge(
+      'coxswain_docker_events_total',
+      'Docker engine events received.',
+      () => d.eventsReceived,
+    );
+    m.gauge(
+      'coxswain_docker_stream_reconnects_total',
+      'Docker event stream reconnects.',
+      () => d.streamReconnects,
+    );
+    m.gauge(
+      'coxswain_docker_list_calls_total',
+      'Full container lists (start and resyncs).',
+      () => d.listCalls,
+    );
+    m.gauge('coxswain_docker_reachable', '1 while the Docker event stream is connected.', () =>
+      this.driver.streamConnected ? 1 : 0,
+    );
+    m.gauge('coxswain_nats_connected', '1 while connected to NATS.', () =>
+      this.link.connected ? 1 : 0,
+    );
+    m.gauge(
+      'coxswain_nats_reconnects_total',
+      'NATS reconnects.',
+      () => this.link.counters.reconnects,
+    );
+    m.gauge('coxswain_containers', 'Labelled containers in the driver view, by status.', () => {
+      const byStatus = new Map<string, number>();
+      for (const c of this.driver.replicas())
+        byStatus.set(c.status, (byStatus.get(c.status) ?? 0) + 1);
+      return [...byStatus].map(([status, value]) => ({ labels: { status }, value }));
+    });
+    m.gauge('coxswain_stats_reads_total', 'Container stats reads, by source.', () => [
+      { labels: { source: 'cgroup' }, value: this.stats.counters.cgroupReads },
+      { labels: { source: 'streaming' }, value: this.stats.counters.streamingReads },
+      { labels: { source: 'failed' }, value: this.stats.counters.failedReads },
+    ]);
+    m.gauge(
+      'coxswain_scrape_failures_total',
+      "Failed scrapes of replicas' metrics endpoints.",
+      () => this.sampler.counters.scrapeFailures,
+    );
+    m.gauge('process_cpu_seconds_total', 'User and system CPU time of the agent process.', () => {
+      const u = process.cpuUsage();
+      return (u.user + u.system) / 1e6;
+    });
+    m.gauge('process_resident_memory_bytes', 'Resident set size of the agent process.', () =>
+      process.memoryUsage.rss(),
+    );
+  }
+
+  #registerRoutes(): void {
+    const r = this.http.router;
+    r.add('GET', '/healthz', () => json({ ok: true }));
+    r.add('GET', '/readyz', () => {
+      const ready = this.ready;
+      return json(
+        { ok: ready.nats && ready.docker, ...ready },
+        ready.nats && ready.docker ? 200 : 503,
+      );
+    });
+    r.add('GET', '/metrics', () =>
+      text(this.metrics.render(), 'text/plain; version=0.0.4; charset=utf-8'),
+    );
+    r.add('GET', '/v1/node', () => {
+      const report = this.#lastReport;
+      if (!report)
+        return json({ error: { code: 'COX_NO_REPORT_YET', message: 'no sample taken yet' } }, 503);
+      return json(report);
+    });
+    // The telemetry engineer adds `/v1/traces` here.
+  }
+
+  /** Graceful stop: no new cycles, wait for the running one, drain NATS, close the event stream and HTTP. */
+  async stop(): Promise<void> {
+    this.#running = false;
+    if (this.#timer) clearTimeout(this.#timer);
+    await this.#cycle;
+    await this.link.stop();
+    await this.driver.stop();
+    this.stats.close();
+    await this.http.close();
+    this.logger.info('agent stopped');
+  }
+}

@@ -1,0 +1,112 @@
+/**
+ * Validated NATS subscriptions. Every payload is decoded against its zod schema
+ * with a size limit; a bad one is counted per subject and reason (shown in
+ * /metrics as `coxswain_rejected_messages_total{subject,reason}`), logged at
+ * most once per minute per subject (a flood of garbage must not become a flood
+ * of logs), and dropped. A handler that throws is counted too. Nothing here
+ * throws into the subscription loop, so one bad peer cannot stop a subscriber.
+ *
+ * The coordinator reuses this for commands: pass a `reply` handler result by
+ * using `msg.respond` inside the handler (the raw message is the second argument).
+ */
+import { decode } from '@coxswain/protocol';
+import type { Msg, NatsConnection, Subscription } from 'nats';
+import type { z } from 'zod';
+import type { Logger } from './logger.js';
+import type { Counter } from './metrics-registry.js';
+
+export interface InboundCounters {
+  /** Labelled {subject, reason}; reason is the error code (COX_PAYLOAD_TOO_LARGE, COX_MALFORMED_PAYLOAD, COX_INVALID_PAYLOAD, COX_HANDLER_FAILED). */
+  readonly rejected: Counter;
+  /** Labelled {subject}. */
+  readonly accepted?: Counter;
+}
+
+const LOG_EVERY_MS = 60_000;
+
+/** Remembers when each subject last logged, so logging is bounded per subject. */
+export class RateLimitedLog {
+  readonly #lastByKey = new Map<string, number>();
+  readonly #suppressedByKey = new Map<string, number>();
+  readonly #everyMs: number;
+  readonly #now: () => number;
+  constructor(everyMs = LOG_EVERY_MS, now: () => number = () => performance.now()) {
+    this.#everyMs = everyMs;
+    this.#now = now;
+  }
+  /** Returns the number of suppressed lines since the last one when this key may log now, else undefined. */
+  take(key: string): number | undefined {
+    const now = this.#now();
+    const last = this.#lastByKey.get(key);
+    if (last !== undefined && now - last < this.#everyMs) {
+      this.#suppressedByKey.set(key, (this.#suppressedByKey.get(key) ?? 0) + 1);
+      return undefined;
+    }
+    this.#lastByKey.set(key, now);
+    const suppressed = this.#suppressedByKey.get(key) ?? 0;
+    this.#suppressedByKey.delete(key);
+    return suppressed;
+  }
+}
+
+export interface SubscribeValidatedOptions {
+  /** Label used in metrics instead of the concrete subject (e.g. `cox.c.report.*` rather than each node's). */
+  readonly subjectLabel?: string;
+  readonly queue?: string;
+  readonly rateLimitedLog?: RateLimitedLog;
+}
+
+export function subscribeValidated<S extends z.ZodType>(
+  nc: NatsConnection,
+  subject: string,
+  schema: S,
+  maxBytes: number,
+  handler: (value: z.output<S>, msg: Msg) => void | Promise<void>,
+  counters: InboundCounters,
+  logger: Logger,
+  options: SubscribeValidatedOptions = {},
+): Subscription {
+  const label = options.subjectLabel ?? subject;
+  const limiter = options.rateLimitedLog ?? new RateLimitedLog();
+  const reject = (reason: string, message: string, msg: Msg): void => {
+    counters.rejected.inc({ subject: label, reason });
+    const suppressed = limiter.take(label);
+    if (suppressed !== undefined) {
+      logger.warn('dropped invalid message', {
+        subject: msg.subject,
+        reason,
+        error: message,
+        suppressedSinceLast: suppressed,
+      });
+    }
+  };
+  return nc.subscribe(subject, {
+    ...(options.queue ? { queue: options.queue } : {}),
+    callback: (err, msg) => {
+      if (err) {
+        logger.warn('subscription error', { subject, error: err });
+        return;
+      }
+      try {
+        const result = decode(schema, msg.data, { where: msg.subject, maxBytes });
+        if (!result.ok) {
+          reject(result.error.code, result.error.message, msg);
+          return;
+        }
+        counters.accepted?.inc({ subject: label });
+        const done = handler(result.value, msg);
+        if (done && typeof (done as Promise<void>).then === 'function') {
+          (done as Promise<void>).catch((error: unknown) => {
+            reject(
+              'COX_HANDLER_FAILED',
+              error instanceof Error ? error.message : String(error),
+              msg,
+            );
+          });
+        }
+      } catch (error) {
+        reject('COX_HANDLER_FAILED', error instanceof Error ? error.message : String(error), msg);
+      }
+    },
+  });
+}

@@ -1,0 +1,231 @@
+/**
+ * The agent's NATS connection and the report publisher.
+ *
+ * `NatsLink` connects to any of several servers and never gives up
+ * (`maxReconnectAttempts: -1`), with exponential reconnect backoff plus jitter
+ * so a fleet of agents does not hammer a restarted server in lockstep. The
+ * first connection is made in the background: an agent whose NATS is down
+ * still starts, samples and serves its API (static stability).
+ *
+ * nats.js 2.x has no `reconnectBufSize`: while disconnected it would queue
+ * every publish in memory without bound. So `Reporter` publishes only while
+ * the link is connected; a report made while disconnected is dropped and
+ * counted (`coxswain_reports_dropped_total`). A report is a snapshot, and the
+ * next one supersedes it, so nothing of value is lost.
+ */
+
+import type { AgentConfig } from '@coxswain/protocol';
+import { encode, MAX_REPORT_BYTES, NodeReport, subjects } from '@coxswain/protocol';
+import {
+  type ConnectionOptions,
+  connect,
+  DebugEvents,
+  Events,
+  type MsgHdrs,
+  type NatsConnection,
+} from 'nats';
+import { type Logger, silentLogger } from './logger.js';
+import type { Counter } from './metrics-registry.js';
+
+export interface NatsLinkOptions {
+  readonly servers: readonly string[];
+  readonly name: string;
+  readonly user?: string;
+  readonly pass?: string;
+  readonly token?: string;
+  readonly logger?: Logger;
+  readonly reconnectMinMs?: number;
+  readonly reconnectMaxMs?: number;
+}
+
+/** Delay before reconnect attempt `attempt` (0-based): exponential, capped, half of it random. */
+export function reconnectDelayMs(
+  attempt: number,
+  minMs: number,
+  maxMs: number,
+  random = Math.random,
+): number {
+  const base = Math.min(maxMs, minMs * 2 ** Math.min(attempt, 20));
+  return Math.round(base / 2 + (random() * base) / 2);
+}
+
+export class NatsLink {
+  readonly #options: NatsLinkOptions;
+  readonly #logger: Logger;
+  #nc: NatsConnection | undefined;
+  #connected = false;
+  #stopped = false;
+  #attempt = 0;
+  #connecting: Promise<void> | undefined;
+  readonly #onConnect: Array<(nc: NatsConnection) => void> = [];
+  readonly counters = { disconnects: 0, reconnects: 0 };
+
+  constructor(options: NatsLinkOptions) {
+    this.#options = options;
+    this.#logger = (options.logger ?? silentLogger).child({ component: 'nats' });
+  }
+
+  get connected(): boolean {
+    return this.#connected && this.#nc !== undefined && !this.#nc.isClosed();
+  }
+
+  get connection(): NatsConnection | undefined {
+    return this.#nc;
+  }
+
+  /** Runs `fn` once the first connection exists (at once if it already does). Subscriptions survive reconnects. */
+  onFirstConnect(fn: (nc: NatsConnection) => void): void {
+    if (this.#nc) fn(this.#nc);
+    else this.#onConnect.push(fn);
+  }
+
+  /** Starts connecting in the background; resolves when connected or after `waitMs`, whichever is first. */
+  async start(waitMs = 5000): Promise<boolean> {
+    this.#stopped = false;
+    const min = this.#options.reconnectMinMs ?? 100;
+    const max = this.#options.reconnectMaxMs ?? 5000;
+    const options: ConnectionOptions = {
+      servers: [...this.#options.servers],
+      name: this.#options.name,
+      reconnect: true,
+      maxReconnectAttempts: -1,
+      waitOnFirstConnect: true,
+      reconnectDelayHandler: () => reconnectDelayMs(this.#attempt++, min, max),
+      pingInterval: 2000,
+      maxPingOut: 2,
+      timeout: 2000,
+      ...(this.#options.user !== undefined ? { user: this.#options.user } : {}),
+      ...(this.#options.pass !== undefined ? { pass: this.#options.pass } : {}),
+      ...(this.#options.token !== undefined ? { token: this.#options.token } : {}),
+    };
+    this.#connecting = connect(options).then(
+      (nc) => {
+        if (this.#stopped) {
+          void nc.close();
+          return;
+        }
+        this.#nc = nc;
+        this.#connected = true;
+        this.#attempt = 0;
+        this.#logger.info('connected to NATS', { server: nc.getServer() });
+        void this.#watch(nc);
+        for (const fn of this.#onConnect.splice(0)) fn(nc);
+      },
+      (error: unknown) => {
+        this.#logger.error('NATS connect failed for good', { error });
+      },
+    );
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.#connecting,
+      new Promise<void>((r) => (timer = setTimeout(r, waitMs))),
+    ]);
+    clearTimeout(timer);
+    return this.connected;
+  }
+
+  async #watch(nc: NatsConnection): Promise<void> {
+    for await (const status of nc.status()) {
+      if (status.type === Events.Disconnect) {
+        this.#connected = false;
+        this.counters.disconnects++;
+        this.#logger.warn('NATS disconnected', { server: String(status.data) });
+      } else if (status.type === Events.Reconnect) {
+        this.#connected = true;
+        this.#attempt = 0;
+        this.counters.reconnects++;
+        this.#logger.info('NATS reconnected', { server: String(status.data) });
+      } else if (status.type === DebugEvents.StaleConnection) {
+        this.#connected = false;
+      }
+    }
+  }
+
+  /** Drains (lets in-flight handlers finish) and closes. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    const nc = this.#nc;
+    this.#nc = undefined;
+    this.#connected = false;
+    if (!nc || nc.isClosed()) return;
+    try {
+      await nc.drain();
+    } catch {
+      await nc.close().catch(() => {});
+    }
+  }
+}
+
+export interface ReporterCounters {
+  readonly published: Counter;
+  /** Labelled {reason}: disconnected, too_large, error. */
+  readonly dropped: Counter;
+}
+
+export type PublishOutcome = 'published' | 'disconnected' | 'too_large' | 'error';
+
+export class Reporter {
+  readonly #link: NatsLink;
+  readonly #subject: string;
+  readonly #counters: ReporterCounters;
+  readonly #logger: Logger;
+  readonly #headers: (() => MsgHdrs | undefined) | undefined;
+  #lastDropLogMs = Number.NEGATIVE_INFINITY;
+
+  constructor(options: {
+    link: NatsLink;
+    config: Pick<AgentConfig, 'cluster' | 'nodeId'>;
+    counters: ReporterCounters;
+    logger?: Logger;
+    /** Trace-context headers for each publish (telemetry's natsHeaders), when available. */
+    headers?: () => MsgHdrs | undefined;
+  }) {
+    this.#link = options.link;
+    this.#subject = subjects(options.config.cluster).report(options.config.nodeId);
+    this.#counters = options.counters;
+    this.#logger = (options.logger ?? silentLogger).child({ component: 'reporter' });
+    this.#headers = options.headers;
+  }
+
+  get subject(): string {
+    return this.#subject;
+  }
+
+  /** Publishes one report, or drops and counts it; never throws. */
+  publish(report: NodeReport): PublishOutcome {
+    const nc = this.#link.connection;
+    if (!nc || !this.#link.connected) return this.#drop('disconnected');
+    let payload: Uint8Array;
+    try {
+      payload = encode(NodeReport, report);
+      if (payload.byteLength > MAX_REPORT_BYTES) {
+        // Peers would refuse it; keep the per-service figures, which is what the leader needs.
+        payload = encode(NodeReport, { ...report, containers: [] });
+        if (payload.byteLength > MAX_REPORT_BYTES) return this.#drop('too_large');
+        this.#counters.dropped.inc({ reason: 'containers_trimmed' });
+      }
+    } catch (error) {
+      this.#logger.error('report failed its own schema', { error });
+      return this.#drop('error');
+    }
+    try {
+      const headers = this.#headers?.();
+      nc.publish(this.#subject, payload, headers ? { headers } : undefined);
+      this.#counters.published.inc();
+      return 'published';
+    } catch (error) {
+      this.#logger.warn('publish failed', { error });
+      return this.#drop('error');
+    }
+  }
+
+  #drop(reason: Exclude<PublishOutcome, 'published'>): PublishOutcome {
+    this.#counters.dropped.inc({ reason });
+    const now = performance.now();
+    if (now - this.#lastDropLogMs > 60_000) {
+      this.#lastDropLogMs = now;
+      this.#logger.warn('report dropped', { reason });
+    }
+    return reason;
+  }
+}
