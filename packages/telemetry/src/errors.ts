@@ -24,3 +24,15 @@ export class TraceExportError extends CoxswainError {
     this.spanCount = spanCount;
   }
 }
+
+/** The collector did not take the last spans before `shutdown()` gave up waiting. */
+export class TelemetryShutdownTimeoutError extends CoxswainError {
+  readonly timeoutMs: number;
+  constructor(timeoutMs: number) {
+    super(
+      'COX_TELEMETRY_SHUTDOWN_TIMEOUT',
+      `telemetry shutdown gave up after ${timeoutMs} ms; spans not yet exported are lost`,
+    );
+    this.timeoutMs = timeoutMs;
+  }
+}

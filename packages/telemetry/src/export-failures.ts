@@ -51,9 +51,16 @@ export class ExportFailureReporter {
     const heldBack = this.#heldBack;
     this.#heldBack = 0;
     this.#log.warn('telemetry export failed', {
-      error: error instanceof Error ? { name: error.name, message: error.message } : String(error),
+      error: error instanceof Error ? describe(error) : String(error),
       failures: this.#count,
       ...(heldBack > 0 ? { notLoggedSinceLast: heldBack } : {}),
     });
   }
+}
+
+function describe(error: Error): Record<string, unknown> {
+  const code = (error as { code?: unknown }).code;
+  return code === undefined
+    ? { name: error.name, message: error.message }
+    : { code, name: error.name, message: error.message };
 }

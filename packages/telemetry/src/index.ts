@@ -1,4 +1,8 @@
-export { TelemetryAlreadyStartedError, TraceExportError } from './errors.js';
+export {
+  TelemetryAlreadyStartedError,
+  TelemetryShutdownTimeoutError,
+  TraceExportError,
+} from './errors.js';
 export {
   ExportFailureReporter,
   type ExportFailureReporterOptions,

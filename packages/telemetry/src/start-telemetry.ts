@@ -10,7 +10,7 @@ import { defaultResource, resourceFromAttributes } from '@opentelemetry/resource
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import { BatchSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { z } from 'zod';
-import { TelemetryAlreadyStartedError } from './errors.js';
+import { TelemetryAlreadyStartedError, TelemetryShutdownTimeoutError } from './errors.js';
 import { ExportFailureReporter, type WarnLogger } from './export-failures.js';
 import { ReportingSpanExporter } from './reporting-span-exporter.js';
 import { RingSpanProcessor } from './ring-span-processor.js';
@@ -30,6 +30,11 @@ export const TelemetryOptions = z.object({
   nodeId: z.string().min(1),
   host: z.string().min(1),
   ringSize: z.number().int().min(1).max(1_000_000).default(2000),
+  /**
+   * How long `shutdown()` waits for the last spans to reach the collector. With the
+   * collector down the exporter retries for seconds; an agent stopping should not.
+   */
+  shutdownTimeoutMs: z.number().int().nonnegative().max(600_000).default(3_000),
 });
 export type TelemetryOptions = z.input<typeof TelemetryOptions>;
 
@@ -90,7 +95,7 @@ let active: { serviceName: string } | undefined;
 export async function startTelemetry(options: StartTelemetryOptions): Promise<Telemetry> {
   const checked = validate(TelemetryOptions, options, 'telemetry options');
   if (!checked.ok) throw checked.error;
-  const { serviceName, cluster, nodeId, host, ringSize } = checked.value;
+  const { serviceName, cluster, nodeId, host, ringSize, shutdownTimeoutMs } = checked.value;
   if (active !== undefined) throw new TelemetryAlreadyStartedError(active.serviceName);
 
   const env = options.env ?? process.env;
@@ -137,10 +142,19 @@ export async function startTelemetry(options: StartTelemetryOptions): Promise<Te
     );
   };
   const shutdown = async (): Promise<void> => {
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), shutdownTimeoutMs);
+    });
     try {
-      await sdk.shutdown();
+      // Spans still in flight when the time is up are lost, and said to be.
+      const outcome = await Promise.race([sdk.shutdown(), timedOut]);
+      if (outcome === 'timeout')
+        failures.report(new TelemetryShutdownTimeoutError(shutdownTimeoutMs));
     } catch (error) {
       failures.report(error);
+    } finally {
+      clearTimeout(timer);
     }
     trace.disable();
     context.disable();
