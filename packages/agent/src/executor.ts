@@ -1,0 +1,267 @@
+/**
+ * The executor: runs the leader's scale commands on this node.
+ *
+ * A command on `cox.<cluster>.cmd.<node>` says "run exactly N replicas of S at
+ * spec version V", with the fencing token of the leader's lock. The executor
+ * validates it, refuses a token lower than the highest it stored for S (see
+ * fencing-store.ts), stores the token and the assignment durably, then makes the
+ * engine match: create and wait for health first, remove what is surplus or of
+ * an older spec version after. A retried command id returns the first result
+ * (NATS delivers at most once, so the leader retries with the same id).
+ *
+ * Operations on one service run one at a time on this node (the per-service
+ * mutex the supervisor shares), and each is logged with its wall-clock start and
+ * end, so a test can check from the agents' own logs that no two overlap.
+ */
+import {
+  type ContainerState,
+  decode,
+  encode,
+  MAX_COMMAND_BYTES,
+  PROTOCOL_VERSION,
+  ScaleCommand,
+  ScaleReply,
+  type ServiceSpec,
+  type Subjects,
+} from '@coxswain/protocol';
+import { withConsumerSpan } from '@coxswain/telemetry';
+import type { NatsConnection, Subscription } from 'nats';
+import type { AssignmentStore } from './cluster/assignment-store.js';
+import type { KeyedMutex } from './cluster/keyed-mutex.js';
+import { type FencingStore, StaleFencingTokenError } from './fencing-store.js';
+import type { Logger } from './logger.js';
+
+/** The slice of the Docker driver the executor and supervisor use (the real DockerDriver satisfies it). */
+export interface ReplicaDriver {
+  createReplica(spec: ServiceSpec, specVersion: number): Promise<string>;
+  stopReplica(id: string, timeoutMs: number): Promise<void>;
+  removeReplica(id: string): Promise<void>;
+  waitHealthy(id: string, timeoutMs: number): Promise<void>;
+  replicas(service?: string): ContainerState[];
+}
+
+const ACTIVE = new Set(['running', 'created', 'restarting', 'paused']);
+export const isActive = (c: ContainerState): boolean => ACTIVE.has(c.status);
+
+/** One executed (or refused) operation, as this agent saw it. */
+export interface OperationLogEntry {
+  readonly id: string;
+  readonly service: string;
+  readonly token: number;
+  readonly term: number;
+  readonly leaderId: string;
+  readonly replicas: number;
+  readonly startedAtEpochMs: number;
+  readonly endedAtEpochMs: number;
+  readonly outcome: 'done' | 'refused' | 'failed';
+  readonly code?: string;
+}
+
+export interface ExecutorOptions {
+  readonly nodeId: string;
+  readonly driver: ReplicaDriver;
+  readonly fencing: FencingStore;
+  readonly assignments: AssignmentStore;
+  readonly mutex: KeyedMutex;
+  readonly logger: Logger;
+  readonly healthTimeoutMs?: number;
+  /** Grace before SIGKILL when removing a replica; 0 removes at once. */
+  readonly stopTimeoutMs?: number;
+  /** Idempotency memory: how many recent command ids are remembered. */
+  readonly rememberCommands?: number;
+  /** Counts payloads that failed validation (the agent's rejected-messages counter). */
+  readonly onRejected?: (reason: string) => void;
+}
+
+export class Executor {
+  readonly #o: Required<Omit<ExecutorOptions, 'onRejected'>> & Pick<ExecutorOptions, 'onRejected'>;
+  readonly #results = new Map<string, Promise<ScaleReply>>();
+  readonly #log: OperationLogEntry[] = [];
+  #subscription: Subscription | undefined;
+
+  constructor(options: ExecutorOptions) {
+    this.#o = { healthTimeoutMs: 30_000, stopTimeoutMs: 2_000, rememberCommands: 1024, ...options };
+  }
+
+  /** The most recent operations (at most 1,000), oldest first. */
+  history(): readonly OperationLogEntry[] {
+    return this.#log;
+  }
+
+  /** Answers commands on `cmd.<node>`; a payload that fails validation gets a COX_INVALID_PAYLOAD reply. */
+  listen(nc: NatsConnection, subjects: Subjects): void {
+    const subject = subjects.cmd(this.#o.nodeId);
+    this.#subscription = nc.subscribe(subject, {
+      callback: (err, msg) => {
+        if (err) {
+          this.#o.logger.warn('command subscription error', { subject, error: err });
+          return;
+        }
+        const decoded = decode(ScaleCommand, msg.data, {
+          where: msg.subject,
+          maxBytes: MAX_COMMAND_BYTES,
+        });
+        if (!decoded.ok) {
+          this.#o.onRejected?.(decoded.error.code);
+          this.#o.logger.warn('refused invalid command', { subject, error: decoded.error.message });
+          const reply: ScaleReply = {
+            v: PROTOCOL_VERSION,
+            id: 'unknown',
+            ok: false,
+            nodeId: this.#o.nodeId,
+            code: 'COX_INVALID_PAYLOAD',
+            message: decoded.error.message,
+          };
+          if (msg.reply) msg.respond(encode(ScaleReply, reply));
+          return;
+        }
+        withConsumerSpan(msg, 'coxswain.execute', async (span) => {
+          span.setAttributes({
+            'coxswain.service': decoded.value.service,
+            'coxswain.token': decoded.value.token,
+            'coxswain.replicas': decoded.value.replicas,
+          });
+          const reply = await this.execute(decoded.value);
+          if (msg.reply) msg.respond(encode(ScaleReply, reply));
+        }).catch((error: unknown) => {
+          this.#o.logger.error('command handler failed', { subject, error });
+        });
+      },
+    });
+  }
+
+  async close(): Promise<void> {
+    this.#subscription?.unsubscribe();
+    this.#subscription = undefined;
+  }
+
+  /** Executes one command (idempotent by id). Never throws: failures become a `ok: false` reply. */
+  execute(command: ScaleCommand): Promise<ScaleReply> {
+    const known = this.#results.get(command.id);
+    if (known) return known;
+    const result = this.#o.mutex.run(command.service, () => this.#run(command));
+    this.#results.set(command.id, result);
+    if (this.#results.size > this.#o.rememberCommands) {
+      const oldest = this.#results.keys().next().value;
+      if (oldest !== undefined) this.#results.delete(oldest);
+    }
+    return result;
+  }
+
+  async #run(command: ScaleCommand): Promise<ScaleReply> {
+    const { driver, fencing, assignments, logger, nodeId } = this.#o;
+    const startedAtEpochMs = Date.now();
+    const t0 = performance.now();
+    const log = logger.child({
+      service: command.service,
+      commandId: command.id,
+      token: command.token,
+    });
+    const finish = (outcome: OperationLogEntry['outcome'], code?: string): void => {
+      const entry: OperationLogEntry = {
+        id: command.id,
+        service: command.service,
+        token: command.token,
+        term: command.term,
+        leaderId: command.leaderId,
+        replicas: command.replicas,
+        startedAtEpochMs,
+        endedAtEpochMs: Date.now(),
+        outcome,
+        ...(code ? { code } : {}),
+      };
+      this.#log.push(entry);
+      if (this.#log.length > 1000) this.#log.shift();
+      log.info('operation', { ...entry });
+    };
+    const failure = (
+      code: Extract<ScaleReply, { ok: false }>['code'],
+      message: string,
+      highestToken?: number,
+    ): ScaleReply => ({
+      v: PROTOCOL_VERSION,
+      id: command.id,
+      ok: false,
+      nodeId,
+      code,
+      message,
+      ...(highestToken !== undefined ? { highestToken } : {}),
+    });
+
+    if (command.spec.name !== command.service) {
+      finish('failed', 'COX_INVALID_PAYLOAD');
+      return failure(
+        'COX_INVALID_PAYLOAD',
+        `spec names ${command.spec.name}, command names ${command.service}`,
+      );
+    }
+    try {
+      // The check that keeps a deposed leader out: see fencing-store.ts.
+      await fencing.admit(command.service, command.token);
+    } catch (error) {
+      if (error instanceof StaleFencingTokenError) {
+        finish('refused', error.code);
+        log.warn('refused stale command', {
+          highest: error.highest,
+          leaderId: command.leaderId,
+          term: command.term,
+        });
+        return failure('COX_STALE_TOKEN', error.message, error.highest);
+      }
+      finish('failed', 'COX_INTERNAL');
+      return failure('COX_INTERNAL', `fencing store: ${String(error)}`);
+    }
+    try {
+      await assignments.set(command.service, {
+        replicas: command.replicas,
+        spec: command.spec,
+        specVersion: command.specVersion,
+        token: command.token,
+      });
+      const active = driver.replicas(command.service).filter(isActive);
+      const current = active.filter((c) => c.specVersion === command.specVersion);
+      const outdated = active.filter((c) => c.specVersion !== command.specVersion);
+      const toCreate = Math.max(0, command.replicas - current.length);
+      const created = await Promise.all(
+        Array.from({ length: toCreate }, () =>
+          driver.createReplica(command.spec, command.specVersion),
+        ),
+      );
+      await Promise.all(created.map((id) => driver.waitHealthy(id, this.#o.healthTimeoutMs)));
+      // Surplus goes least-ready first: a replica still starting is cheaper to lose than a serving one.
+      const rank = (c: ContainerState): number =>
+        c.status !== 'running' ? 0 : c.health === 'starting' || c.health === 'unhealthy' ? 1 : 2;
+      const surplus = [...current]
+        .sort((a, b) => rank(a) - rank(b) || (b.startedAt ?? 0) - (a.startedAt ?? 0))
+        .slice(0, Math.max(0, current.length - command.replicas));
+      const toRemove = [...surplus, ...outdated];
+      await Promise.all(toRemove.map((c) => this.#remove(c.id)));
+      const running = driver
+        .replicas(command.service)
+        .filter((c) => c.status === 'running' && c.health !== 'unhealthy').length;
+      finish('done');
+      return {
+        v: PROTOCOL_VERSION,
+        id: command.id,
+        ok: true,
+        nodeId,
+        running,
+        started: created.length,
+        stopped: toRemove.length,
+        durationMs: performance.now() - t0,
+      };
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      const replyCode =
+        code === 'COX_HEALTH_TIMEOUT' || code === 'COX_DOCKER_ERROR' ? code : 'COX_INTERNAL';
+      finish('failed', replyCode);
+      log.warn('operation failed', { error });
+      return failure(replyCode, error instanceof Error ? error.message : String(error));
+    }
+  }
+
+  async #remove(id: string): Promise<void> {
+    if (this.#o.stopTimeoutMs > 0) await this.#o.driver.stopReplica(id, this.#o.stopTimeoutMs);
+    await this.#o.driver.removeReplica(id);
+  }
+}

@@ -1,0 +1,178 @@
+/**
+ * The self-healing supervisor: restarts this node's own dead replicas at once,
+ * keeping the count the leader last assigned (assignment-store.ts), without
+ * asking or waiting for a leader. This is static stability: with NATS down or
+ * no leader, the node keeps running what it was told to run, and it never
+ * scales on its own (it only brings the count back up to the assignment; it
+ * never removes, and it never goes above).
+ *
+ * Replacement is driven by the engine's `die` event (~35 ms after a SIGKILL)
+ * and backed by a periodic check, for deaths missed while the event stream
+ * was down. A crash-looping service is restarted with growing delays so it
+ * cannot spin the host.
+ */
+import type { ContainerState } from '@coxswain/protocol';
+import type { AssignmentStore } from './cluster/assignment-store.js';
+import type { KeyedMutex } from './cluster/keyed-mutex.js';
+import type { ReplicaDriver } from './executor.js';
+import { isActive } from './executor.js';
+import type { Logger } from './logger.js';
+
+/** The driver's events the supervisor listens to (DockerDriver is an EventEmitter of these). */
+export interface SupervisedDriver extends ReplicaDriver {
+  on(event: 'container-died', listener: (e: { id: string; service: string }) => void): unknown;
+  on(event: 'resynced', listener: (e: { listed: number }) => void): unknown;
+  off(event: 'container-died', listener: (e: { id: string; service: string }) => void): unknown;
+  off(event: 'resynced', listener: (e: { listed: number }) => void): unknown;
+}
+
+export interface HealResult {
+  readonly service: string;
+  readonly started: number;
+  readonly removedDead: number;
+  readonly durationMs: number;
+  readonly error?: string;
+}
+
+export interface SupervisorOptions {
+  readonly driver: SupervisedDriver;
+  readonly assignments: AssignmentStore;
+  readonly mutex: KeyedMutex;
+  readonly logger: Logger;
+  /** Safety-net check of every assignment, for deaths the event stream missed. */
+  readonly checkIntervalMs?: number;
+  /** Restarts within `crashWindowMs` beyond which restarts of a service are delayed. */
+  readonly crashLoopThreshold?: number;
+  readonly crashWindowMs?: number;
+  readonly maxBackoffMs?: number;
+  /** Called after every heal; background work reports here rather than throwing. */
+  readonly onHeal?: (result: HealResult) => void;
+}
+
+const DEAD = new Set(['exited', 'dead']);
+
+export class Supervisor {
+  readonly #o: Required<Omit<SupervisorOptions, 'onHeal'>> & Pick<SupervisorOptions, 'onHeal'>;
+  readonly #pending = new Set<string>();
+  readonly #restartsAt = new Map<string, number[]>();
+  #timer: NodeJS.Timeout | undefined;
+  #stopped = true;
+  readonly #onDied = (e: { id: string; service: string }): void => this.schedule(e.service);
+  readonly #onResynced = (): void => this.checkAll();
+
+  constructor(options: SupervisorOptions) {
+    this.#o = {
+      checkIntervalMs: 1000,
+      crashLoopThreshold: 5,
+      crashWindowMs: 10_000,
+      maxBackoffMs: 10_000,
+      ...options,
+    };
+  }
+
+  start(): void {
+    this.#stopped = false;
+    this.#o.driver.on('container-died', this.#onDied);
+    this.#o.driver.on('resynced', this.#onResynced);
+    this.#timer = setInterval(() => this.checkAll(), this.#o.checkIntervalMs);
+    this.#timer.unref();
+    this.checkAll();
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    this.#o.driver.off('container-died', this.#onDied);
+    this.#o.driver.off('resynced', this.#onResynced);
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  checkAll(): void {
+    for (const service of this.#o.assignments.all().keys()) {
+      const a = this.#o.assignments.get(service);
+      const active = this.#o.driver.replicas(service).filter(isActive).length;
+      const dead = this.#o.driver.replicas(service).some((c) => DEAD.has(c.status));
+      if (a && (active < a.replicas || dead)) this.schedule(service);
+    }
+  }
+
+  /** Queues one heal of `service`; deaths arriving while one is queued join it. */
+  schedule(service: string): void {
+    if (this.#stopped || this.#pending.has(service) || !this.#o.assignments.get(service)) return;
+    this.#pending.add(service);
+    const delay = this.#backoff(service);
+    const go = (): void => {
+      this.#heal(service).then(
+        (result) => this.#o.onHeal?.(result),
+        (error: unknown) => this.#o.logger.error('heal failed unexpectedly', { service, error }),
+      );
+    };
+    if (delay > 0) {
+      this.#o.logger.warn('crash loop: delaying restart', { service, delayMs: delay });
+      setTimeout(go, delay).unref();
+    } else go();
+  }
+
+  #backoff(service: string): number {
+    const now = performance.now();
+    const recent = (this.#restartsAt.get(service) ?? []).filter(
+      (t) => now - t < this.#o.crashWindowMs,
+    );
+    this.#restartsAt.set(service, recent);
+    const over = recent.length - this.#o.crashLoopThreshold;
+    return over < 0 ? 0 : Math.min(this.#o.maxBackoffMs, 250 * 2 ** over);
+  }
+
+  async #heal(service: string): Promise<HealResult> {
+    const t0 = performance.now();
+    return this.#o.mutex.run(service, async () => {
+      // Taken off the queue only once we hold the lock: deaths while we waited are covered by this pass.
+      this.#pending.delete(service);
+      const { driver, logger } = this.#o;
+      const assignment = this.#o.assignments.get(service);
+      if (!assignment || this.#stopped)
+        return { service, started: 0, removedDead: 0, durationMs: 0 };
+      const all: ContainerState[] = driver.replicas(service);
+      const active = all.filter(isActive).length;
+      const missing = Math.max(0, assignment.replicas - active);
+      let started = 0;
+      let error: string | undefined;
+      if (missing > 0) {
+        const times = this.#restartsAt.get(service) ?? [];
+        for (let i = 0; i < missing; i += 1) times.push(performance.now());
+        this.#restartsAt.set(service, times);
+        const results = await Promise.allSettled(
+          Array.from({ length: missing }, () =>
+            driver.createReplica(assignment.spec, assignment.specVersion),
+          ),
+        );
+        for (const r of results) {
+          if (r.status === 'fulfilled') started += 1;
+          else error = r.reason instanceof Error ? r.reason.message : String(r.reason);
+        }
+      }
+      // Dead replicas are removed after the replacement started: the replacement comes first.
+      const dead = all.filter((c) => DEAD.has(c.status));
+      await Promise.allSettled(dead.map((c) => driver.removeReplica(c.id)));
+      const durationMs = performance.now() - t0;
+      if (started > 0 || error) {
+        logger.info('replaced dead replicas', {
+          service,
+          started,
+          missing,
+          removedDead: dead.length,
+          durationMs,
+          error,
+        });
+      }
+      if (error && !this.#stopped) setTimeout(() => this.schedule(service), 500).unref();
+      return {
+        service,
+        started,
+        removedDead: dead.length,
+        durationMs,
+        ...(error ? { error } : {}),
+      };
+    });
+  }
+}
