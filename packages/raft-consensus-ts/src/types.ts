@@ -84,7 +84,7 @@ export interface AppendEntries extends MessageBase {
 export interface AppendEntriesResponse extends MessageBase {
   readonly type: 'AppendEntriesResponse';
   readonly success: boolean;
-  /** On success: the highest index known to match the leader. */
+  /** On success: the highest index known to match the leader. On rejection: the prevLogIndex rejected (lets the leader drop stale rejections). */
   readonly matchIndex: number;
   /** On rejection: where the follower's log could match (fast back-off). */
   readonly rejectHint?: { readonly index: number; readonly term: number };
@@ -155,6 +155,12 @@ export type RaftEvent =
  * 2. send `messages` (only after step 1: a vote or an ack must never precede its fsync);
  * 3. apply `snapshot` to the state machine, then `committedEntries` in order;
  * 4. call `advance(ready)`.
+ * `ready()` drains the core; the next `ready()` is refused until `advance()` of this one
+ * (tick/step/propose may still be called in between, e.g. while the fsync is in flight).
+ * A `snapshot` in a Ready REPLACES the whole log: drop every stored entry, those above
+ * the snapshot's index too (the core only sends one when its log does not hold the
+ * snapshot's last entry). `readStates` may be served once the state machine has applied
+ * `index`.
  */
 export interface Ready {
   readonly hardState?: HardState;
@@ -204,7 +210,16 @@ export interface Status {
   readonly lastIndex: number;
   readonly membership: Membership;
   /** Leader only: per-follower replication progress. */
-  readonly progress?: Readonly<Record<NodeId, { readonly match: number; readonly next: number; readonly state: 'probe' | 'replicate' | 'snapshot' }>>;
+  readonly progress?: Readonly<
+    Record<
+      NodeId,
+      {
+        readonly match: number;
+        readonly next: number;
+        readonly state: 'probe' | 'replicate' | 'snapshot';
+      }
+    >
+  >;
 }
 
 /** Durable storage of one node's Raft state. Implementations: in-memory (tests) and file WAL. */

@@ -1,0 +1,83 @@
+import { MalformedConfigEntryError } from '../errors.js';
+import type { ConfigChange, Membership, NodeId } from '../types.js';
+
+/**
+ * A config entry carries both the change and the membership that results from
+ * it. Membership takes effect when the entry is appended (single-server changes,
+ * dissertation §4.1), and a follower that truncates its log must fall back to the
+ * previous config: storing the full result makes that a lookup, not a replay.
+ */
+export interface ConfigEntryData {
+  readonly change: ConfigChange;
+  readonly membership: Membership;
+}
+
+const CHANGE_TYPES = new Set(['addVoter', 'addLearner', 'promoteLearner', 'removeNode']);
+
+export function encodeConfigEntry(data: ConfigEntryData): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify(data));
+}
+
+function isNodeList(value: unknown): value is NodeId[] {
+  return Array.isArray(value) && value.every((v) => typeof v === 'string');
+}
+
+export function decodeConfigEntry(bytes: Uint8Array, index: number): ConfigEntryData {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(new TextDecoder().decode(bytes));
+  } catch (error) {
+    throw new MalformedConfigEntryError(index, `not JSON (${(error as Error).message})`);
+  }
+  if (typeof parsed !== 'object' || parsed === null)
+    throw new MalformedConfigEntryError(index, 'not an object');
+  const { change, membership } = parsed as { change?: unknown; membership?: unknown };
+  if (
+    typeof change !== 'object' ||
+    change === null ||
+    !CHANGE_TYPES.has((change as { type?: unknown }).type as string) ||
+    typeof (change as { node?: unknown }).node !== 'string'
+  ) {
+    throw new MalformedConfigEntryError(index, 'change must be {type, node}');
+  }
+  if (
+    typeof membership !== 'object' ||
+    membership === null ||
+    !isNodeList((membership as { voters?: unknown }).voters) ||
+    !isNodeList((membership as { learners?: unknown }).learners)
+  ) {
+    throw new MalformedConfigEntryError(
+      index,
+      'membership must be {voters: string[], learners: string[]}',
+    );
+  }
+  return { change: change as ConfigChange, membership: membership as Membership };
+}
+
+/** The membership after `change`, or a reason it cannot apply. Pure, shared by the leader's check and tests. */
+export function applyConfigChange(current: Membership, change: ConfigChange): Membership | string {
+  const isVoter = current.voters.includes(change.node);
+  const isLearner = current.learners.includes(change.node);
+  switch (change.type) {
+    case 'addVoter':
+      if (isVoter) return 'already a voter';
+      if (isLearner) return 'is a learner; use promoteLearner';
+      return { voters: [...current.voters, change.node], learners: [...current.learners] };
+    case 'addLearner':
+      if (isVoter || isLearner) return 'already a member';
+      return { voters: [...current.voters], learners: [...current.learners, change.node] };
+    case 'promoteLearner':
+      if (!isLearner) return 'not a learner';
+      return {
+        voters: [...current.voters, change.node],
+        learners: current.learners.filter((n) => n !== change.node),
+      };
+    case 'removeNode':
+      if (!isVoter && !isLearner) return 'not a member';
+      if (isVoter && current.voters.length === 1) return 'cannot remove the last voter';
+      return {
+        voters: current.voters.filter((n) => n !== change.node),
+        learners: current.learners.filter((n) => n !== change.node),
+      };
+  }
+}

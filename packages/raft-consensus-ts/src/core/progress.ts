@@ -1,0 +1,63 @@
+import type { NodeId } from '../types.js';
+
+export type ProgressState = 'probe' | 'replicate' | 'snapshot';
+
+/**
+ * What the leader knows about one follower. `probe`: one AppendEntries at a time
+ * until a match is found; `replicate`: pipelined, up to maxInflightMessages
+ * unacknowledged; `snapshot`: waiting for an InstallSnapshot to land.
+ */
+export interface Progress {
+  readonly id: NodeId;
+  match: number;
+  next: number;
+  state: ProgressState;
+  /** Last index of each unacknowledged AppendEntries, ascending (replicate state). */
+  inflights: number[];
+  /** Probe state sends one message per heartbeat until it hears back. */
+  probeSent: boolean;
+  /** Heard from since the last check-quorum round. */
+  recentActive: boolean;
+  /** Index of the snapshot being installed (snapshot state). */
+  pendingSnapshot: number;
+  snapshotSentAtTick: number;
+  /** Match at the previous heartbeat: unchanged while behind means a lost message stalled the pipeline. */
+  matchAtLastHeartbeat: number;
+}
+
+export function newProgress(id: NodeId, next: number): Progress {
+  return {
+    id,
+    match: 0,
+    next,
+    state: 'probe',
+    inflights: [],
+    probeSent: false,
+    recentActive: false,
+    pendingSnapshot: 0,
+    snapshotSentAtTick: 0,
+    matchAtLastHeartbeat: 0,
+  };
+}
+
+export function becomeProbe(pr: Progress): void {
+  // Leaving snapshot state, the follower holds at least the snapshot.
+  pr.next = pr.state === 'snapshot' ? Math.max(pr.match, pr.pendingSnapshot) + 1 : pr.match + 1;
+  pr.state = 'probe';
+  pr.inflights = [];
+  pr.probeSent = false;
+  pr.pendingSnapshot = 0;
+}
+
+export function becomeReplicate(pr: Progress): void {
+  pr.state = 'replicate';
+  pr.next = pr.match + 1;
+  pr.inflights = [];
+  pr.probeSent = false;
+}
+
+export function freeInflightsUpTo(pr: Progress, index: number): void {
+  let i = 0;
+  while (i < pr.inflights.length && (pr.inflights[i] as number) <= index) i++;
+  if (i > 0) pr.inflights.splice(0, i);
+}

@@ -1,0 +1,1081 @@
+import {
+  ConfigChangeInProgressError,
+  InvalidConfigChangeError,
+  InvalidIndexError,
+  InvalidTransferError,
+  LearnerNotCaughtUpError,
+  NotLeaderError,
+  RaftError,
+  ReadyProtocolError,
+  TransferInProgressError,
+} from '../errors.js';
+import type {
+  AppendEntries,
+  AppendEntriesResponse,
+  ConfigChange,
+  Entry,
+  EntryType,
+  HardState,
+  InitialState,
+  InstallSnapshot,
+  InstallSnapshotResponse,
+  Membership,
+  Message,
+  NodeId,
+  RaftConfig,
+  RaftEvent,
+  ReadState,
+  Ready,
+  RequestVote,
+  RequestVoteResponse,
+  Role,
+  Snapshot,
+  SnapshotMeta,
+  Status,
+} from '../types.js';
+import { applyConfigChange, encodeConfigEntry } from './config-entry.js';
+import { ENTRY_OVERHEAD_BYTES } from './default-config.js';
+import { Prng } from './prng.js';
+import {
+  becomeProbe,
+  becomeReplicate,
+  freeInflightsUpTo,
+  newProgress,
+  type Progress,
+} from './progress.js';
+import { RaftLog } from './raft-log.js';
+
+/** Distributes the Omit over the Message union so each variant keeps its own fields. */
+type Outgoing<M> = M extends Message
+  ? Omit<M, 'from' | 'term'> & { readonly term?: number }
+  : never;
+
+interface ReadRequest {
+  readonly requestId: string;
+  /** Who asked: this node (answer with a ReadState) or a follower (answer with ReadIndexResponse). */
+  readonly from: NodeId;
+}
+
+/** One heartbeat round confirming leadership for the reads that arrived before it started. */
+interface ReadRound {
+  readonly ctx: string;
+  readonly index: number;
+  readonly requests: ReadRequest[];
+  readonly acks: Set<NodeId>;
+}
+
+const EMPTY_MEMBERSHIP: Membership = { voters: [], learners: [] };
+
+/**
+ * A Raft node as a pure state machine (etcd's "Ready" design): the driver feeds
+ * it ticks, messages and proposals, then drains a Ready of things to persist,
+ * send and apply. No clock, timers, I/O or Math.random: given the same inputs it
+ * produces the same outputs, which is what lets the simulator replay a seed.
+ *
+ * Membership changes are single-server and take effect when their entry is
+ * appended (dissertation §4.1); one may be uncommitted at a time, and none
+ * before the leader has committed an entry of its own term.
+ */
+export class RaftCore {
+  readonly id: NodeId;
+  private readonly cfg: RaftConfig;
+  private readonly rng: Prng;
+  private readonly log: RaftLog;
+
+  private term: number;
+  private vote: NodeId | null;
+  private commit: number;
+  private role: Role;
+  private leader: NodeId | null = null;
+
+  /** First index not yet handed to the driver for persisting. */
+  private unstableFrom: number;
+  /** Highest index handed out in committedEntries (or covered by a handed-out snapshot). */
+  private applyHandedOut: number;
+  /** Highest index the driver has applied (reported through advance()). */
+  private applied: number;
+  private prevHardState: HardState;
+  private prevSoftState: { role: Role; leader: NodeId | null };
+  private outstanding: Ready | null = null;
+
+  private msgs: Message[] = [];
+  private readStates: ReadState[] = [];
+  private events: RaftEvent[] = [];
+  private pendingSnapshot: Snapshot | undefined;
+  /** The newest snapshot known (taken locally via setSnapshot or received): what a lagging follower gets. */
+  private latestSnapshot: Snapshot | undefined;
+
+  private ticks = 0;
+  private electionElapsed = 0;
+  private heartbeatElapsed = 0;
+  private randomizedElectionTimeout = 0;
+  private electionStartTick = 0;
+  private inElection = false;
+
+  private progress = new Map<NodeId, Progress>();
+  private votes = new Map<NodeId, boolean>();
+  private leadTransferee: NodeId | null = null;
+  private transferElapsed = 0;
+  /** Index of the newest config entry the leader appended (or its no-op): another change waits until it commits. */
+  private pendingConfIndex = 0;
+  private readRounds: ReadRound[] = [];
+  /** Reads that arrived before the leader committed in its term: the commit index is not yet known to be current. */
+  private pendingReads: ReadRequest[] = [];
+  private readSeq = 0;
+
+  constructor(config: RaftConfig, initial: InitialState) {
+    validateConfig(config);
+    this.id = config.id;
+    this.cfg = config;
+    this.rng = new Prng(config.randomSeed);
+    this.log = new RaftLog(
+      initial.snapshot,
+      initial.bootstrap ?? EMPTY_MEMBERSHIP,
+      initial.entries,
+    );
+    this.term = initial.hardState.term;
+    this.vote = initial.hardState.vote;
+    this.commit = Math.min(
+      Math.max(initial.hardState.commit, this.log.snapshotIndex),
+      this.log.lastIndex(),
+    );
+    this.applied = this.log.snapshotIndex;
+    this.applyHandedOut = this.log.snapshotIndex;
+    this.unstableFrom = this.log.lastIndex() + 1;
+    this.prevHardState = { term: this.term, vote: this.vote, commit: this.commit };
+    this.role = this.followerRole();
+    this.prevSoftState = { role: this.role, leader: null };
+    this.resetElectionTimeout();
+  }
+
+  // ---------------------------------------------------------------- inputs
+
+  /** One unit of logical time. The driver calls it at a fixed interval; timeouts are counted in ticks. */
+  tick(): void {
+    this.ticks++;
+    if (this.role === 'leader') {
+      this.tickLeader();
+      return;
+    }
+    this.electionElapsed++;
+    if (this.isVoter(this.id) && this.electionElapsed >= this.randomizedElectionTimeout) {
+      if (this.inElection) {
+        this.emit({
+          type: 'election-lost',
+          term: this.term,
+          ticks: this.ticks - this.electionStartTick,
+        });
+        this.inElection = false;
+      }
+      this.startElection(false);
+    }
+  }
+
+  private tickLeader(): void {
+    this.heartbeatElapsed++;
+    this.electionElapsed++;
+    if (this.leadTransferee !== null && ++this.transferElapsed >= this.cfg.electionTicks) {
+      // The target did not take over within an election timeout: resume serving.
+      this.leadTransferee = null;
+    }
+    if (this.electionElapsed >= this.cfg.electionTicks) {
+      this.electionElapsed = 0;
+      if (this.cfg.checkQuorum && !this.quorumActive()) {
+        // Check-quorum (§6.2): a leader cut off from a majority stops acting as one,
+        // so clients go elsewhere and its lease-based vote refusals stop too.
+        this.becomeFollower(this.term, null);
+        return;
+      }
+    }
+    if (this.heartbeatElapsed >= this.cfg.heartbeatTicks) {
+      this.heartbeatElapsed = 0;
+      this.heartbeatTick();
+    }
+  }
+
+  step(m: Message): void {
+    if (m.to !== this.id || m.from === this.id) return;
+    // ReadIndex traffic is answered on leadership confirmed by a heartbeat round,
+    // not by term, so it bypasses the term rules below.
+    if (m.type === 'ReadIndex') {
+      this.handleReadIndexRequest(m.requestId, m.from);
+      return;
+    }
+    if (m.type === 'ReadIndexResponse') {
+      if (m.index > 0) this.readStates.push({ requestId: m.requestId, index: m.index });
+      else
+        this.emit({
+          type: 'read-index-failed',
+          requestId: m.requestId,
+          reason: 'leader could not serve the read',
+        });
+      return;
+    }
+
+    if (m.term > this.term) {
+      if (m.type === 'RequestVote') {
+        // Leader lease (§6.2 with check-quorum): while we hear from a live leader,
+        // a vote request is from a disruptive server (a removed or partitioned one)
+        // unless the leader itself asked for the handover.
+        const inLease =
+          this.cfg.checkQuorum &&
+          this.leader !== null &&
+          this.electionElapsed < this.cfg.electionTicks &&
+          !m.transfer;
+        if (inLease) return;
+      }
+      const preVoteTraffic =
+        (m.type === 'RequestVote' && m.preVote) ||
+        (m.type === 'RequestVoteResponse' && m.preVote && m.granted);
+      if (!preVoteTraffic) {
+        const leader = m.type === 'AppendEntries' || m.type === 'InstallSnapshot' ? m.from : null;
+        this.becomeFollower(m.term, leader);
+      }
+    } else if (m.term < this.term) {
+      // A stale leader learns our term from the reply and steps down; a stale
+      // pre-candidate learns it will not win. Everything else stale is dropped.
+      if (m.type === 'AppendEntries') {
+        this.send({ type: 'AppendEntriesResponse', to: m.from, success: false, matchIndex: 0 });
+      } else if (m.type === 'InstallSnapshot') {
+        this.send({ type: 'InstallSnapshotResponse', to: m.from, matchIndex: 0 });
+      } else if (m.type === 'RequestVote' && m.preVote) {
+        this.send({ type: 'RequestVoteResponse', to: m.from, granted: false, preVote: true });
+      }
+      return;
+    }
+
+    switch (m.type) {
+      case 'RequestVote':
+        this.handleRequestVote(m);
+        break;
+      case 'RequestVoteResponse':
+        this.handleVoteResponse(m);
+        break;
+      case 'AppendEntries':
+        this.handleAppendEntries(m);
+        break;
+      case 'AppendEntriesResponse':
+        this.handleAppendResponse(m);
+        break;
+      case 'InstallSnapshot':
+        this.handleInstallSnapshot(m);
+        break;
+      case 'InstallSnapshotResponse':
+        this.handleSnapshotResponse(m);
+        break;
+      case 'TimeoutNow':
+        // The leader caught us up and asks us to take over now, skipping pre-vote.
+        if (this.role !== 'leader' && this.isVoter(this.id)) this.startElection(true);
+        break;
+    }
+  }
+
+  /** Appends `data` to the leader's log. The entry is committed once a later Ready hands it out in committedEntries at this index and term. */
+  propose(data: Uint8Array): { index: number; term: number } {
+    this.assertCanPropose();
+    const index = this.appendEntry('normal', data);
+    return { index, term: this.term };
+  }
+
+  /** Appends a single-server membership change; it takes effect on every node as soon as the entry is appended. */
+  proposeConfigChange(change: ConfigChange): { index: number; term: number } {
+    this.assertCanPropose();
+    if (this.pendingConfIndex > this.commit)
+      throw new ConfigChangeInProgressError(this.pendingConfIndex);
+    const next = applyConfigChange(this.log.membership(), change);
+    if (typeof next === 'string') throw new InvalidConfigChangeError(change, next);
+    if (change.type === 'promoteLearner') {
+      // A voter that is far behind cannot ack new entries: promoting it early
+      // would make the cluster wait on it for every commit.
+      const pr = this.progress.get(change.node);
+      const match = pr?.match ?? 0;
+      if (this.log.lastIndex() - match > this.cfg.maxEntriesPerMessage) {
+        throw new LearnerNotCaughtUpError(change.node, match, this.log.lastIndex());
+      }
+    }
+    const index = this.appendEntry('config', encodeConfigEntry({ change, membership: next }));
+    this.pendingConfIndex = index;
+    return { index, term: this.term };
+  }
+
+  /**
+   * Asks for a linearizable read. The answer arrives as a ReadState with this
+   * requestId (serve the read once the state machine has applied its index) or
+   * as a `read-index-failed` event. Followers forward to the leader.
+   */
+  readIndex(requestId: string): void {
+    if (this.role === 'leader') {
+      this.handleReadIndexRequest(requestId, this.id);
+    } else if (this.leader !== null) {
+      this.send({ type: 'ReadIndex', to: this.leader, requestId });
+    } else {
+      this.emit({ type: 'read-index-failed', requestId, reason: 'no leader known' });
+    }
+  }
+
+  /** Hands leadership to `to`: catch it up, then TimeoutNow. Proposals are refused meanwhile; it aborts after an election timeout. */
+  transferLeadership(to: NodeId): void {
+    if (this.role !== 'leader') throw new NotLeaderError(this.leader);
+    if (to === this.id) return;
+    if (!this.isVoter(to)) throw new InvalidTransferError(to, 'not a voter');
+    if (this.leadTransferee === to) return;
+    this.leadTransferee = to;
+    this.transferElapsed = 0;
+    const pr = this.progress.get(to) as Progress;
+    if (pr.match === this.log.lastIndex()) this.send({ type: 'TimeoutNow', to });
+    else this.sendAppend(to);
+  }
+
+  /** The driver took (and durably saved) a snapshot at or below the applied index: keep it for lagging followers. */
+  setSnapshot(snapshot: Snapshot): void {
+    if (snapshot.meta.index > this.applied)
+      throw new InvalidIndexError(
+        snapshot.meta.index,
+        `snapshot beyond applied index ${this.applied}`,
+      );
+    if (this.latestSnapshot !== undefined && snapshot.meta.index <= this.latestSnapshot.meta.index)
+      return;
+    this.latestSnapshot = snapshot;
+  }
+
+  /** Drops log entries up to `index`, which a snapshot given to setSnapshot must cover. */
+  compact(index: number): void {
+    if (index <= this.log.snapshotIndex) return;
+    if (index > this.applied)
+      throw new InvalidIndexError(index, `cannot compact beyond applied index ${this.applied}`);
+    if (this.latestSnapshot === undefined || this.latestSnapshot.meta.index < index) {
+      throw new InvalidIndexError(index, 'no snapshot given to setSnapshot covers it');
+    }
+    this.log.compact(index);
+    this.unstableFrom = Math.max(this.unstableFrom, index + 1);
+  }
+
+  /** The metadata a snapshot of the state machine at applied index `index` must carry. */
+  snapshotMeta(index: number): SnapshotMeta {
+    if (index > this.applied)
+      throw new InvalidIndexError(index, `beyond applied index ${this.applied}`);
+    const term = this.log.term(index);
+    if (term === undefined) throw new InvalidIndexError(index, 'already compacted');
+    return { index, term, membership: this.log.membershipAt(index) };
+  }
+
+  // ---------------------------------------------------------------- Ready
+
+  hasReady(): boolean {
+    return (
+      this.msgs.length > 0 ||
+      this.unstableFrom <= this.log.lastIndex() ||
+      this.pendingSnapshot !== undefined ||
+      this.commit > this.applyHandedOut ||
+      this.readStates.length > 0 ||
+      this.events.length > 0 ||
+      !sameHardState(this.prevHardState, this.hardState()) ||
+      this.prevSoftState.role !== this.role ||
+      this.prevSoftState.leader !== this.leader
+    );
+  }
+
+  /** Drains everything pending. Call advance(ready) once it has been handled, before the next ready(). */
+  ready(): Ready {
+    if (this.outstanding !== null)
+      throw new ReadyProtocolError('ready() called again before advance() of the previous Ready');
+    const hs = this.hardState();
+    const ready: Ready = {
+      entries: this.log.slice(this.unstableFrom, this.log.lastIndex()),
+      messages: this.msgs,
+      committedEntries: this.log.slice(this.applyHandedOut + 1, this.commit),
+      readStates: this.readStates,
+      events: this.events,
+      ...(sameHardState(this.prevHardState, hs) ? {} : { hardState: hs }),
+      ...(this.pendingSnapshot === undefined ? {} : { snapshot: this.pendingSnapshot }),
+      ...(this.prevSoftState.role === this.role && this.prevSoftState.leader === this.leader
+        ? {}
+        : { softState: { role: this.role, leader: this.leader } }),
+    };
+    this.prevHardState = hs;
+    this.prevSoftState = { role: this.role, leader: this.leader };
+    this.unstableFrom = this.log.lastIndex() + 1;
+    this.applyHandedOut = this.commit;
+    this.pendingSnapshot = undefined;
+    this.msgs = [];
+    this.readStates = [];
+    this.events = [];
+    this.outstanding = ready;
+    return ready;
+  }
+
+  advance(ready: Ready): void {
+    if (this.outstanding !== ready)
+      throw new ReadyProtocolError('advance() of a Ready that is not the outstanding one');
+    this.outstanding = null;
+    const lastCommitted = ready.committedEntries[ready.committedEntries.length - 1];
+    if (ready.snapshot !== undefined)
+      this.applied = Math.max(this.applied, ready.snapshot.meta.index);
+    if (lastCommitted !== undefined) this.applied = Math.max(this.applied, lastCommitted.index);
+  }
+
+  status(): Status {
+    const base = {
+      id: this.id,
+      role: this.role,
+      term: this.term,
+      leader: this.leader,
+      commitIndex: this.commit,
+      appliedIndex: this.applied,
+      lastIndex: this.log.lastIndex(),
+      membership: this.log.membership(),
+    };
+    if (this.role !== 'leader') return base;
+    const progress: Record<
+      NodeId,
+      { match: number; next: number; state: 'probe' | 'replicate' | 'snapshot' }
+    > = {};
+    for (const [id, pr] of this.progress)
+      progress[id] = { match: pr.match, next: pr.next, state: pr.state };
+    return { ...base, progress };
+  }
+
+  /** Read-only view of the log for tests and the simulator's invariant checks. */
+  entryAt(index: number): Entry | undefined {
+    return this.log.entry(index);
+  }
+  termAt(index: number): number | undefined {
+    return this.log.term(index);
+  }
+  get firstIndex(): number {
+    return this.log.snapshotIndex + 1;
+  }
+  get transferee(): NodeId | null {
+    return this.leadTransferee;
+  }
+
+  // ---------------------------------------------------------------- roles
+
+  private followerRole(): Role {
+    return this.log.membership().learners.includes(this.id) ? 'learner' : 'follower';
+  }
+
+  private isVoter(id: NodeId): boolean {
+    return this.log.membership().voters.includes(id);
+  }
+
+  private quorum(): number {
+    return Math.floor(this.log.membership().voters.length / 2) + 1;
+  }
+
+  private hardState(): HardState {
+    return { term: this.term, vote: this.vote, commit: this.commit };
+  }
+
+  private emit(event: RaftEvent): void {
+    this.events.push(event);
+  }
+
+  private setTerm(term: number): void {
+    if (term === this.term) return;
+    this.emit({ type: 'term-changed', from: this.term, to: term });
+    this.term = term;
+    this.vote = null;
+  }
+
+  private setRole(role: Role): void {
+    if (role === this.role) return;
+    this.emit({ type: 'role-changed', from: this.role, to: role, term: this.term });
+    this.role = role;
+  }
+
+  private setLeader(leader: NodeId | null): void {
+    if (leader === this.leader) return;
+    this.leader = leader;
+    this.emit({ type: 'leader-changed', leader, term: this.term });
+  }
+
+  private resetElectionTimeout(): void {
+    this.electionElapsed = 0;
+    this.randomizedElectionTimeout =
+      this.cfg.electionTicks + this.rng.int(0, this.cfg.electionTicks);
+  }
+
+  private becomeFollower(term: number, leader: NodeId | null): void {
+    const wasLeader = this.role === 'leader';
+    if (this.inElection && this.role !== 'leader') {
+      this.emit({
+        type: 'election-lost',
+        term: this.term,
+        ticks: this.ticks - this.electionStartTick,
+      });
+    }
+    this.inElection = false;
+    this.setTerm(term);
+    this.setRole(this.followerRole());
+    this.setLeader(leader);
+    this.resetElectionTimeout();
+    this.votes.clear();
+    this.leadTransferee = null;
+    if (wasLeader) {
+      this.progress.clear();
+      this.failReads('leader stepped down');
+    }
+  }
+
+  private startElection(transfer: boolean): void {
+    if (!this.inElection) {
+      this.inElection = true;
+      this.electionStartTick = this.ticks;
+    }
+    if (this.cfg.preVote && !transfer) {
+      this.setRole('pre-candidate');
+      this.setLeader(null);
+      this.resetElectionTimeout();
+      this.votes = new Map([[this.id, true]]);
+      this.emit({ type: 'election-started', term: this.term + 1, preVote: true });
+      if (this.tally().granted >= this.quorum()) {
+        this.campaign(false);
+        return;
+      }
+      this.requestVotes(this.term + 1, true, false);
+      return;
+    }
+    this.campaign(transfer);
+  }
+
+  private campaign(transfer: boolean): void {
+    this.setTerm(this.term + 1);
+    this.vote = this.id;
+    this.setRole('candidate');
+    this.setLeader(null);
+    this.resetElectionTimeout();
+    this.votes = new Map([[this.id, true]]);
+    this.emit({ type: 'election-started', term: this.term, preVote: false });
+    if (this.tally().granted >= this.quorum()) {
+      this.becomeLeader();
+      return;
+    }
+    this.requestVotes(this.term, false, transfer);
+  }
+
+  private requestVotes(term: number, preVote: boolean, transfer: boolean): void {
+    for (const voter of this.log.membership().voters) {
+      if (voter === this.id) continue;
+      this.send({
+        type: 'RequestVote',
+        to: voter,
+        term,
+        lastLogIndex: this.log.lastIndex(),
+        lastLogTerm: this.log.lastTerm(),
+        preVote,
+        transfer,
+      });
+    }
+  }
+
+  private tally(): { granted: number; rejected: number } {
+    let granted = 0;
+    let rejected = 0;
+    for (const voter of this.log.membership().voters) {
+      const v = this.votes.get(voter);
+      if (v === true) granted++;
+      else if (v === false) rejected++;
+    }
+    return { granted, rejected };
+  }
+
+  private becomeLeader(): void {
+    this.setRole('leader');
+    this.setLeader(this.id);
+    this.emit({
+      type: 'election-won',
+      term: this.term,
+      ticks: this.ticks - this.electionStartTick,
+    });
+    this.inElection = false;
+    this.votes.clear();
+    this.heartbeatElapsed = 0;
+    this.electionElapsed = 0;
+    this.leadTransferee = null;
+    this.progress.clear();
+    this.syncProgress();
+    // The no-op commits everything before it (§5.4.2 lets a leader commit only
+    // entries of its own term by counting) and opens ReadIndex for this term.
+    const index = this.appendEntry('noop', new Uint8Array(0));
+    // Entries before the no-op may hold an unapplied config change; wait for it.
+    this.pendingConfIndex = index;
+  }
+
+  /** Progress for every member but us: new members start probing at our end of log. */
+  private syncProgress(): void {
+    const membership = this.log.membership();
+    const members = new Set([...membership.voters, ...membership.learners]);
+    members.delete(this.id);
+    for (const id of [...this.progress.keys()]) if (!members.has(id)) this.progress.delete(id);
+    for (const id of members) {
+      if (!this.progress.has(id)) this.progress.set(id, newProgress(id, this.log.lastIndex() + 1));
+    }
+  }
+
+  private onMembershipChanged(): void {
+    this.emit({
+      type: 'membership-changed',
+      membership: this.log.membership(),
+      index: this.log.membershipIndex(),
+    });
+    if (this.role === 'leader') {
+      this.syncProgress();
+      if (this.leadTransferee !== null && !this.isVoter(this.leadTransferee))
+        this.leadTransferee = null;
+      return;
+    }
+    if ((this.role === 'candidate' || this.role === 'pre-candidate') && !this.isVoter(this.id)) {
+      this.becomeFollower(this.term, this.leader);
+      return;
+    }
+    if (this.role === 'follower' || this.role === 'learner') this.setRole(this.followerRole());
+  }
+
+  // ---------------------------------------------------------------- messages out
+
+  private send(m: Outgoing<Message>): void {
+    this.msgs.push({ term: this.term, ...m, from: this.id } as Message);
+  }
+
+  private appendEntry(type: EntryType, data: Uint8Array): number {
+    const index = this.log.lastIndex() + 1;
+    const changed = this.log.appendAt(index, [{ term: this.term, index, type, data }]);
+    if (changed) this.onMembershipChanged();
+    for (const id of this.progress.keys()) this.sendAppend(id);
+    this.maybeCommit();
+    return index;
+  }
+
+  private sendAppend(to: NodeId): void {
+    const pr = this.progress.get(to);
+    if (pr === undefined || pr.state === 'snapshot') return;
+    if (pr.state === 'probe' && pr.probeSent) return;
+    if (pr.state === 'replicate' && pr.inflights.length >= this.cfg.maxInflightMessages) return;
+    const prevLogIndex = pr.next - 1;
+    const prevLogTerm = this.log.term(prevLogIndex);
+    if (prevLogTerm === undefined) {
+      this.sendSnapshot(pr);
+      return;
+    }
+    const entries: Entry[] = [];
+    let bytes = 0;
+    const last = this.log.lastIndex();
+    for (let i = pr.next; i <= last && entries.length < this.cfg.maxEntriesPerMessage; i++) {
+      const e = this.log.entry(i) as Entry;
+      const size = e.data.byteLength + ENTRY_OVERHEAD_BYTES;
+      // Always at least one entry, or an oversized entry would never be sent.
+      if (entries.length > 0 && bytes + size > this.cfg.maxBytesPerMessage) break;
+      entries.push(e);
+      bytes += size;
+    }
+    if (entries.length === 0 && pr.state === 'replicate') return;
+    this.send({
+      type: 'AppendEntries',
+      to,
+      prevLogIndex,
+      prevLogTerm,
+      entries,
+      commit: this.commit,
+    });
+    if (pr.state === 'probe') {
+      pr.probeSent = true;
+    } else if (entries.length > 0) {
+      const lastSent = (entries[entries.length - 1] as Entry).index;
+      pr.next = lastSent + 1;
+      pr.inflights.push(lastSent);
+    }
+  }
+
+  private sendSnapshot(pr: Progress): void {
+    const snapshot = this.latestSnapshot;
+    // Without snapshot data (a restart before the driver called setSnapshot) there is nothing to send yet.
+    if (snapshot === undefined) return;
+    pr.state = 'snapshot';
+    pr.pendingSnapshot = snapshot.meta.index;
+    pr.snapshotSentAtTick = this.ticks;
+    pr.inflights = [];
+    this.send({ type: 'InstallSnapshot', to: pr.id, snapshot });
+  }
+
+  /**
+   * A heartbeat is an AppendEntries with no entries anchored at the follower's
+   * known match, so the ordinary receiver rules apply and the follower may
+   * commit up to min(leader commit, match) — never further than what it holds.
+   */
+  private sendHeartbeat(pr: Progress, context?: string): void {
+    const anchor = this.log.term(pr.match) === undefined ? 0 : pr.match;
+    this.send({
+      type: 'AppendEntries',
+      to: pr.id,
+      prevLogIndex: anchor,
+      prevLogTerm: this.log.term(anchor) ?? 0,
+      entries: [],
+      commit: this.commit,
+      ...(context === undefined ? {} : { context }),
+    });
+  }
+
+  private heartbeatTick(): void {
+    const last = this.log.lastIndex();
+    for (const pr of this.progress.values()) {
+      if (
+        pr.state === 'replicate' &&
+        pr.match < last &&
+        pr.match === pr.matchAtLastHeartbeat &&
+        pr.inflights.length > 0
+      ) {
+        // No progress over a whole heartbeat interval while behind: an
+        // AppendEntries was lost. Fall back to probing from the match.
+        becomeProbe(pr);
+      } else if (
+        pr.state === 'snapshot' &&
+        this.ticks - pr.snapshotSentAtTick >= this.cfg.electionTicks
+      ) {
+        becomeProbe(pr); // the snapshot was probably lost; try again
+      }
+      pr.matchAtLastHeartbeat = pr.match;
+      if (pr.state === 'probe') pr.probeSent = false;
+      this.sendHeartbeat(pr);
+      if (pr.match < last || pr.state === 'probe') this.sendAppend(pr.id);
+    }
+  }
+
+  private quorumActive(): boolean {
+    let active = 0;
+    for (const voter of this.log.membership().voters) {
+      if (voter === this.id) active++;
+      else if (this.progress.get(voter)?.recentActive === true) active++;
+    }
+    for (const pr of this.progress.values()) pr.recentActive = false;
+    return active >= this.quorum();
+  }
+
+  private assertCanPropose(): void {
+    if (this.role !== 'leader') throw new NotLeaderError(this.leader);
+    if (this.leadTransferee !== null) throw new TransferInProgressError(this.leadTransferee);
+  }
+
+  // ---------------------------------------------------------------- handlers
+
+  private handleRequestVote(m: RequestVote): void {
+    // A pre-vote is granted whenever we would vote at that term; a real vote
+    // only if we have not voted (or voted for them) and know of no leader.
+    const canVote =
+      this.vote === m.from ||
+      (this.vote === null && this.leader === null) ||
+      (m.preVote && m.term > this.term);
+    if (canVote && this.log.isUpToDate(m.lastLogIndex, m.lastLogTerm)) {
+      this.send({
+        type: 'RequestVoteResponse',
+        to: m.from,
+        term: m.term,
+        granted: true,
+        preVote: m.preVote,
+      });
+      if (!m.preVote) {
+        this.vote = m.from;
+        this.electionElapsed = 0;
+      }
+    } else {
+      this.send({ type: 'RequestVoteResponse', to: m.from, granted: false, preVote: m.preVote });
+    }
+  }
+
+  private handleVoteResponse(m: RequestVoteResponse): void {
+    const counts =
+      (this.role === 'pre-candidate' && m.preVote) || (this.role === 'candidate' && !m.preVote);
+    if (!counts || !this.isVoter(m.from)) return;
+    this.votes.set(m.from, m.granted);
+    const { granted, rejected } = this.tally();
+    if (granted >= this.quorum()) {
+      if (this.role === 'pre-candidate') this.campaign(false);
+      else this.becomeLeader();
+    } else if (rejected >= this.quorum()) {
+      this.becomeFollower(this.term, null);
+    }
+  }
+
+  private handleAppendEntries(m: AppendEntries): void {
+    if (this.role !== 'follower' && this.role !== 'learner') this.becomeFollower(this.term, m.from);
+    this.setLeader(m.from);
+    this.electionElapsed = 0;
+    const ctx = m.context === undefined ? {} : { context: m.context };
+
+    let prevLogIndex = m.prevLogIndex;
+    let prevLogTerm = m.prevLogTerm;
+    let entries = m.entries;
+    if (prevLogIndex < this.commit) {
+      // Our committed prefix is the leader's too (leader completeness), so skip
+      // what we already have and anchor at our commit index.
+      const skip = Math.min(entries.length, this.commit - prevLogIndex);
+      entries = entries.slice(skip);
+      prevLogIndex = this.commit;
+      prevLogTerm = this.log.term(this.commit) as number;
+      if (entries.length === 0 && m.prevLogIndex + m.entries.length <= this.commit) {
+        this.send({
+          type: 'AppendEntriesResponse',
+          to: m.from,
+          success: true,
+          matchIndex: this.commit,
+          ...ctx,
+        });
+        return;
+      }
+    }
+
+    // Receiver rule 2: reply false if the log has no entry at prevLogIndex with prevLogTerm.
+    if (!this.log.matchTerm(prevLogIndex, prevLogTerm)) {
+      // Fast back-off: the highest index at or below prevLogIndex whose term is
+      // not above prevLogTerm; the leader skips a whole conflicting term per round trip.
+      let hint = Math.min(prevLogIndex, this.log.lastIndex());
+      while (hint > this.log.snapshotIndex && (this.log.term(hint) as number) > prevLogTerm) hint--;
+      this.send({
+        type: 'AppendEntriesResponse',
+        to: m.from,
+        success: false,
+        matchIndex: m.prevLogIndex,
+        rejectHint: { index: hint, term: this.log.term(hint) as number },
+        ...ctx,
+      });
+      return;
+    }
+
+    // Rules 3-4: delete a conflicting entry and all that follow, append what is new.
+    let conflict = 0;
+    for (const e of entries) {
+      if (this.log.term(e.index) !== e.term) {
+        conflict = e.index;
+        break;
+      }
+    }
+    if (conflict > 0) {
+      if (conflict <= this.commit) {
+        throw new RaftError(
+          'RAFT_INVARIANT',
+          `entry ${conflict} conflicts with a committed entry (commit ${this.commit})`,
+        );
+      }
+      const changed = this.log.appendAt(
+        conflict,
+        entries.slice(conflict - (entries[0] as Entry).index),
+      );
+      this.unstableFrom = Math.min(this.unstableFrom, conflict);
+      if (changed) this.onMembershipChanged();
+    }
+    // Rule 5: commit up to min(leaderCommit, index of last new entry).
+    const lastNew = prevLogIndex + entries.length;
+    const newCommit = Math.min(m.commit, lastNew);
+    if (newCommit > this.commit) this.commit = newCommit;
+    this.send({
+      type: 'AppendEntriesResponse',
+      to: m.from,
+      success: true,
+      matchIndex: lastNew,
+      ...ctx,
+    });
+  }
+
+  private handleAppendResponse(m: AppendEntriesResponse): void {
+    if (this.role !== 'leader') return;
+    const pr = this.progress.get(m.from);
+    if (pr === undefined) return;
+    pr.recentActive = true;
+    if (m.context !== undefined) this.handleReadAck(m.from, m.context);
+
+    if (!m.success) {
+      if (this.maybeDecrTo(pr, m.matchIndex, m.rejectHint)) this.sendAppend(pr.id);
+      return;
+    }
+    if (m.matchIndex > pr.match) {
+      pr.match = m.matchIndex;
+      pr.next = Math.max(pr.next, pr.match + 1);
+      freeInflightsUpTo(pr, pr.match);
+      if (pr.state === 'probe') becomeReplicate(pr);
+      else if (pr.state === 'snapshot' && pr.match >= pr.pendingSnapshot) becomeProbe(pr);
+      const commitBefore = this.commit;
+      this.maybeCommit();
+      if (this.role !== 'leader') return;
+      // A slow follower whose ack did not move the commit index learns it now:
+      // the heartbeats maybeCommit sent went out before its match was known.
+      if (this.commit === commitBefore && pr.match <= this.commit) this.sendHeartbeat(pr);
+      if (this.leadTransferee === pr.id && pr.match === this.log.lastIndex())
+        this.send({ type: 'TimeoutNow', to: pr.id });
+      this.sendAppend(pr.id);
+    } else if (
+      pr.state === 'probe' &&
+      pr.probeSent &&
+      pr.match === m.matchIndex &&
+      pr.next === pr.match + 1
+    ) {
+      // Our probe at the match point was accepted: it is safe to pipeline from here.
+      becomeReplicate(pr);
+      this.sendAppend(pr.id);
+    }
+  }
+
+  /** Moves `next` back after a rejection; false if the rejection is stale (answers an older message). */
+  private maybeDecrTo(
+    pr: Progress,
+    rejected: number,
+    hint: { index: number; term: number } | undefined,
+  ): boolean {
+    if (pr.state === 'snapshot') return false;
+    if (pr.state === 'replicate') {
+      if (rejected <= pr.match) return false;
+      becomeProbe(pr);
+      return true;
+    }
+    if (pr.next - 1 !== rejected) return false;
+    let probe = rejected - 1;
+    if (hint !== undefined) {
+      probe = Math.min(hint.index, this.log.lastIndex());
+      while (probe > 0) {
+        const t = this.log.term(probe);
+        if (t === undefined || t <= hint.term) break;
+        probe--;
+      }
+    }
+    pr.next = Math.max(Math.min(rejected, probe + 1), pr.match + 1);
+    pr.probeSent = false;
+    return true;
+  }
+
+  private maybeCommit(): void {
+    const voters = this.log.membership().voters;
+    if (voters.length === 0) return;
+    const matches = voters.map((v) =>
+      v === this.id ? this.log.lastIndex() : (this.progress.get(v)?.match ?? 0),
+    );
+    matches.sort((a, b) => b - a);
+    const candidate = matches[this.quorum() - 1] as number;
+    // Figure 2 / §5.4.2: only entries of the current term are committed by counting replicas.
+    if (candidate <= this.commit || this.log.term(candidate) !== this.term) return;
+    const hadCommittedInTerm = this.log.term(this.commit) === this.term;
+    this.commit = candidate;
+    // Followers learn the new commit index now rather than at the next heartbeat.
+    for (const pr of this.progress.values()) this.sendHeartbeat(pr);
+    if (!hadCommittedInTerm && this.pendingReads.length > 0) {
+      const reads = this.pendingReads;
+      this.pendingReads = [];
+      this.startReadRound(reads);
+    }
+    if (!this.isVoter(this.id) && this.commit >= this.log.membershipIndex()) {
+      // Our own removal is committed: stop leading (§4.2.2). The remaining voters elect a successor.
+      this.becomeFollower(this.term, null);
+    }
+  }
+
+  private handleInstallSnapshot(m: InstallSnapshot): void {
+    if (this.role !== 'follower' && this.role !== 'learner') this.becomeFollower(this.term, m.from);
+    this.setLeader(m.from);
+    this.electionElapsed = 0;
+    const meta = m.snapshot.meta;
+    if (meta.index <= this.commit) {
+      this.send({ type: 'InstallSnapshotResponse', to: m.from, matchIndex: this.commit });
+      return;
+    }
+    if (this.log.matchTerm(meta.index, meta.term)) {
+      // We hold the snapshot's last entry: by log matching, everything before it too.
+      this.commit = meta.index;
+      this.send({ type: 'InstallSnapshotResponse', to: m.from, matchIndex: meta.index });
+      return;
+    }
+    this.log.restore(meta);
+    this.commit = meta.index;
+    this.unstableFrom = meta.index + 1;
+    this.applyHandedOut = meta.index;
+    this.pendingSnapshot = m.snapshot;
+    this.latestSnapshot = m.snapshot;
+    this.onMembershipChanged();
+    this.send({ type: 'InstallSnapshotResponse', to: m.from, matchIndex: meta.index });
+  }
+
+  private handleSnapshotResponse(m: InstallSnapshotResponse): void {
+    if (this.role !== 'leader') return;
+    const pr = this.progress.get(m.from);
+    if (pr === undefined) return;
+    pr.recentActive = true;
+    if (pr.state !== 'snapshot') return;
+    pr.match = Math.max(pr.match, m.matchIndex);
+    becomeProbe(pr);
+    pr.next = pr.match + 1;
+    this.maybeCommit();
+    if (this.role === 'leader') this.sendAppend(pr.id);
+  }
+
+  // ---------------------------------------------------------------- ReadIndex (§6.4)
+
+  private handleReadIndexRequest(requestId: string, from: NodeId): void {
+    if (this.role !== 'leader') {
+      if (from !== this.id) this.send({ type: 'ReadIndexResponse', to: from, requestId, index: 0 });
+      return;
+    }
+    const request = { requestId, from };
+    if (this.log.term(this.commit) !== this.term) {
+      // Until the no-op commits, our commit index may lag the previous leader's.
+      this.pendingReads.push(request);
+      return;
+    }
+    this.startReadRound([request]);
+  }
+
+  private startReadRound(requests: ReadRequest[]): void {
+    const voters = this.log.membership().voters;
+    if (voters.length === 1 && voters[0] === this.id) {
+      for (const r of requests) this.answerRead(r, this.commit);
+      return;
+    }
+    const ctx = `${this.term}.${++this.readSeq}`;
+    const acks = new Set<NodeId>();
+    if (this.isVoter(this.id)) acks.add(this.id);
+    this.readRounds.push({ ctx, index: this.commit, requests, acks });
+    for (const pr of this.progress.values()) this.sendHeartbeat(pr, ctx);
+  }
+
+  private handleReadAck(from: NodeId, ctx: string): void {
+    const k = this.readRounds.findIndex((r) => r.ctx === ctx);
+    if (k < 0) return;
+    const round = this.readRounds[k] as ReadRound;
+    round.acks.add(from);
+    let votes = 0;
+    for (const v of this.log.membership().voters) if (round.acks.has(v)) votes++;
+    if (votes < this.quorum()) return;
+    // Leadership confirmed after every earlier round began too: release them all.
+    const released = this.readRounds.splice(0, k + 1);
+    for (const r of released) for (const req of r.requests) this.answerRead(req, r.index);
+  }
+
+  private answerRead(req: ReadRequest, index: number): void {
+    if (req.from === this.id) this.readStates.push({ requestId: req.requestId, index });
+    else this.send({ type: 'ReadIndexResponse', to: req.from, requestId: req.requestId, index });
+  }
+
+  private failReads(reason: string): void {
+    const requests = [...this.readRounds.flatMap((r) => r.requests), ...this.pendingReads];
+    this.readRounds = [];
+    this.pendingReads = [];
+    for (const req of requests) {
+      if (req.from === this.id)
+        this.emit({ type: 'read-index-failed', requestId: req.requestId, reason });
+      else
+        this.send({ type: 'ReadIndexResponse', to: req.from, requestId: req.requestId, index: 0 });
+    }
+  }
+}
+
+function sameHardState(a: HardState, b: HardState): boolean {
+  return a.term === b.term && a.vote === b.vote && a.commit === b.commit;
+}
+
+function validateConfig(c: RaftConfig): void {
+  const bad = (why: string) =>
+    new RaftError('RAFT_INVALID_CONFIG', `invalid Raft config for ${c.id}: ${why}`);
+  if (!Number.isInteger(c.heartbeatTicks) || c.heartbeatTicks < 1)
+    throw bad('heartbeatTicks must be an integer >= 1');
+  if (!Number.isInteger(c.electionTicks) || c.electionTicks <= c.heartbeatTicks)
+    throw bad('electionTicks must exceed heartbeatTicks');
+  if (c.maxEntriesPerMessage < 1) throw bad('maxEntriesPerMessage must be >= 1');
+  if (c.maxBytesPerMessage < 1) throw bad('maxBytesPerMessage must be >= 1');
+  if (c.maxInflightMessages < 1) throw bad('maxInflightMessages must be >= 1');
+}
