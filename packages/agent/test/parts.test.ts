@@ -1,0 +1,158 @@
+import { LABELS, ServiceSpec } from '@coxswain/protocol';
+import { describe, expect, it } from 'vitest';
+import {
+  parseKeyValues,
+  parseNetDev,
+  parseProcCgroup,
+  StreamingStatsSource,
+} from '../src/container-stats.js';
+import { containerCreateOptions } from '../src/docker-driver.js';
+import { RateLimitedLog } from '../src/inbound.js';
+import { createLogger } from '../src/logger.js';
+import { MetricsRegistry } from '../src/metrics-registry.js';
+import { reconnectDelayMs } from '../src/reporter.js';
+
+describe('containerCreateOptions', () => {
+  it('labels, limits, ports and a health check in nanoseconds', () => {
+    const spec = ServiceSpec.parse({
+      name: 'web',
+      image: 'coxswain/busybox:latest',
+      command: ['httpd', '-f'],
+      env: { A: '1' },
+      ports: [{ containerPort: 80 }, { containerPort: 9000, hostPort: 19000 }],
+      labels: { team: 'x' },
+      resources: { cpus: 0.5, memoryBytes: '64m' },
+      healthCheck: { command: ['true'], intervalMs: '500ms', timeoutMs: '1s', retries: 2 },
+      metrics: { port: 80 },
+    });
+    const o = containerCreateOptions(spec, 7, 'lab', 'n1', 'cox-web-abc');
+    expect(o.Labels).toMatchObject({
+      team: 'x',
+      [LABELS.service]: 'web',
+      [LABELS.specVersion]: '7',
+      [LABELS.cluster]: 'lab',
+      [LABELS.node]: 'n1',
+      [LABELS.metricsPort]: '80',
+    });
+    expect(o.Env).toEqual(['A=1']);
+    expect(o.Cmd).toEqual(['httpd', '-f']);
+    expect(o.HostConfig?.NanoCpus).toBe(500_000_000);
+    expect(o.HostConfig?.Memory).toBe(64 * 1024 * 1024);
+    expect(o.HostConfig?.PortBindings).toEqual({
+      '80/tcp': [{ HostPort: '' }],
+      '9000/tcp': [{ HostPort: '19000' }],
+    });
+    expect(o.Healthcheck).toEqual({
+      Test: ['CMD', 'true'],
+      Interval: 500e6,
+      Timeout: 1e9,
+      Retries: 2,
+      StartPeriod: 0,
+    });
+  });
+});
+
+describe('cgroup and proc parsers', () => {
+  it('parses /proc/<pid>/cgroup for v1 and v2', () => {
+    const m = parseProcCgroup(
+      '4:memory:/docker/abc\n2:cpu,cpuacct:/docker/abc\n1:name=systemd:/docker/abc\n0::/docker/abc\n',
+    );
+    expect(m.get('memory')).toBe('/docker/abc');
+    expect(m.get('cpuacct')).toBe('/docker/abc');
+    expect(m.get('')).toBe('/docker/abc');
+  });
+  it('sums net/dev without loopback', () => {
+    const text = `Inter-|   Receive                                                |  Transmit
+ face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed
+    lo:    1000      10    0    0    0     0          0         0     1000      10    0    0    0     0       0          0
+  eth0:    5000      50    0    0    0     0          0         0     3000      30    0    0    0     0       0          0
+`;
+    expect(parseNetDev(text)).toEqual({ rxBytes: 5000, txBytes: 3000 });
+  });
+  it('parses key-value stat files', () => {
+    expect(parseKeyValues('usage_usec 123\nuser_usec 100\n').get('usage_usec')).toBe(123);
+  });
+  it('reads the engine stats JSON, excluding inactive file cache', () => {
+    const c = StreamingStatsSource.toCounters(
+      {
+        cpu_stats: { cpu_usage: { total_usage: 5e9 } },
+        memory_stats: { usage: 1000, limit: 4000, stats: { total_inactive_file: 200 } },
+        networks: { eth0: { rx_bytes: 10, tx_bytes: 20 } },
+      },
+      42,
+    );
+    expect(c).toEqual({
+      atMs: 42,
+      cpuNs: 5e9,
+      memoryUsageBytes: 800,
+      memoryLimitBytes: 4000,
+      rxBytes: 10,
+      txBytes: 20,
+    });
+  });
+});
+
+describe('RateLimitedLog', () => {
+  it('lets one line per key per window through and counts the rest', () => {
+    let now = 0;
+    const log = new RateLimitedLog(60_000, () => now);
+    expect(log.take('a')).toBe(0);
+    expect(log.take('a')).toBeUndefined();
+    expect(log.take('b')).toBe(0);
+    now = 59_999;
+    expect(log.take('a')).toBeUndefined();
+    now = 60_000;
+    expect(log.take('a')).toBe(2);
+  });
+});
+
+describe('logger', () => {
+  it('writes JSON lines off a TTY, with child fields and error details', () => {
+    const lines: string[] = [];
+    const log = createLogger({ level: 'info', isTTY: false, write: (l) => lines.push(l) }).child({
+      node: 'n1',
+    });
+    log.debug('hidden');
+    log.warn('careful', { error: Object.assign(new Error('bad'), { code: 'COX_X' }) });
+    expect(lines).toHaveLength(1);
+    const rec = JSON.parse(lines[0]!);
+    expect(rec).toMatchObject({
+      level: 'warn',
+      msg: 'careful',
+      node: 'n1',
+      error: { message: 'bad', code: 'COX_X' },
+    });
+  });
+  it('writes readable lines on a TTY', () => {
+    const lines: string[] = [];
+    createLogger({ isTTY: true, write: (l) => lines.push(l) }).info('hello world', { n: 1 });
+    expect(lines[0]).toMatch(/INFO +hello world n=1$/);
+  });
+});
+
+describe('MetricsRegistry', () => {
+  it('renders counters with labels, gauges and histograms', () => {
+    const m = new MetricsRegistry();
+    const c = m.counter('x_total', 'X.');
+    c.inc({ subject: 'a.b', reason: 'COX_"Q"' });
+    c.inc({ subject: 'a.b', reason: 'COX_"Q"' }, 2);
+    m.gauge('g', 'G.', () => 5);
+    m.histogram('h_seconds', 'H.', [0.1, 1]).observe(0.5);
+    const text = m.render();
+    expect(text).toContain('x_total{reason="COX_\\"Q\\"",subject="a.b"} 3');
+    expect(text).toContain('g 5');
+    expect(text).toContain('h_seconds_bucket{le="0.1"} 0');
+    expect(text).toContain('h_seconds_bucket{le="1"} 1');
+    expect(text).toContain('h_seconds_count 1');
+    expect(c.total()).toBe(3);
+  });
+});
+
+describe('reconnectDelayMs', () => {
+  it('grows exponentially to a cap, with half of it jittered', () => {
+    expect(reconnectDelayMs(0, 100, 5000, () => 0)).toBe(50);
+    expect(reconnectDelayMs(0, 100, 5000, () => 1)).toBe(100);
+    expect(reconnectDelayMs(3, 100, 5000, () => 1)).toBe(800);
+    expect(reconnectDelayMs(30, 100, 5000, () => 1)).toBe(5000);
+  });
+});
