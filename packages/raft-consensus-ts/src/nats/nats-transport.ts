@@ -1,0 +1,107 @@
+import type { NatsConnection, Subscription } from 'nats';
+import {
+  DEFAULT_MAX_CHUNK_BYTES,
+  type DropReason,
+  emptyStats,
+  FrameReceiver,
+  packFrames,
+  type TransportStats,
+} from '../transport/framing.js';
+import type { Message, NodeId, RaftTransport } from '../types.js';
+
+export interface NatsTransportOptions {
+  /** A connection the caller owns (and closes); the transport only subscribes and publishes on it. */
+  readonly connection: NatsConnection;
+  readonly nodeId: NodeId;
+  /** Node `n` listens on `${subjectPrefix}.${n}`; coxswain passes `cox.<cluster>.raft`. */
+  readonly subjectPrefix: string;
+  /** Frames are kept at or under this size; larger messages travel in chunks. Default 512 KiB. */
+  readonly maxChunkBytes?: number;
+  /** An incomplete chunked message is dropped after this long. Default 10 s. */
+  readonly chunkTimeoutMs?: number;
+  /** Largest message reassembled from chunks (a snapshot). Default 1 GiB. */
+  readonly maxMessageBytes?: number;
+  /** Called for every dropped frame (already counted in `stats`); default: nothing. Callers rate-limit their logging. */
+  readonly onDrop?: (reason: DropReason, detail: string) => void;
+}
+
+/**
+ * Raft over NATS core publish/subscribe. Publish, not request/reply: Raft
+ * already pairs each request with a response message of its own and tolerates
+ * loss, so a reply inbox would only add a subscription, a second message per
+ * exchange and timeouts that duplicate Raft's own (heartbeats and elections).
+ */
+export class NatsTransport implements RaftTransport {
+  readonly stats: TransportStats = emptyStats();
+  private readonly subscription: Subscription;
+  private readonly receiver: FrameReceiver;
+  private readonly maxFrameBytes: number;
+  private readonly sweepTimer: ReturnType<typeof setInterval>;
+  private handler: ((m: Message) => void) | undefined;
+  private chunkSeq = 0;
+  private closed = false;
+
+  constructor(private readonly options: NatsTransportOptions) {
+    const serverMax = options.connection.info?.max_payload ?? 1024 * 1024;
+    this.maxFrameBytes = Math.min(
+      options.maxChunkBytes ?? DEFAULT_MAX_CHUNK_BYTES,
+      serverMax - 1024,
+    );
+    const chunkTimeoutMs = options.chunkTimeoutMs ?? 10_000;
+    this.receiver = new FrameReceiver(
+      options.nodeId,
+      (m) => this.handler?.(m),
+      this.stats,
+      options.onDrop ?? (() => undefined),
+      {
+        chunkTimeoutMs,
+        maxAssemblies: 8,
+        maxMessageBytes: options.maxMessageBytes ?? 1024 ** 3,
+        now: () => performance.now(),
+      },
+    );
+    this.subscription = options.connection.subscribe(`${options.subjectPrefix}.${options.nodeId}`, {
+      callback: (err, msg) => {
+        if (err || this.closed) return;
+        this.receiver.receive(msg.data);
+      },
+    });
+    this.sweepTimer = setInterval(() => this.receiver.sweep(), Math.max(100, chunkTimeoutMs / 2));
+    this.sweepTimer.unref();
+  }
+
+  send(messages: readonly Message[]): void {
+    if (this.closed || messages.length === 0) return;
+    const frames = packFrames(
+      messages,
+      this.maxFrameBytes,
+      () => `${this.options.nodeId}.${++this.chunkSeq}.${Math.random().toString(36).slice(2, 8)}`,
+    );
+    for (const [to, list] of frames) {
+      const subject = `${this.options.subjectPrefix}.${to}`;
+      for (const f of list) {
+        try {
+          this.options.connection.publish(subject, f);
+        } catch {
+          // Closed or draining connection: the message is lost, which Raft tolerates.
+          continue;
+        }
+        this.stats.framesSent++;
+        this.stats.bytesSent += f.length;
+      }
+    }
+    this.stats.messagesSent += messages.length;
+  }
+
+  onMessage(handler: (message: Message) => void): void {
+    this.handler = handler;
+  }
+
+  /** Unsubscribes; the connection stays open (it belongs to the caller). */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.sweepTimer);
+    this.subscription.unsubscribe();
+  }
+}

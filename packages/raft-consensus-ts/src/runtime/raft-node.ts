@@ -1,0 +1,446 @@
+import { EventEmitter } from 'node:events';
+import { defaultConfig } from '../core/default-config.js';
+import { RaftCore } from '../core/raft-core.js';
+import type {
+  ConfigChange,
+  Entry,
+  Membership,
+  Message,
+  NodeId,
+  RaftConfig,
+  RaftEvent,
+  RaftStorage,
+  RaftTransport,
+  Ready,
+  Snapshot,
+  StateMachine,
+  Status,
+} from '../types.js';
+import {
+  NodeStoppedError,
+  ProposalDroppedError,
+  ReadIndexFailedError,
+  TransferTimeoutError,
+} from './runtime-errors.js';
+
+/** Default tick: heartbeats every 20 ms, elections after 200–400 ms (10 ticks, randomized up to 2×). See README. */
+export const DEFAULT_TICK_MS = 20;
+
+export interface RaftNodeOptions {
+  readonly id: NodeId;
+  readonly storage: RaftStorage;
+  readonly transport: RaftTransport;
+  readonly stateMachine: StateMachine;
+  /** Membership of a brand-new cluster; ignored once the log or a snapshot holds one. */
+  readonly bootstrap?: Membership;
+  /** Overrides of the core's defaults (electionTicks 10, heartbeatTicks 1, pre-vote and check-quorum on). */
+  readonly config?: Partial<Omit<RaftConfig, 'id'>>;
+  /** Wall time of one tick. Default DEFAULT_TICK_MS. */
+  readonly tickMs?: number;
+  /** Take a state-machine snapshot after this many applied entries. Default 10,000; 0 disables. */
+  readonly snapshotEvery?: number;
+  /** Entries kept in memory behind a snapshot so a slightly lagging follower gets entries, not a snapshot. Default 1,000. */
+  readonly snapshotKeepEntries?: number;
+  /** Called with background failures (storage errors end the node; they are reported here too). Default: console.error. */
+  readonly onError?: (error: unknown) => void;
+}
+
+/** A core event with times in milliseconds from the monotonic clock. */
+export type NodeEvent = RaftEvent & {
+  /** performance.now() when the runtime saw the event. */
+  readonly atMs: number;
+  /** For election-won/-lost: how long the election took, in ms (measured, or ticks × tickMs if it began before a restart). */
+  readonly durationMs?: number;
+};
+
+export interface ProposeResult {
+  readonly index: number;
+  readonly term: number;
+  /** What StateMachine.apply returned for the entry. */
+  readonly result: unknown;
+}
+
+interface Waiter<T> {
+  readonly term: number;
+  readonly resolve: (v: T) => void;
+  readonly reject: (e: unknown) => void;
+}
+
+/**
+ * Drives a RaftCore: a timer ticks it, the transport steps it, and a single
+ * loop drains each Ready in the order Raft needs — persist (fdatasync), then
+ * send, then apply, then advance. While one Ready is being persisted, new
+ * proposals and messages go into the core and come out together in the next
+ * Ready: that is how many entries share one fsync.
+ */
+export class RaftNode {
+  readonly id: NodeId;
+  readonly tickMs: number;
+  private readonly core: RaftCore;
+  private readonly storage: RaftStorage;
+  private readonly transport: RaftTransport;
+  private readonly sm: StateMachine;
+  private readonly emitter = new EventEmitter();
+  private readonly onError: (error: unknown) => void;
+  private readonly snapshotEvery: number;
+  private readonly snapshotKeepEntries: number;
+  private readonly timer: ReturnType<typeof setInterval>;
+  private readonly proposals = new Map<number, Waiter<ProposeResult>>();
+  private readonly configChanges = new Map<number, Waiter<{ index: number; term: number }>>();
+  private readonly reads = new Map<
+    string,
+    { resolve: (i: number) => void; reject: (e: unknown) => void }
+  >();
+  /** Reads whose index is known, waiting for the state machine to catch up: sorted by index on release. */
+  private readonly readsWaitingApply: {
+    index: number;
+    resolve: (i: number) => void;
+    reject: (e: unknown) => void;
+  }[] = [];
+  private readSeq = 0;
+  private applied: number;
+  private lastSnapshotIndex: number;
+  private electionStartedAt: number | undefined;
+  private running = false;
+  private scheduled = false;
+  private stopped = false;
+  private idleWaiters: (() => void)[] = [];
+
+  private constructor(options: RaftNodeOptions, core: RaftCore, applied: number) {
+    this.id = options.id;
+    this.tickMs = options.tickMs ?? DEFAULT_TICK_MS;
+    this.core = core;
+    this.storage = options.storage;
+    this.transport = options.transport;
+    this.sm = options.stateMachine;
+    this.onError = options.onError ?? ((e) => console.error(`raft node ${options.id}:`, e));
+    this.snapshotEvery = options.snapshotEvery ?? 10_000;
+    this.snapshotKeepEntries = options.snapshotKeepEntries ?? 1_000;
+    this.applied = applied;
+    this.lastSnapshotIndex = applied;
+    this.transport.onMessage((m) => this.onMessage(m));
+    this.timer = setInterval(() => this.onTick(), this.tickMs);
+  }
+
+  /** Loads storage, restores the state machine from the latest snapshot, and starts ticking. */
+  static async start(options: RaftNodeOptions): Promise<RaftNode> {
+    const loaded = await options.storage.load();
+    const config = defaultConfig(options.id, options.config);
+    const core = new RaftCore(config, {
+      hardState: loaded.hardState,
+      entries: loaded.entries,
+      ...(loaded.snapshot ? { snapshot: loaded.snapshot } : {}),
+      ...(options.bootstrap ? { bootstrap: options.bootstrap } : {}),
+    });
+    let applied = 0;
+    if (loaded.snapshot && loaded.snapshotData) {
+      const snapshot: Snapshot = { meta: loaded.snapshot, data: loaded.snapshotData };
+      options.stateMachine.restore(snapshot);
+      // Lagging followers need the data, not just the index.
+      core.setSnapshot(snapshot);
+      applied = loaded.snapshot.index;
+    }
+    const node = new RaftNode(options, core, applied);
+    node.schedule();
+    return node;
+  }
+
+  /**
+   * Replicates `data`; resolves once it is committed and applied here, with
+   * what the state machine returned. Rejects with NotLeaderError (carrying the
+   * leader's id) on a follower, ProposalDroppedError if another leader's entry
+   * took its slot, NodeStoppedError if the node stops first.
+   */
+  propose(data: Uint8Array): Promise<ProposeResult> {
+    if (this.stopped) return Promise.reject(new NodeStoppedError('propose after stop'));
+    let slot: { index: number; term: number };
+    try {
+      slot = this.core.propose(data);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    this.schedule();
+    return new Promise((resolve, reject) =>
+      this.proposals.set(slot.index, { term: slot.term, resolve, reject }),
+    );
+  }
+
+  /** Proposes a single-server membership change; resolves when it is committed and applied here. */
+  changeMembership(change: ConfigChange): Promise<{ index: number; term: number }> {
+    if (this.stopped) return Promise.reject(new NodeStoppedError('changeMembership after stop'));
+    let slot: { index: number; term: number };
+    try {
+      slot = this.core.proposeConfigChange(change);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    this.schedule();
+    return new Promise((resolve, reject) =>
+      this.configChanges.set(slot.index, { term: slot.term, resolve, reject }),
+    );
+  }
+
+  /**
+   * A linearizable read barrier: resolves with an index once this node's state
+   * machine has applied everything committed when the read began, so a read of
+   * local state after it sees every write acknowledged before it.
+   */
+  readIndex(): Promise<number> {
+    if (this.stopped) return Promise.reject(new NodeStoppedError('readIndex after stop'));
+    const requestId = `${this.id}/${++this.readSeq}`;
+    const p = new Promise<number>((resolve, reject) =>
+      this.reads.set(requestId, { resolve, reject }),
+    );
+    this.core.readIndex(requestId);
+    this.schedule();
+    return p;
+  }
+
+  /** Hands leadership to `to`; resolves when this node sees `to` lead, rejects after `timeoutMs` (default: two election timeouts). */
+  async transferLeadership(to: NodeId, timeoutMs = 4 * 10 * this.tickMs): Promise<void> {
+    if (this.stopped) throw new NodeStoppedError('transferLeadership after stop');
+    this.core.transferLeadership(to);
+    this.schedule();
+    const started = performance.now();
+    while (this.core.status().leader !== to) {
+      if (this.stopped) throw new NodeStoppedError('stopped during leadership transfer');
+      if (performance.now() - started > timeoutMs) throw new TransferTimeoutError(to, timeoutMs);
+      await new Promise((r) => setTimeout(r, this.tickMs));
+    }
+  }
+
+  status(): Status {
+    return { ...this.core.status(), appliedIndex: this.applied };
+  }
+
+  on(event: 'event', listener: (e: NodeEvent) => void): this {
+    this.emitter.on(event, listener);
+    return this;
+  }
+
+  off(event: 'event', listener: (e: NodeEvent) => void): this {
+    this.emitter.off(event, listener);
+    return this;
+  }
+
+  /**
+   * Stops ticking and receiving, waits for the Ready being handled to finish
+   * (so nothing half-persisted is left behind), rejects pending calls, and
+   * closes the transport and the storage.
+   */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearInterval(this.timer);
+    await this.whenIdle();
+    this.failPending(new NodeStoppedError('stop() called'));
+    await this.transport.close();
+    await this.storage.close();
+  }
+
+  // ---------------------------------------------------------------- the loop
+
+  private onTick(): void {
+    if (this.stopped) return;
+    this.core.tick();
+    this.schedule();
+  }
+
+  private onMessage(m: Message): void {
+    if (this.stopped) return;
+    this.core.step(m);
+    this.schedule();
+  }
+
+  /**
+   * Runs the loop soon, once: on the next macrotask so that proposals and
+   * messages arriving in the same turn of the event loop share a Ready.
+   */
+  private schedule(): void {
+    if (this.scheduled || this.running || this.stopped) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      void this.drain();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    try {
+      while (!this.stopped && this.core.hasReady()) {
+        const ready = this.core.ready();
+        await this.handle(ready);
+        this.core.advance(ready);
+        await this.maybeSnapshot();
+      }
+    } catch (err) {
+      // A failed fsync leaves the node unable to promise durability: stop rather than ack anything more.
+      this.onError(err);
+      this.stopped = true;
+      clearInterval(this.timer);
+      this.failPending(new NodeStoppedError('storage failure', { cause: err }));
+      void this.transport.close();
+    } finally {
+      this.running = false;
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const w of waiters) w();
+    }
+    if (!this.stopped && this.core.hasReady()) this.schedule();
+  }
+
+  private async handle(ready: Ready): Promise<void> {
+    // 1. Persist: snapshot, then entries and hard state, durably.
+    if (ready.snapshot) await this.storage.saveSnapshot(ready.snapshot);
+    if (ready.hardState || ready.entries.length > 0)
+      await this.storage.save(ready.hardState, ready.entries);
+    // 2. Send: only now may a vote or an acknowledgement leave this node.
+    if (ready.messages.length > 0) this.transport.send(ready.messages);
+    // 3. Apply.
+    if (ready.snapshot) {
+      this.sm.restore(ready.snapshot);
+      this.applied = ready.snapshot.meta.index;
+      this.lastSnapshotIndex = ready.snapshot.meta.index;
+      this.settleCoveredBySnapshot(ready.snapshot.meta.index);
+    }
+    for (const entry of ready.committedEntries) this.apply(entry);
+    for (const rs of ready.readStates) {
+      const waiter = this.reads.get(rs.requestId);
+      if (!waiter) continue;
+      this.reads.delete(rs.requestId);
+      if (rs.index <= this.applied) waiter.resolve(rs.index);
+      else this.readsWaitingApply.push({ index: rs.index, ...waiter });
+    }
+    this.releaseReads();
+    for (const e of ready.events) this.emitEvent(e);
+  }
+
+  private apply(entry: Entry): void {
+    let result: unknown;
+    if (entry.type === 'normal') {
+      try {
+        result = this.sm.apply(entry);
+      } catch (err) {
+        // Every replica applies the same entry; a throwing state machine is an application bug, reported, not fatal to Raft.
+        this.onError(err);
+        result = err;
+      }
+    }
+    this.applied = entry.index;
+    if (entry.type === 'config')
+      settle(this.configChanges, entry, () => ({ index: entry.index, term: entry.term }));
+    else settle(this.proposals, entry, () => ({ index: entry.index, term: entry.term, result }));
+    const other: Map<number, Waiter<never>> = entry.type === 'config'
+      ? this.proposals
+      : this.configChanges;
+    // A slot proposed as one kind but committed as another was overwritten.
+    const stale = other.get(entry.index);
+    if (stale) {
+      other.delete(entry.index);
+      stale.reject(
+        new ProposalDroppedError(
+          entry.index,
+          stale.term,
+          `index ${entry.index} holds an entry of term ${entry.term}`,
+        ),
+      );
+    }
+  }
+
+  private settleCoveredBySnapshot(index: number): void {
+    for (const map of [this.proposals, this.configChanges] as Map<number, Waiter<never>>[]) {
+      for (const [i, w] of map) {
+        if (i > index) continue;
+        map.delete(i);
+        w.reject(
+          new ProposalDroppedError(
+            i,
+            w.term,
+            'replaced by a snapshot from the leader; outcome unknown',
+          ),
+        );
+      }
+    }
+  }
+
+  private releaseReads(): void {
+    if (this.readsWaitingApply.length === 0) return;
+    const still: typeof this.readsWaitingApply = [];
+    for (const r of this.readsWaitingApply) {
+      if (r.index <= this.applied) r.resolve(r.index);
+      else still.push(r);
+    }
+    this.readsWaitingApply.length = 0;
+    this.readsWaitingApply.push(...still);
+  }
+
+  private emitEvent(e: RaftEvent): void {
+    const atMs = performance.now();
+    let durationMs: number | undefined;
+    if (e.type === 'election-started' && this.electionStartedAt === undefined)
+      this.electionStartedAt = atMs;
+    if (e.type === 'election-won' || e.type === 'election-lost') {
+      durationMs =
+        this.electionStartedAt !== undefined
+          ? atMs - this.electionStartedAt
+          : e.ticks * this.tickMs;
+      this.electionStartedAt = undefined;
+    }
+    if (e.type === 'role-changed' && e.to === 'follower') this.electionStartedAt = undefined;
+    if (e.type === 'read-index-failed') {
+      const waiter = this.reads.get(e.requestId);
+      if (waiter) {
+        this.reads.delete(e.requestId);
+        waiter.reject(new ReadIndexFailedError(e.reason));
+      }
+    }
+    const event: NodeEvent = durationMs === undefined ? { ...e, atMs } : { ...e, atMs, durationMs };
+    this.emitter.emit('event', event);
+  }
+
+  private async maybeSnapshot(): Promise<void> {
+    if (this.snapshotEvery <= 0 || this.applied - this.lastSnapshotIndex < this.snapshotEvery)
+      return;
+    const index = this.applied;
+    const snapshot: Snapshot = { meta: this.core.snapshotMeta(index), data: this.sm.snapshot() };
+    await this.storage.saveSnapshot(snapshot);
+    this.core.setSnapshot(snapshot);
+    this.lastSnapshotIndex = index;
+    const compactTo = index - this.snapshotKeepEntries;
+    if (compactTo > 0) this.core.compact(compactTo);
+    await this.storage.compact(index);
+  }
+
+  private whenIdle(): Promise<void> {
+    if (!this.running) return Promise.resolve();
+    return new Promise((r) => this.idleWaiters.push(r));
+  }
+
+  private failPending(err: Error): void {
+    for (const map of [this.proposals, this.configChanges] as Map<number, Waiter<never>>[]) {
+      for (const w of map.values()) w.reject(err);
+      map.clear();
+    }
+    for (const r of this.reads.values()) r.reject(err);
+    this.reads.clear();
+    for (const r of this.readsWaitingApply) r.reject(err);
+    this.readsWaitingApply.length = 0;
+  }
+}
+
+function settle<T>(waiters: Map<number, Waiter<T>>, entry: Entry, value: () => T): void {
+  const w = waiters.get(entry.index);
+  if (!w) return;
+  waiters.delete(entry.index);
+  if (w.term === entry.term) w.resolve(value());
+  else
+    w.reject(
+      new ProposalDroppedError(
+        entry.index,
+        w.term,
+        `index ${entry.index} was committed with an entry of term ${entry.term}`,
+      ),
+    );
+}

@@ -1,0 +1,199 @@
+import {
+  decodeFrame,
+  decodeMessage,
+  encodeChunkFrame,
+  encodeMessage,
+  encodeMessagesFrame,
+} from '../codec/message-codec.js';
+import type { Message, NodeId } from '../types.js';
+
+/** NATS's default max_payload is 1 MiB; half of it leaves room for headers and a server configured lower. */
+export const DEFAULT_MAX_CHUNK_BYTES = 512 * 1024;
+
+/**
+ * Groups one flush's messages by destination and packs each group into as few
+ * frames as fit in `maxFrameBytes`. A single message larger than that (a
+ * snapshot, typically) is split into chunk frames the receiver reassembles.
+ */
+export function packFrames(
+  messages: readonly Message[],
+  maxFrameBytes: number,
+  nextChunkId: () => string,
+): Map<NodeId, Uint8Array[]> {
+  const byDest = new Map<NodeId, Uint8Array[]>();
+  for (const m of messages) {
+    let list = byDest.get(m.to);
+    if (!list) byDest.set(m.to, (list = []));
+    list.push(encodeMessage(m));
+  }
+  const frames = new Map<NodeId, Uint8Array[]>();
+  for (const [to, encoded] of byDest) {
+    const out: Uint8Array[] = [];
+    let batch: Uint8Array[] = [];
+    let size = 5;
+    const flush = (): void => {
+      if (batch.length > 0) out.push(encodeMessagesFrame(batch));
+      batch = [];
+      size = 5;
+    };
+    for (const e of encoded) {
+      if (e.length + 5 > maxFrameBytes) {
+        const id = nextChunkId();
+        const chunkBytes = maxFrameBytes - 64 - id.length;
+        const total = Math.ceil(e.length / chunkBytes);
+        for (let seq = 0; seq < total; seq++) {
+          out.push(
+            encodeChunkFrame({
+              id,
+              seq,
+              total,
+              bytes: e.subarray(seq * chunkBytes, (seq + 1) * chunkBytes),
+            }),
+          );
+        }
+        continue;
+      }
+      if (size + e.length > maxFrameBytes || batch.length === 0xffff) flush();
+      batch.push(e);
+      size += e.length;
+    }
+    flush();
+    frames.set(to, out);
+  }
+  return frames;
+}
+
+/** Why a frame or part of one was dropped; each is counted in TransportStats. */
+export type DropReason = 'malformed' | 'misaddressed' | 'chunk-timeout' | 'chunk-overflow';
+
+export interface TransportStats {
+  framesSent: number;
+  messagesSent: number;
+  bytesSent: number;
+  framesReceived: number;
+  messagesReceived: number;
+  bytesReceived: number;
+  dropped: Record<DropReason, number>;
+}
+
+export function emptyStats(): TransportStats {
+  return {
+    framesSent: 0,
+    messagesSent: 0,
+    bytesSent: 0,
+    framesReceived: 0,
+    messagesReceived: 0,
+    bytesReceived: 0,
+    dropped: { malformed: 0, misaddressed: 0, 'chunk-timeout': 0, 'chunk-overflow': 0 },
+  };
+}
+
+interface Assembly {
+  readonly parts: (Uint8Array | undefined)[];
+  received: number;
+  bytes: number;
+  readonly startedAt: number;
+}
+
+/**
+ * The receiving side: decodes frames, reassembles chunked messages, checks the
+ * addressee, and hands valid messages on. Bad input is counted and reported to
+ * `onDrop`, never thrown: a peer's bug must not crash this node.
+ */
+export class FrameReceiver {
+  private readonly assemblies = new Map<string, Assembly>();
+
+  constructor(
+    private readonly nodeId: NodeId,
+    private readonly deliver: (m: Message) => void,
+    private readonly stats: TransportStats,
+    private readonly onDrop: (reason: DropReason, detail: string) => void,
+    private readonly options: {
+      readonly chunkTimeoutMs: number;
+      readonly maxAssemblies: number;
+      readonly maxMessageBytes: number;
+      readonly now: () => number;
+    },
+  ) {}
+
+  receive(bytes: Uint8Array): void {
+    this.stats.framesReceived++;
+    this.stats.bytesReceived += bytes.length;
+    const decoded = decodeFrame(bytes);
+    if (!decoded.ok) return this.drop('malformed', decoded.error);
+    const frame = decoded.value;
+    if (frame.kind === 'messages') {
+      for (const m of frame.messages) this.accept(m);
+      return;
+    }
+    const { id, seq, total } = frame.chunk;
+    let a = this.assemblies.get(id);
+    if (!a) {
+      this.sweep();
+      if (this.assemblies.size >= this.options.maxAssemblies)
+        return this.drop(
+          'chunk-overflow',
+          `too many incomplete chunked messages; dropped chunk of ${id}`,
+        );
+      a = { parts: new Array(total), received: 0, bytes: 0, startedAt: this.options.now() };
+      this.assemblies.set(id, a);
+    }
+    if (a.parts.length !== total)
+      return this.drop(
+        'malformed',
+        `chunk ${seq} of ${id} says ${total} parts, earlier ones said ${a.parts.length}`,
+      );
+    if (a.parts[seq]) return; // a duplicate: NATS may redeliver after a reconnect
+    a.parts[seq] = frame.chunk.bytes;
+    a.received++;
+    a.bytes += frame.chunk.bytes.length;
+    if (a.bytes > this.options.maxMessageBytes) {
+      this.assemblies.delete(id);
+      return this.drop(
+        'chunk-overflow',
+        `chunked message ${id} exceeds ${this.options.maxMessageBytes} bytes`,
+      );
+    }
+    if (a.received < total) return;
+    this.assemblies.delete(id);
+    const whole = new Uint8Array(a.bytes);
+    let at = 0;
+    for (const p of a.parts as Uint8Array[]) {
+      whole.set(p, at);
+      at += p.length;
+    }
+    const m = decodeMessage(whole);
+    if (!m.ok) return this.drop('malformed', `reassembled ${id}: ${m.error}`);
+    this.accept(m.value);
+  }
+
+  /** Drops incomplete chunked messages older than the timeout (their sender will retry from scratch). */
+  sweep(): void {
+    const now = this.options.now();
+    for (const [id, a] of this.assemblies) {
+      if (now - a.startedAt > this.options.chunkTimeoutMs) {
+        this.assemblies.delete(id);
+        this.drop(
+          'chunk-timeout',
+          `chunked message ${id} incomplete after ${this.options.chunkTimeoutMs} ms (${a.received}/${a.parts.length} parts)`,
+        );
+      }
+    }
+  }
+
+  get pendingAssemblies(): number {
+    return this.assemblies.size;
+  }
+
+  private accept(m: Message): void {
+    if (m.to !== this.nodeId)
+      return this.drop('misaddressed', `message ${m.type} from ${m.from} is for ${m.to}`);
+    this.stats.messagesReceived++;
+    this.deliver(m);
+  }
+
+  private drop(reason: DropReason, detail: string): void {
+    this.stats.dropped[reason]++;
+    this.onDrop(reason, detail);
+  }
+}
