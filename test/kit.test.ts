@@ -1,9 +1,29 @@
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { connect } from 'nats';
 import { describe, expect, it } from 'vitest';
-import { isAlive, NatsCluster, NatsServer, pollUntil } from './kit/index.js';
+import {
+  BUSYBOX_IMAGE,
+  createHostNetwork,
+  Dockerd,
+  ensureBusyboxImage,
+  ensureTools,
+  isAlive,
+  NatsCluster,
+  NatsServer,
+  pollUntil,
+} from './kit/index.js';
 
 const text = (data: Uint8Array) => new TextDecoder().decode(data);
+
+/** Exit code of a command, without throwing. */
+function run(command: string, args: string[]): Promise<{ code: number | null }> {
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { stdio: 'ignore' });
+    child.on('error', () => resolve({ code: null }));
+    child.on('close', (code) => resolve({ code }));
+  });
+}
 
 describe('NatsServer', () => {
   it('starts on a free port, serves clients, and stop() leaves no process and no temp dir', async () => {
@@ -92,5 +112,116 @@ describe('NatsCluster', () => {
     expect(received).toBe('across');
     await sub.close();
     await pub.close();
+  });
+});
+
+async function runSleeper(daemon: Dockerd, name: string, restart = 'no') {
+  const container = await daemon.docker.createContainer({
+    name,
+    Image: BUSYBOX_IMAGE,
+    Cmd: ['sleep', '100000'],
+    Labels: { 'coxswain.service': 'kit-test' },
+    HostConfig: { NetworkMode: 'host', RestartPolicy: { Name: restart } },
+  });
+  await container.start();
+  return container;
+}
+
+describe('Dockerd', () => {
+  it('runs a container from the imported busybox image; kill() leaves nothing running; stop() cleans up', async () => {
+    await ensureTools();
+    const daemon = await Dockerd.start();
+    try {
+      // dockerd 20.10 starts its own containerd under the exec root when no system containerd runs.
+      expect(daemon.processIds().length).toBeGreaterThanOrEqual(2);
+      expect(await ensureBusyboxImage(daemon.docker)).toBe(BUSYBOX_IMAGE);
+      // Idempotent: a second call finds the tag and imports nothing.
+      expect(await ensureBusyboxImage(daemon.docker)).toBe(BUSYBOX_IMAGE);
+
+      const echo = await daemon.docker.createContainer({
+        Image: BUSYBOX_IMAGE,
+        Cmd: ['sh', '-c', 'echo kit-ok; wget --help >/dev/null 2>&1; true'],
+        HostConfig: { NetworkMode: 'none' },
+      });
+      await echo.start();
+      expect((await echo.wait()).StatusCode).toBe(0);
+      const logs = await echo.logs({ stdout: true, stderr: false });
+      expect(logs.toString('latin1')).toContain('kit-ok');
+
+      const sleeper = await runSleeper(daemon, 'sleeper', 'always');
+      const containerPid = (await sleeper.inspect()).State.Pid;
+      expect(isAlive(containerPid)).toBe(true);
+      const before = daemon.processIds();
+      expect(before).toContain(containerPid);
+
+      await daemon.kill();
+      expect(daemon.running).toBe(false);
+      for (const pid of before) expect(isAlive(pid)).toBe(false);
+      expect(daemon.processIds()).toEqual([]);
+
+      // Back on the same data root: the container with a restart policy comes back.
+      await daemon.restart();
+      const back = await pollUntil(
+        'the sleeper to run again',
+        async () => ((await sleeper.inspect()).State.Running ? true : undefined),
+        30_000,
+        200,
+      );
+      expect(back).toBe(true);
+    } finally {
+      const dir = daemon.dir;
+      await daemon.stop();
+      expect(daemon.processIds()).toEqual([]);
+      expect(existsSync(dir)).toBe(false);
+    }
+  });
+});
+
+describe('HostNetwork', () => {
+  it('gives each simulated host its own address, runs a dockerd inside it, cuts and heals it', async () => {
+    let netns = '';
+    let bridge = '';
+    {
+      await using net = await createHostNetwork();
+      const a = await net.addHost('a');
+      netns = a.netns;
+      bridge = net.bridge;
+      const b = await net.addHost('b');
+      expect(a.ip).not.toBe(b.ip);
+      await using ns = await NatsServer.start({ host: net.gatewayIp });
+      // From inside host a's namespace the NATS server is reachable at the bridge address.
+      const reach = () =>
+        run('nsenter', [
+          `--net=/var/run/netns/${a.netns}`,
+          process.execPath,
+          '-e',
+          `const s = require('node:net').connect(${ns.port}, '${net.gatewayIp}');
+           s.setTimeout(1000, () => process.exit(2));
+           s.on('connect', () => process.exit(0));
+           s.on('error', () => process.exit(1));`,
+        ]);
+      expect((await reach()).code).toBe(0);
+      await net.cutHost('a');
+      expect((await reach()).code).not.toBe(0);
+      await net.healHost('a');
+      await pollUntil(
+        'host a to reach NATS again',
+        async () => ((await reach()).code === 0 ? true : undefined),
+        10_000,
+        100,
+      );
+
+      await using daemon = await Dockerd.start({ netns: a.netns });
+      await ensureBusyboxImage(daemon.docker);
+      await runSleeper(daemon, 'in-a');
+      // The engine and its containers live in host a's namespace.
+      const inA = await net.pidsOf('a');
+      expect(inA).toContain(daemon.pid);
+      await net.killProcessesOf('a');
+      expect(await net.pidsOf('a')).toEqual([]);
+    }
+    // Disposal removed the namespaces and the bridge.
+    expect(existsSync(`/var/run/netns/${netns}`)).toBe(false);
+    expect(existsSync(`/sys/class/net/${bridge}`)).toBe(false);
   });
 });

@@ -2,9 +2,19 @@
 // The machinery lives in @coxswain/lab (deploy/lab) because the local lab
 // (`coxswain lab`) runs it from compiled JavaScript; tests import it from here.
 export {
+  BUSYBOX_APPLETS,
+  BUSYBOX_IMAGE,
   CommandFailedError,
+  createHostNetwork,
   DaemonStartError,
+  Dockerd,
+  type DockerdOptions,
+  ensureBusyboxImage,
+  ensureTools,
+  findStaticBusybox,
   freePort,
+  HostNetwork,
+  type HostNetworkOptions,
   isAlive,
   makeTempDir,
   mountsUnder,
@@ -16,6 +26,9 @@ export {
   pidsOwnedBy,
   pollUntil,
   probeTcp,
+  REQUIRED_TOOLS,
   removeDir,
+  type SimHost,
   ToolMissingError,
+  whichSync,
 } from '@coxswain/lab';

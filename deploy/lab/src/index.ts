@@ -1,9 +1,22 @@
 export {
+  BUSYBOX_APPLETS,
+  BUSYBOX_IMAGE,
+  ensureBusyboxImage,
+  findStaticBusybox,
+} from './busybox-image.js';
+export { Dockerd, type DockerdOptions } from './dockerd.js';
+export {
   CommandFailedError,
   DaemonStartError,
   NetnsUnavailableError,
   ToolMissingError,
 } from './errors.js';
+export {
+  createHostNetwork,
+  HostNetwork,
+  type HostNetworkOptions,
+  type SimHost,
+} from './host-network.js';
 export {
   freePort,
   NatsCluster,
@@ -13,3 +26,4 @@ export {
 } from './nats-server.js';
 export { isAlive, pidsOwnedBy, pollUntil, probeTcp } from './process.js';
 export { makeTempDir, mountsUnder, removeDir } from './temp-dir.js';
+export { ensureTools, REQUIRED_TOOLS, whichSync } from './tools.js';
