@@ -23,7 +23,10 @@ export function packFrames(
   const byDest = new Map<NodeId, Uint8Array[]>();
   for (const m of messages) {
     let list = byDest.get(m.to);
-    if (!list) byDest.set(m.to, (list = []));
+    if (!list) {
+      list = [];
+      byDest.set(m.to, list);
+    }
     list.push(encodeMessage(m));
   }
   const frames = new Map<NodeId, Uint8Array[]>();
@@ -120,7 +123,10 @@ export class FrameReceiver {
     this.stats.framesReceived++;
     this.stats.bytesReceived += bytes.length;
     const decoded = decodeFrame(bytes);
-    if (!decoded.ok) return this.drop('malformed', decoded.error);
+    if (!decoded.ok) {
+      this.drop('malformed', decoded.error);
+      return;
+    }
     const frame = decoded.value;
     if (frame.kind === 'messages') {
       for (const m of frame.messages) this.accept(m);
@@ -130,29 +136,31 @@ export class FrameReceiver {
     let a = this.assemblies.get(id);
     if (!a) {
       this.sweep();
-      if (this.assemblies.size >= this.options.maxAssemblies)
-        return this.drop(
-          'chunk-overflow',
-          `too many incomplete chunked messages; dropped chunk of ${id}`,
-        );
+      if (this.assemblies.size >= this.options.maxAssemblies) {
+        this.drop('chunk-overflow', `too many incomplete chunked messages; dropped chunk of ${id}`);
+        return;
+      }
       a = { parts: new Array(total), received: 0, bytes: 0, startedAt: this.options.now() };
       this.assemblies.set(id, a);
     }
-    if (a.parts.length !== total)
-      return this.drop(
+    if (a.parts.length !== total) {
+      this.drop(
         'malformed',
         `chunk ${seq} of ${id} says ${total} parts, earlier ones said ${a.parts.length}`,
       );
+      return;
+    }
     if (a.parts[seq]) return; // a duplicate: NATS may redeliver after a reconnect
     a.parts[seq] = frame.chunk.bytes;
     a.received++;
     a.bytes += frame.chunk.bytes.length;
     if (a.bytes > this.options.maxMessageBytes) {
       this.assemblies.delete(id);
-      return this.drop(
+      this.drop(
         'chunk-overflow',
         `chunked message ${id} exceeds ${this.options.maxMessageBytes} bytes`,
       );
+      return;
     }
     if (a.received < total) return;
     this.assemblies.delete(id);
@@ -163,7 +171,10 @@ export class FrameReceiver {
       at += p.length;
     }
     const m = decodeMessage(whole);
-    if (!m.ok) return this.drop('malformed', `reassembled ${id}: ${m.error}`);
+    if (!m.ok) {
+      this.drop('malformed', `reassembled ${id}: ${m.error}`);
+      return;
+    }
     this.accept(m.value);
   }
 
@@ -186,8 +197,10 @@ export class FrameReceiver {
   }
 
   private accept(m: Message): void {
-    if (m.to !== this.nodeId)
-      return this.drop('misaddressed', `message ${m.type} from ${m.from} is for ${m.to}`);
+    if (m.to !== this.nodeId) {
+      this.drop('misaddressed', `message ${m.type} from ${m.from} is for ${m.to}`);
+      return;
+    }
     this.stats.messagesReceived++;
     this.deliver(m);
   }
