@@ -14,8 +14,10 @@ export {
   natsHeaders,
   publishTraced,
   requestTraced,
+  traceHeaders,
   withConsumerSpan,
 } from './nats-context.js';
+export { type RecentSpansHttpResult, recentSpansResponse } from './recent-spans-response.js';
 export { ReportingSpanExporter } from './reporting-span-exporter.js';
 export { RingSpanProcessor } from './ring-span-processor.js';
 export {
@@ -40,6 +42,7 @@ export {
 } from './span-record.js';
 export { SpanRing } from './span-ring.js';
 export {
+  activeTelemetry,
   otlpTracesEndpoint,
   type StartTelemetryOptions,
   startTelemetry,

@@ -67,6 +67,15 @@ export function natsHeaders(ctx: Context = context.active()): MsgHdrs {
 }
 
 /**
+ * Headers carrying the trace context of `ctx`, or undefined when it has no span
+ * (no telemetry, or outside any span): an untraced publish then sends no header block.
+ */
+export function traceHeaders(ctx: Context = context.active()): MsgHdrs | undefined {
+  if (trace.getSpanContext(ctx) === undefined) return undefined;
+  return natsHeaders(ctx);
+}
+
+/**
  * The context a received message's headers carry; without headers or a valid
  * `traceparent` it is the root context, so a span started in it begins a new trace.
  */

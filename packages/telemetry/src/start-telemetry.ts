@@ -83,7 +83,16 @@ export function otlpTracesEndpoint(env: NodeJS.ProcessEnv): string | undefined {
 }
 
 /** The one live SDK of this process (OTel's globals allow no more). */
-let active: { serviceName: string } | undefined;
+let active: Telemetry | undefined;
+
+/**
+ * The telemetry this process is running, if any. Several agents in one test
+ * process share the first one's (their spans carry its resource); only the one
+ * that started it shuts it down.
+ */
+export function activeTelemetry(): Telemetry | undefined {
+  return active;
+}
 
 /**
  * Starts OpenTelemetry tracing for this process: a NodeSDK with our resource
@@ -133,7 +142,6 @@ export async function startTelemetry(options: StartTelemetryOptions): Promise<Te
   // Batch time-outs and SDK-internal errors arrive here; send them to the same handler.
   setGlobalErrorHandler((error) => failures.report(error));
   sdk.start();
-  active = { serviceName };
 
   let stopped: Promise<void> | undefined;
   const flush = async (): Promise<void> => {
@@ -160,10 +168,10 @@ export async function startTelemetry(options: StartTelemetryOptions): Promise<Te
     context.disable();
     propagation.disable();
     setGlobalErrorHandler(loggingErrorHandler());
-    active = undefined;
+    if (active === telemetry) active = undefined;
   };
 
-  return {
+  const telemetry: Telemetry = {
     serviceName,
     tracer: trace.getTracer('coxswain'),
     otlpEndpoint,
@@ -177,4 +185,6 @@ export async function startTelemetry(options: StartTelemetryOptions): Promise<Te
       return stopped;
     },
   };
+  active = telemetry;
+  return telemetry;
 }

@@ -4,9 +4,10 @@ import { InvalidPayloadError } from '@coxswain/protocol';
 import { context, SpanKind, trace } from '@opentelemetry/api';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TelemetryAlreadyStartedError } from '../src/errors.js';
-import { extractTraceContext, natsHeaders } from '../src/nats-context.js';
+import { extractTraceContext, natsHeaders, traceHeaders } from '../src/nats-context.js';
+import { recentSpansResponse } from '../src/recent-spans-response.js';
 import { SpanRecord } from '../src/span-record.js';
-import { startTelemetry, type Telemetry } from '../src/start-telemetry.js';
+import { activeTelemetry, startTelemetry, type Telemetry } from '../src/start-telemetry.js';
 import { withSpan } from '../src/with-span.js';
 
 const options = {
@@ -71,11 +72,14 @@ describe('startTelemetry', () => {
   });
 
   it('refuses a second start while one runs, and starts again after shutdown', async () => {
+    expect(activeTelemetry()).toBeUndefined();
     const first = await startTelemetry(options);
+    expect(activeTelemetry()).toBe(first);
     await expect(startTelemetry(options)).rejects.toBeInstanceOf(TelemetryAlreadyStartedError);
     first.tracer.startSpan('first').end();
     await first.shutdown();
     await first.shutdown(); // idempotent
+    expect(activeTelemetry()).toBeUndefined();
 
     running = await startTelemetry({ ...options, nodeId: 'n2' });
     running.tracer.startSpan('second').end();
@@ -100,5 +104,41 @@ describe('startTelemetry', () => {
     const remote = trace.getSpanContext(extractTraceContext(h));
     expect(remote).toMatchObject({ traceId, spanId, isRemote: true });
     expect(trace.getSpanContext(extractTraceContext(undefined))).toBeUndefined();
+  });
+
+  it('traceHeaders is undefined outside a span, and carries the span inside one', async () => {
+    running = await startTelemetry(options);
+    expect(traceHeaders()).toBeUndefined();
+    const span = running.tracer.startSpan('outer');
+    const h = traceHeaders(trace.setSpan(context.active(), span));
+    span.end();
+    expect(h?.get('traceparent')).toContain(span.spanContext().spanId);
+  });
+
+  it('answers GET /v1/traces queries: filter, limit, 400 naming a bad parameter, 503 when off', async () => {
+    const q = (s: string) => new URLSearchParams(s);
+    expect(recentSpansResponse(undefined, q('')).status).toBe(503);
+    running = await startTelemetry(options);
+    const a = running.tracer.startSpan('a');
+    a.end();
+    running.tracer.startSpan('b').end();
+    running.tracer.startSpan('c').end();
+
+    const all = recentSpansResponse(running, q(''));
+    expect(all.status).toBe(200);
+    if (all.status === 200) expect(all.body.spans.map((s) => s.name)).toEqual(['a', 'b', 'c']);
+    const limited = recentSpansResponse(running, q('limit=2'));
+    if (limited.status === 200) expect(limited.body.spans.map((s) => s.name)).toEqual(['b', 'c']);
+    const byTrace = recentSpansResponse(running, q(`traceId=${a.spanContext().traceId}`));
+    if (byTrace.status === 200) expect(byTrace.body.spans.map((s) => s.name)).toEqual(['a']);
+
+    for (const bad of ['limit=0', 'limit=lots', 'traceId=xyz']) {
+      const out = recentSpansResponse(running, q(bad));
+      expect(out.status).toBe(400);
+      if (out.status !== 200) {
+        expect(out.body.error.code).toBe('COX_INVALID_PAYLOAD');
+        expect(out.body.error.message).toContain(bad.split('=')[0]);
+      }
+    }
   });
 });
