@@ -49,7 +49,7 @@ describe('memoryPercent', () => {
     expect(memoryPercent(32 * 1024 ** 2, 64 * 1024 ** 2, host)).toBe(50);
   });
   it('uses host memory when the limit is "unlimited" (cgroup v1 reports a huge number)', () => {
-    expect(memoryPercent(host / 4, 9223372036854771712, host)).toBe(25);
+    expect(memoryPercent(host / 4, 2 ** 63, host)).toBe(25);
     expect(memoryPercent(host / 4, undefined, host)).toBe(25);
   });
 });
