@@ -87,7 +87,12 @@ export const NodeLiveness = z.object({
   running: z.record(z.string(), z.number().int().nonnegative()),
 });
 
-export const NodeView = NodeRecord.extend({ live: NodeLiveness });
+/** One node: its replicated record (null when it reports but never registered) and its liveness. */
+export const NodeView = z.object({
+  id: NodeId,
+  record: NodeRecord.nullable(),
+  live: NodeLiveness,
+});
 
 export const NodesReply = z.object({ meta: ApiMeta, nodes: z.array(NodeView) });
 
