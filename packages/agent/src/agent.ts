@@ -8,8 +8,16 @@
  * starting. It keeps retrying both, reports `dockerReachable: false` or drops
  * reports (counted) meanwhile, and /readyz says which is missing.
  */
+import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { type AgentConfig, MAX_REPORT_BYTES, NodeReport, subjects } from '@coxswain/protocol';
+import {
+  activeTelemetry,
+  recentSpansResponse,
+  startTelemetry,
+  type Telemetry,
+  traceHeaders,
+} from '@coxswain/telemetry';
 import { SpanStatusCode, trace } from '@opentelemetry/api';
 import { ContainerStatsCollector } from './container-stats.js';
 import { DockerDriver } from './docker-driver.js';
@@ -49,6 +57,8 @@ export class Agent {
   readonly rateLimitedLog = new RateLimitedLog();
   readonly #peers = new Map<string, PeerReport>();
   #lastReport: NodeReport | undefined;
+  /** Set when this agent started the process's telemetry, and so must shut it down. */
+  #telemetry: Telemetry | undefined;
   #timer: NodeJS.Timeout | undefined;
   #running = false;
   #cycle: Promise<void> | undefined;
@@ -103,12 +113,13 @@ export class Agent {
       ...(config.nats.token !== undefined ? { token: config.nats.token } : {}),
       logger: this.logger,
     });
-    // Trace headers: pass telemetry's natsHeaders here once packages/telemetry exports it.
     this.reporter = new Reporter({
       link: this.link,
       config,
       counters: { published, dropped },
       logger: this.logger,
+      // The sample-and-report span's context rides with each report.
+      headers: traceHeaders,
     });
     this.http = new HttpServer({ host: config.api.host, port: config.api.port });
     this.#registerMetrics();
@@ -123,8 +134,17 @@ export class Agent {
   }
 
   async #start(options: AgentStartOptions): Promise<void> {
-    // Telemetry: the telemetry engineer adds `startTelemetry({serviceName, cluster, nodeId, host})` here
-    // (before any span is made) and its `shutdown()` at the end of stop().
+    // Before any span is made. OTel allows one SDK per process: a second agent in
+    // the same process (tests) shares the first one's and leaves its shutdown to it.
+    if (activeTelemetry() === undefined) {
+      this.#telemetry = await startTelemetry({
+        serviceName: 'coxswain-agent',
+        cluster: this.config.cluster,
+        nodeId: this.config.nodeId,
+        host: hostname(),
+        log: this.logger,
+      });
+    }
     const dockerUp = await this.driver.start({ retry: true });
     if (!dockerUp)
       this.logger.warn('Docker engine unreachable; retrying in the background', {
@@ -292,7 +312,10 @@ export class Agent {
         return json({ error: { code: 'COX_NO_REPORT_YET', message: 'no sample taken yet' } }, 503);
       return json(report);
     });
-    // The telemetry engineer adds `/v1/traces` here.
+    r.add('GET', '/v1/traces', (ctx) => {
+      const out = recentSpansResponse(activeTelemetry(), ctx.query);
+      return json(out.body, out.status);
+    });
   }
 
   /** Graceful stop: no new cycles, wait for the running one, drain NATS, close the event stream and HTTP. */
@@ -304,6 +327,7 @@ export class Agent {
     await this.driver.stop();
     this.stats.close();
     await this.http.close();
+    await this.#telemetry?.shutdown();
     this.logger.info('agent stopped');
   }
 }
