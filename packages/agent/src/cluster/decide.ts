@@ -165,11 +165,20 @@ function registrationChanged(reg: NodeRegistration, state: ClusterState): boolea
   );
 }
 
-export function decide(input: DecideInput): Decision {
+interface DecideContext {
+  readonly register: NodeRegistration[];
+  readonly dead: string[];
+  readonly placeable: ReadonlySet<string>;
+  readonly fresh: ReadonlySet<string>;
+  readonly usage: ReadonlyMap<string, { replicas: number; cpus: number; memory: number }>;
+  readonly activeByNode: ReadonlyMap<string, Map<string, number>>;
+  readonly registered: ReadonlyMap<string, NodeRegistration>;
+  readonly policies: ReadonlyMap<string, RegisteredPolicy>;
+}
+
+function contextOf(input: DecideInput): DecideContext {
   const { state, observed, nowMs } = input;
   const deadAfter = state.settings.nodeDeadAfterMs;
-  const policies = input.policies ?? DEFAULT_POLICIES;
-
   const fresh = new Set<string>();
   const register: NodeRegistration[] = [];
   for (const [nodeId, node] of observed) {
@@ -211,39 +220,54 @@ export function decide(input: DecideInput): Decision {
   }
   const activeByNode = new Map<string, Map<string, number>>();
   for (const nodeId of fresh) activeByNode.set(nodeId, countActive(observed.get(nodeId)!.report));
+  return {
+    register,
+    dead,
+    placeable,
+    fresh,
+    usage,
+    activeByNode,
+    registered,
+    policies: input.policies ?? DEFAULT_POLICIES,
+  };
+}
 
+export function decide(input: DecideInput): Decision {
+  const ctx = contextOf(input);
   const operations: Operation[] = [];
-  for (const [name, service] of state.services()) {
+  for (const [name, service] of input.state.services()) {
     if (input.busy.has(name)) continue;
-    const lock = state.lock(name);
+    const lock = input.state.lock(name);
     if (lock && !lockExpired(lock, input.logicalNowMs)) continue;
-    const op = decideService(
-      name,
-      service,
-      input,
-      policies,
-      placeable,
-      fresh,
-      usage,
-      activeByNode,
-      registered,
-    );
+    const op = decideService(name, service, input, ctx);
     if (op) operations.push(op);
   }
-  return { register, dead, operations };
+  return { register: ctx.register, dead: ctx.dead, operations };
+}
+
+/**
+ * Plans one service regardless of locks: the leader calls it once it holds the
+ * service's lock, so the plan starts from the placement as committed. A
+ * `manualReplicas` argument plans as if that override were already set.
+ */
+export function planService(
+  input: DecideInput,
+  name: string,
+  manualReplicas?: number | null,
+): Operation | undefined {
+  const service = input.state.service(name);
+  if (!service) return undefined;
+  const effective = manualReplicas === undefined ? service : { ...service, manualReplicas };
+  return decideService(name, effective, input, contextOf(input));
 }
 
 function decideService(
   name: string,
   service: ServiceRecord,
   input: DecideInput,
-  policies: ReadonlyMap<string, RegisteredPolicy>,
-  placeable: ReadonlySet<string>,
-  fresh: ReadonlySet<string>,
-  usage: ReadonlyMap<string, { replicas: number; cpus: number; memory: number }>,
-  activeByNode: ReadonlyMap<string, Map<string, number>>,
-  registered: ReadonlyMap<string, NodeRegistration>,
+  ctx: DecideContext,
 ): Operation | undefined {
+  const { placeable, fresh, usage, activeByNode, registered, policies } = ctx;
   const { spec } = service;
   let desired: number;
   let reason: string;

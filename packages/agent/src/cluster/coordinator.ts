@@ -1,0 +1,278 @@
+/**
+ * The leader-only scaling loop. While this node leads, every decide interval
+ * (and soon after a report arrives, when it is poked) it runs the pure
+ * `decide`, commits node registrations and deaths, and starts one locked
+ * operation per service that needs one (lock-protocol.ts). Operations on
+ * different services run concurrently; one service never has two.
+ *
+ * Background work never throws into nowhere: each pass and each operation ends
+ * in an outcome that goes to `onOutcome` (logged and counted by the member).
+ */
+import type { ClusterCommandInput, ScaleCommand, ScaleReply } from '@coxswain/protocol';
+import { withSpan } from '@coxswain/telemetry';
+import { trace } from '@opentelemetry/api';
+import type { Logger } from '../logger.js';
+import type { ClusterState } from './cluster-state.js';
+import {
+  type DecideInput,
+  decide,
+  type ObservedNode,
+  planService,
+  type RegisteredPolicy,
+} from './decide.js';
+import {
+  type Committed,
+  type LockedOutcome,
+  type LockProtocolDeps,
+  LogicalClock,
+  runLockedOperation,
+} from './lock-protocol.js';
+import type { ServiceHistory } from './node-liveness.js';
+
+const tracer = trace.getTracer('coxswain-coordinator');
+
+export interface CoordinatorOptions {
+  readonly nodeId: string;
+  readonly state: ClusterState;
+  readonly logger: Logger;
+  propose(command: ClusterCommandInput): Promise<Committed>;
+  /** Resolves once the local state has applied everything committed (Raft ReadIndex). */
+  readIndex(): Promise<unknown>;
+  send(nodeId: string, command: ScaleCommand, timeoutMs: number): Promise<ScaleReply>;
+  observed(): ReadonlyMap<string, ObservedNode>;
+  readonly history: ServiceHistory;
+  /** Monotonic ms when this process began hearing reports. */
+  readonly observingSinceMs: number;
+  /** Overrides the replicated settings (tests, benchmarks). */
+  readonly decideIntervalMs?: number;
+  readonly lockLeaseMs?: number;
+  readonly commandTimeoutMs?: number;
+  /** How long after an operation a node's report must arrive before its counts are trusted again. */
+  readonly reconcileGraceMs?: number;
+  /** Smallest gap between two passes when poked by reports. */
+  readonly minPassGapMs?: number;
+  readonly policies?: ReadonlyMap<string, RegisteredPolicy>;
+  onOutcome?(service: string, outcome: LockedOutcome): void;
+  onNodeChange?(nodeId: string, change: 'registered' | 'dead'): void;
+}
+
+export class Coordinator {
+  readonly #o: CoordinatorOptions;
+  #term = 0;
+  #leading = false;
+  #clock: LogicalClock | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #passing: Promise<void> | undefined;
+  #lastPassMono = Number.NEGATIVE_INFINITY;
+  #pokeQueued = false;
+  readonly #busy = new Set<string>();
+  readonly #settledAtMs = new Map<string, number>();
+  readonly #operations = new Set<Promise<unknown>>();
+  /** Passes run and decisions made, for /metrics and the throughput benchmark. */
+  readonly counters = { passes: 0, operations: 0, failedPasses: 0 };
+
+  constructor(options: CoordinatorOptions) {
+    this.#o = options;
+  }
+
+  get leading(): boolean {
+    return this.#leading;
+  }
+  get term(): number {
+    return this.#term;
+  }
+  busy(service: string): boolean {
+    return this.#busy.has(service);
+  }
+
+  /** Begins leading in `term`: waits until the local state is current, then starts the loop. */
+  async lead(term: number): Promise<void> {
+    this.#term = term;
+    this.#leading = true;
+    try {
+      await this.#o.readIndex();
+    } catch (error) {
+      this.#o.logger.warn('leader could not confirm its state; not leading', { term, error });
+      this.#leading = false;
+      return;
+    }
+    if (!this.#leading || this.#term !== term) return;
+    this.#clock = new LogicalClock(this.#o.state.clockMs);
+    this.#o.logger.info('coordinator leading', { term, clockMs: this.#o.state.clockMs });
+    this.#schedule(0);
+  }
+
+  /** Stops issuing new operations; running ones end at their next proposal (no longer leader). */
+  stop(): void {
+    this.#leading = false;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  /** Waits for running operations and the current pass (used on shutdown and in tests). */
+  async idle(): Promise<void> {
+    await this.#passing;
+    await Promise.allSettled([...this.#operations]);
+  }
+
+  /** A report arrived: run a pass soon, not waiting for the full interval. */
+  poke(): void {
+    if (!this.#leading || this.#pokeQueued || !this.#clock) return;
+    const gap = this.#o.minPassGapMs ?? 50;
+    const wait = Math.max(0, this.#lastPassMono + gap - performance.now());
+    this.#pokeQueued = true;
+    this.#schedule(wait);
+  }
+
+  #interval(): number {
+    return this.#o.decideIntervalMs ?? this.#o.state.settings.decideIntervalMs;
+  }
+
+  #schedule(delayMs: number): void {
+    if (!this.#leading) return;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#pokeQueued = false;
+      if (this.#passing) {
+        // A pass is running: run again right after it.
+        void this.#passing.then(() => this.#schedule(0));
+        return;
+      }
+      this.#passing = this.pass().finally(() => {
+        this.#passing = undefined;
+        if (!this.#pokeQueued) this.#schedule(this.#interval());
+      });
+    }, delayMs);
+  }
+
+  #input(nowMs: number): DecideInput {
+    return {
+      state: this.#o.state,
+      observed: this.#o.observed(),
+      history: this.#o.history.all(),
+      settledAtMs: this.#settledAtMs,
+      busy: this.#busy,
+      nowMs,
+      logicalNowMs: this.#clock?.now() ?? this.#o.state.clockMs,
+      observingSinceMs: this.#o.observingSinceMs,
+      reconcileGraceMs: this.#o.reconcileGraceMs ?? 300,
+      ...(this.#o.policies ? { policies: this.#o.policies } : {}),
+    };
+  }
+
+  #lockDeps(): LockProtocolDeps {
+    return {
+      nodeId: this.#o.nodeId,
+      term: this.#term,
+      state: this.#o.state,
+      clock: this.#clock!,
+      leaseMs: this.#o.lockLeaseMs ?? this.#o.state.settings.lockLeaseMs,
+      propose: (c) => this.#o.propose(c),
+      send: (n, c, t) => this.#o.send(n, c, t),
+      commandTimeoutMs: this.#o.commandTimeoutMs ?? 10_000,
+    };
+  }
+
+  /** One decision pass. Never throws. */
+  async pass(): Promise<void> {
+    if (!this.#leading || !this.#clock) return;
+    this.#lastPassMono = performance.now();
+    this.counters.passes += 1;
+    try {
+      const decision = decide(this.#input(performance.now()));
+      const at = this.#clock.now();
+      const changes: Promise<unknown>[] = [];
+      for (const node of decision.register) {
+        changes.push(
+          this.#o
+            .propose({ type: 'node.register', at, node })
+            .then(() => this.#o.onNodeChange?.(node.id, 'registered')),
+        );
+      }
+      for (const nodeId of decision.dead) {
+        changes.push(
+          this.#o
+            .propose({ type: 'node.declare', at, nodeId, state: 'dead' })
+            .then(() => this.#o.onNodeChange?.(nodeId, 'dead')),
+        );
+      }
+      // Nodes first: a placement may name a node registered in this pass.
+      await Promise.all(changes);
+      if (changes.length > 0) {
+        // Re-decide on the state with those nodes in it.
+        for (const op of decide(this.#input(performance.now())).operations) this.#start(op.service);
+      } else {
+        for (const op of decision.operations) this.#start(op.service);
+      }
+    } catch (error) {
+      this.counters.failedPasses += 1;
+      this.#o.logger.warn('decision pass failed', { error, term: this.#term });
+    }
+  }
+
+  #start(service: string, manualReplicas?: number | null): Promise<LockedOutcome> | undefined {
+    if (!this.#leading || this.#busy.has(service)) return undefined;
+    this.#busy.add(service);
+    this.counters.operations += 1;
+    const run = withSpan(
+      tracer,
+      'coxswain.scale_operation',
+      { 'coxswain.service': service, 'coxswain.term': this.#term },
+      async (span) => {
+        const outcome = await runLockedOperation(
+          this.#lockDeps(),
+          service,
+          () => planService(this.#input(performance.now()), service, manualReplicas),
+          manualReplicas === undefined ? {} : { manualReplicas },
+        );
+        span.setAttribute('coxswain.outcome', outcome.status);
+        if ('token' in outcome && outcome.token !== undefined)
+          span.setAttribute('coxswain.token', outcome.token);
+        return outcome;
+      },
+    ).then(
+      (outcome) => {
+        this.#o.onOutcome?.(service, outcome);
+        return outcome;
+      },
+      (error: unknown): LockedOutcome => {
+        const outcome: LockedOutcome = { status: 'aborted', error };
+        this.#o.onOutcome?.(service, outcome);
+        return outcome;
+      },
+    );
+    const tracked = run.finally(() => {
+      this.#busy.delete(service);
+      this.#settledAtMs.set(service, performance.now());
+      this.#operations.delete(tracked);
+    });
+    this.#operations.add(tracked);
+    return run;
+  }
+
+  /**
+   * `coxswain service scale`: sets (or with null, clears) the manual override
+   * under the service's lock, like any other change. Waits for an operation of
+   * this leader on the service to finish first, and for another holder's lock
+   * (a previous leader's) to be released or to expire.
+   */
+  async manualScale(
+    service: string,
+    replicas: number | null,
+    timeoutMs = 30_000,
+  ): Promise<LockedOutcome> {
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      if (!this.#leading || !this.#clock)
+        return { status: 'aborted', error: new Error('not leading') };
+      const started = this.#busy.has(service) ? undefined : this.#start(service, replicas);
+      if (started) {
+        const outcome = await started;
+        if (outcome.status !== 'lock-held') return outcome;
+      }
+      if (performance.now() > deadline) return { status: 'lock-held' };
+      await Promise.race([...this.#operations, new Promise((resolve) => setTimeout(resolve, 100))]);
+    }
+  }
+}
