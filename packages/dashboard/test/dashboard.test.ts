@@ -1,0 +1,36 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { DASHBOARD_PATH, dashboardHtml } from '../src/index.js';
+
+describe('the dashboard page', () => {
+  it('is one self-contained HTML page: no external scripts, styles or fonts', () => {
+    const html = dashboardHtml();
+    expect(html).toBe(readFileSync(DASHBOARD_PATH, 'utf8'));
+    expect(html.startsWith('<!doctype html>')).toBe(true);
+    expect(html).not.toMatch(/<script[^>]+src=/i);
+    expect(html).not.toMatch(/<link[^>]+stylesheet/i);
+    expect(html).not.toMatch(/https?:\/\//);
+  });
+
+  it('reads the API it is served with and listens to /v1/events', () => {
+    const html = dashboardHtml();
+    for (const path of [
+      '/v1/cluster',
+      '/v1/nodes',
+      '/v1/services',
+      '/v1/commands',
+      '/v1/locks',
+      '/v1/events',
+    ]) {
+      expect(html).toContain(`'${path}`);
+    }
+    expect(html).toContain('new EventSource(');
+  });
+
+  it('its script parses', () => {
+    const script = /<script>([\s\S]*)<\/script>/.exec(dashboardHtml())?.[1];
+    expect(script).toBeDefined();
+    // Compiles without running: a syntax error in the page fails here, not in a browser.
+    expect(() => new Function(script!)).not.toThrow();
+  });
+});
