@@ -1,0 +1,188 @@
+// The agent end to end against a real nats-server and a real dockerd: reports
+// every interval with the right counts, reporting across a NATS restart, and
+// garbage on its subjects counted and dropped while it keeps running.
+import { Agent } from '@coxswain/agent';
+import {
+  AgentConfig,
+  decode,
+  LABELS,
+  MAX_REPORT_BYTES,
+  type NodeReport,
+  NodeReport as NodeReportSchema,
+  PROTOCOL_VERSION,
+  subjects,
+} from '@coxswain/protocol';
+import { connect, type NatsConnection } from 'nats';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BUSYBOX_IMAGE, Dockerd, ensureBusyboxImage, NatsServer, pollUntil } from './kit/index.js';
+
+const CLUSTER = 'e2e';
+const INTERVAL_MS = 500;
+const S = subjects(CLUSTER);
+
+let ns: NatsServer;
+let dockerd: Dockerd;
+let agent: Agent;
+let client: NatsConnection;
+const received: Array<{ report: NodeReport; atMs: number }> = [];
+
+async function labelled(service: string): Promise<string> {
+  const c = await dockerd.docker.createContainer({
+    Image: BUSYBOX_IMAGE,
+    Cmd: ['sleep', '100000'],
+    Labels: { [LABELS.service]: service },
+  });
+  await c.start();
+  return c.id;
+}
+
+function metric(text: string, line: string): number | undefined {
+  const found = text.split('\n').find((l) => l.startsWith(`${line} `));
+  return found === undefined ? undefined : Number(found.slice(line.length + 1));
+}
+
+beforeAll(async () => {
+  ns = await NatsServer.start();
+  dockerd = await Dockerd.start();
+  await ensureBusyboxImage(dockerd.docker);
+  await labelled('web');
+  await labelled('web');
+  await labelled('db');
+  client = await connect({ servers: ns.url, reconnectTimeWait: 50, maxReconnectAttempts: -1 });
+  client.subscribe(S.report('n1'), {
+    callback: (_e, msg) => {
+      const r = decode(NodeReportSchema, msg.data, { maxBytes: MAX_REPORT_BYTES });
+      if (r.ok) received.push({ report: r.value, atMs: performance.now() });
+    },
+  });
+  const config = AgentConfig.parse({
+    cluster: CLUSTER,
+    nodeId: 'n1',
+    nats: { servers: [ns.url] },
+    docker: { socketPath: dockerd.socketPath },
+    api: { host: '127.0.0.1', port: 0 },
+    sampleIntervalMs: INTERVAL_MS,
+    log: { level: 'warn' },
+  });
+  agent = await Agent.start(config);
+});
+
+afterAll(async () => {
+  await agent?.stop();
+  await client?.close();
+  await dockerd?.stop();
+  await ns?.stop();
+});
+
+describe('agent end to end', () => {
+  it('publishes a report every interval with the right container counts', async () => {
+    const from = received.length;
+    await new Promise((r) => setTimeout(r, 3200));
+    const window = received.slice(from);
+    // 3.2 s at 500 ms: 6 expected; allow for a busy machine.
+    expect(window.length).toBeGreaterThanOrEqual(5);
+    expect(window.length).toBeLessThanOrEqual(8);
+    const gaps = window.slice(1).map((w, i) => w.atMs - window[i]!.atMs);
+    const sorted = [...gaps].sort((a, b) => a - b);
+    expect(sorted[Math.floor(sorted.length / 2)]).toBeGreaterThan(INTERVAL_MS * 0.6);
+    expect(sorted[Math.floor(sorted.length / 2)]).toBeLessThan(INTERVAL_MS * 1.6);
+    for (let i = 1; i < window.length; i++)
+      expect(window[i]!.report.seq).toBe(window[i - 1]!.report.seq + 1);
+    const last = window.at(-1)!.report;
+    expect(last.dockerReachable).toBe(true);
+    expect(last.containers).toHaveLength(3);
+    expect(last.services.web?.containerCount).toBe(2);
+    expect(last.services.db?.containerCount).toBe(1);
+    // Two samples exist by now: rates are measured (sleeping containers: ~0 CPU).
+    expect(last.services.web?.cpuPercent).toBeLessThan(5);
+    expect(last.services.web?.memoryPercent).toBeGreaterThan(0);
+    // No metrics endpoint: request figures are absent, not 0.
+    expect(last.services.web?.requestRatePerSecond).toBeUndefined();
+    expect(last.services.web?.p95LatencyMs).toBeUndefined();
+
+    const node = await agent.http.inject('GET', '/v1/node');
+    expect(node.status).toBe(200);
+    expect(node.json<NodeReport>().nodeId).toBe('n1');
+    const ready = await fetch(`http://127.0.0.1:${agent.http.port}/readyz`);
+    expect(ready.status).toBe(200);
+  });
+
+  it('follows container changes: a killed replica stops counting at the next report', async () => {
+    const extra = await labelled('web');
+    await pollUntil(
+      'a report with 3 web replicas',
+      () => (received.at(-1)?.report.services.web?.containerCount === 3 ? true : undefined),
+      5000,
+    );
+    await dockerd.docker.getContainer(extra).kill();
+    await pollUntil(
+      'a report with 2 web replicas',
+      () => (received.at(-1)?.report.services.web?.containerCount === 2 ? true : undefined),
+      5000,
+    );
+    await dockerd.docker.getContainer(extra).remove({ force: true });
+  });
+
+  it('keeps reporting across a NATS server restart; reports made while disconnected are dropped and counted', async () => {
+    const seqBefore = received.at(-1)!.report.seq;
+    await ns.stop();
+    // Stay down for several intervals so the agent has reports to drop.
+    await new Promise((r) => setTimeout(r, INTERVAL_MS * 4));
+    expect(agent.ready.nats).toBe(false);
+    await ns.restart();
+    await pollUntil(
+      'reports after the restart',
+      () => (received.at(-1)!.report.seq > seqBefore + 4 ? true : undefined),
+      20_000,
+    );
+    const metrics = (await agent.http.inject('GET', '/metrics')).body;
+    expect(
+      metric(metrics, 'coxswain_reports_dropped_total{reason="disconnected"}'),
+    ).toBeGreaterThanOrEqual(2);
+    expect(metric(metrics, 'coxswain_nats_reconnects_total')).toBeGreaterThanOrEqual(1);
+    expect(agent.ready.nats).toBe(true);
+  });
+
+  it('counts and drops garbage and oversize payloads on its subjects, and keeps running', async () => {
+    const evil = S.report('evil');
+    client.publish(evil, 'not json at all');
+    client.publish(evil, JSON.stringify({ v: PROTOCOL_VERSION, nodeId: 'evil' }));
+    client.publish(evil, new Uint8Array([0xff, 0xfe, 0x00]));
+    client.publish(evil, JSON.stringify({ pad: 'x'.repeat(MAX_REPORT_BYTES + 10) }));
+    // A valid peer report is taken in.
+    const peer: NodeReport = { ...received.at(-1)!.report, nodeId: 'n2', seq: 0 };
+    client.publish(S.report('n2'), JSON.stringify(peer));
+    await client.flush();
+    const label = `subject="${S.reports}"`;
+    await pollUntil(
+      'the rejects to be counted',
+      async () => {
+        const text = (await agent.http.inject('GET', '/metrics')).body;
+        return metric(
+          text,
+          `coxswain_rejected_messages_total{reason="COX_PAYLOAD_TOO_LARGE",${label}}`,
+        ) === 1
+          ? text
+          : undefined;
+      },
+      5000,
+    ).then((text) => {
+      expect(
+        metric(text, `coxswain_rejected_messages_total{reason="COX_MALFORMED_PAYLOAD",${label}}`),
+      ).toBe(2);
+      expect(
+        metric(text, `coxswain_rejected_messages_total{reason="COX_INVALID_PAYLOAD",${label}}`),
+      ).toBe(1);
+    });
+    await pollUntil('the peer report', () => (agent.peers().has('n2') ? true : undefined), 5000);
+    expect(agent.peers().has('evil')).toBe(false);
+    // Still alive and reporting.
+    const seq = received.at(-1)!.report.seq;
+    await pollUntil(
+      'another report',
+      () => (received.at(-1)!.report.seq > seq ? true : undefined),
+      5000,
+    );
+    expect((await agent.http.inject('GET', '/healthz')).status).toBe(200);
+  });
+});
