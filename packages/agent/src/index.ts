@@ -1,4 +1,47 @@
 export { Agent, type AgentStartOptions, type PeerReport } from './agent.js';
+// Cluster membership, coordination and healing (issue 4).
+export { type Assignment, AssignmentStore } from './cluster/assignment-store.js';
+export { ClusterMember, type ClusterMemberOptions } from './cluster/cluster-member.js';
+export {
+  type AppliedEntry,
+  ClusterState,
+  DEFAULT_SETTINGS,
+  encodeClusterCommand,
+  lockExpired,
+} from './cluster/cluster-state.js';
+export { Coordinator, type CoordinatorOptions } from './cluster/coordinator.js';
+export {
+  type CommandTarget,
+  countActive,
+  DEFAULT_POLICIES,
+  type DecideInput,
+  type Decision,
+  decide,
+  type ObservedNode,
+  type Operation,
+  planService,
+  type RegisteredPolicy,
+  sampleServices,
+  targetTrackingPolicy,
+} from './cluster/decide.js';
+export { KeyedMutex } from './cluster/keyed-mutex.js';
+export {
+  type Committed,
+  type LockedOutcome,
+  type LockProtocolDeps,
+  LogicalClock,
+  runLockedOperation,
+} from './cluster/lock-protocol.js';
+export { freshNodes, ServiceHistory } from './cluster/node-liveness.js';
+export { type PlacementNode, type PlacementResult, place } from './cluster/placement.js';
+export {
+  type PolicyDecision,
+  type PolicyState,
+  type ScalingPolicy,
+  type ServiceSample,
+  TargetTrackingParams,
+  targetTracking,
+} from './cluster/target-tracking.js';
 export {
   type ConfigOverrides,
   convertValue,
@@ -32,6 +75,19 @@ export {
   HealthTimeoutError,
   ReplicaExitedError,
 } from './errors.js';
+export {
+  Executor,
+  type ExecutorOptions,
+  isActive,
+  type OperationLogEntry,
+  type ReplicaDriver,
+} from './executor.js';
+export {
+  FencingStore,
+  FencingStoreCorruptError,
+  StaleFencingTokenError,
+  writeFileDurable,
+} from './fencing-store.js';
 export {
   errorResponse,
   HttpError,
@@ -76,49 +132,9 @@ export {
   metricsUrl,
   Sampler,
 } from './sampler.js';
-// Cluster membership, coordination and healing (issue 4).
-export { type Assignment, AssignmentStore } from './cluster/assignment-store.js';
-export { type ClusterMemberOptions, ClusterMember } from './cluster/cluster-member.js';
 export {
-  type AppliedEntry,
-  ClusterState,
-  DEFAULT_SETTINGS,
-  encodeClusterCommand,
-  lockExpired,
-} from './cluster/cluster-state.js';
-export { Coordinator, type CoordinatorOptions } from './cluster/coordinator.js';
-export {
-  type CommandTarget,
-  countActive,
-  type Decision,
-  type DecideInput,
-  DEFAULT_POLICIES,
-  decide,
-  type ObservedNode,
-  type Operation,
-  planService,
-  type RegisteredPolicy,
-  sampleServices,
-  targetTrackingPolicy,
-} from './cluster/decide.js';
-export { KeyedMutex } from './cluster/keyed-mutex.js';
-export {
-  type Committed,
-  type LockedOutcome,
-  type LockProtocolDeps,
-  LogicalClock,
-  runLockedOperation,
-} from './cluster/lock-protocol.js';
-export { freshNodes, ServiceHistory } from './cluster/node-liveness.js';
-export { type PlacementNode, type PlacementResult, place } from './cluster/placement.js';
-export {
-  type PolicyDecision,
-  type PolicyState,
-  type ScalingPolicy,
-  type ServiceSample,
-  TargetTrackingParams,
-  targetTracking,
-} from './cluster/target-tracking.js';
-export { Executor, type ExecutorOptions, isActive, type OperationLogEntry, type ReplicaDriver } from './executor.js';
-export { FencingStore, FencingStoreCorruptError, StaleFencingTokenError, writeFileDurable } from './fencing-store.js';
-export { type HealResult, type SupervisedDriver, Supervisor, type SupervisorOptions } from './supervisor.js';
+  type HealResult,
+  type SupervisedDriver,
+  Supervisor,
+  type SupervisorOptions,
+} from './supervisor.js';
