@@ -352,6 +352,16 @@ function decideService(
     !samePlacement(placement, service.placement) ||
     targets.length > 0;
   if (!changed && !purge) return undefined;
+  if (changed) {
+    // Every live node holding the service hears the new token, even with an unchanged count: from
+    // then on it refuses the previous holder's commands (a deposed leader that still reaches it).
+    const named = new Set(targets.map((t) => t.nodeId));
+    for (const nodeId of [...fresh].sort()) {
+      if (named.has(nodeId)) continue;
+      const want = placement[nodeId] ?? 0;
+      if (want > 0 || (service.placement[nodeId] ?? 0) > 0) targets.push({ nodeId, replicas: want, action: 'scale' });
+    }
+  }
   return {
     service: name,
     specVersion: service.specVersion,
