@@ -18,6 +18,15 @@ export {
   type SimHost,
 } from './host-network.js';
 export {
+  DEFAULT_AGENT_BIN,
+  DEFAULT_LAB_SERVICES,
+  Lab,
+  type LabHost,
+  type LabOptions,
+  type LabServiceSeed,
+} from './lab.js';
+export { type LabHostView, type LabView, renderLabTable } from './lab-table.js';
+export {
   freePort,
   NatsCluster,
   type NatsClusterOptions,

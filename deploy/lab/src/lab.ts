@@ -1,0 +1,521 @@
+import type { ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import {
+  AgentConfig,
+  type AgentConfigInput,
+  decode,
+  LABELS,
+  MAX_REPORT_BYTES,
+  NodeReport,
+  subjects,
+  validate,
+} from '@coxswain/protocol';
+import { connect, type NatsConnection } from 'nats';
+import { stringify } from 'yaml';
+import { BUSYBOX_IMAGE, ensureBusyboxImage } from './busybox-image.js';
+import { Dockerd } from './dockerd.js';
+import { createHostNetwork, type HostNetwork } from './host-network.js';
+import { type LabHostView, type LabView, renderLabTable } from './lab-table.js';
+import { NatsCluster, NatsServer } from './nats-server.js';
+import { exitOf, spawnDaemon, terminate } from './process.js';
+import { ensureTools } from './tools.js';
+
+/** A service the lab starts on every host before the agents come up: a few labelled containers. */
+export interface LabServiceSeed {
+  readonly name: string;
+  /** The container's command; `{port}` is replaced with the service port on that host. */
+  readonly cmd: readonly string[];
+  readonly replicasPerHost: number;
+  /** In loopback mode all hosts share one network, so each host gets `port + 10 × index`. */
+  readonly port?: number;
+}
+
+export const DEFAULT_LAB_SERVICES: readonly LabServiceSeed[] = [
+  {
+    name: 'web',
+    cmd: ['httpd', '-f', '-p', '{port}', '-h', '/www'],
+    replicasPerHost: 1,
+    port: 8080,
+  },
+  { name: 'worker', cmd: ['sleep', '1000000'], replicasPerHost: 2 },
+];
+
+/** The CLI this file ships beside: deploy/lab/{src,dist}/lab.* → packages/cli/dist/bin.js. */
+export const DEFAULT_AGENT_BIN = fileURLToPath(
+  new URL('../../../packages/cli/dist/bin.js', import.meta.url),
+);
+
+export interface LabOptions {
+  readonly hosts?: number;
+  /** Agent configs, data dirs and logs go here (wiped at start). Engines use short temp dirs of their own. */
+  readonly stateDir?: string;
+  readonly cluster?: string;
+  /** NATS servers in the cluster joining the hosts; 1 runs a single server. */
+  readonly natsServers?: number;
+  /** `auto` tries network namespaces and falls back to loopback-only hosts. */
+  readonly network?: 'auto' | 'netns' | 'loopback';
+  /** Path of the `coxswain` CLI whose `agent` command runs on each host; false runs no agents. */
+  readonly agentBin?: string | false;
+  readonly services?: readonly LabServiceSeed[];
+  /** First API port in loopback mode (host i gets base + i); in namespaces every host uses it. */
+  readonly apiPort?: number;
+  readonly log?: (message: string) => void;
+}
+
+type HostState = 'starting' | 'up' | 'killed' | `agent exited (${string})`;
+
+interface HostRuntime {
+  readonly name: string;
+  readonly index: number;
+  readonly address: string;
+  readonly netns: string | undefined;
+  readonly dir: string;
+  readonly configPath: string;
+  readonly apiPort: number;
+  dockerd: Dockerd | undefined;
+  agent: ChildProcess | undefined;
+  state: HostState;
+}
+
+/** A simulated host as callers see it. */
+export interface LabHost {
+  readonly name: string;
+  readonly address: string;
+  readonly netns: string | undefined;
+  readonly apiUrl: string;
+  readonly configPath: string;
+  readonly agentLogPath: string;
+  readonly dockerd: Dockerd | undefined;
+  readonly agentPid: number | undefined;
+  readonly state: string;
+}
+
+interface ReceivedReport {
+  readonly report: NodeReport;
+  readonly receivedAtMs: number;
+}
+
+/**
+ * Several simulated hosts on one Linux machine (DESIGN.md, "The local lab"):
+ * each a network namespace with its own address on a bridge, its own dockerd
+ * and its own agent, joined by a NATS cluster. Hosts can be killed and
+ * restarted one by one, which is what chaos experiments build on.
+ */
+export class Lab {
+  readonly cluster: string;
+  readonly mode: 'netns' | 'loopback';
+  readonly stateDir: string;
+  readonly #options: LabOptions;
+  readonly #log: (message: string) => void;
+  readonly #network: HostNetwork | undefined;
+  readonly #hosts = new Map<string, HostRuntime>();
+  readonly #reports = new Map<string, ReceivedReport>();
+  #nats: NatsServer | NatsCluster | undefined;
+  #nc: NatsConnection | undefined;
+  #badReports = 0;
+  #lastBadReport: string | undefined;
+  #agentNote: string | undefined;
+  #stopping: Promise<void> | undefined;
+  readonly #startedAtMs = performance.now();
+
+  private constructor(options: LabOptions, network: HostNetwork | undefined) {
+    this.#options = options;
+    this.#log = options.log ?? ((m) => console.error(m));
+    this.#network = network;
+    this.mode = network ? 'netns' : 'loopback';
+    this.cluster = options.cluster ?? 'lab';
+    this.stateDir = resolve(options.stateDir ?? '.state/lab');
+  }
+
+  /** Starts everything; on any failure stops what it started and rethrows. */
+  static async start(options: LabOptions = {}): Promise<Lab> {
+    const count = options.hosts ?? 3;
+    if (!Number.isInteger(count) || count < 1 || count > 20)
+      throw new Error('hosts must be an integer from 1 to 20');
+    const mode = options.network ?? 'auto';
+    await ensureTools([
+      'nats-server',
+      'dockerd',
+      'busybox',
+      ...(mode === 'loopback' ? [] : ['ip', 'nsenter']),
+    ]);
+
+    let network: HostNetwork | undefined;
+    if (mode !== 'loopback') {
+      try {
+        network = await createHostNetwork();
+      } catch (error) {
+        if (mode === 'netns') throw error;
+        (options.log ?? console.error)(
+          `lab: ${(error as Error).message}; falling back to loopback-only hosts (one shared network, no per-host addresses, no cutHost)`,
+        );
+      }
+    }
+    const lab = new Lab(options, network);
+    try {
+      await lab.#start(count);
+    } catch (error) {
+      await lab.stop();
+      throw error;
+    }
+    return lab;
+  }
+
+  get natsUrls(): string[] {
+    const n = this.#nats;
+    if (!n) return [];
+    return n instanceof NatsCluster ? n.urls : [n.url];
+  }
+
+  /** The NATS servers, for experiments that stop or restart one. */
+  get natsServers(): readonly NatsServer[] {
+    const n = this.#nats;
+    if (!n) return [];
+    return n instanceof NatsCluster ? n.servers : [n];
+  }
+
+  get hosts(): LabHost[] {
+    return [...this.#hosts.values()].map((h) => this.#describe(h));
+  }
+
+  host(name: string): LabHost {
+    return this.#describe(this.#runtime(name));
+  }
+
+  /** The latest valid report from each agent, by node id. */
+  get reports(): ReadonlyMap<string, ReceivedReport> {
+    return this.#reports;
+  }
+
+  #describe(h: HostRuntime): LabHost {
+    const agent = h.agent;
+    return {
+      name: h.name,
+      address: h.address,
+      netns: h.netns,
+      apiUrl: `http://${h.address}:${h.apiPort}`,
+      configPath: h.configPath,
+      agentLogPath: join(h.dir, 'agent.log'),
+      dockerd: h.dockerd,
+      agentPid:
+        agent && agent.exitCode === null && agent.signalCode === null ? agent.pid : undefined,
+      state: h.state,
+    };
+  }
+
+  #runtime(name: string): HostRuntime {
+    const h = this.#hosts.get(name);
+    if (!h)
+      throw new Error(`no lab host named ${name}; hosts: ${[...this.#hosts.keys()].join(', ')}`);
+    return h;
+  }
+
+  async #start(count: number): Promise<void> {
+    const natsHost = this.#network?.gatewayIp ?? '127.0.0.1';
+    const natsCount = this.#options.natsServers ?? 3;
+    this.#log(
+      `lab: starting ${natsCount === 1 ? 'a NATS server' : `a ${natsCount}-server NATS cluster`} on ${natsHost}`,
+    );
+    this.#nats =
+      natsCount === 1
+        ? await NatsServer.start({ host: natsHost })
+        : await NatsCluster.start(natsCount, { host: natsHost, name: `cox-${this.cluster}` });
+
+    rmSync(this.stateDir, { recursive: true, force: true });
+    mkdirSync(this.stateDir, { recursive: true });
+    const names = Array.from({ length: count }, (_, i) => `host-${i + 1}`);
+    for (const [i, name] of names.entries()) {
+      const sim = this.#network ? await this.#network.addHost(name) : undefined;
+      const dir = join(this.stateDir, name);
+      mkdirSync(dir, { recursive: true });
+      const basePort = this.#options.apiPort ?? 7070;
+      this.#hosts.set(name, {
+        name,
+        index: i,
+        address: sim?.ip ?? '127.0.0.1',
+        netns: sim?.netns,
+        dir,
+        configPath: join(dir, 'agent.yaml'),
+        apiPort: sim ? basePort : basePort + i,
+        dockerd: undefined,
+        agent: undefined,
+        state: 'starting',
+      });
+    }
+
+    await this.#subscribeReports();
+    this.#log(
+      `lab: starting ${count} hosts (${this.mode === 'netns' ? 'network namespaces' : 'loopback only'})`,
+    );
+    // Engines start in parallel: each takes a few seconds, mostly waiting.
+    await Promise.all(names.map((name) => this.#bringUpEngine(this.#runtime(name), true)));
+    const agentBin = this.#agentBin();
+    for (const name of names) {
+      const h = this.#runtime(name);
+      this.#writeAgentConfig(h, names);
+      if (agentBin) this.#startAgent(h, agentBin);
+      h.state = 'up';
+    }
+  }
+
+  #agentBin(): string | undefined {
+    const bin = this.#options.agentBin ?? DEFAULT_AGENT_BIN;
+    if (bin === false) {
+      this.#agentNote = 'agents disabled';
+      return undefined;
+    }
+    if (!existsSync(bin)) {
+      this.#agentNote = `no agents: ${bin} does not exist (run pnpm build)`;
+      return undefined;
+    }
+    return bin;
+  }
+
+  async #bringUpEngine(h: HostRuntime, seed: boolean): Promise<void> {
+    if (h.dockerd) await h.dockerd.restart();
+    else h.dockerd = await Dockerd.start({ netns: h.netns });
+    await ensureBusyboxImage(h.dockerd.docker);
+    if (seed) await this.#seedContainers(h);
+  }
+
+  async #seedContainers(h: HostRuntime): Promise<void> {
+    const docker = h.dockerd!.docker;
+    for (const seed of this.#options.services ?? DEFAULT_LAB_SERVICES) {
+      const port =
+        seed.port === undefined
+          ? undefined
+          : seed.port + (this.mode === 'netns' ? 0 : 10 * h.index);
+      for (let k = 1; k <= seed.replicasPerHost; k++) {
+        const container = await docker.createContainer({
+          name: `lab-${seed.name}-${h.name}-${k}`,
+          Image: BUSYBOX_IMAGE,
+          Cmd: seed.cmd.map((part) => part.replaceAll('{port}', String(port ?? 0))),
+          Labels: {
+            [LABELS.service]: seed.name,
+            [LABELS.cluster]: this.cluster,
+            [LABELS.node]: h.name,
+          },
+          // The host's own network: in a namespace that is the simulated host's address.
+          HostConfig: { NetworkMode: 'host', Memory: 64 * 1024 * 1024 },
+        });
+        await container.start();
+      }
+    }
+  }
+
+  #writeAgentConfig(h: HostRuntime, allNames: readonly string[]): void {
+    const config: AgentConfigInput = {
+      cluster: this.cluster,
+      nodeId: h.name,
+      address: h.address,
+      // Up to five voters, as the Raft group allows; the rest join as clients.
+      voters: allNames.slice(0, 5),
+      nats: { servers: this.natsUrls },
+      docker: { socketPath: h.dockerd!.socketPath },
+      dataDir: join(h.dir, 'data'),
+      api: { host: h.address, port: h.apiPort },
+      sampleIntervalMs: 1000,
+      labels: { lab: 'true', host: h.name },
+      log: { level: 'info', format: 'json' },
+    };
+    const checked = validate(AgentConfig, config, h.configPath);
+    if (!checked.ok) throw checked.error;
+    writeFileSync(h.configPath, stringify(config));
+  }
+
+  #startAgent(h: HostRuntime, bin: string): void {
+    const args = [bin, 'agent', '--config', h.configPath];
+    const logPath = join(h.dir, 'agent.log');
+    const agent = h.netns
+      ? spawnDaemon(
+          'nsenter',
+          [`--net=/var/run/netns/${h.netns}`, process.execPath, ...args],
+          logPath,
+        )
+      : spawnDaemon(process.execPath, args, logPath);
+    h.agent = agent;
+    void exitOf(agent).then(({ code, signal }) => {
+      // Only an exit we did not cause is news.
+      if (h.agent !== agent || h.state === 'killed' || this.#stopping) return;
+      h.state = `agent exited (${code ?? signal})`;
+      this.#agentNote = `the agent on ${h.name} exited with ${code ?? signal}; see ${logPath}`;
+    });
+  }
+
+  async #subscribeReports(): Promise<void> {
+    this.#nc = await connect({
+      servers: this.natsUrls,
+      name: 'coxswain-lab',
+      maxReconnectAttempts: -1,
+    });
+    const subject = subjects(this.cluster).reports;
+    this.#nc.subscribe(subject, {
+      callback: (error, msg) => {
+        if (error) return;
+        const decoded = decode(NodeReport, msg.data, {
+          where: msg.subject,
+          maxBytes: MAX_REPORT_BYTES,
+        });
+        if (decoded.ok) {
+          this.#reports.set(decoded.value.nodeId, {
+            report: decoded.value,
+            receivedAtMs: performance.now(),
+          });
+        } else {
+          this.#badReports++;
+          this.#lastBadReport = decoded.error.message.slice(0, 300);
+        }
+      },
+    });
+  }
+
+  /**
+   * Kills the whole host at once, like a power cut: its agent, its engine,
+   * containerd, shims and containers, with SIGKILL. Its data stays for restartHost().
+   */
+  async killHost(name: string): Promise<void> {
+    const h = this.#runtime(name);
+    h.state = 'killed';
+    if (h.agent && h.agent.exitCode === null && h.agent.signalCode === null) {
+      h.agent.kill('SIGKILL');
+      await exitOf(h.agent);
+    }
+    await h.dockerd?.kill();
+    // Anything else that ran in the namespace (an exec'd helper, a debug shell) dies too.
+    if (this.#network && h.netns) await this.#network.killProcessesOf(name);
+    this.#reports.delete(name);
+  }
+
+  /** Brings a killed host back: its engine on the same data root (containers included), then its agent. */
+  async restartHost(name: string): Promise<void> {
+    const h = this.#runtime(name);
+    if (h.state !== 'killed') await this.killHost(name);
+    h.state = 'starting';
+    await this.#bringUpEngine(h, false);
+    const bin = this.#agentBin();
+    if (bin) this.#startAgent(h, bin);
+    h.state = 'up';
+  }
+
+  /** Cuts the host off the network (its processes keep running). Needs namespaces. */
+  async cutHost(name: string): Promise<void> {
+    this.#runtime(name);
+    if (!this.#network)
+      throw new Error('cutHost needs network namespaces; this lab runs loopback only');
+    await this.#network.cutHost(name);
+  }
+
+  async healHost(name: string): Promise<void> {
+    this.#runtime(name);
+    if (!this.#network)
+      throw new Error('healHost needs network namespaces; this lab runs loopback only');
+    await this.#network.healHost(name);
+  }
+
+  /** A snapshot for the table: the agents' reports and, beside them, each engine asked directly. */
+  async view(durationMs?: number, sinceMs = this.#startedAtMs): Promise<LabView> {
+    const now = performance.now();
+    const hosts: LabHostView[] = await Promise.all(
+      [...this.#hosts.values()].map(async (h) => {
+        let running: number | undefined;
+        let total: number | undefined;
+        if (h.dockerd?.running) {
+          try {
+            const list = await h.dockerd.docker.listContainers({ all: true });
+            total = list.length;
+            running = list.filter((c) => c.State === 'running').length;
+          } catch {
+            // Engine not answering: shown as down.
+          }
+        }
+        const received = this.#reports.get(h.name);
+        return {
+          name: h.name,
+          address: h.address,
+          state: h.state,
+          dockerRunning: running,
+          dockerTotal: total,
+          report: received?.report,
+          reportAgeMs: received ? now - received.receivedAtMs : undefined,
+        } satisfies LabHostView;
+      }),
+    );
+    return {
+      mode: this.mode,
+      cluster: this.cluster,
+      natsUrls: this.natsUrls,
+      elapsedMs: now - sinceMs,
+      durationMs,
+      hosts,
+      badReports: this.#badReports,
+      lastBadReport: this.#lastBadReport,
+      agentNote: this.#agentNote,
+    };
+  }
+
+  /**
+   * Prints the live table every `refreshMs` until `durationMs` has passed or
+   * `signal` aborts. On a terminal it redraws in place; elsewhere it prints a
+   * table every five refreshes, so a log stays readable.
+   */
+  async watch(options: {
+    durationMs?: number;
+    signal?: AbortSignal;
+    refreshMs?: number;
+    out?: NodeJS.WriteStream;
+  }): Promise<void> {
+    const out = options.out ?? process.stdout;
+    const refreshMs = options.refreshMs ?? 1000;
+    const started = performance.now();
+    for (let frame = 0; ; frame++) {
+      if (options.signal?.aborted) return;
+      if (options.durationMs !== undefined && performance.now() - started >= options.durationMs)
+        return;
+      const lines = renderLabTable(await this.view(options.durationMs, started));
+      if (out.isTTY) out.write(`\x1b[H\x1b[2J${lines.join('\n')}\n`);
+      else if (frame % 5 === 0) out.write(`${lines.join('\n')}\n\n`);
+      try {
+        await sleep(refreshMs, undefined, { signal: options.signal });
+      } catch {
+        return; // aborted
+      }
+    }
+  }
+
+  /** Stops every agent, engine, container, NATS server, namespace and the bridge. Safe to call twice. */
+  stop(): Promise<void> {
+    this.#stopping ??= this.#stopAll();
+    return this.#stopping;
+  }
+
+  async #stopAll(): Promise<void> {
+    const problems: string[] = [];
+    const attempt = async (what: string, step: () => Promise<unknown>) => {
+      try {
+        await step();
+      } catch (error) {
+        problems.push(`${what}: ${(error as Error).message}`);
+      }
+    };
+    const hosts = [...this.#hosts.values()];
+    await Promise.all(
+      hosts.map((h) =>
+        attempt(`agent on ${h.name}`, async () => h.agent && (await terminate(h.agent, 5000))),
+      ),
+    );
+    await Promise.all(
+      hosts.map((h) => attempt(`dockerd on ${h.name}`, async () => h.dockerd?.stop())),
+    );
+    await attempt('NATS client', async () => this.#nc?.close());
+    await attempt('NATS', async () => this.#nats?.stop());
+    if (this.#network) await attempt('network', async () => this.#network?.destroy());
+    for (const p of problems) this.#log(`lab: while stopping, ${p}`);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+}
