@@ -14,11 +14,12 @@ import {
   ClusterEvent,
   type ClusterEventType,
   decode,
-  encode,
   PROTOCOL_VERSION,
   subjects,
 } from '@coxswain/protocol';
 import type { NatsConnection, Subscription } from 'nats';
+
+const MAX_PENDING_ECHOES = 1000;
 
 export interface StoredEvent {
   readonly id: number;
@@ -38,7 +39,7 @@ export interface EventBusOptions {
   /** Events kept for replay (default 1000). */
   readonly capacity?: number;
   /** Called with every event this node emits; `attachNats` sets it. */
-  readonly publish?: (event: ClusterEvent) => void;
+  readonly publish?: (event: ClusterEvent, payload: string) => void;
   /** Wall clock for the event's `time` (tests pin it). */
   readonly now?: () => number;
   /** Called when a listener throws or a publish fails: counted and logged by the owner, never rethrown. */
@@ -60,7 +61,9 @@ export class EventBus {
   readonly #listeners = new Set<EventListener>();
   readonly #now: () => number;
   readonly #onError: (error: unknown, where: string) => void;
-  #publish: ((event: ClusterEvent) => void) | undefined;
+  #publish: ((event: ClusterEvent, payload: string) => void) | undefined;
+  /** Payloads this bus published and has not yet seen come back, with how many times. */
+  readonly #echoes = new Map<string, number>();
   #nextId = 1;
   /** Events from the network that failed validation. */
   invalidCount = 0;
@@ -75,7 +78,7 @@ export class EventBus {
     this.#onError = options.onError ?? (() => {});
   }
 
-  setPublisher(publish: ((event: ClusterEvent) => void) | undefined): void {
+  setPublisher(publish: ((event: ClusterEvent, payload: string) => void) | undefined): void {
     this.#publish = publish;
   }
 
@@ -92,7 +95,12 @@ export class EventBus {
     const stored = this.#store(event);
     if (this.#publish) {
       try {
-        this.#publish(event);
+        const payload = JSON.stringify(event);
+        this.#echoes.set(payload, (this.#echoes.get(payload) ?? 0) + 1);
+        // Bounded: an echo that never comes back (NATS down) must not pin memory.
+        if (this.#echoes.size > MAX_PENDING_ECHOES)
+          this.#echoes.delete(this.#echoes.keys().next().value!);
+        this.#publish(event, payload);
       } catch (error) {
         this.#onError(error, 'publish');
       }
@@ -102,8 +110,9 @@ export class EventBus {
 
   /**
    * Takes an event from the network. Returns false when the payload is invalid
-   * (counted) or is this node's own event coming back from NATS (already stored
-   * when it was emitted).
+   * (counted) or is this bus's own emit coming back from NATS (already stored
+   * when it was emitted). Events other parts of this node publish straight to
+   * NATS (the cluster member's) are taken like any other node's.
    */
   ingest(payload: Uint8Array | string, where = 'events'): boolean {
     const decoded = decode(ClusterEvent, payload, { where });
@@ -112,7 +121,14 @@ export class EventBus {
       this.#onError(decoded.error, where);
       return false;
     }
-    if (decoded.value.nodeId === this.nodeId) return false;
+    const text = typeof payload === 'string' ? payload : Buffer.from(payload).toString('utf8');
+    const echoes = this.#echoes.get(text);
+    if (echoes !== undefined) {
+      // Our own emit coming back from NATS: already stored and delivered when emitted.
+      if (echoes <= 1) this.#echoes.delete(text);
+      else this.#echoes.set(text, echoes - 1);
+      return false;
+    }
     this.ingestedCount += 1;
     this.#store(decoded.value);
     return true;
@@ -171,7 +187,8 @@ export function attachEventBusToNats(
   cluster: string,
 ): Subscription {
   const subject = subjects(cluster).events;
-  bus.setPublisher((event) => nc.publish(subject, encode(ClusterEvent, event)));
+  // The exact bytes are published so the echo from our own subscription is recognised.
+  bus.setPublisher((_event, payload) => nc.publish(subject, payload));
   return nc.subscribe(subject, {
     callback: (error, msg) => {
       if (error) return;

@@ -35,13 +35,26 @@ describe('EventBus', () => {
     const bus = new EventBus({ nodeId: 'n1', now: at, onError: (_e, where) => errors.push(where) });
     const other = { v: 1, type: 'node.dead', time: 5, nodeId: 'n2', message: 'n3 dead' };
     expect(bus.ingest(JSON.stringify(other))).toBe(true);
-    expect(bus.ingest(JSON.stringify({ ...other, nodeId: 'n1' }))).toBe(false);
+    // An event another part of this node published straight to NATS is taken; the bus's own echo is not.
+    expect(bus.ingest(JSON.stringify({ ...other, nodeId: 'n1', message: 'from the member' }))).toBe(
+      true,
+    );
+    let sent = '';
+    bus.setPublisher((_e, payload) => {
+      sent = payload;
+    });
+    bus.emit({ type: 'node.returned', message: 'n3 back' });
+    expect(bus.ingest(sent)).toBe(false);
     expect(bus.ingest('{"v":1,"type":"made.up"}', 'cox.test.events')).toBe(false);
     expect(bus.ingest(new Uint8Array([0xff, 0xfe]))).toBe(false);
     expect(bus.invalidCount).toBe(2);
-    expect(bus.ingestedCount).toBe(1);
+    expect(bus.ingestedCount).toBe(2);
     expect(errors).toEqual(['cox.test.events', 'events']);
-    expect(bus.recent().map((s) => s.event.message)).toEqual(['n3 dead']);
+    expect(bus.recent().map((s) => s.event.message)).toEqual([
+      'n3 dead',
+      'from the member',
+      'n3 back',
+    ]);
   });
 
   it('keeps a bounded ring and answers since/limit/types', () => {

@@ -334,6 +334,7 @@ export function registerClusterApi(router: Router, options: ClusterApiOptions): 
         const consistent = isTrue((query as { consistent?: string }).consistent);
         if (consistent)
           await withTimeout(view.consistentRead(), consistentReadTimeoutMs, 'consistent read');
+        else if (view.beforeRead) await view.beforeRead();
         const m = meta(consistent);
         return jsonReply(build(ctx, query, view.snapshot(), m), m);
       } catch (error) {

@@ -58,6 +58,8 @@ export interface ClusterView {
    * `NoLeaderError` when there is no leader to confirm it.
    */
   consistentRead(): Promise<void>;
+  /** Called before every non-consistent read (a client node refreshes the snapshot it borrows from a voter). */
+  beforeRead?(): Promise<void>;
   /**
    * Applies a write through the leader: here when this node leads, else
    * forwarded. Rejects with `NoLeaderError` when no leader can be reached;
