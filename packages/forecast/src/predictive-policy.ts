@@ -1,0 +1,222 @@
+import { z } from 'zod';
+import { AutoForecaster } from './auto-forecaster.js';
+import { CapacityModel } from './capacity-model.js';
+import {
+  clampReplicas,
+  type PolicyContext,
+  type PolicyDecision,
+  type PolicyObservation,
+  type ScalingPolicy,
+} from './policy.js';
+
+export const PredictiveParams = z.object({
+  /** Fraction of a replica's capacity to plan for, for both the forecast and the reactive part. */
+  targetUtilization: z.number().gt(0).max(1).default(0.7),
+  /** Req/s one replica serves at 100 % CPU, until the capacity model has learned it from reports. */
+  capacityPerReplica: z.number().positive().default(10),
+  /** Learn capacity from reports (false: always use `capacityPerReplica`). */
+  learnCapacity: z.boolean().default(true),
+  /** Command-to-ready time of a new replica: how far ahead capacity must be decided. */
+  leadTimeSeconds: z.number().nonnegative().default(60),
+  /** How often the leader decides; capacity chosen now must last until the next decision lands. */
+  decisionIntervalSeconds: z.number().positive().default(15),
+  /** The forecaster's step: request rates are averaged into buckets this wide. */
+  stepSeconds: z.number().positive().default(60),
+  /** Quantile of the forecast distribution provisioned for. */
+  quantile: z.number().gt(0).lt(1).default(0.9),
+  /** Season in steps, or detect it by autocorrelation, or none. */
+  season: z.union([z.number().int().min(2), z.enum(['detect', 'none'])]).default('detect'),
+  /** Scale down only to the highest recommendation made within this window. */
+  scaleDownStabilizationSeconds: z.number().nonnegative().default(300),
+  /** After a scale-down, no further scale-down for this long. Scale-ups never wait. */
+  scaleDownCooldownSeconds: z.number().nonnegative().default(60),
+  maxStepUp: z.number().int().positive().default(1000),
+  maxStepDown: z.number().int().positive().default(1000),
+  /** Points of the forecaster's fit window (see AutoForecaster). */
+  maxFitPoints: z.number().int().min(16).default(10_080),
+  firstFitAt: z.number().int().min(4).default(288),
+  /** When set, capacity is also capped where the learned p95 latency crosses this objective. */
+  sloP95Ms: z.number().positive().optional(),
+});
+export type PredictiveParams = z.output<typeof PredictiveParams>;
+
+/**
+ * The predictive policy's state: the online forecaster over per-step request
+ * rates, the capacity model, and the scale-down memory. Mutable and handed
+ * over from call to call (see ScalingPolicy): ingesting a report is O(1)
+ * amortised, never a refit per decision.
+ */
+export class PredictiveState {
+  readonly forecaster: AutoForecaster;
+  readonly capacity: CapacityModel;
+  /** The open bucket's index (time / step) and its accumulated req/s × seconds. */
+  bucket: number | undefined;
+  bucketRequests = 0;
+  bucketSeconds = 0;
+  lastClosedRate = 0;
+  lastTime = Number.NEGATIVE_INFINITY;
+  recommendations: { time: number; value: number }[] = [];
+  lastScaleDownAt = Number.NEGATIVE_INFINITY;
+
+  constructor(params: PredictiveParams, sloP95Ms?: number) {
+    const lead = Math.max(
+      1,
+      Math.ceil((params.leadTimeSeconds + params.decisionIntervalSeconds) / params.stepSeconds),
+    );
+    // One more than the lead horizon: "now" sits partway into the open bucket.
+    const horizons = Array.from({ length: lead + 1 }, (_, i) => i + 1);
+    this.forecaster = new AutoForecaster({
+      horizons,
+      selectHorizon: lead,
+      season: params.season,
+      nonNegative: true,
+      maxFitPoints: params.maxFitPoints,
+      firstFitAt: params.firstFitAt,
+    });
+    this.capacity = new CapacityModel({
+      fallbackCapacityPerReplica: params.capacityPerReplica,
+      ...(sloP95Ms === undefined ? {} : { sloP95Ms }),
+    });
+  }
+}
+
+function ingest(
+  state: PredictiveState,
+  history: readonly PolicyObservation[],
+  params: PredictiveParams,
+): void {
+  let first = history.length;
+  while (first > 0 && history[first - 1]!.time > state.lastTime) first--;
+  const stepMs = params.stepSeconds * 1000;
+  for (let i = first; i < history.length; i++) {
+    const o = history[i]!;
+    const dt = Number.isFinite(state.lastTime)
+      ? (o.time - state.lastTime) / 1000
+      : params.decisionIntervalSeconds;
+    state.lastTime = o.time;
+    if (o.requestRatePerSecond === undefined) continue;
+    if (params.learnCapacity && o.containerCount > 0) {
+      state.capacity.observe({
+        ratePerReplica: o.requestRatePerSecond / o.containerCount,
+        ...(o.cpuPercent === undefined ? {} : { cpuPercent: o.cpuPercent }),
+        ...(o.p95LatencyMs === undefined ? {} : { p95LatencyMs: o.p95LatencyMs }),
+      });
+    }
+    const bucket = Math.floor((o.time - 1) / stepMs);
+    if (state.bucket === undefined) state.bucket = bucket;
+    if (bucket > state.bucket) {
+      const rate =
+        state.bucketSeconds > 0 ? state.bucketRequests / state.bucketSeconds : state.lastClosedRate;
+      state.forecaster.update(rate);
+      state.lastClosedRate = rate;
+      // A gap in the reports: carry the last rate across the missing buckets (bounded, so a long outage stays cheap).
+      const missing = Math.min(bucket - state.bucket - 1, 10_000);
+      for (let k = 0; k < missing; k++) state.forecaster.update(rate);
+      state.bucket = bucket;
+      state.bucketRequests = 0;
+      state.bucketSeconds = 0;
+    }
+    state.bucketRequests += o.requestRatePerSecond * dt;
+    state.bucketSeconds += dt;
+  }
+}
+
+const r1 = (n: number): string => (Math.round(n * 10) / 10).toString();
+
+/**
+ * desired = max(reactive target tracking on the newest figures, the forecast's
+ * upper quantile over [now, now + lead time + decision interval] ÷ (capacity
+ * per replica × target utilisation)), then min/max, max step, scale-down
+ * stabilization and a scale-down cooldown.
+ */
+export const predictivePolicy: ScalingPolicy<PredictiveParams, PredictiveState> & {
+  decide(
+    ctx: PolicyContext,
+    state: PredictiveState,
+    params: PredictiveParams,
+  ): PolicyDecision<PredictiveState> & { readonly predictedRequestRatePerSecond?: number };
+} = {
+  name: 'predictive',
+  params: PredictiveParams,
+  initialState: (params: PredictiveParams) => new PredictiveState(params, params.sloP95Ms),
+  decide(ctx, state, params) {
+    ingest(state, ctx.history, params);
+    const current = ctx.currentReplicas;
+    const latest = ctx.history[ctx.history.length - 1];
+    const target = params.targetUtilization;
+    const perReplica = state.capacity.capacityAt(target * 100);
+
+    // Reactive: what the newest figures need right now.
+    let reactive = 0;
+    const parts: string[] = [];
+    if (latest?.requestRatePerSecond !== undefined) {
+      reactive = Math.ceil(latest.requestRatePerSecond / perReplica);
+      parts.push(`now ${r1(latest.requestRatePerSecond)} req/s → ${reactive}`);
+    }
+    if (latest?.cpuPercent !== undefined && latest.containerCount > 0) {
+      const byCpu = Math.ceil((latest.containerCount * latest.cpuPercent) / (target * 100));
+      if (byCpu > reactive) {
+        reactive = byCpu;
+        parts.push(`cpu ${r1(latest.cpuPercent)}% → ${byCpu}`);
+      }
+    }
+
+    // Predictive: the upper quantile of the rate over the buckets a replica started now would serve.
+    let predicted: number | undefined;
+    let predictive = 0;
+    const f = state.forecaster;
+    if (f.count >= 3 && state.bucket !== undefined) {
+      const stepMs = params.stepSeconds * 1000;
+      const endBucket = Math.floor(
+        (ctx.now + (params.leadTimeSeconds + params.decisionIntervalSeconds) * 1000) / stepMs,
+      );
+      const hMax = Math.max(
+        1,
+        Math.min(f.horizons[f.horizons.length - 1]!, endBucket - state.bucket + 1),
+      );
+      predicted = 0;
+      for (let h = 1; h <= hMax; h++)
+        predicted = Math.max(predicted, f.upperQuantile(h, params.quantile));
+      predictive = Math.ceil(predicted / perReplica);
+      parts.push(
+        `p${Math.round(params.quantile * 100)} forecast ${r1(predicted)} req/s by +${hMax} steps (${f.chosen.label}) → ${predictive}`,
+      );
+    }
+
+    let desired = clampReplicas(
+      Math.max(reactive, predictive, 0),
+      ctx.minReplicas,
+      ctx.maxReplicas,
+    );
+    const raw = desired;
+    desired = Math.min(desired, current + params.maxStepUp);
+    desired = Math.max(desired, current - params.maxStepDown);
+
+    // Scale-down stabilization: never below the highest recommendation of the window.
+    const cutoff = ctx.now - params.scaleDownStabilizationSeconds * 1000;
+    state.recommendations = state.recommendations.filter((r) => r.time > cutoff);
+    state.recommendations.push({ time: ctx.now, value: raw });
+    let note = '';
+    if (desired < current) {
+      let highest = desired;
+      for (const r of state.recommendations) highest = Math.max(highest, r.value);
+      desired = Math.min(current, highest);
+      if (
+        desired < current &&
+        ctx.now - state.lastScaleDownAt < params.scaleDownCooldownSeconds * 1000
+      ) {
+        desired = current;
+        note = ' (scale-down cooldown)';
+      } else if (highest > raw) note = ' (stabilized)';
+    }
+    desired = clampReplicas(desired, ctx.minReplicas, ctx.maxReplicas);
+    if (desired < current) state.lastScaleDownAt = ctx.now;
+    const capText = `${r1(perReplica)} req/s per replica at ${Math.round(target * 100)}%${state.capacity.learned ? ' (learned)' : ''}`;
+    return {
+      desiredReplicas: desired,
+      reason: `${parts.join('; ') || 'no rate yet'}; ${capText} → ${desired}${note}`,
+      state,
+      ...(predicted === undefined ? {} : { predictedRequestRatePerSecond: predicted }),
+    };
+  },
+};
