@@ -3,9 +3,20 @@
 // keeps the spans, so the test can check what a collector would see.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { startTelemetry, type Telemetry, withSpan } from '@coxswain/telemetry';
+import { AgentConfig, ServiceSpec } from '@coxswain/protocol';
+import { RecentSpansResponse, startTelemetry, type Telemetry, withSpan } from '@coxswain/telemetry';
+import { connect, type Msg } from 'nats';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import {
+  BUSYBOX_IMAGE,
+  Dockerd,
+  ensureBusyboxImage,
+  makeTempDir,
+  NatsServer,
+  pollUntil,
+  removeDir,
+} from './kit/index.js';
 
 // The part of the OTLP JSON encoding (ExportTraceServiceRequest) this test reads.
 const OtlpAnyValue = z.object({
@@ -203,5 +214,93 @@ describe('OTLP/HTTP export', () => {
     expect(telemetry.exportFailures).toBeGreaterThanOrEqual(1);
     expect(codes).toContain('COX_TELEMETRY_SHUTDOWN_TIMEOUT');
     expect(telemetry.recentSpans().map((s) => s.name)).toEqual(['unsent']);
+  });
+});
+
+describe('a real agent (nats-server and dockerd from the kit)', () => {
+  it('exports its sample-and-report spans to the collector, and its reports carry their trace', async () => {
+    await using receiver = await OtlpReceiver.start();
+    await using ns = await NatsServer.start();
+    await using dockerd = await Dockerd.start();
+    const dataDir = makeTempDir('coxswain-otlp-agent-');
+    process.env.OTEL_EXPORTER_OTLP_ENDPOINT = receiver.url;
+    try {
+      await ensureBusyboxImage(dockerd.docker);
+      // Imported here, not at the top: agent.ts takes its tracer when the module loads,
+      // and a tracer taken before the earlier tests' shutdowns stays bound to their SDK.
+      const { Agent } = await import('@coxswain/agent');
+      const config = AgentConfig.parse({
+        cluster: 'otlp-agent',
+        nodeId: 'n1',
+        nats: { servers: [ns.url] },
+        docker: { socketPath: dockerd.socketPath },
+        dataDir,
+        api: { host: '127.0.0.1', port: 0 },
+        sampleIntervalMs: 200,
+        log: { level: 'error' },
+      });
+
+      // A second connection listens to the agent's reports as a peer would.
+      const peer = await connect({ servers: ns.url });
+      const reports: Msg[] = [];
+      const sub = peer.subscribe('cox.otlp-agent.report.n1');
+      void (async () => {
+        for await (const m of sub) reports.push(m);
+      })();
+      await peer.flush();
+
+      const agent = await Agent.start(config);
+      let tracesBody: unknown;
+      try {
+        const spec = ServiceSpec.parse({
+          name: 'web',
+          image: BUSYBOX_IMAGE,
+          command: ['sleep', '100000'],
+        });
+        await agent.driver.createReplica(spec, 1);
+        await pollUntil(
+          'a report with the container',
+          () =>
+            reports.length > 0 && (agent.lastReport?.containers.length ?? 0) > 0 ? true : undefined,
+          20_000,
+        );
+        const res = await fetch(`http://127.0.0.1:${agent.http.port}/v1/traces?limit=5`);
+        expect(res.status).toBe(200);
+        tracesBody = await res.json();
+      } finally {
+        await agent.stop(); // shuts telemetry down, which flushes to the receiver
+        await peer.close();
+      }
+
+      const cycles = receiver.spans.filter((s) => s.name === 'agent.sample_and_report');
+      expect(cycles.length).toBeGreaterThan(0);
+      expect(cycles[0]?.resource).toMatchObject({
+        'service.name': 'coxswain-agent',
+        'service.instance.id': 'n1',
+        'coxswain.cluster': 'otlp-agent',
+        'coxswain.node': 'n1',
+      });
+      expect(cycles.some((s) => Number(flatten(s.attributes)['coxswain.containers']) >= 1)).toBe(
+        true,
+      );
+
+      // Each report published inside a cycle carries that cycle's trace context.
+      const cycleIds = new Set(cycles.map((s) => `${s.traceId}-${s.spanId}`));
+      const traced = reports
+        .map((m) =>
+          /^00-([0-9a-f]{32})-([0-9a-f]{16})-01$/.exec(m.headers?.get('traceparent') ?? ''),
+        )
+        .filter((m) => m !== null);
+      expect(traced.length).toBeGreaterThan(0);
+      expect(traced.every((m) => cycleIds.has(`${m[1]}-${m[2]}`))).toBe(true);
+
+      // GET /v1/traces served the same spans from the ring.
+      const body = RecentSpansResponse.parse(tracesBody);
+      expect(body.spans.length).toBeGreaterThan(0);
+      expect(body.spans.length).toBeLessThanOrEqual(5);
+      expect(body.spans.some((s) => s.name === 'agent.sample_and_report')).toBe(true);
+    } finally {
+      await removeDir(dataDir);
+    }
   });
 });

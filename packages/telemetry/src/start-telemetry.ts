@@ -11,6 +11,7 @@ import { NodeSDK } from '@opentelemetry/sdk-node';
 import { BatchSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { z } from 'zod';
 import { TelemetryAlreadyStartedError, TelemetryShutdownTimeoutError } from './errors.js';
+import { bridgeEsmTracerProvider } from './esm-api-bridge.js';
 import { ExportFailureReporter, type WarnLogger } from './export-failures.js';
 import { ReportingSpanExporter } from './reporting-span-exporter.js';
 import { RingSpanProcessor } from './ring-span-processor.js';
@@ -142,6 +143,7 @@ export async function startTelemetry(options: StartTelemetryOptions): Promise<Te
   // Batch time-outs and SDK-internal errors arrive here; send them to the same handler.
   setGlobalErrorHandler((error) => failures.report(error));
   sdk.start();
+  bridgeEsmTracerProvider();
 
   let stopped: Promise<void> | undefined;
   const flush = async (): Promise<void> => {
