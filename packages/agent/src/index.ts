@@ -1,4 +1,42 @@
 export { Agent, type AgentStartOptions, type PeerReport } from './agent.js';
+// The cluster state API (issue 4): routes, the view they read, events, OpenAPI, a client.
+export {
+  ApiClient,
+  type ApiClientOptions,
+  ApiRequestError,
+  ApiUnreachableError,
+  type StreamEventsOptions,
+} from './api/api-client.js';
+export { buildClusterApiDocument } from './api/api-document.js';
+export { ApiError, UnauthorizedError } from './api/api-errors.js';
+export {
+  type ClusterApi,
+  type ClusterApiOptions,
+  type RejectionCounter,
+  registerClusterApi,
+  runningByService,
+  tokenMatches,
+} from './api/cluster-api.js';
+export {
+  apiBaseUrl,
+  ClusterMemberView,
+  type ClusterMemberViewOptions,
+} from './api/cluster-member-view.js';
+export {
+  type ApiWrite,
+  type ClusterView,
+  NoLeaderError,
+  type RaftMemberView,
+  type RaftStatusView,
+  type ReportView,
+} from './api/cluster-view.js';
+export { FigureHistory } from './api/figure-history.js';
+export {
+  type MountClusterApiOptions,
+  type MountedClusterApi,
+  mountClusterApi,
+} from './api/mount-cluster-api.js';
+export { type SseFrame, SseParser, sseFrame } from './api/sse.js';
 // Cluster membership, coordination and healing (issue 4).
 export { type Assignment, AssignmentStore } from './cluster/assignment-store.js';
 export { ClusterMember, type ClusterMemberOptions } from './cluster/cluster-member.js';
@@ -76,6 +114,15 @@ export {
   ReplicaExitedError,
 } from './errors.js';
 export {
+  attachEventBusToNats,
+  EventBus,
+  type EventBusOptions,
+  type EventInput,
+  type EventListener,
+  type RecentOptions,
+  type StoredEvent,
+} from './events.js';
+export {
   Executor,
   type ExecutorOptions,
   isActive,
@@ -110,6 +157,15 @@ export {
   silentLogger,
 } from './logger.js';
 export { Counter, Gauge, Histogram, type Labels, MetricsRegistry } from './metrics-registry.js';
+export {
+  buildOpenApiDocument,
+  type JsonObject,
+  type NamedSchema,
+  type OpenApiInfo,
+  type OpenApiOperation,
+  type OpenApiResponse,
+  type SchemaIo,
+} from './openapi.js';
 export {
   extractRequestMetrics,
   histogramDelta,
