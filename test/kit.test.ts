@@ -1,5 +1,7 @@
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { connect } from 'nats';
 import { describe, expect, it } from 'vitest';
 import {
@@ -9,9 +11,12 @@ import {
   ensureBusyboxImage,
   ensureTools,
   isAlive,
+  Lab,
+  makeTempDir,
   NatsCluster,
   NatsServer,
   pollUntil,
+  renderLabTable,
 } from './kit/index.js';
 
 const text = (data: Uint8Array) => new TextDecoder().decode(data);
@@ -224,4 +229,77 @@ describe('HostNetwork', () => {
     expect(existsSync(`/var/run/netns/${netns}`)).toBe(false);
     expect(existsSync(`/sys/class/net/${bridge}`)).toBe(false);
   });
+});
+
+describe('Lab', () => {
+  it('runs hosts with their own engine, containers and agent; kills and restarts one host; stop() leaves nothing', async () => {
+    const stateDir = makeTempDir('cxl-');
+    // The agent runs from source, so this test needs no build.
+    const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+    const bin = fileURLToPath(new URL('../packages/cli/src/bin.ts', import.meta.url));
+    const lab = await Lab.start({
+      hosts: 2,
+      natsServers: 1,
+      stateDir,
+      log: () => {},
+      agentCommand: [process.execPath, '--conditions=@coxswain/source', '--import', tsx, bin],
+    });
+    const engineDirs: string[] = [];
+    const netnsNames: string[] = [];
+    try {
+      expect(lab.mode).toBe('netns');
+      expect(lab.hosts.map((h) => h.name)).toEqual(['host-1', 'host-2']);
+      for (const h of lab.hosts) {
+        engineDirs.push(h.dockerd!.dir);
+        netnsNames.push(h.netns!);
+      }
+      await pollUntil(
+        'both agents to report',
+        () => (lab.reports.size === 2 ? true : undefined),
+        90_000,
+        200,
+      );
+      await pollUntil(
+        'host-1 to report its seed containers',
+        () => {
+          const services = lab.reports.get('host-1')?.report.services;
+          return services?.web?.containerCount === 1 && services.worker?.containerCount === 2
+            ? true
+            : undefined;
+        },
+        30_000,
+        200,
+      );
+      const table = renderLabTable(await lab.view()).join('\n');
+      expect(table).toContain('host-2');
+      expect(table).toContain('web×1');
+
+      const doomed = lab.host('host-1').dockerd!.processIds();
+      expect(doomed.length).toBeGreaterThan(2); // dockerd, containerd, shims, containers
+      await lab.killHost('host-1');
+      for (const pid of doomed) expect(isAlive(pid)).toBe(false);
+      expect(lab.host('host-1').agentPid).toBeUndefined();
+      expect(lab.host('host-1').state).toBe('killed');
+      const afterKill = await lab.view();
+      expect(afterKill.hosts.find((h) => h.name === 'host-1')?.dockerRunning).toBeUndefined();
+      // The other host is untouched.
+      expect(lab.host('host-2').dockerd!.running).toBe(true);
+      expect(lab.host('host-2').agentPid).toBeDefined();
+
+      await lab.restartHost('host-1');
+      expect(lab.host('host-1').state).toBe('up');
+      await pollUntil(
+        'host-1 to report again',
+        () => (lab.reports.has('host-1') ? true : undefined),
+        90_000,
+        200,
+      );
+    } finally {
+      await lab.stop();
+      rmSync(stateDir, { recursive: true, force: true });
+    }
+    for (const dir of engineDirs) expect(existsSync(dir)).toBe(false);
+    for (const netns of netnsNames) expect(existsSync(`/var/run/netns/${netns}`)).toBe(false);
+    expect(lab.hosts.every((h) => h.agentPid === undefined)).toBe(true);
+  }, 300_000);
 });

@@ -59,6 +59,12 @@ export interface LabOptions {
   readonly network?: 'auto' | 'netns' | 'loopback';
   /** Path of the `coxswain` CLI whose `agent` command runs on each host; false runs no agents. */
   readonly agentBin?: string | false;
+  /**
+   * The whole command line before `agent --config <file>`, instead of `node <agentBin>`; tests use
+   * `[node, '--conditions=@coxswain/source', '--import', 'tsx', 'packages/cli/src/bin.ts']` to run
+   * the agent from source.
+   */
+  readonly agentCommand?: readonly string[];
   readonly services?: readonly LabServiceSeed[];
   /** First API port in loopback mode (host i gets base + i); in namespaces every host uses it. */
   readonly apiPort?: number;
@@ -261,7 +267,9 @@ export class Lab {
     }
   }
 
-  #agentBin(): string | undefined {
+  /** The agent's command line up to `agent --config`, or undefined when the lab runs no agents. */
+  #agentBin(): readonly string[] | undefined {
+    if (this.#options.agentCommand) return this.#options.agentCommand;
     const bin = this.#options.agentBin ?? DEFAULT_AGENT_BIN;
     if (bin === false) {
       this.#agentNote = 'agents disabled';
@@ -271,7 +279,7 @@ export class Lab {
       this.#agentNote = `no agents: ${bin} does not exist (run pnpm build)`;
       return undefined;
     }
-    return bin;
+    return [process.execPath, bin];
   }
 
   async #bringUpEngine(h: HostRuntime, seed: boolean): Promise<void> {
@@ -326,16 +334,14 @@ export class Lab {
     writeFileSync(h.configPath, stringify(config));
   }
 
-  #startAgent(h: HostRuntime, bin: string): void {
-    const args = [bin, 'agent', '--config', h.configPath];
+  #startAgent(h: HostRuntime, command: readonly string[]): void {
+    const [program, ...rest] = command;
+    if (!program) throw new Error('the agent command is empty');
+    const args = [...rest, 'agent', '--config', h.configPath];
     const logPath = join(h.dir, 'agent.log');
     const agent = h.netns
-      ? spawnDaemon(
-          'nsenter',
-          [`--net=/var/run/netns/${h.netns}`, process.execPath, ...args],
-          logPath,
-        )
-      : spawnDaemon(process.execPath, args, logPath);
+      ? spawnDaemon('nsenter', [`--net=/var/run/netns/${h.netns}`, program, ...args], logPath)
+      : spawnDaemon(program, args, logPath);
     h.agent = agent;
     void exitOf(agent).then(({ code, signal }) => {
       // Only an exit we did not cause is news.
