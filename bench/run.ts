@@ -1,6 +1,8 @@
 // Runs every benchmark, or those named on the command line: `pnpm bench [name...]`.
 // Each benchmark is a module in bench/ exporting `run(): Promise<void>` and is listed here.
-const benchmarks: Record<string, () => Promise<{ run: () => Promise<void> }>> = {};
+const benchmarks: Record<string, () => Promise<{ run: () => Promise<void> }>> = {
+  'telemetry-overhead': () => import('./telemetry-overhead.js'),
+};
 
 const wanted = process.argv.slice(2);
 const names = wanted.length > 0 ? wanted : Object.keys(benchmarks);
