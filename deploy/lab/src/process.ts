@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createConnection } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -48,10 +48,16 @@ export async function tailOf(path: string, maxBytes = 4000): Promise<string> {
   }
 }
 
+const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p));
+
 /**
  * Spawns a daemon with stdout and stderr appended to `logPath`. A file, not a
- * pipe: a daemon that outlives a crashed test runner must not die of SIGPIPE,
- * and the log stays readable after it exits.
+ * pipe: the log stays readable after the daemon exits, for error messages.
+ *
+ * Where util-linux's setpriv exists, the daemon is started with a parent-death
+ * signal (SIGKILL), so a test runner or lab that crashes or is killed does not
+ * leave nats-server or dockerd running on a shared machine. (A dockerd killed
+ * that way leaves its shims and containers, as a crashed engine does.)
  */
 export function spawnDaemon(
   command: string,
@@ -61,7 +67,12 @@ export function spawnDaemon(
 ): ChildProcess {
   const fd = openSync(logPath, 'a');
   try {
-    const child = spawn(command, args, { stdio: ['ignore', fd, fd], env });
+    const child = SETPRIV
+      ? spawn(SETPRIV, ['--pdeathsig', 'KILL', command, ...args], {
+          stdio: ['ignore', fd, fd],
+          env,
+        })
+      : spawn(command, args, { stdio: ['ignore', fd, fd], env });
     // An 'error' event (ENOENT) is reported through exitOf(); without a listener it would crash the process.
     child.on('error', () => {});
     return child;
