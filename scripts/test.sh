@@ -13,7 +13,13 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 1
 fi
 
-bash scripts/setup.sh
+if ! bash scripts/setup.sh; then
+  # Nothing else can run without dependencies and a build.
+  echo
+  echo "failed: setup"
+  echo "0 passed, 1 failed"
+  exit 1
+fi
 
 WORK="$(mktemp -d -t coxswain-test.XXXXXX)"
 trap 'rm -rf "$WORK"' EXIT
