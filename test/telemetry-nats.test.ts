@@ -173,4 +173,17 @@ describe('NATS trace-context propagation', () => {
     expect(consumer?.parentSpanId).toBeUndefined();
     expect(consumer?.traceId).toMatch(/^[0-9a-f]{32}$/);
   });
+
+  it('a malformed traceparent is ignored: the receiver starts a new trace and goes on', async () => {
+    const subject = 'cox.nats-test.garbage';
+    const received = receiveOne(subject);
+    await receiver.flush();
+    const h = headers();
+    h.set('traceparent', '00-not-a-trace-id-01');
+    publisher.publish(subject, bytes('x'), { headers: h });
+    await received;
+    const [consumer] = spansNamed(`process ${subject}`);
+    expect(consumer?.parentSpanId).toBeUndefined();
+    expect(consumer?.traceId).toMatch(/^[0-9a-f]{32}$/);
+  });
 });
