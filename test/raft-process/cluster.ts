@@ -18,6 +18,8 @@ export interface KvClusterOptions {
   readonly snapshotEvery?: number;
   /** Subject prefixes; unique per cluster so several can share a server. */
   readonly name?: string;
+  /** Extra node(1) flags for the member processes (e.g. --cpu-prof for profiling a benchmark). */
+  readonly nodeFlags?: readonly string[];
 }
 
 export type KvReply =
@@ -179,9 +181,7 @@ export class KvCluster {
     throw new Error(`no leader within ${timeoutMs} ms`);
   }
 
-  async status(
-    id: string,
-  ): Promise<{
+  async status(id: string): Promise<{
     role: string;
     term: number;
     commitIndex: number;

@@ -103,12 +103,16 @@ export class ByteReader {
   private readonly view: DataView;
   offset: number;
 
+  private readonly buf: Uint8Array;
+
+  /** `input` is read in place: pass a buffer nothing else will modify (see `owned`). */
   constructor(
-    private readonly buf: Uint8Array,
+    input: Uint8Array,
     start = 0,
-    readonly end = buf.length,
+    readonly end = input.length,
   ) {
-    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    this.buf = input;
+    this.view = new DataView(input.buffer, input.byteOffset, input.byteLength);
     this.offset = start;
   }
 
@@ -147,11 +151,14 @@ export class ByteReader {
     return v;
   }
 
-  /** Copies, so the result outlives the (possibly pooled) input buffer. */
+  /**
+   * A view into the input, not a copy: callers own the input (decoders copy a
+   * received frame once), and one copy per frame is far cheaper than one
+   * allocation per entry.
+   */
   bytes(n: number, what = 'bytes'): Uint8Array {
     this.need(n, what);
-    // new Uint8Array(view) copies, and yields a plain Uint8Array even when the input is a Node Buffer.
-    const v = new Uint8Array(this.buf.subarray(this.offset, this.offset + n));
+    const v = this.buf.subarray(this.offset, this.offset + n);
     this.offset += n;
     return v;
   }
@@ -171,4 +178,12 @@ export class ByteReader {
       throw new TruncatedInputError(`${what} is not valid UTF-8`, this.offset);
     }
   }
+}
+
+/**
+ * A private copy of `input` as a plain Uint8Array (not a Node Buffer, which may
+ * share a pooled slab): decoded values may then be views into it safely.
+ */
+export function owned(input: Uint8Array): Uint8Array {
+  return new Uint8Array(input);
 }

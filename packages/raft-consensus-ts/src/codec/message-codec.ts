@@ -1,5 +1,5 @@
 import type { Entry, EntryType, Membership, Message, MessageType } from '../types.js';
-import { ByteReader, ByteWriter, TruncatedInputError } from './bytes.js';
+import { ByteReader, ByteWriter, owned, TruncatedInputError } from './bytes.js';
 
 /*
  * Binary encoding of Raft messages for transports. Binary rather than JSON
@@ -241,7 +241,7 @@ export function encodeChunkFrame(chunk: Chunk): Uint8Array {
 /** Decodes a frame from the network. Never throws: bad bytes come back as `{ ok: false, error }`. */
 export function decodeFrame(bytes: Uint8Array): Decoded<Frame> {
   try {
-    const r = new ByteReader(bytes);
+    const r = new ByteReader(owned(bytes));
     if (r.u8('magic') !== MAGIC) return { ok: false, error: 'not a Raft frame (bad magic byte)' };
     const version = r.u8('version');
     if (version !== VERSION) return { ok: false, error: `unsupported frame version ${version}` };
@@ -276,7 +276,7 @@ export function decodeFrame(bytes: Uint8Array): Decoded<Frame> {
 /** Decodes one message encoded alone (a reassembled chunked message). Never throws. */
 export function decodeMessage(bytes: Uint8Array): Decoded<Message> {
   try {
-    const r = new ByteReader(bytes);
+    const r = new ByteReader(owned(bytes));
     const m = readMessage(r);
     if (r.remaining !== 0)
       return { ok: false, error: `${r.remaining} trailing bytes after the message` };

@@ -16,6 +16,7 @@ import type {
   StateMachine,
   Status,
 } from '../types.js';
+import { coalesceMessages } from './coalesce-messages.js';
 import {
   NodeStoppedError,
   ProposalDroppedError,
@@ -82,6 +83,7 @@ export class RaftNode {
   private readonly sm: StateMachine;
   private readonly emitter = new EventEmitter();
   private readonly onError: (error: unknown) => void;
+  private readonly maxBytesPerMessage: number;
   private readonly snapshotEvery: number;
   private readonly snapshotKeepEntries: number;
   private readonly timer: ReturnType<typeof setInterval>;
@@ -99,6 +101,8 @@ export class RaftNode {
   }[] = [];
   private readSeq = 0;
   private applied: number;
+  /** Highest log index handed to storage. */
+  private lastPersisted: number;
   private lastSnapshotIndex: number;
   private electionStartedAt: number | undefined;
   private running = false;
@@ -106,7 +110,13 @@ export class RaftNode {
   private stopped = false;
   private idleWaiters: (() => void)[] = [];
 
-  private constructor(options: RaftNodeOptions, core: RaftCore, applied: number) {
+  private constructor(
+    options: RaftNodeOptions,
+    core: RaftCore,
+    applied: number,
+    maxBytesPerMessage: number,
+  ) {
+    this.maxBytesPerMessage = maxBytesPerMessage;
     this.id = options.id;
     this.tickMs = options.tickMs ?? DEFAULT_TICK_MS;
     this.core = core;
@@ -118,6 +128,7 @@ export class RaftNode {
     this.snapshotKeepEntries = options.snapshotKeepEntries ?? 1_000;
     this.applied = applied;
     this.lastSnapshotIndex = applied;
+    this.lastPersisted = core.status().lastIndex;
     this.transport.onMessage((m) => this.onMessage(m));
     this.timer = setInterval(() => this.onTick(), this.tickMs);
   }
@@ -140,7 +151,7 @@ export class RaftNode {
       core.setSnapshot(snapshot);
       applied = loaded.snapshot.index;
     }
-    const node = new RaftNode(options, core, applied);
+    const node = new RaftNode(options, core, applied, config.maxBytesPerMessage);
     node.schedule();
     return node;
   }
@@ -296,13 +307,21 @@ export class RaftNode {
     if (ready.snapshot) await this.storage.saveSnapshot(ready.snapshot);
     if (ready.hardState || ready.entries.length > 0)
       await this.storage.save(ready.hardState, ready.entries);
+    const first = ready.entries[0];
+    if (first) {
+      // Entries at or below what was already stored replace a suffix: proposals there can no longer commit.
+      if (first.index <= this.lastPersisted) this.dropOverwritten(first.index);
+      this.lastPersisted = (ready.entries[ready.entries.length - 1] as Entry).index;
+    }
     // 2. Send: only now may a vote or an acknowledgement leave this node.
-    if (ready.messages.length > 0) this.transport.send(ready.messages);
+    if (ready.messages.length > 0)
+      this.transport.send(coalesceMessages(ready.messages, this.maxBytesPerMessage));
     // 3. Apply.
     if (ready.snapshot) {
       this.sm.restore(ready.snapshot);
       this.applied = ready.snapshot.meta.index;
       this.lastSnapshotIndex = ready.snapshot.meta.index;
+      this.lastPersisted = Math.max(this.lastPersisted, ready.snapshot.meta.index);
       this.settleCoveredBySnapshot(ready.snapshot.meta.index);
     }
     for (const entry of ready.committedEntries) this.apply(entry);
@@ -346,6 +365,16 @@ export class RaftNode {
           `index ${entry.index} holds an entry of term ${entry.term}`,
         ),
       );
+    }
+  }
+
+  private dropOverwritten(from: number): void {
+    for (const map of [this.proposals, this.configChanges] as Map<number, Waiter<never>>[]) {
+      for (const [i, w] of map) {
+        if (i < from || this.core.termAt(i) === w.term) continue;
+        map.delete(i);
+        w.reject(new ProposalDroppedError(i, w.term, 'overwritten by a new leader'));
+      }
     }
   }
 

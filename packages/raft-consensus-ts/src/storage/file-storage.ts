@@ -10,7 +10,7 @@ import {
   unlink,
 } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ByteReader, ByteWriter, TruncatedInputError } from '../codec/bytes.js';
+import { ByteReader, ByteWriter, owned, TruncatedInputError } from '../codec/bytes.js';
 import type {
   Entry,
   EntryType,
@@ -118,7 +118,7 @@ export class FileStorage implements RaftStorage {
     for (let i = 0; i < names.length; i++) {
       const name = names[i] as string;
       const path = join(this.walDir, name);
-      const data = await readFile(path);
+      const data = owned(await readFile(path));
       const last = i === names.length - 1;
       const seg: Segment = {
         seq: Number.parseInt(name.slice(0, 16), 16),
@@ -312,7 +312,7 @@ export class FileStorage implements RaftStorage {
     const path = this.snapshotPath(index);
     let bytes: Uint8Array;
     try {
-      bytes = await readFile(path);
+      bytes = owned(await readFile(path));
     } catch (cause) {
       throw new StorageCorruptionError(
         path,
