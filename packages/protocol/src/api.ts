@@ -175,6 +175,8 @@ export const EventsQuery = z.object({
   since: z.string().regex(/^\d+$/, 'an event id').optional(),
   /** Replay the last N events kept in the ring before streaming (default 0, at most the ring size). */
   replay: z.string().regex(/^\d+$/, 'a whole number').optional(),
+  /** `false` answers the backlog (since / replay) and ends the response instead of streaming. */
+  follow: z.enum(['true', 'false']).optional(),
 });
 
 export const EventTypeList = z.array(ClusterEventType);

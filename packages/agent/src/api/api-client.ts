@@ -158,6 +158,24 @@ export class ApiClient {
     return this.#write('DELETE', `/v1/nodes/${encodeURIComponent(id)}`);
   }
 
+  /** The events the agent kept (the last `replay`, or those after `since`), without following. */
+  async recentEvents(
+    options: { types?: readonly string[]; replay?: number; since?: number } = {},
+  ): Promise<Array<{ id: number; event: ClusterEvent }>> {
+    const params = new URLSearchParams({ follow: 'false' });
+    if (options.types && options.types.length > 0) params.set('types', options.types.join(','));
+    if (options.since !== undefined) params.set('since', String(options.since));
+    else params.set('replay', String(options.replay ?? 50));
+    const { text } = await this.#request('GET', `/v1/events?${params}`);
+    const out: Array<{ id: number; event: ClusterEvent }> = [];
+    for (const frame of new SseParser().push(text)) {
+      const decoded = decode(ClusterEvent, frame.data, { where: `event ${frame.id ?? '?'}` });
+      if (!decoded.ok) throw decoded.error;
+      out.push({ id: Number(frame.id), event: decoded.value });
+    }
+    return out;
+  }
+
   /**
    * Streams `/v1/events`, validated; resumes after the last id seen when the
    * connection drops (unless `reconnect: false`). Ends when `signal` aborts.

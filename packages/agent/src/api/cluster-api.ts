@@ -641,8 +641,8 @@ export function registerClusterApi(router: Router, options: ClusterApiOptions): 
         'x-accel-buffering': 'no',
       };
       const raw = ctx.raw;
-      if (!raw) {
-        // In-process (inject) there is no socket to hold open: answer with the backlog alone.
+      if (!raw || query.follow === 'false') {
+        // Asked not to follow, or in-process (inject, no socket to hold open): the backlog alone.
         return { status: 200, headers, body: backlog.map(sseFrame).join('') };
       }
       if (streams.size >= maxEventStreams) {

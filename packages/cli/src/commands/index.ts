@@ -1,11 +1,21 @@
 import type { Command } from 'commander';
 import { registerAgentCommand } from './agent.js';
+import { registerCommandsCommand } from './commands.js';
+import { registerEventsCommand } from './events.js';
 import { registerLabCommand } from './lab.js';
+import { registerLocksCommand } from './locks.js';
 import { registerNodesCommand } from './nodes.js';
+import { registerServicesCommand } from './services.js';
+import { registerStatusCommand } from './status.js';
 
 /** Each subcommand lives in its own file under commands/ and is registered here, one line each. */
 export function registerCommands(program: Command): void {
   registerAgentCommand(program);
   registerLabCommand(program);
   registerNodesCommand(program);
+  registerStatusCommand(program);
+  registerServicesCommand(program);
+  registerCommandsCommand(program);
+  registerLocksCommand(program);
+  registerEventsCommand(program);
 }
