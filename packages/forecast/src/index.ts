@@ -7,6 +7,12 @@ export {
 } from './backtest.js';
 export { CapacityModel, type CapacityModelOptions, type CapacitySample } from './capacity-model.js';
 export { type ChartOptions, renderComparisonHtml } from './chart.js';
+export {
+  type ComparisonOptions,
+  type ComparisonSetup,
+  comparisonSetup,
+  runComparison,
+} from './comparison.js';
 export { createModel } from './create-model.js';
 export { erlangC, sojournQuantile, sojournTail } from './erlang.js';
 export {

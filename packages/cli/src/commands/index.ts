@@ -2,10 +2,13 @@ import type { Command } from 'commander';
 import { registerAgentCommand } from './agent.js';
 import { registerCommandsCommand } from './commands.js';
 import { registerEventsCommand } from './events.js';
+import { registerForecastCommand } from './forecast.js';
 import { registerLabCommand } from './lab.js';
 import { registerLocksCommand } from './locks.js';
 import { registerNodesCommand } from './nodes.js';
+import { registerServiceCommand } from './service.js';
 import { registerServicesCommand } from './services.js';
+import { registerSimulateCommand } from './simulate.js';
 import { registerStatusCommand } from './status.js';
 
 /** Each subcommand lives in its own file under commands/ and is registered here, one line each. */
@@ -13,6 +16,9 @@ export function registerCommands(program: Command): void {
   registerAgentCommand(program);
   registerLabCommand(program);
   registerNodesCommand(program);
+  registerServiceCommand(program);
+  registerForecastCommand(program);
+  registerSimulateCommand(program);
   registerStatusCommand(program);
   registerServicesCommand(program);
   registerCommandsCommand(program);

@@ -1,0 +1,209 @@
+/**
+ * `coxswain simulate --trace FILE --policy predictive,hpa`: replays a request
+ * trace through the simulated service under each policy, prints a comparison
+ * table, and with --out writes a self-contained HTML chart (load, forecast,
+ * replicas and p95 latency over time, one panel per policy).
+ */
+import { writeFileSync } from 'node:fs';
+import {
+  comparisonSetup,
+  isPolicyName,
+  POLICY_NAMES,
+  type PolicyName,
+  renderComparisonHtml,
+  runComparison,
+  type SimulationResult,
+} from '@coxswain/forecast';
+import { type Command, InvalidArgumentError } from 'commander';
+import { parsePositive, readTrace } from './forecast.js';
+
+export function parsePolicies(text: string): PolicyName[] {
+  const names = text.split(',').map((s) => s.trim());
+  for (const n of names) {
+    if (!isPolicyName(n))
+      throw new InvalidArgumentError(
+        `unknown policy ${JSON.stringify(n)}; choose from ${POLICY_NAMES.join(', ')}`,
+      );
+  }
+  return [...new Set(names as PolicyName[])];
+}
+
+export function parseAutoOrPositive(name: string): (text: string) => number | 'auto' {
+  const positive = parsePositive(name);
+  return (text) => (text === 'auto' ? 'auto' : positive(text));
+}
+
+export function parseWholeNumber(name: string, min: number): (text: string) => number {
+  return (text) => {
+    const n = Number(text);
+    if (text.trim() === '' || !Number.isInteger(n) || n < min)
+      throw new InvalidArgumentError(
+        `${name} must be a whole number >= ${min}, got ${JSON.stringify(text)}`,
+      );
+    return n;
+  };
+}
+
+const pct = (n: number): string => `${(n * 100).toFixed(3)} %`;
+
+export function renderComparison(
+  results: readonly SimulationResult[],
+  notes: readonly string[],
+): string {
+  const hpa = results.find((r) => r.policy === 'hpa');
+  const header = [
+    'POLICY',
+    'OVER SLO',
+    'OVER SLO s',
+    'REPLICA-s',
+    'MEAN REPLICAS',
+    'ACTIONS',
+    'CHURN',
+    'DROPPED',
+    'QUEUED END',
+  ];
+  if (hpa) header.push('SLO vs HPA', 'COST vs HPA');
+  const rows = results.map((r) => {
+    const row = [
+      r.policy,
+      pct(r.overSloFraction),
+      r.overSloSeconds.toFixed(0),
+      r.replicaSeconds.toFixed(0),
+      r.meanReplicas.toFixed(2),
+      String(r.scaleActions),
+      String(r.replicaChanges),
+      r.dropped.toFixed(0),
+      r.queuedAtEnd.toFixed(0),
+    ];
+    if (hpa) {
+      row.push(
+        hpa.overSloSeconds > 0
+          ? `${((r.overSloSeconds / hpa.overSloSeconds) * 100).toFixed(1)} %`
+          : '-',
+        `${((r.replicaSeconds / hpa.replicaSeconds) * 100).toFixed(1)} %`,
+      );
+    }
+    return row;
+  });
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const table = [header, ...rows].map((r) =>
+    r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  '),
+  );
+  return [...notes, '', ...table].join('\n');
+}
+
+export function registerSimulateCommand(program: Command): void {
+  program
+    .command('simulate')
+    .description(
+      'replay a request trace through a simulated service under each scaling policy and compare them',
+    )
+    .requiredOption('--trace <file>', 'CSV with t_seconds,requests (a count per bin)')
+    .option('--policy <list>', `policies to compare (${POLICY_NAMES.join(', ')})`, parsePolicies, [
+      'predictive',
+      'hpa',
+      'threshold',
+      'score',
+    ] as PolicyName[])
+    .option('--slo-ms <ms>', 'p95 latency objective', parsePositive('--slo-ms'), 250)
+    .option(
+      '--capacity <req/s|auto>',
+      'req/s one replica serves at 100 % (auto: the p99.9 rate needs 20 replicas at 70 %)',
+      parseAutoOrPositive('--capacity'),
+      'auto' as const,
+    )
+    .option(
+      '--startup <seconds>',
+      'command-to-ready time of a new replica',
+      parsePositive('--startup'),
+      60,
+    )
+    .option(
+      '--compress <factor|auto>',
+      'replay speed-up (auto: one trace bin per simulated minute)',
+      parseAutoOrPositive('--compress'),
+      'auto' as const,
+    )
+    .option(
+      '--interval <seconds>',
+      'seconds between scaling decisions',
+      parsePositive('--interval'),
+      15,
+    )
+    .option(
+      '--target <percent>',
+      'CPU target of hpa and utilisation target of predictive',
+      parsePositive('--target'),
+      70,
+    )
+    .option('--min-replicas <n>', 'lowest replica count', parseWholeNumber('--min-replicas', 0), 1)
+    .option(
+      '--max-replicas <n>',
+      'highest replica count',
+      parseWholeNumber('--max-replicas', 1),
+      50,
+    )
+    .option('--out <file.html>', 'write a chart of load, forecast, replicas and latency per policy')
+    .option('--json', 'print the results (without chart points) as JSON')
+    .action(
+      (flags: {
+        trace: string;
+        policy: PolicyName[];
+        sloMs: number;
+        capacity: number | 'auto';
+        startup: number;
+        compress: number | 'auto';
+        interval: number;
+        target: number;
+        minReplicas: number;
+        maxReplicas: number;
+        out?: string;
+        json?: boolean;
+      }) => {
+        try {
+          if (flags.minReplicas > flags.maxReplicas)
+            throw new Error(
+              `--min-replicas ${flags.minReplicas} exceeds --max-replicas ${flags.maxReplicas}`,
+            );
+          const trace = readTrace(flags.trace);
+          const setup = comparisonSetup(trace, {
+            sloP95Ms: flags.sloMs,
+            startupSeconds: flags.startup,
+            controlIntervalSeconds: flags.interval,
+            targetPercent: flags.target,
+            minReplicas: flags.minReplicas,
+            maxReplicas: flags.maxReplicas,
+            ...(flags.capacity === 'auto' ? {} : { capacityPerReplica: flags.capacity }),
+            ...(flags.compress === 'auto' ? {} : { compress: flags.compress }),
+          });
+          const results = runComparison(trace, flags.policy, setup);
+          if (flags.json) {
+            console.log(
+              JSON.stringify(
+                { notes: setup.notes, results: results.map(({ points: _points, ...r }) => r) },
+                null,
+                2,
+              ),
+            );
+          } else {
+            console.log(renderComparison(results, setup.notes));
+          }
+          if (flags.out) {
+            writeFileSync(
+              flags.out,
+              renderComparisonHtml(results, {
+                title: `coxswain simulate: ${trace.name}`,
+                sloP95Ms: flags.sloMs,
+                capacityPerReplica: Number(setup.simulation.capacityPerReplica),
+                notes: setup.notes,
+              }),
+            );
+            if (!flags.json) console.log(`\nchart written to ${flags.out}`);
+          }
+        } catch (error) {
+          console.error(`simulate: ${error instanceof Error ? error.message : String(error)}`);
+          process.exitCode = 1;
+        }
+      },
+    );
+}

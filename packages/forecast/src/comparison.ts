@@ -1,0 +1,86 @@
+import type { PolicyName } from './policies.js';
+import { createPolicyRunner } from './policies.js';
+import {
+  autoCapacity,
+  type SimulationConfigInput,
+  type SimulationResult,
+  simulate,
+} from './simulator.js';
+import type { Trace } from './trace.js';
+
+export interface ComparisonOptions {
+  readonly sloP95Ms?: number;
+  /** Req/s per replica at 100 % busy, in the trace's units; default autoCapacity (p99.9 needs 20 replicas at 70 %). */
+  readonly capacityPerReplica?: number;
+  readonly startupSeconds?: number;
+  /** Default: one trace bin per simulated minute (1 for per-minute traces, 60 for hourly ones). */
+  readonly compress?: number;
+  readonly controlIntervalSeconds?: number;
+  readonly minReplicas?: number;
+  readonly maxReplicas?: number;
+  /** CPU % target of hpa and utilisation target of predictive: the same for both. */
+  readonly targetPercent?: number;
+}
+
+export interface ComparisonSetup {
+  readonly simulation: SimulationConfigInput;
+  readonly policyParams: Readonly<Record<PolicyName, Record<string, unknown>>>;
+  /** The configuration in words, for tables, charts and RESULTS.md. */
+  readonly notes: readonly string[];
+}
+
+/**
+ * One configuration applied identically to every policy, derived from the
+ * trace by fixed rules (no per-trace tuning): capacity so the p99.9 rate needs
+ * 20 replicas at 70 %, one trace bin replayed per simulated minute, and the
+ * predictive policy told what the coordinator would measure (start-up time as
+ * lead time, the decision interval, the replay's bin width as its step).
+ */
+export function comparisonSetup(trace: Trace, options: ComparisonOptions = {}): ComparisonSetup {
+  const capacity = options.capacityPerReplica ?? autoCapacity(trace);
+  const compress = options.compress ?? trace.stepSeconds / 60;
+  const startup = options.startupSeconds ?? 60;
+  const interval = options.controlIntervalSeconds ?? 15;
+  const slo = options.sloP95Ms ?? 250;
+  const target = options.targetPercent ?? 70;
+  const binSim = trace.stepSeconds / compress;
+  const simulation: SimulationConfigInput = {
+    capacityPerReplica: capacity,
+    startupSeconds: startup,
+    controlIntervalSeconds: interval,
+    compress,
+    sloP95Ms: slo,
+    minReplicas: options.minReplicas ?? 1,
+    maxReplicas: options.maxReplicas ?? 50,
+  };
+  const policyParams: Record<PolicyName, Record<string, unknown>> = {
+    predictive: {
+      capacityPerReplica: capacity,
+      targetUtilization: target / 100,
+      leadTimeSeconds: startup,
+      decisionIntervalSeconds: interval,
+      stepSeconds: Math.max(binSim, interval),
+    },
+    hpa: { metrics: [{ type: 'cpu', targetUtilization: target }] },
+    threshold: {},
+    score: {},
+  };
+  const days = (trace.counts.length * trace.stepSeconds) / 86400;
+  const notes = [
+    `trace ${trace.name}: ${trace.counts.length} bins of ${trace.stepSeconds} s (${days.toFixed(1)} days), replayed ${compress}× faster than real time (${((days * 24) / compress).toFixed(1)} simulated hours)`,
+    `replica: ${capacity.toPrecision(4)} trace-req/s at 100 % (5 workers × 50 ms mean service time, M/M/c), start-up ${startup} s, queue bound 5 s of capacity, replicas ${simulation.minReplicas}–${simulation.maxReplicas}`,
+    `SLO p95 ≤ ${slo} ms; decisions every ${interval} s; hpa CPU target ${target} %, predictive utilisation target ${target} % (lead ${startup} s, step ${Math.max(binSim, interval)} s)`,
+  ];
+  return { simulation, policyParams, notes };
+}
+
+/** Runs each named policy through the same simulation. */
+export function runComparison(
+  trace: Trace,
+  policies: readonly PolicyName[],
+  setup: ComparisonSetup,
+): SimulationResult[] {
+  return policies.map((name) =>
+    simulate(trace, createPolicyRunner(name, setup.policyParams[name]), setup.simulation),
+  );
+}
