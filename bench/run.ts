@@ -1,7 +1,11 @@
 // Runs every benchmark, or those named on the command line: `pnpm bench [name...]`.
 // Each benchmark is a module in bench/ exporting `run(): Promise<void>` and is listed here.
 const benchmarks: Record<string, () => Promise<{ run: () => Promise<void> }>> = {
+  'raft-throughput': () => import('./raft-throughput.js'),
+  'raft-latency': () => import('./raft-latency.js'),
+  'raft-failover': () => import('./raft-failover.js'),
   'telemetry-overhead': () => import('./telemetry-overhead.js'),
+  'decide-throughput': () => import('./decide-throughput.js'),
 };
 
 const wanted = process.argv.slice(2);
@@ -9,7 +13,9 @@ const names = wanted.length > 0 ? wanted : Object.keys(benchmarks);
 for (const name of names) {
   const load = benchmarks[name];
   if (!load) {
-    console.error(`unknown benchmark ${JSON.stringify(name)}; known: ${Object.keys(benchmarks).join(', ')}`);
+    console.error(
+      `unknown benchmark ${JSON.stringify(name)}; known: ${Object.keys(benchmarks).join(', ')}`,
+    );
     process.exit(2);
   }
   console.log(`\n== ${name}`);
