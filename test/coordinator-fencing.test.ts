@@ -1,7 +1,14 @@
-import { encode, PROTOCOL_VERSION, ScaleCommand, ScaleReply, decode, subjects } from '@coxswain/protocol';
+import {
+  decode,
+  encode,
+  PROTOCOL_VERSION,
+  ScaleCommand,
+  ScaleReply,
+  subjects,
+} from '@coxswain/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NatsServer } from './kit/index.js';
 import { SimCluster, serviceSpec, waitFor } from './coordinator-harness.js';
+import { NatsServer } from './kit/index.js';
 
 // A deposed leader that still reaches an agent: its Raft traffic is cut (so the
 // others elect a new leader and move the service on under a newer lock), its
@@ -28,7 +35,9 @@ describe('coordinator: fencing against a deposed leader', () => {
     await waitFor('3 running', async () => ((await cluster.total('api')) === 3 ? true : undefined));
     const old = cluster.leader()!;
     const oldState = old.member!.snapshot();
-    const oldRecord = oldState.commands.filter((c) => c.service === 'api' && c.leaderId === old.id).at(-1);
+    const oldRecord = oldState.commands
+      .filter((c) => c.service === 'api' && c.leaderId === old.id)
+      .at(-1);
     expect(oldRecord).toBeDefined();
     const oldToken = oldRecord!.token;
     const oldTerm = old.member!.status()!.term;
@@ -36,16 +45,26 @@ describe('coordinator: fencing against a deposed leader', () => {
     // Partition Raft only: the old leader loses its quorum; the others elect a new leader.
     old.transport!.cut = true;
     const fresh = await waitFor('a new leader among the others', () => {
-      const l = [...cluster.hosts.values()].find((h) => h.id !== old.id && h.member?.isLeader() && h.member.coordinator?.leading);
+      const l = [...cluster.hosts.values()].find(
+        (h) => h.id !== old.id && h.member?.isLeader() && h.member.coordinator?.leading,
+      );
       return l;
     });
     const newMember = fresh.member!;
     // The new leader moves the service on (manual scale to 4) under a newer lock; every node holding it hears the token.
-    const reply = await newMember.submit({ v: PROTOCOL_VERSION, op: 'service.scale', token: 'test-token-0123456789', name: 'api', replicas: 4 });
+    const reply = await newMember.submit({
+      v: PROTOCOL_VERSION,
+      op: 'service.scale',
+      token: 'test-token-0123456789',
+      name: 'api',
+      replicas: 4,
+    });
     expect(reply.ok).toBe(true);
     await waitFor('4 running', async () => ((await cluster.total('api')) === 4 ? true : undefined));
     const newState = newMember.snapshot();
-    const newRecords = newState.commands.filter((c) => c.service === 'api' && c.leaderId === fresh.id && c.status === 'done');
+    const newRecords = newState.commands.filter(
+      (c) => c.service === 'api' && c.leaderId === fresh.id && c.status === 'done',
+    );
     expect(newRecords.length).toBeGreaterThan(0);
     const newToken = newRecords.at(-1)!.token;
     expect(newToken).toBeGreaterThan(oldToken);
@@ -65,17 +84,29 @@ describe('coordinator: fencing against a deposed leader', () => {
       leaderId: old.id,
       issuedAt: Date.now(),
     } satisfies ScaleCommand;
-    const msg = await old.nc!.request(subjects('test').cmd(target), encode(ScaleCommand, stale), { timeout: 5000 });
+    const msg = await old.nc!.request(subjects('test').cmd(target), encode(ScaleCommand, stale), {
+      timeout: 5000,
+    });
     const answer = decode(ScaleReply, msg.data);
     expect(answer.ok).toBe(true);
     if (!answer.ok) return;
-    expect(answer.value).toMatchObject({ ok: false, code: 'COX_STALE_TOKEN', highestToken: newToken, nodeId: target });
+    expect(answer.value).toMatchObject({
+      ok: false,
+      code: 'COX_STALE_TOKEN',
+      highestToken: newToken,
+      nodeId: target,
+    });
 
     // Nothing moved on the engines.
     await new Promise((r) => setTimeout(r, 500));
     expect(await cluster.running('api')).toEqual(before);
-    const refusedHere = cluster.hosts.get(target)!.member!.executor.history().filter((o) => o.id === stale.id);
-    expect(refusedHere).toMatchObject([{ outcome: 'refused', code: 'COX_STALE_TOKEN', token: oldToken }]);
+    const refusedHere = cluster.hosts
+      .get(target)!
+      .member!.executor.history()
+      .filter((o) => o.id === stale.id);
+    expect(refusedHere).toMatchObject([
+      { outcome: 'refused', code: 'COX_STALE_TOKEN', token: oldToken },
+    ]);
 
     // The old leader, healed, rejoins as a follower and agrees with the new state.
     old.transport!.cut = false;

@@ -201,9 +201,10 @@ export class Coordinator {
       await Promise.all(changes);
       if (changes.length > 0) {
         // Re-decide on the state with those nodes in it.
-        for (const op of decide(this.#input(performance.now())).operations) this.#start(op.service);
+        for (const op of decide(this.#input(performance.now())).operations)
+          void this.#start(op.service);
       } else {
-        for (const op of decision.operations) this.#start(op.service);
+        for (const op of decision.operations) void this.#start(op.service);
       }
     } catch (error) {
       this.counters.failedPasses += 1;

@@ -30,8 +30,15 @@ export type RegisteredPolicy = (
   rawParams: Record<string, unknown>,
 ) => PolicyDecision;
 
+/** Parsed params per spec params object: specs are immutable once applied, and zod is not free at 10k services. */
+const parsedParams = new WeakMap<object, ReturnType<typeof TargetTrackingParams.safeParse>>();
+
 export const targetTrackingPolicy: RegisteredPolicy = (history, state, rawParams) => {
-  const params = TargetTrackingParams.safeParse(rawParams);
+  let params = parsedParams.get(rawParams);
+  if (!params) {
+    params = TargetTrackingParams.safeParse(rawParams);
+    parsedParams.set(rawParams, params);
+  }
   if (!params.success) {
     return {
       desiredReplicas: Math.min(
@@ -359,7 +366,8 @@ function decideService(
     for (const nodeId of [...fresh].sort()) {
       if (named.has(nodeId)) continue;
       const want = placement[nodeId] ?? 0;
-      if (want > 0 || (service.placement[nodeId] ?? 0) > 0) targets.push({ nodeId, replicas: want, action: 'scale' });
+      if (want > 0 || (service.placement[nodeId] ?? 0) > 0)
+        targets.push({ nodeId, replicas: want, action: 'scale' });
     }
   }
   return {
