@@ -58,15 +58,15 @@ export class ProcCluster {
     try {
       const dockerds = await Promise.all(ids.map(() => Dockerd.start()));
       await Promise.all(dockerds.map((d) => ensureBusyboxImage(d.docker)));
-      ids.forEach((id, i) =>
+      for (const [i, id] of ids.entries()) {
         cluster.hosts.set(id, {
           id,
           dockerd: dockerds[i]!,
           child: undefined,
           dataDir: join(cluster.#root, id),
           lines: [],
-        }),
-      );
+        });
+      }
       await Promise.all(ids.map((id) => cluster.startAgent(id)));
     } catch (error) {
       await cluster.stop();
