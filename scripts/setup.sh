@@ -83,8 +83,21 @@ if [ "${#missing[@]}" -gt 0 ]; then
   else
     say "installing ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
+    # Keep the packages from starting their services (the system's dockerd and
+    # containerd): the lab and the tests run private engines, and a running
+    # system containerd would be shared by all of them. Debian's policy-rc.d
+    # hook, only while we install and only if none exists.
+    policy=/usr/sbin/policy-rc.d
+    created_policy=0
+    if [ ! -e "$policy" ]; then
+      created_policy=1
+      printf '#!/bin/sh\nexit 101\n' >"$policy"
+      chmod +x "$policy"
+      trap 'rm -f "$LOG" "$policy"' EXIT
+    fi
     quietly "apt-get update" apt-get update -qq
     quietly "apt-get install" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+    if [ "$created_policy" = 1 ]; then rm -f "$policy"; fi
   fi
 fi
 
