@@ -6,6 +6,8 @@ const benchmarks: Record<string, () => Promise<{ run: () => Promise<void> }>> = 
   'raft-failover': () => import('./raft-failover.js'),
   'telemetry-overhead': () => import('./telemetry-overhead.js'),
   'decide-throughput': () => import('./decide-throughput.js'),
+  'agent-overhead': () => import('./agent-overhead.js'),
+  'detection-latency': () => import('./detection-latency.js'),
 };
 
 const wanted = process.argv.slice(2);

@@ -164,7 +164,8 @@ export class Agent {
         },
         { rejected: this.rejected },
         this.logger,
-        { rateLimitedLog: this.rateLimitedLog },
+        // Its own report it already has: decoding it again would only cost CPU.
+        { rateLimitedLog: this.rateLimitedLog, ignore: (msg) => msg.subject === this.reporter.subject },
       );
     });
     const natsUp = await this.link.start(options.waitForNatsMs ?? 5000);
@@ -208,6 +209,7 @@ export class Agent {
       try {
         const report = await this.sampler.sample();
         this.#lastReport = report;
+        this.#peers.set(report.nodeId, { report, receivedAtMs: performance.now() });
         this.#sampleDuration.observe((performance.now() - started) / 1000);
         const outcome = this.reporter.publish(report);
         span.setAttributes({

@@ -518,7 +518,8 @@ export class DockerDriver extends EventEmitter<DriverEvents> {
         t.state = { ...t.state, status: 'exited' };
         t.pid = undefined;
       }
-      this.emit('container-died', { id, service, exitCode, oomKilled });
+      const engineTimeMs = typeof event.timeNano === 'number' ? event.timeNano / 1e6 : undefined;
+      this.emit('container-died', { id, service, exitCode, oomKilled, ...(engineTimeMs !== undefined ? { engineTimeMs } : {}) });
     } else if (action === 'oom') {
       this.#oomSeen.add(id);
     } else if (action === 'start' || action === 'unpause' || action === 'pause') {

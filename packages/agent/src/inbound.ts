@@ -54,6 +54,8 @@ export interface SubscribeValidatedOptions {
   readonly subjectLabel?: string;
   readonly queue?: string;
   readonly rateLimitedLog?: RateLimitedLog;
+  /** Messages to pass over before decoding (e.g. this node's own reports, which it already has). */
+  readonly ignore?: (msg: Msg) => boolean;
 }
 
 export function subscribeValidated<S extends z.ZodType>(
@@ -87,6 +89,7 @@ export function subscribeValidated<S extends z.ZodType>(
         logger.warn('subscription error', { subject, error: err });
         return;
       }
+      if (options.ignore?.(msg)) return;
       try {
         const result = decode(schema, msg.data, { where: msg.subject, maxBytes });
         if (!result.ok) {

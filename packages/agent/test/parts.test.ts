@@ -156,3 +156,14 @@ describe('reconnectDelayMs', () => {
     expect(reconnectDelayMs(30, 100, 5000, () => 1)).toBe(5000);
   });
 });
+
+describe('statValue', () => {
+  it('finds one key of a stat file, first line or later, and not a key it merely ends with', async () => {
+    const { statValue } = await import('../src/container-stats.js');
+    const text = 'cache 10\ninactive_file 5\ntotal_inactive_file 7\n';
+    expect(statValue(text, 'cache')).toBe(10);
+    expect(statValue(text, 'inactive_file')).toBe(5);
+    expect(statValue(text, 'total_inactive_file')).toBe(7);
+    expect(statValue(text, 'missing')).toBeUndefined();
+  });
+});
