@@ -19,6 +19,7 @@ import type {
   Membership,
   Message,
   NodeId,
+  RaftConfig,
   Ready,
   Snapshot,
 } from '../src/types.js';
@@ -76,6 +77,7 @@ type SimEvent =
   | { kind: 'fsync'; node: NodeId; incarnation: number }
   | { kind: 'fault' }
   | { kind: 'restart'; node: NodeId }
+  | { kind: 'crash'; node: NodeId; incarnation: number }
   | { kind: 'client'; client: number }
   | { kind: 'timeout'; opId: number };
 
@@ -190,8 +192,21 @@ class Simulation {
     transfers: 0,
   };
 
+  /** Per-seed core settings: small batches and windows make rare interleavings (figure 8) common. */
+  private readonly coreConfig: Partial<Omit<RaftConfig, 'id' | 'randomSeed'>>;
+
   constructor(private readonly options: SimOptions) {
     this.rng = new Prng(hashSeed(`sim:${options.seed}`) ^ options.seed);
+    const small = this.rng.next() < 0.5;
+    this.coreConfig = {
+      electionTicks: this.rng.int(5, 16),
+      heartbeatTicks: this.rng.int(1, 3),
+      maxEntriesPerMessage: small ? this.rng.int(1, 4) : 1024,
+      maxInflightMessages: small ? this.rng.int(1, 4) : 256,
+      // Safety must not depend on the optional extensions: most seeds run the defaults, some without.
+      preVote: this.rng.next() < 0.8,
+      checkQuorum: this.rng.next() < 0.8,
+    };
     this.tickMs = options.tickMs ?? 10;
     this.chaosMs = options.chaosMs ?? 3000;
     this.livenessMs = options.livenessMs ?? 4000;
@@ -286,6 +301,7 @@ class Simulation {
     const d = node.durable;
     // Each incarnation gets its own jitter so two restarts do not replay the same timeouts.
     const config = defaultConfig(node.id, {
+      ...this.coreConfig,
       randomSeed: hashSeed(`${this.options.seed}:${node.id}:${node.incarnation}`),
     });
     node.core = new RaftCore(config, {
@@ -396,6 +412,15 @@ class Simulation {
       } else if (ev.type === 'election-won') {
         this.stats.leaders++;
         this.trace(`${node.id} leader of term ${ev.term}`);
+        // New leaders that die young leave entries of a term no one else has:
+        // the raw material of figure 8 (committing a previous term's entries).
+        if (!this.healed && this.rng.next() < 0.2) {
+          this.queue.push(this.now + this.rng.int(0, 40), {
+            kind: 'crash',
+            node: node.id,
+            incarnation: node.incarnation,
+          });
+        }
       }
     }
     core.advance(rd);
@@ -481,6 +506,12 @@ class Simulation {
         node.pending = null;
         this.finish(node, rd);
         this.after(node);
+        return;
+      }
+      case 'crash': {
+        const node = this.nodes.get(ev.node) as SimNode;
+        if (node.core !== null && node.incarnation === ev.incarnation && !this.healed)
+          this.crash(node);
         return;
       }
       case 'restart': {
