@@ -206,6 +206,35 @@ describe('FileStorage', () => {
     await s2.close();
   });
 
+  it('rewrites a new segment header cut short by a crash, so compaction cannot lose the vote', async () => {
+    const { s } = await reopen({ segmentBytes: 300 });
+    for (let i = 1; i <= 10; i++)
+      await s.save(i === 1 ? { term: 5, vote: 'c', commit: 0 } : undefined, [
+        entry(i, 5, 'q'.repeat(60)),
+      ]);
+    await s.close();
+    const files = await walFiles();
+    expect(files.length).toBeGreaterThan(1);
+    const tail = files[files.length - 1] as string;
+    const tailBytes = await readFile(tail);
+    // Keep only the first 5 bytes of the newest segment: its header records are torn.
+    await writeFile(tail, tailBytes.subarray(0, 5));
+    const { s: s2, state } = await reopen({ segmentBytes: 300 });
+    expect(state.hardState).toEqual({ term: 5, vote: 'c', commit: 0 });
+    const lastIndex = state.entries[state.entries.length - 1]?.index as number;
+    await s2.save(undefined, [entry(lastIndex + 1, 5, 'q'.repeat(60))]);
+    // A snapshot covering everything lets compaction drop every older segment.
+    await s2.saveSnapshot({
+      meta: { index: lastIndex + 1, term: 5, membership },
+      data: bytes('all'),
+    });
+    await s2.close();
+    const { s: s3, state: after } = await reopen({ segmentBytes: 300 });
+    expect(after.hardState).toEqual({ term: 5, vote: 'c', commit: 0 });
+    expect(after.snapshot?.index).toBe(lastIndex + 1);
+    await s3.close();
+  });
+
   it('compaction deletes whole segments below the snapshot and recovery still works', async () => {
     const { s } = await reopen({ segmentBytes: 1024 });
     for (let i = 1; i <= 100; i++)

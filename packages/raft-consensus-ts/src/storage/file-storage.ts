@@ -65,6 +65,8 @@ interface Segment {
   size: number;
   /** Highest entry index written into this segment (0 if none). */
   maxIndex: number;
+  /** Holds a hard-state record, so older segments can go without losing term and vote. */
+  selfContained: boolean;
 }
 
 /** A crash-safe write-ahead log with snapshots. One instance per directory; not shared between processes. */
@@ -125,6 +127,7 @@ export class FileStorage implements RaftStorage {
         path,
         size: data.length,
         maxIndex: 0,
+        selfContained: false,
       };
       const validEnd = parseSegment(path, data, last, (type, reader, offset) => {
         replay.apply(type, reader, path, offset, seg);
@@ -152,6 +155,12 @@ export class FileStorage implements RaftStorage {
     else {
       const tail = this.segments[this.segments.length - 1] as Segment;
       this.fh = await open(tail.path, 'a');
+      if (!tail.selfContained) {
+        // A crash cut the new segment's header short: write it again, or deleting the older
+        // segments after a later snapshot would lose the term and vote they hold.
+        await this.append(this.headerRecords(), 0);
+        tail.selfContained = true;
+      }
     }
     this.loaded = true;
     return {
@@ -250,6 +259,20 @@ export class FileStorage implements RaftStorage {
   private async startSegment(seq: number): Promise<void> {
     await this.fh?.close();
     const path = join(this.walDir, `${seq.toString(16).padStart(16, '0')}.wal`);
+    const fh = await open(path, 'a');
+    const head = this.headerRecords();
+    await fh.write(head);
+    if (this.sync) {
+      await fh.datasync();
+      fsyncDir(this.walDir);
+      this.syncs++;
+    }
+    this.fh = fh;
+    this.segments.push({ seq, path, size: head.length, maxIndex: 0, selfContained: true });
+  }
+
+  /** The records every segment starts with: the current snapshot marker (if any) and hard state. */
+  private headerRecords(): Uint8Array {
     const w = new ByteWriter(64);
     if (this.snapshotMeta)
       writeRecord(
@@ -258,16 +281,7 @@ export class FileStorage implements RaftStorage {
         encodeSnapshotMarker(this.snapshotMeta.index, this.snapshotMeta.term),
       );
     writeRecord(w, RecordType.HardState, encodeHardState(this.hardState));
-    const fh = await open(path, 'a');
-    const head = w.finish();
-    await fh.write(head);
-    if (this.sync) {
-      await fh.datasync();
-      fsyncDir(this.walDir);
-      this.syncs++;
-    }
-    this.fh = fh;
-    this.segments.push({ seq, path, size: head.length, maxIndex: 0 });
+    return w.finish();
   }
 
   /** Deletes whole segments, oldest first, whose entries are all at or below `index`; never the one being written. */
@@ -474,6 +488,7 @@ class Replay {
   apply(type: number, r: ByteReader, file: string, offset: number, seg: Segment): void {
     if (type === RecordType.HardState) {
       this.hardState = readHardState(r);
+      seg.selfContained = true;
     } else if (type === RecordType.SnapshotMarker) {
       const index = r.u48('index');
       const term = r.u48('term');
@@ -510,7 +525,10 @@ class Replay {
         }
         this.entries.push({ index, term, type: kind, data });
       }
-      if (hardState) this.hardState = hardState;
+      if (hardState) {
+        this.hardState = hardState;
+        seg.selfContained = true;
+      }
     }
   }
 
