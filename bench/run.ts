@@ -6,6 +6,10 @@ const benchmarks: Record<string, () => Promise<{ run: () => Promise<void> }>> = 
   'raft-failover': () => import('./raft-failover.js'),
   'telemetry-overhead': () => import('./telemetry-overhead.js'),
   'decide-throughput': () => import('./decide-throughput.js'),
+  'heal-container': () => import('./heal-container.js'),
+  'policy-comparison': () => import('./policy-comparison.js'),
+  'forecast-error': () => import('./forecast-error.js'),
+  'policy-throughput': () => import('./policy-throughput.js'),
   'agent-overhead': () => import('./agent-overhead.js'),
   'detection-latency': () => import('./detection-latency.js'),
 };

@@ -18,11 +18,18 @@ import type { ReplicaDriver } from './executor.js';
 import { isActive } from './executor.js';
 import type { Logger } from './logger.js';
 
+export interface DiedEvent {
+  readonly id: string;
+  readonly service: string;
+  readonly exitCode: number | undefined;
+  readonly oomKilled: boolean;
+}
+
 /** The driver's events the supervisor listens to (DockerDriver is an EventEmitter of these). */
 export interface SupervisedDriver extends ReplicaDriver {
-  on(event: 'container-died', listener: (e: { id: string; service: string }) => void): unknown;
+  on(event: 'container-died', listener: (e: DiedEvent) => void): unknown;
   on(event: 'resynced', listener: (e: { listed: number }) => void): unknown;
-  off(event: 'container-died', listener: (e: { id: string; service: string }) => void): unknown;
+  off(event: 'container-died', listener: (e: DiedEvent) => void): unknown;
   off(event: 'resynced', listener: (e: { listed: number }) => void): unknown;
 }
 
@@ -41,7 +48,7 @@ export interface SupervisorOptions {
   readonly logger: Logger;
   /** Safety-net check of every assignment, for deaths the event stream missed. */
   readonly checkIntervalMs?: number;
-  /** Restarts within `crashWindowMs` beyond which restarts of a service are delayed. */
+  /** Crashes (deaths other than an outside SIGKILL) within `crashWindowMs` beyond which restarts are delayed. */
   readonly crashLoopThreshold?: number;
   readonly crashWindowMs?: number;
   readonly maxBackoffMs?: number;
@@ -57,7 +64,16 @@ export class Supervisor {
   readonly #restartsAt = new Map<string, number[]>();
   #timer: NodeJS.Timeout | undefined;
   #stopped = true;
-  readonly #onDied = (e: { id: string; service: string }): void => this.schedule(e.service);
+  readonly #onDied = (e: DiedEvent): void => {
+    // A SIGKILL from outside (an operator, a chaos run: exit 137 without OOM) is not the replica's
+    // fault and must not slow its replacement; crashes and OOM kills count toward the crash loop.
+    if (!(e.exitCode === 137 && !e.oomKilled)) {
+      const times = this.#restartsAt.get(e.service) ?? [];
+      times.push(performance.now());
+      this.#restartsAt.set(e.service, times);
+    }
+    this.schedule(e.service);
+  };
   readonly #onResynced = (): void => this.checkAll();
 
   constructor(options: SupervisorOptions) {
@@ -138,9 +154,6 @@ export class Supervisor {
       let started = 0;
       let error: string | undefined;
       if (missing > 0) {
-        const times = this.#restartsAt.get(service) ?? [];
-        for (let i = 0; i < missing; i += 1) times.push(performance.now());
-        this.#restartsAt.set(service, times);
         const results = await Promise.allSettled(
           Array.from({ length: missing }, () =>
             driver.createReplica(assignment.spec, assignment.specVersion),
