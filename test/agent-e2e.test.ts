@@ -14,7 +14,14 @@ import {
 } from '@coxswain/protocol';
 import { connect, type NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BUSYBOX_IMAGE, Dockerd, ensureBusyboxImage, NatsServer, pollUntil } from './kit/index.js';
+import {
+  BUSYBOX_IMAGE,
+  Dockerd,
+  ensureBusyboxImage,
+  freePort,
+  NatsServer,
+  pollUntil,
+} from './kit/index.js';
 
 const CLUSTER = 'e2e';
 const INTERVAL_MS = 500;
@@ -121,6 +128,52 @@ describe('agent end to end', () => {
       5000,
     );
     await dockerd.docker.getContainer(extra).remove({ force: true });
+  });
+
+  it('scrapes a replica that declares metrics: request rate /s and p95 from the histogram', async () => {
+    const port = await freePort();
+    // A fake app: every 0.2 s it has served 10 more requests, 9 of them within 50 ms and all within 100 ms.
+    const script = [
+      'busybox mkdir -p /www',
+      'i=0',
+      'while :; do i=$((i+10))',
+      String.raw`printf "# TYPE http_requests_total counter\nhttp_requests_total %d\nhttp_request_duration_seconds_bucket{le=\"0.05\"} %d\nhttp_request_duration_seconds_bucket{le=\"0.1\"} %d\nhttp_request_duration_seconds_bucket{le=\"+Inf\"} %d\n" $i $((i*9/10)) $i $i > /www/m.tmp`,
+      'busybox mv /www/m.tmp /www/metrics',
+      'sleep 0.2',
+      'done &',
+      `exec httpd -f -p 127.0.0.1:${port} -h /www`,
+    ].join('\n');
+    const c = await dockerd.docker.createContainer({
+      Image: BUSYBOX_IMAGE,
+      Cmd: ['sh', '-c', script],
+      Labels: {
+        [LABELS.service]: 'metered',
+        [LABELS.metricsPort]: String(port),
+        [LABELS.metricsPath]: '/metrics',
+      },
+      HostConfig: { NetworkMode: 'host' },
+    });
+    await c.start();
+    try {
+      const figures = await pollUntil(
+        'request figures for the metered service',
+        () => {
+          const f = agent.lastReport?.services.metered;
+          return f?.requestRatePerSecond !== undefined && f.p95LatencyMs !== undefined
+            ? f
+            : undefined;
+        },
+        15_000,
+        100,
+      );
+      // 50/s nominal; the shell loop runs slower than its sleep on a busy machine.
+      expect(figures.requestRatePerSecond).toBeGreaterThan(15);
+      expect(figures.requestRatePerSecond).toBeLessThan(60);
+      // Rank 95 % lies half-way through (50 ms, 100 ms].
+      expect(figures.p95LatencyMs).toBeCloseTo(75, 0);
+    } finally {
+      await c.remove({ force: true });
+    }
   });
 
   it('keeps reporting across a NATS server restart; reports made while disconnected are dropped and counted', async () => {
