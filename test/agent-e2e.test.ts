@@ -239,3 +239,57 @@ describe('agent end to end', () => {
     expect((await agent.http.inject('GET', '/healthz')).status).toBe(200);
   });
 });
+
+describe('agent without its dependencies (static stability)', () => {
+  it('starts with NATS and Docker both down, says so in /readyz and its reports, and reports once NATS comes up', async () => {
+    const natsPort = await freePort();
+    const socketPath = `${dockerd.dir}/not-yet.sock`;
+    const config = AgentConfig.parse({
+      cluster: 'stable',
+      nodeId: 'lonely',
+      nats: { servers: [`nats://127.0.0.1:${natsPort}`] },
+      docker: { socketPath },
+      api: { host: '127.0.0.1', port: 0 },
+      sampleIntervalMs: 300,
+      log: { level: 'error' },
+    });
+    const lonely = await Agent.start(config, { waitForNatsMs: 300 });
+    let late: NatsServer | undefined;
+    try {
+      const ready = await lonely.http.inject('GET', '/readyz');
+      expect(ready.status).toBe(503);
+      expect(ready.json()).toMatchObject({ ok: false, nats: false, docker: false });
+      await pollUntil(
+        'a report marked dockerReachable=false',
+        () => (lonely.lastReport?.dockerReachable === false ? true : undefined),
+        5000,
+      );
+      await pollUntil(
+        'drops to be counted',
+        async () => {
+          const text = (await lonely.http.inject('GET', '/metrics')).body;
+          return (metric(text, 'coxswain_reports_dropped_total{reason="disconnected"}') ?? 0) >= 2
+            ? true
+            : undefined;
+        },
+        5000,
+      );
+      // NATS comes up on the configured port: the agent connects on its own and reports.
+      late = await NatsServer.start({ port: natsPort });
+      const nc = await connect({ servers: late.url });
+      try {
+        const sub = nc.subscribe(subjects('stable').report('lonely'), { max: 1, timeout: 15_000 });
+        for await (const m of sub) {
+          const r = decode(NodeReportSchema, m.data);
+          expect(r.ok && r.value.dockerReachable).toBe(false);
+        }
+      } finally {
+        await nc.close();
+      }
+      expect(lonely.ready.nats).toBe(true);
+    } finally {
+      await lonely.stop();
+      await late?.stop();
+    }
+  });
+});
