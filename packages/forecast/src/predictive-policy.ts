@@ -10,8 +10,12 @@ import {
 } from './policy.js';
 
 export const PredictiveParams = z.object({
-  /** Fraction of a replica's capacity to plan for, for both the forecast and the reactive part. */
-  targetUtilization: z.number().gt(0).max(1).default(0.7),
+  /**
+   * Fraction of a replica's capacity to plan for, for both the forecast and the reactive part.
+   * Higher than a reactive policy's usual 0.7: the headroom for growth during the lead time is
+   * already in the forecast's upper quantile, so it is not kept a second time here.
+   */
+  targetUtilization: z.number().gt(0).max(1).default(0.8),
   /** Req/s one replica serves at 100 % CPU, until the capacity model has learned it from reports. */
   capacityPerReplica: z.number().positive().default(10),
   /** Learn capacity from reports (false: always use `capacityPerReplica`). */
@@ -26,8 +30,11 @@ export const PredictiveParams = z.object({
   quantile: z.number().gt(0).lt(1).default(0.9),
   /** Season in steps, or detect it by autocorrelation, or none. */
   season: z.union([z.number().int().min(2), z.enum(['detect', 'none'])]).default('detect'),
-  /** Scale down only to the highest recommendation made within this window. */
-  scaleDownStabilizationSeconds: z.number().nonnegative().default(300),
+  /**
+   * Scale down only to the highest recommendation made within this window. Shorter than the
+   * HPA's 300 s: each recommendation already covers the lead time ahead, so less damping is needed.
+   */
+  scaleDownStabilizationSeconds: z.number().nonnegative().default(180),
   /** After a scale-down, no further scale-down for this long. Scale-ups never wait. */
   scaleDownCooldownSeconds: z.number().nonnegative().default(60),
   maxStepUp: z.number().int().positive().default(1000),

@@ -130,11 +130,12 @@ export function registerSimulateCommand(program: Command): void {
       parsePositive('--interval'),
       15,
     )
+    .option('--hpa-target <percent>', 'CPU target of hpa', parsePositive('--hpa-target'), 70)
     .option(
-      '--target <percent>',
-      'CPU target of hpa and utilisation target of predictive',
-      parsePositive('--target'),
-      70,
+      '--predictive-target <percent>',
+      'utilisation target of predictive (on its p90 forecast)',
+      parsePositive('--predictive-target'),
+      80,
     )
     .option('--min-replicas <n>', 'lowest replica count', parseWholeNumber('--min-replicas', 0), 1)
     .option(
@@ -154,7 +155,8 @@ export function registerSimulateCommand(program: Command): void {
         startup: number;
         compress: number | 'auto';
         interval: number;
-        target: number;
+        hpaTarget: number;
+        predictiveTarget: number;
         minReplicas: number;
         maxReplicas: number;
         out?: string;
@@ -170,7 +172,8 @@ export function registerSimulateCommand(program: Command): void {
             sloP95Ms: flags.sloMs,
             startupSeconds: flags.startup,
             controlIntervalSeconds: flags.interval,
-            targetPercent: flags.target,
+            targetPercent: flags.hpaTarget,
+            predictiveTargetPercent: flags.predictiveTarget,
             minReplicas: flags.minReplicas,
             maxReplicas: flags.maxReplicas,
             ...(flags.capacity === 'auto' ? {} : { capacityPerReplica: flags.capacity }),

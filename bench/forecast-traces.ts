@@ -1,0 +1,23 @@
+// Shared by the forecast-* and policy-* benchmarks: the real traces beside the repository.
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseTrace, type Trace } from '@coxswain/forecast';
+
+export function tracesDir(): string {
+  const dir = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'shared', 'traces');
+  if (!existsSync(dir))
+    throw new Error(
+      `real traces not found at ${dir} (expected ../shared/traces beside the repository)`,
+    );
+  return dir;
+}
+
+/** Every CSV trace in ../shared/traces, parsed and validated. */
+export function loadTraces(): Trace[] {
+  const dir = tracesDir();
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.csv'))
+    .sort()
+    .map((f) => parseTrace(readFileSync(join(dir, f), 'utf8'), f));
+}
