@@ -19,6 +19,7 @@ import {
   Dockerd,
   ensureBusyboxImage,
   freePort,
+  NatsCluster,
   NatsServer,
   pollUntil,
 } from './kit/index.js';
@@ -290,6 +291,56 @@ describe('agent without its dependencies (static stability)', () => {
     } finally {
       await lonely.stop();
       await late?.stop();
+    }
+  });
+});
+
+describe('agent on a NATS cluster', () => {
+  it('fails over to another server when the one it uses is killed, and keeps reporting', async () => {
+    const cluster = await NatsCluster.start(3);
+    let roaming: Agent | undefined;
+    let watcher: NatsConnection | undefined;
+    try {
+      await cluster.waitForRoutes();
+      const config = AgentConfig.parse({
+        cluster: 'multi',
+        nodeId: 'roamer',
+        nats: { servers: cluster.urls },
+        docker: { socketPath: dockerd.socketPath },
+        api: { host: '127.0.0.1', port: 0 },
+        sampleIntervalMs: 300,
+        log: { level: 'error' },
+      });
+      roaming = await Agent.start(config);
+      const agentServer = roaming.link.connection!.getServer();
+      const victim = cluster.servers.find((s) => agentServer.endsWith(`:${s.port}`))!;
+      const other = cluster.servers.find((s) => s !== victim)!;
+      watcher = await connect({ servers: other.url });
+      const seqs: number[] = [];
+      watcher.subscribe(subjects('multi').report('roamer'), {
+        callback: (_e, m) => {
+          const r = decode(NodeReportSchema, m.data, { maxBytes: MAX_REPORT_BYTES });
+          if (r.ok) seqs.push(r.value.seq);
+        },
+      });
+      await pollUntil(
+        'reports through the cluster',
+        () => (seqs.length >= 2 ? true : undefined),
+        10_000,
+      );
+      await victim.kill();
+      const after = seqs.at(-1)!;
+      await pollUntil(
+        'reports after the failover',
+        () => (seqs.at(-1)! >= after + 3 ? true : undefined),
+        20_000,
+      );
+      expect(roaming.link.connection!.getServer()).not.toBe(agentServer);
+      expect(roaming.link.counters.reconnects).toBeGreaterThanOrEqual(1);
+    } finally {
+      await watcher?.close();
+      await roaming?.stop();
+      await cluster.stop();
     }
   });
 });

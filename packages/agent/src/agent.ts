@@ -30,6 +30,9 @@ import { Sampler } from './sampler.js';
 
 const tracer = trace.getTracer('coxswain-agent');
 
+/** More distinct reporting nodes than any cluster we plan for; beyond it new ids are refused. */
+const MAX_PEERS = 4096;
+
 export interface AgentStartOptions {
   readonly logger?: Logger;
   /** How long start() waits for the first NATS connection before going on without it. */
@@ -160,12 +163,20 @@ export class Agent {
         MAX_REPORT_BYTES,
         (report) => {
           if (report.cluster !== this.config.cluster) return;
+          // Bounded: a peer inventing node ids must not grow this map without end.
+          if (!this.#peers.has(report.nodeId) && this.#peers.size >= MAX_PEERS) {
+            this.rejected.inc({ subject: s.reports, reason: 'COX_TOO_MANY_PEERS' });
+            return;
+          }
           this.#peers.set(report.nodeId, { report, receivedAtMs: performance.now() });
         },
         { rejected: this.rejected },
         this.logger,
         // Its own report it already has: decoding it again would only cost CPU.
-        { rateLimitedLog: this.rateLimitedLog, ignore: (msg) => msg.subject === this.reporter.subject },
+        {
+          rateLimitedLog: this.rateLimitedLog,
+          ignore: (msg) => msg.subject === this.reporter.subject,
+        },
       );
     });
     const natsUp = await this.link.start(options.waitForNatsMs ?? 5000);

@@ -519,7 +519,13 @@ export class DockerDriver extends EventEmitter<DriverEvents> {
         t.pid = undefined;
       }
       const engineTimeMs = typeof event.timeNano === 'number' ? event.timeNano / 1e6 : undefined;
-      this.emit('container-died', { id, service, exitCode, oomKilled, ...(engineTimeMs !== undefined ? { engineTimeMs } : {}) });
+      this.emit('container-died', {
+        id,
+        service,
+        exitCode,
+        oomKilled,
+        ...(engineTimeMs !== undefined ? { engineTimeMs } : {}),
+      });
     } else if (action === 'oom') {
       this.#oomSeen.add(id);
     } else if (action === 'start' || action === 'unpause' || action === 'pause') {
@@ -539,6 +545,7 @@ export class DockerDriver extends EventEmitter<DriverEvents> {
       this.#refreshInBackground(id);
     } else if (action === 'destroy') {
       this.#view.delete(id);
+      this.#hasHealthcheck.delete(id);
       this.emit('container-destroyed', { id, service });
     } else if (action.startsWith('health_status')) {
       const text = action.split(':')[1]?.trim() ?? '';
@@ -659,10 +666,8 @@ export class DockerDriver extends EventEmitter<DriverEvents> {
       } catch (error) {
         if (!isNotFound(error)) throw new DockerOperationError('remove', id, error);
       }
-      const t = this.#view.get(id);
-      if (t) {
-        this.#view.delete(id);
-      }
+      this.#view.delete(id);
+      this.#hasHealthcheck.delete(id);
     });
   }
 
