@@ -11,7 +11,13 @@ import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { decode, LABELS, MAX_REPORT_BYTES, NodeReport, subjects } from '@coxswain/protocol';
-import { BUSYBOX_IMAGE, Dockerd, ensureBusyboxImage, freePort, NatsServer } from '@coxswain/test/kit';
+import {
+  BUSYBOX_IMAGE,
+  Dockerd,
+  ensureBusyboxImage,
+  freePort,
+  NatsServer,
+} from '@coxswain/test/kit';
 import { connect } from 'nats';
 import { percentile, recordResult } from './lib/results.js';
 
@@ -37,7 +43,8 @@ function rssBytes(pid: number): number {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function run(): Promise<void> {
-  if (!existsSync(bin)) throw new Error(`${bin} missing: build first (pnpm exec tsc --build packages/cli)`);
+  if (!existsSync(bin))
+    throw new Error(`${bin} missing: build first (pnpm exec tsc --build packages/cli)`);
   const ns = await NatsServer.start();
   const dockerd = await Dockerd.start();
   let agent: ChildProcess | undefined;
@@ -65,7 +72,26 @@ export async function run(): Promise<void> {
     const apiPort = await freePort();
     agent = spawn(
       process.execPath,
-      [bin, 'agent', '--node-id', 'n1', '--cluster', 'bench', '--nats', ns.url, '--docker-socket', dockerd.socketPath, '--api-host', '127.0.0.1', '--api-port', String(apiPort), '--sample-interval', '1s', '--log-level', 'warn'],
+      [
+        bin,
+        'agent',
+        '--node-id',
+        'n1',
+        '--cluster',
+        'bench',
+        '--nats',
+        ns.url,
+        '--docker-socket',
+        dockerd.socketPath,
+        '--api-host',
+        '127.0.0.1',
+        '--api-port',
+        String(apiPort),
+        '--sample-interval',
+        '1s',
+        '--log-level',
+        'warn',
+      ],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
     agent.stderr?.on('data', (d: Buffer) => {
@@ -90,14 +116,16 @@ export async function run(): Promise<void> {
       lastTicks = ticks;
       lastAt = at;
     }
-    const meanCpu = ((lastTicks - firstTicks) / CLOCK_TICKS_PER_SECOND / ((lastAt - firstAt) / 1000)) * 100;
+    const meanCpu =
+      ((lastTicks - firstTicks) / CLOCK_TICKS_PER_SECOND / ((lastAt - firstAt) / 1000)) * 100;
     const window = reports.slice(reportsAtStart);
     const last = window.at(-1);
     const counted = last ? last.containers.length : 0;
     console.log(
       `agent CPU mean ${meanCpu.toFixed(2)} % (p50 ${percentile(cpu, 50).toFixed(1)}, p99 ${percentile(cpu, 99).toFixed(1)}); RSS p50 ${percentile(rss, 50).toFixed(1)} MB p99 ${percentile(rss, 99).toFixed(1)} MB; ${window.length} reports in ${MEASURE_S} s with ${counted} containers; ${invalid} invalid`,
     );
-    if (counted !== CONTAINERS) throw new Error(`agent reported ${counted} containers, expected ${CONTAINERS}`);
+    if (counted !== CONTAINERS)
+      throw new Error(`agent reported ${counted} containers, expected ${CONTAINERS}`);
     // Sanity of the agent's own figure: its sample duration from /metrics.
     const metrics = await (await fetch(`http://127.0.0.1:${apiPort}/metrics`)).text();
     const sum = Number(/coxswain_sample_duration_seconds_sum (\S+)/.exec(metrics)?.[1]);
@@ -106,18 +134,50 @@ export async function run(): Promise<void> {
     recordResult({
       benchmark: 'agent-overhead',
       figures: [
-        { name: 'agent CPU (% of one core), per-second samples', value: percentile(cpu, 50), unit: '%', p50: percentile(cpu, 50), p99: percentile(cpu, 99), samples: cpu.length, target: '<= 3 %' },
-        { name: 'agent CPU, mean over the window', value: meanCpu, unit: '%', samples: cpu.length, target: '<= 3 %' },
-        { name: 'agent RSS', value: percentile(rss, 50), unit: 'MB', p50: percentile(rss, 50), p99: percentile(rss, 99), samples: rss.length, target: '<= 120 MB' },
-        { name: 'reports received (1 s interval)', value: window.length, unit: `in ${MEASURE_S} s`, samples: window.length },
-        { name: 'mean sample duration (agent /metrics)', value: meanSampleMs, unit: 'ms', samples: count },
+        {
+          name: 'agent CPU (% of one core), per-second samples',
+          value: percentile(cpu, 50),
+          unit: '%',
+          p50: percentile(cpu, 50),
+          p99: percentile(cpu, 99),
+          samples: cpu.length,
+          target: '<= 3 %',
+        },
+        {
+          name: 'agent CPU, mean over the window',
+          value: meanCpu,
+          unit: '%',
+          samples: cpu.length,
+          target: '<= 3 %',
+        },
+        {
+          name: 'agent RSS',
+          value: percentile(rss, 50),
+          unit: 'MB',
+          p50: percentile(rss, 50),
+          p99: percentile(rss, 99),
+          samples: rss.length,
+          target: '<= 120 MB',
+        },
+        {
+          name: 'reports received (1 s interval)',
+          value: window.length,
+          unit: `in ${MEASURE_S} s`,
+          samples: window.length,
+        },
+        {
+          name: 'mean sample duration (agent /metrics)',
+          value: meanSampleMs,
+          unit: 'ms',
+          samples: count,
+        },
       ],
       notes: [
         `One agent process (node ${bin.replace(`${root}/`, '')} agent, built JS) with ${CONTAINERS} running busybox containers labelled in 5 services, on a private dockerd and nats-server from the test kit; sampling and reporting every 1 s; ${WARMUP_S} s warm-up, then ${MEASURE_S} one-second samples of /proc/<pid>/stat (utime+stime) and VmRSS.`,
         'Stats come from the cgroup v1 files (no Docker stats API calls); container state comes from the engine event stream (no polling).',
         'CPU per-second samples are quantised to 1 tick (10 ms = 1 %), so the mean over the window is the finer figure.',
         'No peer runs here (a peer agent such as cAdvisor or the Docker stats API is not installed on this machine).',
-        'Machine shared with other engineers\' builds and tests during the run.',
+        "Machine shared with other engineers' builds and tests during the run.",
       ].join(' '),
     });
   } finally {

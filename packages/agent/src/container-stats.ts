@@ -169,9 +169,18 @@ export class CgroupStatsSource implements StatsSource {
       // close round trip through the thread pool per file, which at 50
       // containers × 5 files per second was most of the agent's CPU.
       const atMs = performance.now();
-      const cpuText = readFileSync(paths.v2 ? `${paths.cpu}/cpu.stat` : `${paths.cpu}/cpuacct.usage`, 'utf8');
-      const usageText = readFileSync(paths.v2 ? `${paths.memory}/memory.current` : `${paths.memory}/memory.usage_in_bytes`, 'utf8');
-      const limitText = readFileSync(paths.v2 ? `${paths.memory}/memory.max` : `${paths.memory}/memory.limit_in_bytes`, 'utf8');
+      const cpuText = readFileSync(
+        paths.v2 ? `${paths.cpu}/cpu.stat` : `${paths.cpu}/cpuacct.usage`,
+        'utf8',
+      );
+      const usageText = readFileSync(
+        paths.v2 ? `${paths.memory}/memory.current` : `${paths.memory}/memory.usage_in_bytes`,
+        'utf8',
+      );
+      const limitText = readFileSync(
+        paths.v2 ? `${paths.memory}/memory.max` : `${paths.memory}/memory.limit_in_bytes`,
+        'utf8',
+      );
       const statText = readFileSync(`${paths.memory}/memory.stat`, 'utf8');
       let netText: string | undefined;
       try {
