@@ -236,9 +236,12 @@ describe('container CPU rates', () => {
       console.log(
         `busy loop: ${busyCpu.toFixed(1)} % of one core (/proc says ${independent.toFixed(1)} %); sleep: ${idleCpu.toFixed(2)} %`,
       );
-      expect(Math.abs(busyCpu - independent)).toBeLessThan(15);
-      // 60-130 on an idle machine; under the shared machine's load a loop gets less, never nothing.
-      expect(busyCpu).toBeGreaterThan(independent > 70 ? 60 : 25);
+      // Agrees with the kernel's own per-process accounting, whatever the machine's load.
+      expect(Math.abs(busyCpu - independent)).toBeLessThan(Math.max(5, independent * 0.15));
+      // 60-130 when the loop gets its core; on this shared machine (load often > 10 on 2 cores)
+      // it may get far less, but always clearly more than the idle container.
+      expect(busyCpu).toBeGreaterThan(independent > 70 ? 60 : 5);
+      expect(busyCpu).toBeGreaterThan(idleCpu * 10);
       expect(busyCpu).toBeLessThan(130);
       expect(idleCpu).toBeLessThan(5);
       expect(collector.counters.cgroupReads).toBeGreaterThan(0);
@@ -272,8 +275,8 @@ describe('container CPU rates', () => {
         `capped loop: ${cpu.toFixed(1)} % of its 0.5-core limit (/proc: ${independent.toFixed(1)} % of one core)`,
       );
       expect(collector.counters.streamingReads).toBeGreaterThan(0);
-      expect(Math.abs(cpu - independent * 2)).toBeLessThan(25);
-      expect(cpu).toBeGreaterThan(independent * 2 > 70 ? 60 : 25);
+      expect(Math.abs(cpu - independent * 2)).toBeLessThan(Math.max(10, independent * 2 * 0.2));
+      expect(cpu).toBeGreaterThan(independent * 2 > 70 ? 60 : 5);
       expect(cpu).toBeLessThan(130);
       collector.close();
     } finally {
