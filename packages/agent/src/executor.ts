@@ -40,7 +40,12 @@ export interface ReplicaDriver {
   replicas(service?: string): ContainerState[];
 }
 
-const ACTIVE = new Set(['running', 'created', 'restarting', 'paused']);
+const ACTIVE = new Set(['running', 'created', 'restarting']);
+/**
+ * A replica that runs or is about to. Paused ones are not counted: coxswain
+ * pauses only the supervisor's warm standbys, which serve nobody until a
+ * replica dies (supervisor.ts).
+ */
 export const isActive = (c: ContainerState): boolean => ACTIVE.has(c.status);
 
 /** One executed (or refused) operation, as this agent saw it. */

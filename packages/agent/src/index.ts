@@ -189,7 +189,9 @@ export {
   Sampler,
 } from './sampler.js';
 export {
+  type DiedEvent,
   type HealResult,
+  type StandbyOptions,
   type SupervisedDriver,
   Supervisor,
   type SupervisorOptions,

@@ -10,6 +10,13 @@
  * and backed by a periodic check, for deaths missed while the event stream
  * was down. A crash-looping service is restarted with growing delays so it
  * cannot spin the host.
+ *
+ * Warm standby (opt-in, `standby`): starting a container costs the engine
+ * 200-600 ms here, most of it runc. With a standby, the supervisor keeps a
+ * few extra replicas of each assigned service created, started and then
+ * paused (cgroup freezer: no CPU, memory kept); a death unpauses one, which
+ * takes tens of milliseconds, and a new standby is prepared afterwards, off
+ * the critical path. The price is the standbys' memory.
  */
 import type { ContainerState } from '@coxswain/protocol';
 import type { AssignmentStore } from './cluster/assignment-store.js';
@@ -36,6 +43,8 @@ export interface SupervisedDriver extends ReplicaDriver {
 export interface HealResult {
   readonly service: string;
   readonly started: number;
+  /** Of `started`, how many were warm standbys unpaused. */
+  readonly unpaused: number;
   readonly removedDead: number;
   readonly durationMs: number;
   readonly error?: string;
@@ -54,12 +63,21 @@ export interface SupervisorOptions {
   readonly maxBackoffMs?: number;
   /** Called after every heal; background work reports here rather than throwing. */
   readonly onHeal?: (result: HealResult) => void;
+  /** Warm standbys per assigned service (see above); absent or count 0 disables them. */
+  readonly standby?: StandbyOptions;
+}
+
+export interface StandbyOptions {
+  readonly count: number;
+  pause(id: string): Promise<void>;
+  unpause(id: string): Promise<void>;
 }
 
 const DEAD = new Set(['exited', 'dead']);
 
 export class Supervisor {
-  readonly #o: Required<Omit<SupervisorOptions, 'onHeal'>> & Pick<SupervisorOptions, 'onHeal'>;
+  readonly #o: Required<Omit<SupervisorOptions, 'onHeal' | 'standby'>> &
+    Pick<SupervisorOptions, 'onHeal' | 'standby'>;
   readonly #pending = new Set<string>();
   readonly #restartsAt = new Map<string, number[]>();
   #timer: NodeJS.Timeout | undefined;
@@ -106,10 +124,65 @@ export class Supervisor {
   checkAll(): void {
     for (const service of this.#o.assignments.all().keys()) {
       const a = this.#o.assignments.get(service);
-      const active = this.#o.driver.replicas(service).filter(isActive).length;
-      const dead = this.#o.driver.replicas(service).some((c) => DEAD.has(c.status));
+      const all = this.#o.driver.replicas(service);
+      const active = all.filter(isActive).length;
+      const dead = all.some((c) => DEAD.has(c.status));
       if (a && (active < a.replicas || dead)) this.schedule(service);
+      else if (a && this.#standbyNeedsWork(service)) this.#scheduleStandby(service);
     }
+  }
+
+  /** Standbys of the assignment's spec version, paused. */
+  #standbys(service: string, specVersion: number): ContainerState[] {
+    return this.#o.driver
+      .replicas(service)
+      .filter((c) => c.status === 'paused' && c.specVersion === specVersion);
+  }
+
+  #standbyNeedsWork(service: string): boolean {
+    const a = this.#o.assignments.get(service);
+    if (!a) return false;
+    const paused = this.#o.driver.replicas(service).filter((c) => c.status === 'paused');
+    const want = this.#o.standby && a.replicas > 0 ? this.#o.standby.count : 0;
+    const current = paused.filter((c) => c.specVersion === a.specVersion).length;
+    return current !== want || paused.length !== current;
+  }
+
+  readonly #standbyPending = new Set<string>();
+
+  #scheduleStandby(service: string): void {
+    if (this.#stopped || this.#standbyPending.has(service)) return;
+    this.#standbyPending.add(service);
+    this.#replenish(service).then(
+      () => this.#standbyPending.delete(service),
+      (error: unknown) => {
+        this.#standbyPending.delete(service);
+        this.#o.logger.warn('could not prepare warm standby', { service, error });
+      },
+    );
+  }
+
+  /** Brings the paused standbys of a service to the wanted count and spec version. */
+  async #replenish(service: string): Promise<void> {
+    await this.#o.mutex.run(service, async () => {
+      const a = this.#o.assignments.get(service);
+      if (!a || this.#stopped) return;
+      const { driver } = this.#o;
+      const standby = this.#o.standby;
+      const want = standby && a.replicas > 0 ? standby.count : 0;
+      const paused = driver.replicas(service).filter((c) => c.status === 'paused');
+      const outdated = paused.filter((c) => c.specVersion !== a.specVersion);
+      const current = paused.filter((c) => c.specVersion === a.specVersion);
+      const surplus = current.slice(want);
+      await Promise.allSettled([...outdated, ...surplus].map((c) => driver.removeReplica(c.id)));
+      if (!standby) return;
+      for (let i = current.length; i < want; i += 1) {
+        const id = await driver.createReplica(a.spec, a.specVersion);
+        // Started and healthy first, so an unpaused standby serves at once (health checks do not run while paused).
+        await driver.waitHealthy(id, 30_000);
+        await standby.pause(id);
+      }
+    });
   }
 
   /** Queues one heal of `service`; deaths arriving while one is queued join it. */
@@ -147,12 +220,24 @@ export class Supervisor {
       const { driver, logger } = this.#o;
       const assignment = this.#o.assignments.get(service);
       if (!assignment || this.#stopped)
-        return { service, started: 0, removedDead: 0, durationMs: 0 };
+        return { service, started: 0, unpaused: 0, removedDead: 0, durationMs: 0 };
       const all: ContainerState[] = driver.replicas(service);
       const active = all.filter(isActive).length;
-      const missing = Math.max(0, assignment.replicas - active);
+      let missing = Math.max(0, assignment.replicas - active);
       let started = 0;
+      let unpaused = 0;
       let error: string | undefined;
+      const standby = this.#o.standby;
+      if (missing > 0 && standby) {
+        const ready = this.#standbys(service, assignment.specVersion).slice(0, missing);
+        const results = await Promise.allSettled(ready.map((c) => standby.unpause(c.id)));
+        for (const r of results) {
+          if (r.status === 'fulfilled') unpaused += 1;
+          else error = r.reason instanceof Error ? r.reason.message : String(r.reason);
+        }
+        started += unpaused;
+        missing -= unpaused;
+      }
       if (missing > 0) {
         const results = await Promise.allSettled(
           Array.from({ length: missing }, () =>
@@ -172,16 +257,20 @@ export class Supervisor {
         logger.info('replaced dead replicas', {
           service,
           started,
-          missing,
+          unpaused,
           removedDead: dead.length,
           durationMs,
           error,
         });
       }
       if (error && !this.#stopped) setTimeout(() => this.schedule(service), 500).unref();
+      // The standby used up is prepared again after the lock is released: never on the critical path.
+      if (unpaused > 0 || this.#standbyNeedsWork(service))
+        setTimeout(() => this.#scheduleStandby(service), 0).unref();
       return {
         service,
         started,
+        unpaused,
         removedDead: dead.length,
         durationMs,
         ...(error ? { error } : {}),

@@ -50,7 +50,7 @@ import { NatsTransport } from 'raft-consensus-ts/nats';
 import { Executor } from '../executor.js';
 import { FencingStore } from '../fencing-store.js';
 import type { Logger } from '../logger.js';
-import { type SupervisedDriver, Supervisor } from '../supervisor.js';
+import { type StandbyOptions, type SupervisedDriver, Supervisor } from '../supervisor.js';
 import { AssignmentStore } from './assignment-store.js';
 import { ClusterState, encodeClusterCommand } from './cluster-state.js';
 import { Coordinator } from './coordinator.js';
@@ -77,7 +77,11 @@ export interface ClusterMemberOptions {
     readonly wrapTransport?: (transport: RaftTransport) => RaftTransport;
   };
   readonly executor?: { readonly stopTimeoutMs?: number; readonly healthTimeoutMs?: number };
-  readonly supervisor?: { readonly checkIntervalMs?: number };
+  readonly supervisor?: {
+    readonly checkIntervalMs?: number;
+    /** Paused warm standbys per assigned service (supervisor.ts); absent (the default) keeps none. */
+    readonly standby?: StandbyOptions;
+  };
   readonly coordinator?: {
     readonly decideIntervalMs?: number;
     readonly lockLeaseMs?: number;
@@ -154,6 +158,7 @@ export class ClusterMember {
       ...(o.supervisor?.checkIntervalMs !== undefined
         ? { checkIntervalMs: o.supervisor.checkIntervalMs }
         : {}),
+      ...(o.supervisor?.standby ? { standby: o.supervisor.standby } : {}),
     });
     const member = new ClusterMember(o, executor, supervisor);
     // Healing first: it needs nobody, and it must run even if Raft cannot start.
