@@ -47,7 +47,7 @@ function plot(
   xs: readonly number[],
   series: readonly Series[],
   yLabel: string,
-  options: { log?: boolean; hline?: { value: number; label: string } } = {},
+  options: { log?: boolean; hline?: { value: number; label: string }; yMax?: number } = {},
 ): string {
   const x0 = xs[0] ?? 0;
   const x1 = xs[xs.length - 1] ?? 1;
@@ -58,6 +58,8 @@ function plot(
   for (const s of series)
     for (const v of s.values) if (v !== undefined && Number.isFinite(v)) max = Math.max(max, v);
   if (options.hline) max = Math.max(max, options.hline.value);
+  // A shared scale across panels, so policies compare at a glance.
+  if (options.yMax !== undefined) max = Math.max(max, options.yMax);
   const log = options.log ?? false;
   const lo = log ? 1 : 0;
   const hi = log ? niceMax(max) : niceMax(max);
@@ -124,7 +126,12 @@ function plot(
   return out.join('\n');
 }
 
-function panel(result: SimulationResult, options: ChartOptions, y: number): string {
+interface Scales {
+  readonly rate: number;
+  readonly replicas: number;
+}
+
+function panel(result: SimulationResult, options: ChartOptions, y: number, scales: Scales): string {
   const pts: readonly SimulationPoint[] = result.points;
   const xs = pts.map((p) => p.traceSeconds);
   const parts: string[] = [];
@@ -154,6 +161,7 @@ function panel(result: SimulationResult, options: ChartOptions, y: number): stri
         },
       ],
       'req/s',
+      { yMax: scales.rate },
     ),
   );
   yy += PLOT_HEIGHT + GAP;
@@ -170,6 +178,7 @@ function panel(result: SimulationResult, options: ChartOptions, y: number): stri
         { values: pts.map((p) => p.readyReplicas), color: '#17becf', label: 'ready replicas' },
       ],
       'replicas',
+      { yMax: scales.replicas },
     ),
   );
   yy += PLOT_HEIGHT + GAP;
@@ -203,6 +212,20 @@ export function renderComparisonHtml(
   options: ChartOptions,
 ): string {
   const headerHeight = 40 + (options.notes?.length ?? 0) * 16;
+  let rate = 0;
+  let replicas = 0;
+  for (const r of results) {
+    for (const p of r.points) {
+      rate = Math.max(
+        rate,
+        p.requestRate,
+        p.forecastRate ?? 0,
+        p.readyReplicas * options.capacityPerReplica,
+      );
+      replicas = Math.max(replicas, p.replicas);
+    }
+  }
+  const scales: Scales = { rate, replicas };
   const height = headerHeight + results.length * PANEL_HEIGHT;
   const svg: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="sans-serif">`,
@@ -215,7 +238,7 @@ export function renderComparisonHtml(
     );
   });
   for (const [i, r] of results.entries())
-    svg.push(panel(r, options, headerHeight + i * PANEL_HEIGHT));
+    svg.push(panel(r, options, headerHeight + i * PANEL_HEIGHT, scales));
   svg.push('</svg>');
   const rows = results
     .map(
