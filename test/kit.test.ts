@@ -13,8 +13,10 @@ import {
   isAlive,
   Lab,
   makeTempDir,
+  mountsUnder,
   NatsCluster,
   NatsServer,
+  pidsOwnedBy,
   pollUntil,
   renderLabTable,
 } from './kit/index.js';
@@ -179,6 +181,43 @@ describe('Dockerd', () => {
       expect(daemon.processIds()).toEqual([]);
       expect(existsSync(dir)).toBe(false);
     }
+  });
+
+  it('cleans up after an owner that dies without stopping it: engine, shims, containers, mounts, dir', async () => {
+    const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+    const fixture = fileURLToPath(new URL('./kit/orphan-owner.ts', import.meta.url));
+    const owner = spawn(
+      process.execPath,
+      ['--conditions=@coxswain/source', '--import', tsx, fixture],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    let line = '';
+    owner.stdout.setEncoding('utf8').on('data', (d: string) => {
+      line += d;
+    });
+    try {
+      await pollUntil(
+        'the owner to start its engine',
+        () => (line.includes('\n') ? true : undefined),
+        90_000,
+        100,
+      );
+    } catch (error) {
+      owner.kill('SIGKILL');
+      throw error;
+    }
+    const [dir, pidText] = line.trim().split(' ');
+    const containerPid = Number(pidText);
+    expect(isAlive(containerPid)).toBe(true);
+    owner.kill('SIGKILL');
+    await pollUntil(
+      'the watchdog to remove the engine',
+      () => (!existsSync(dir!) && !isAlive(containerPid) ? true : undefined),
+      30_000,
+      200,
+    );
+    expect(pidsOwnedBy([`${dir}/`])).toEqual([]);
+    expect(mountsUnder(dir!)).toEqual([]);
   });
 });
 

@@ -1,4 +1,4 @@
-import type { ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readdirSync, rmdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import Docker from 'dockerode';
@@ -23,6 +23,34 @@ export interface DockerdOptions {
 }
 
 /**
+ * Runs beside each engine while its owner lives. When the owning process dies
+ * without stopping the engine (a test runner killed by a timeout, a crashed
+ * benchmark), dockerd and containerd die of their parent-death signal, but
+ * shims and containers would live on, holding overlay mounts. The watchdog
+ * then kills the containers (through their cgroups), every process naming
+ * the engine's directory, unmounts and removes it. Plain sh, no procps needed.
+ * It searches for "$dir/" so that its own command line (the bare dir) never matches.
+ */
+const WATCHDOG = `
+owner=$1; dir=$2
+while kill -0 "$owner" 2>/dev/null && [ -d "$dir" ]; do sleep 1; done
+[ -d "$dir" ] || exit 0
+for id in $(ls "$dir/data/containers" 2>/dev/null); do
+  for f in /sys/fs/cgroup/*/docker/$id/cgroup.procs /sys/fs/cgroup/docker/$id/cgroup.procs; do
+    [ -f "$f" ] && for p in $(cat "$f"); do kill -KILL "$p" 2>/dev/null; done
+  done
+done
+for p in /proc/[0-9]*; do
+  pid=\${p#/proc/}
+  [ "$pid" = "$$" ] && continue
+  if tr '\\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF -- "$dir/"; then kill -KILL "$pid" 2>/dev/null; fi
+done
+sleep 1
+grep -F " $dir/" /proc/self/mountinfo | cut -d' ' -f5 | sort -r | while read -r m; do umount -l "$m" 2>/dev/null; done
+rm -rf "$dir"
+`;
+
+/**
  * A private Docker engine: own data root, exec root, socket and pid file under
  * a fresh temp dir, no bridge and no iptables rules, so several run side by
  * side without touching the machine's own Docker.
@@ -40,6 +68,7 @@ export class Dockerd {
   readonly docker: Docker;
   readonly #options: DockerdOptions;
   #child: ChildProcess | undefined;
+  #watchdog: ChildProcess | undefined;
 
   private constructor(dir: string, options: DockerdOptions) {
     this.dir = dir;
@@ -101,6 +130,18 @@ export class Dockerd {
         )
       : spawnDaemon('dockerd', args, this.logPath);
     this.#child = child;
+    if (!this.#watchdog || this.#watchdog.exitCode !== null) {
+      this.#watchdog = spawn(
+        'sh',
+        ['-c', WATCHDOG, 'coxswain-dockerd-watchdog', String(process.pid), this.dir],
+        {
+          detached: true,
+          stdio: 'ignore',
+        },
+      );
+      this.#watchdog.on('error', () => {});
+      this.#watchdog.unref();
+    }
     let exited: { code: number | null; signal: string | null } | undefined;
     void exitOf(child).then((e) => {
       exited = e;
@@ -198,6 +239,7 @@ export class Dockerd {
   }
 
   async #cleanup(): Promise<void> {
+    this.#watchdog?.kill('SIGKILL');
     removeContainerCgroups(this.containerIds());
     await removeDir(this.dir);
   }
