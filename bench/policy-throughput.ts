@@ -1,5 +1,7 @@
 // Decisions per second of each policy with a day of history at 10 s steps (8,640 points) already
 // ingested: each timed decision sees one new report, as the leader's loop does.
+
+import { loadavg } from 'node:os';
 import {
   autoCapacity,
   createPolicyRunner,
@@ -39,6 +41,7 @@ export async function run(): Promise<void> {
   const all = figuresFrom(trace, capacity, DAY_POINTS + TIMED);
   const figures: Figure[] = [];
   const rates: Record<string, number> = {};
+  const cpuRates: Record<string, number> = {};
   const lat: Record<string, { p50: number; p99: number }> = {};
   const names: PolicyName[] = ['predictive', 'hpa', 'threshold', 'score'];
   for (const name of names) {
@@ -68,6 +71,7 @@ export async function run(): Promise<void> {
     // A day of history, ingested one report at a time as a running leader would have.
     for (let i = 0; i < DAY_POINTS; i++) decide(i);
     const samples: number[] = [];
+    const cpuBefore = process.cpuUsage();
     const started = performance.now();
     for (let i = DAY_POINTS; i < DAY_POINTS + TIMED; i++) {
       const t0 = performance.now();
@@ -75,6 +79,11 @@ export async function run(): Promise<void> {
       samples.push((performance.now() - t0) * 1000);
     }
     const perSecond = TIMED / ((performance.now() - started) / 1000);
+    const cpu = process.cpuUsage(cpuBefore);
+    // CPU time of this thread's process: on a shared, oversubscribed machine wall time also
+    // counts the time other work held the core.
+    const perCpuSecond = TIMED / ((cpu.user + cpu.system) / 1e6);
+    cpuRates[name] = perCpuSecond;
     rates[name] = perSecond;
     lat[name] = { p50: percentile(samples, 50), p99: percentile(samples, 99) };
     console.log(
@@ -83,11 +92,18 @@ export async function run(): Promise<void> {
   }
   for (const name of names) {
     figures.push({
-      name: `${name}: decisions per second (one core)`,
+      name: `${name}: decisions per CPU-second (one core)`,
+      value: cpuRates[name]!,
+      unit: 'decisions/s',
+      samples: TIMED,
+      ...(name === 'predictive' ? { target: '>= 10,000/s per core' } : {}),
+      ...(name === 'hpa' ? {} : { peer: { name: 'hpa', value: cpuRates.hpa! } }),
+    });
+    figures.push({
+      name: `${name}: decisions per wall-clock second`,
       value: rates[name]!,
       unit: 'decisions/s',
       samples: TIMED,
-      ...(name === 'predictive' ? { target: '>= 10,000/s' } : {}),
       ...(name === 'hpa' ? {} : { peer: { name: 'hpa', value: rates.hpa! } }),
     });
     figures.push({
@@ -102,6 +118,6 @@ export async function run(): Promise<void> {
   recordResult({
     benchmark: 'policy-throughput',
     figures,
-    notes: `Each policy first ingests a day of NASA-trace figures at 10 s steps (${DAY_POINTS} reports, one decision each), then ${TIMED} timed decisions each append one new report and decide, in one thread. The predictive policy keeps its forecaster (all candidate models, 60 s step, refits on a doubling schedule capped at a 10,080-point window) and capacity model as O(1)-updated state; the p99 includes the decisions that close a 60 s bucket (a model update) and any scheduled refit.`,
+    notes: `Each policy first ingests a day of NASA-trace figures at 10 s steps (${DAY_POINTS} reports, one decision each), then ${TIMED} timed decisions each append one new report and decide, in one thread. The predictive policy keeps its forecaster (all candidate models, 60 s step, refits on a doubling schedule capped at a 10,080-point window) and capacity model as O(1)-updated state; the p99 includes the decisions that close a 60 s bucket (a model update). The timed window also holds the forecaster's scheduled refits at 2,304 and 4,608 buckets (grid search and season detection on the window, ~0.1–1.4 s each depending on machine load); they are counted, not excluded. Per core is measured as decisions per CPU-second of the process (process.cpuUsage), because this 2-core machine is shared and was oversubscribed (load average ${loadavg()[0]!.toFixed(1)} at the end of the run); wall-clock rates are listed beside them.`,
   });
 }
