@@ -13,11 +13,17 @@ const { values } = parseArgs({
     seed: { type: 'string' },
     nodes: { type: 'string' },
     'no-lin': { type: 'boolean', default: false },
+    'chaos-ms': { type: 'string' },
+    'unsafe-send-before-sync': { type: 'boolean', default: false },
     trace: { type: 'boolean', default: false },
   },
 });
 
 const checkLinearizability = !values['no-lin'];
+const extra = {
+  ...(values['chaos-ms'] === undefined ? {} : { chaosMs: Number(values['chaos-ms']) }),
+  ...(values['unsafe-send-before-sync'] ? { unsafeSendBeforeSync: true } : {}),
+};
 const fixedNodes = values.nodes === undefined ? undefined : Number(values.nodes);
 
 function nodesFor(seed: number): number {
@@ -30,6 +36,7 @@ if (values.seed !== undefined) {
     seed,
     nodes: nodesFor(seed),
     checkLinearizability,
+    ...extra,
     ...(values.trace ? { trace: (line: string) => console.log(line) } : {}),
   });
   console.log(JSON.stringify(result, null, 2));
@@ -41,7 +48,7 @@ const count = Number(values.seeds);
 const began = performance.now();
 let committed = 0;
 for (let seed = start; seed < start + count; seed++) {
-  const options = { seed, nodes: nodesFor(seed), checkLinearizability };
+  const options = { seed, nodes: nodesFor(seed), checkLinearizability, ...extra };
   const result = runSimulation(options);
   committed += result.stats.committed;
   if (!result.ok) {

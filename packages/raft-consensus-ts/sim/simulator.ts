@@ -43,8 +43,14 @@ export interface SimOptions {
   /** Record client operations and check them for linearizability. */
   readonly checkLinearizability?: boolean;
   readonly tickMs?: number;
-  /** Stop at the first violation (default) — tests want the message, the CLI the seed. */
+  /** Receives a line per notable event (faults, elections) for replays with --trace. */
   readonly trace?: (line: string) => void;
+  /**
+   * Models a broken runtime that sends a Ready's messages before its fsync (so a
+   * crash can forget a vote or an acknowledged entry). Only for showing that the
+   * simulator catches a violated durability contract.
+   */
+  readonly unsafeSendBeforeSync?: boolean;
 }
 
 export interface SimResult {
@@ -136,7 +142,12 @@ const enc = new TextEncoder();
 const dec = new TextDecoder();
 
 export function replayCommand(o: SimOptions): string {
-  return `pnpm --filter raft-consensus-ts sim --seed ${o.seed} --nodes ${o.nodes}${o.checkLinearizability === false ? ' --no-lin' : ''}`;
+  const flags = [
+    o.checkLinearizability === false ? ' --no-lin' : '',
+    o.chaosMs === undefined ? '' : ` --chaos-ms ${o.chaosMs}`,
+    o.unsafeSendBeforeSync === true ? ' --unsafe-send-before-sync' : '',
+  ];
+  return `pnpm --filter raft-consensus-ts sim --seed ${o.seed} --nodes ${o.nodes}${flags.join('')}`;
 }
 
 export function runSimulation(options: SimOptions): SimResult {
@@ -160,6 +171,8 @@ class Simulation {
   private dropRate = 0;
   private dupRate = 0;
   private maxDelayMs = 5;
+  /** Some seeds get a slow disk: a long fsync keeps writes unsynced long enough for crashes to lose them. */
+  private maxFsyncMs = 2;
   private blocked = new Set<string>();
 
   // invariants
@@ -177,6 +190,8 @@ class Simulation {
   private nextValue = 1;
   private readonly clients = 3;
   private readonly leaderHint: (NodeId | undefined)[] = [];
+  /** unsafeSendBeforeSync: the message-less copy pending → the Ready the core handed out. */
+  private readonly unsafeReadies = new Map<Ready, Ready>();
 
   // liveness
   private livenessMarker: { index: number; term: number; node: NodeId } | null = null;
@@ -198,6 +213,7 @@ class Simulation {
   constructor(private readonly options: SimOptions) {
     this.rng = new Prng(hashSeed(`sim:${options.seed}`) ^ options.seed);
     const small = this.rng.next() < 0.5;
+    this.maxFsyncMs = this.rng.next() < 0.5 ? 2 : this.rng.int(5, 40);
     this.coreConfig = {
       electionTicks: this.rng.int(5, 16),
       heartbeatTicks: this.rng.int(1, 3),
@@ -379,7 +395,12 @@ class Simulation {
       }
       node.unsynced.push(...recs);
       node.pending = rd;
-      this.queue.push(this.now + this.rng.int(0, 3), {
+      if (this.options.unsafeSendBeforeSync === true) {
+        for (const m of rd.messages) this.send(m);
+        node.pending = { ...rd, messages: [] };
+        this.unsafeReadies.set(node.pending, rd);
+      }
+      this.queue.push(this.now + this.rng.int(0, this.maxFsyncMs + 1), {
         kind: 'fsync',
         node: node.id,
         incarnation: node.incarnation,
@@ -389,6 +410,7 @@ class Simulation {
 
   private finish(node: SimNode, rd: Ready): void {
     const core = node.core as RaftCore;
+    const original = this.unsafeReadies.get(rd);
     for (const rec of node.unsynced) this.persist(node, rec);
     node.unsynced = [];
     for (const m of rd.messages) this.send(m);
@@ -423,7 +445,7 @@ class Simulation {
         }
       }
     }
-    core.advance(rd);
+    core.advance(original ?? rd);
     this.serveReads(node);
     this.maybeSnapshot(node);
   }
@@ -544,7 +566,7 @@ class Simulation {
 
   private after(node: SimNode): void {
     this.pump(node);
-    this.checkLeaders();
+    this.checkLeader(node);
   }
 
   private send(m: Message): void {
@@ -566,12 +588,9 @@ class Simulation {
   private leaderNode(): SimNode | undefined {
     let best: SimNode | undefined;
     for (const n of this.liveNodes()) {
-      const s = (n.core as RaftCore).status();
-      if (
-        s.role === 'leader' &&
-        (best === undefined || s.term > (best.core as RaftCore).status().term)
-      )
-        best = n;
+      const core = n.core as RaftCore;
+      if (core.currentRole !== 'leader') continue;
+      if (best === undefined || core.currentTerm > (best.core as RaftCore).currentTerm) best = n;
     }
     return best;
   }
@@ -610,7 +629,10 @@ class Simulation {
       this.trace('heal partitions');
     } else if (r < 0.55) {
       const live = this.liveNodes();
-      const victim = live[this.rng.int(0, live.length)];
+      // Half the time, hit a node with writes in flight: that is where lost writes hurt.
+      const writing = live.filter((n) => n.unsynced.length > 0);
+      const pool = writing.length > 0 && this.rng.next() < 0.5 ? writing : live;
+      const victim = pool[this.rng.int(0, pool.length)];
       if (victim !== undefined && live.length > 1) this.crash(victim);
     } else if (r < 0.65) {
       this.dropRate = this.rng.next() < 0.5 ? 0 : this.rng.next() * 0.3;
@@ -689,7 +711,7 @@ class Simulation {
   /** After healing: the first leader that can propose writes a marker; liveness holds once it is applied. */
   private livenessProbe(node: SimNode): void {
     const core = node.core as RaftCore;
-    if (core.status().role !== 'leader') return;
+    if (core.currentRole !== 'leader') return;
     if (this.livenessMarker !== null) {
       const m = this.livenessMarker;
       const still = this.nodes.get(m.node)?.core?.status();
@@ -865,17 +887,15 @@ class Simulation {
     if (s !== undefined && s.role === 'leader') this.checkLeaderCompleteness(node);
   }
 
-  private checkLeaders(): void {
-    for (const n of this.liveNodes()) {
-      const s = (n.core as RaftCore).status();
-      if (s.role !== 'leader') continue;
-      const other = this.leaderOfTerm.get(s.term);
-      if (other === undefined) this.leaderOfTerm.set(s.term, n.id);
-      else if (other !== n.id)
-        throw new Violation(
-          `election safety: ${other} and ${n.id} are both leaders of term ${s.term}`,
-        );
-    }
+  /** Election safety: only the node that just handled an event can have changed role. */
+  private checkLeader(n: SimNode): void {
+    const core = n.core;
+    if (core === null || core.currentRole !== 'leader') return;
+    const term = core.currentTerm;
+    const other = this.leaderOfTerm.get(term);
+    if (other === undefined) this.leaderOfTerm.set(term, n.id);
+    else if (other !== n.id)
+      throw new Violation(`election safety: ${other} and ${n.id} are both leaders of term ${term}`);
   }
 
   /** Every entry applied anywhere must be in the log of every later leader (or covered by its snapshot). */

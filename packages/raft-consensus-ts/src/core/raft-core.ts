@@ -445,6 +445,13 @@ export class RaftCore {
   get firstIndex(): number {
     return this.log.snapshotIndex + 1;
   }
+  /** Cheap accessors for hot paths (status() builds a full snapshot). */
+  get currentRole(): Role {
+    return this.role;
+  }
+  get currentTerm(): number {
+    return this.term;
+  }
   get transferee(): NodeId | null {
     return this.leadTransferee;
   }
