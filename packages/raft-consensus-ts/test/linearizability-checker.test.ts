@@ -114,10 +114,9 @@ describe('linearizability checker: register', () => {
     const rng = new Prng(42);
     const history: RegOp[] = [];
     let value: string | null = null;
-    let t = 0;
     for (let i = 0; i < 400; i++) {
       // Each op takes effect at an instant `at`; its call and return straddle it.
-      const at = (t += 10);
+      const at = 10 * (i + 1);
       const call = at - rng.int(1, 40);
       const ret = at + rng.int(1, 40);
       if (rng.next() < 0.5) {
@@ -133,9 +132,8 @@ describe('linearizability checker: register', () => {
     const rng = new Prng(7);
     const history: RegOp[] = [];
     let value: string | null = null;
-    let t = 0;
     for (let i = 0; i < 300; i++) {
-      const at = (t += 10);
+      const at = 10 * (i + 1);
       if (rng.next() < 0.5) {
         value = `v${i}`;
         history.push(w('x', value, at - 2, at + 2));
