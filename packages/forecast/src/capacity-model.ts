@@ -103,14 +103,12 @@ export class CapacityModel {
   latencyLimitedUtilisation(): number | undefined {
     const slo = this.options.sloP95Ms;
     if (slo === undefined) return undefined;
-    let seen = false;
     for (let k = 0; k < BUCKETS; k++) {
       const v = this.latencyByBucket[k]!;
-      if (Number.isNaN(v)) continue;
-      seen = true;
-      if (v > slo) return Math.max(1 / BUCKETS, k / BUCKETS);
+      if (!Number.isNaN(v) && v > slo) return Math.max(1 / BUCKETS, k / BUCKETS);
     }
-    return seen ? undefined : undefined;
+    // No observed utilisation broke the objective: no latency limit.
+    return undefined;
   }
 
   private utilisation(ratePerReplica: number): number {
