@@ -354,6 +354,7 @@ class Simulation {
     node.core = null;
     node.unsynced = [];
     node.pending = null;
+    this.checkDurableMajority();
     this.failClientOpsAt(node);
     this.queue.push(this.now + this.rng.int(20, 400), { kind: 'restart', node: node.id });
   }
@@ -938,6 +939,31 @@ class Simulation {
         throw new Violation(
           `durability: committed entry ${index} is no longer stored by any voter`,
         );
+    }
+  }
+
+  /**
+   * Raft's safety argument rests on every committed entry being durable on a
+   * majority (acks follow fsyncs). Checked after each crash while membership is
+   * still the bootstrap one (after a change, which majority applies is per entry).
+   */
+  private checkDurableMajority(): void {
+    if (this.stats.configChanges > 0) return;
+    const voters = this.ids.filter((id) => this.nodes.get(id)?.bootstrap !== undefined);
+    const majority = Math.floor(voters.length / 2) + 1;
+    for (const [index, c] of this.committed) {
+      let holders = 0;
+      for (const id of voters) {
+        const d = (this.nodes.get(id) as SimNode).durable;
+        const base = d.snapshot?.meta.index ?? 0;
+        if (base >= index) holders++;
+        else if (d.entries[index - base - 1]?.term === c.term) holders++;
+      }
+      if (holders < majority) {
+        throw new Violation(
+          `durability: committed entry ${index} is durable on only ${holders} of ${voters.length} voters`,
+        );
+      }
     }
   }
 
