@@ -138,6 +138,29 @@ describe('DockerDriver', () => {
     await driver.removeReplica(id);
   });
 
+  it('flags a replica the kernel OOM-killed', async () => {
+    const hog = await driver.createReplica(
+      spec({
+        name: 'hog',
+        command: ['sh', '-c', 'x=0123456789abcdef; while :; do x="$x$x"; done'],
+        resources: { memoryBytes: '16m' },
+      }),
+      1,
+    );
+    const died = await new Promise<{ exitCode: number | undefined; oomKilled: boolean }>(
+      (resolve) => {
+        const on = (e: { id: string; exitCode: number | undefined; oomKilled: boolean }) => {
+          if (e.id !== hog) return;
+          driver.off('container-died', on);
+          resolve(e);
+        };
+        driver.on('container-died', on);
+      },
+    );
+    expect(died).toMatchObject({ exitCode: 137, oomKilled: true });
+    await driver.removeReplica(hog);
+  });
+
   it('adopts existing labelled containers and ignores unlabelled ones', async () => {
     const adopted = await dockerd.docker.createContainer({
       Image: BUSYBOX_IMAGE,

@@ -512,7 +512,8 @@ export class DockerDriver extends EventEmitter<DriverEvents> {
     if (action === 'die') {
       const code = Number(attributes.exitCode);
       const exitCode = Number.isInteger(code) ? code : undefined;
-      const oomKilled = t?.state.status === 'running' && this.#oomSeen.has(id);
+      // The engine sends 'oom' just before 'die' when the kernel's OOM killer struck.
+      const oomKilled = this.#oomSeen.has(id);
       this.#oomSeen.delete(id);
       if (t) {
         t.state = { ...t.state, status: 'exited' };
