@@ -104,6 +104,35 @@ describe('FileStorage', () => {
     await s.close();
   });
 
+  it('defers a save that only moves the commit index to the next write, and flushes it on close', async () => {
+    const { s } = await reopen();
+    await s.save({ term: 3, vote: 'a', commit: 0 }, range(1, 5, 3));
+    const syncs = s.syncs;
+    await s.save({ term: 3, vote: 'a', commit: 4 }, []);
+    expect(s.syncs).toBe(syncs);
+    // A crash now (no close) may lose the commit index, which Raft re-learns from the leader...
+    const { s: crashed, state: lost } = await reopen();
+    expect(lost.hardState).toEqual({ term: 3, vote: 'a', commit: 0 });
+    await crashed.close();
+    // ...but never the term or vote: those are written and synced at once.
+    await s.save({ term: 4, vote: null, commit: 4 }, []);
+    expect(s.syncs).toBe(syncs + 1);
+    const { s: s2, state: st2 } = await reopen();
+    expect(st2.hardState).toEqual({ term: 4, vote: null, commit: 4 });
+    await s2.close();
+    // The deferred commit rides along with the next entries, and close() flushes one still pending.
+    await s.save({ term: 4, vote: null, commit: 5 }, []);
+    await s.save(undefined, [entry(6, 4)]);
+    const { s: s3, state: st3 } = await reopen();
+    expect(st3.hardState.commit).toBe(5);
+    await s3.close();
+    await s.save({ term: 4, vote: null, commit: 6 }, []);
+    await s.close();
+    const { s: s4, state: st4 } = await reopen();
+    expect(st4.hardState).toEqual({ term: 4, vote: null, commit: 6 });
+    await s4.close();
+  });
+
   it('loads the previous state when the file is cut at any byte of the last record', async () => {
     const { s } = await reopen();
     await s.save({ term: 1, vote: 'a', commit: 1 }, range(1, 3, 1));

@@ -78,6 +78,8 @@ export class FileStorage implements RaftStorage {
   private segments: Segment[] = [];
   private fh: FileHandle | undefined;
   private hardState: HardState = { term: 0, vote: null, commit: 0 };
+  /** `hardState` holds a commit index not yet written (see save()). */
+  private hardStateDeferred = false;
   private snapshotMeta: SnapshotMeta | undefined;
   /** Terms of the entries after the snapshot: termAt(i) = terms[i - base - 1]. */
   private terms: number[] = [];
@@ -142,6 +144,7 @@ export class FileStorage implements RaftStorage {
     }
     const state = replay.finish(this.walDir);
     this.hardState = state.hardState;
+    this.hardStateDeferred = false;
     this.base = state.base;
     this.terms = state.entries.map((e) => e.term);
     this.snapshotMeta = undefined;
@@ -180,9 +183,24 @@ export class FileStorage implements RaftStorage {
         if (first.index > last + 1)
           throw new RangeError(`entries from ${first.index} leave a gap after ${last}`);
       }
+      if (
+        !first &&
+        hardState &&
+        hardState.term === this.hardState.term &&
+        hardState.vote === this.hardState.vote
+      ) {
+        // Only the commit index moved. Raft needs term and vote durable before any reply, but a
+        // commit index lost in a crash is learned again from the leader (etcd's MustSync rule):
+        // keep it for the next record instead of paying an fsync on every commit.
+        this.hardState = { ...hardState };
+        this.hardStateDeferred = true;
+        return;
+      }
+      const hs = hardState ?? (this.hardStateDeferred ? this.hardState : undefined);
       const w = new ByteWriter(64 + entries.reduce((n, e) => n + 20 + e.data.length, 0));
-      writeRecord(w, RecordType.Save, encodeSave(hardState, entries));
+      writeRecord(w, RecordType.Save, encodeSave(hs, entries));
       await this.append(w.finish(), first ? (entries[entries.length - 1] as Entry).index : 0);
+      this.hardStateDeferred = false;
       if (first) {
         const keep = Math.max(0, first.index - this.base - 1);
         this.terms.length = keep;
@@ -223,6 +241,12 @@ export class FileStorage implements RaftStorage {
 
   close(): Promise<void> {
     return this.serial(async () => {
+      if (this.hardStateDeferred && this.fh) {
+        const w = new ByteWriter(32);
+        writeRecord(w, RecordType.HardState, encodeHardState(this.hardState));
+        await this.append(w.finish(), 0);
+        this.hardStateDeferred = false;
+      }
       this.closed = true;
       await this.fh?.close();
       this.fh = undefined;
