@@ -1,7 +1,7 @@
 // The agent end to end against a real nats-server and a real dockerd: reports
 // every interval with the right counts, reporting across a NATS restart, and
 // garbage on its subjects counted and dropped while it keeps running.
-import { Agent } from '@coxswain/agent';
+import { Agent, MetricsRegistry, NatsLink, Reporter } from '@coxswain/agent';
 import {
   AgentConfig,
   decode,
@@ -238,6 +238,55 @@ describe('agent end to end', () => {
       5000,
     );
     expect((await agent.http.inject('GET', '/healthz')).status).toBe(200);
+  });
+});
+
+describe('reporter', () => {
+  it('sends an oversize report without its container list, counted, rather than one peers would refuse', async () => {
+    const registry = new MetricsRegistry();
+    const published = registry.counter('published', 'p');
+    const dropped = registry.counter('dropped', 'd');
+    const link = new NatsLink({ servers: [ns.url], name: 'trim-test' });
+    expect(await link.start(5000)).toBe(true);
+    const reporter = new Reporter({
+      link,
+      config: { cluster: 'trim', nodeId: 'big' },
+      counters: { published, dropped },
+    });
+    const watcher = await connect({ servers: ns.url });
+    try {
+      const sub = watcher.subscribe(subjects('trim').report('big'), { max: 1, timeout: 5000 });
+      await watcher.flush();
+      const base = (await pollUntil('a report from the agent', () => received.at(-1), 5000)).report;
+      const container = {
+        id: 'x'.repeat(64),
+        name: 'n'.repeat(100),
+        service: 'web',
+        image: 'i'.repeat(100),
+        status: 'running' as const,
+        health: 'none' as const,
+      };
+      const huge: NodeReport = {
+        ...base,
+        cluster: 'trim',
+        nodeId: 'big',
+        containers: Array.from({ length: 1500 }, () => container),
+      };
+      expect(reporter.publish(huge)).toBe('published');
+      for await (const m of sub) {
+        const r = decode(NodeReportSchema, m.data, { maxBytes: MAX_REPORT_BYTES });
+        expect(r.ok).toBe(true);
+        if (r.ok) {
+          expect(r.value.containers).toEqual([]);
+          expect(r.value.services).toEqual(base.services);
+        }
+      }
+      expect(dropped.get({ reason: 'containers_trimmed' })).toBe(1);
+      expect(published.total()).toBe(1);
+    } finally {
+      await watcher.close();
+      await link.stop();
+    }
   });
 });
 
