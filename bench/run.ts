@@ -14,6 +14,7 @@ const benchmarks: Record<string, () => Promise<{ run: () => Promise<void> }>> = 
   'policy-throughput': () => import('./policy-throughput.js'),
   'agent-overhead': () => import('./agent-overhead.js'),
   'detection-latency': () => import('./detection-latency.js'),
+  'api-reads': () => import('./api-reads.js'),
 };
 
 const wanted = process.argv.slice(2);
