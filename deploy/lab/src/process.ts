@@ -100,7 +100,10 @@ export async function terminate(child: ChildProcess, graceMs = 5000): Promise<vo
   if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
   const exited = exitOf(child);
   child.kill('SIGTERM');
-  const first = await Promise.race([exited.then(() => true), sleep(graceMs).then(() => false)]);
+  const first = await Promise.race([
+    exited.then(() => true),
+    sleep(graceMs, undefined, { ref: false }).then(() => false),
+  ]);
   if (!first) {
     child.kill('SIGKILL');
     await exited;
