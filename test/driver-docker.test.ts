@@ -87,8 +87,21 @@ describe('DockerDriver', () => {
       1,
     );
     expect(driver.tracked(id)?.state.health).toBe('starting');
+    const healthEvent = new Promise((resolve) => {
+      const on = (e: { id: string; health: string }) => {
+        if (e.id === id && e.health === 'healthy') {
+          driver.off('health', on);
+          resolve(e.health);
+        }
+      };
+      driver.on('health', on);
+    });
     await driver.waitHealthy(id, 15_000);
     expect(driver.tracked(id)?.state.health).toBe('healthy');
+    // Learnt from the engine's health_status event, which the stream's event filter lets through.
+    expect(
+      await Promise.race([healthEvent, new Promise((r) => setTimeout(() => r('no event'), 3000))]),
+    ).toBe('healthy');
     await driver.removeReplica(id);
   });
 

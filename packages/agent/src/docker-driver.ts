@@ -102,6 +102,25 @@ const STATUSES = new Set<string>([
 const HEALTHS = new Set<string>(['none', 'starting', 'healthy', 'unhealthy']);
 const tracer = trace.getTracer('coxswain-agent');
 
+/**
+ * The engine's event filter: without it every health-check probe sends three
+ * exec_* events per container per interval, which we would parse and drop.
+ * ("health_status" matches "health_status: healthy" etc.: the engine
+ * prefix-matches that one.)
+ */
+const WATCHED_EVENTS = [
+  'create',
+  'start',
+  'die',
+  'destroy',
+  'health_status',
+  'stop',
+  'kill',
+  'oom',
+  'pause',
+  'unpause',
+] as const;
+
 function msToNs(ms: number): number {
   return Math.round(ms * 1e6);
 }
@@ -417,7 +436,7 @@ export class DockerDriver extends EventEmitter<DriverEvents> {
     let stream: Readable;
     try {
       stream = (await this.docker.getEvents({
-        filters: { type: ['container'], label: [LABELS.service] },
+        filters: { type: ['container'], label: [LABELS.service], event: [...WATCHED_EVENTS] },
       })) as unknown as Readable;
     } catch (error) {
       this.#streamUp = false;
