@@ -342,3 +342,79 @@ describe('Lab', () => {
     expect(lab.hosts.every((h) => h.agentPid === undefined)).toBe(true);
   }, 300_000);
 });
+
+describe('renderLabTable', () => {
+  it('shows each host with its engine view, the agent report and its age, and dropped reports', () => {
+    const report = {
+      v: 1 as const,
+      cluster: 'lab',
+      nodeId: 'host-1',
+      address: '10.1.2.11',
+      role: 'voter' as const,
+      capacity: { cpus: 2, memoryBytes: 2 ** 30 },
+      labels: {},
+      time: 0,
+      seq: 3,
+      dockerReachable: true,
+      containers: [
+        {
+          id: 'a',
+          name: 'w1',
+          service: 'web',
+          image: 'i',
+          status: 'running' as const,
+          health: 'none' as const,
+        },
+        {
+          id: 'b',
+          name: 'w2',
+          service: 'web',
+          image: 'i',
+          status: 'exited' as const,
+          health: 'none' as const,
+        },
+      ],
+      services: { web: { time: 0, containerCount: 1, cpuPercent: 12.34, memoryPercent: 1 } },
+    };
+    const lines = renderLabTable({
+      mode: 'netns',
+      cluster: 'lab',
+      natsUrls: ['nats://10.1.2.1:4222'],
+      elapsedMs: 5_500,
+      durationMs: 60_000,
+      hosts: [
+        {
+          name: 'host-1',
+          address: '10.1.2.11',
+          state: 'up',
+          dockerRunning: 1,
+          dockerTotal: 2,
+          report,
+          reportAgeMs: 1_250,
+        },
+        {
+          name: 'host-2',
+          address: '10.1.2.12',
+          state: 'killed',
+          dockerRunning: undefined,
+          dockerTotal: undefined,
+          report: undefined,
+          reportAgeMs: undefined,
+        },
+      ],
+      badReports: 2,
+      lastBadReport: 'cox.lab.report.x: at seq: expected number',
+      agentNote: undefined,
+    });
+    const text = lines.join('\n');
+    expect(lines[0]).toContain('2 hosts (network namespaces)');
+    expect(lines[0]).toContain('5s of 60s');
+    const host1 = lines.find((l) => l.startsWith('host-1'))!;
+    expect(host1).toMatch(/up\s+1\.3s ago\s+1\/2 running\s+1\/2\s+web×1 cpu 12\.3% mem 1\.0%/);
+    const host2 = lines.find((l) => l.startsWith('host-2'))!;
+    expect(host2).toMatch(/killed\s+no report\s+down\s+-\s+-/);
+    expect(text).toContain(
+      '2 invalid report(s) dropped; last: cox.lab.report.x: at seq: expected number',
+    );
+  });
+});
