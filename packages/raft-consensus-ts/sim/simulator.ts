@@ -258,6 +258,7 @@ class Simulation {
   run(): SimResult {
     let violation: string | undefined;
     try {
+      this.trace(`config ${JSON.stringify(this.coreConfig)} maxFsyncMs=${this.maxFsyncMs}`);
       for (let c = 0; c < this.clients; c++)
         this.queue.push(this.rng.int(0, 50), { kind: 'client', client: c });
       this.queue.push(this.rng.int(50, 200), { kind: 'fault' });
@@ -700,6 +701,10 @@ class Simulation {
     this.blocked.clear();
     this.dropRate = 0;
     this.dupRate = 0;
+    // Liveness needs broadcast time (delay + fsync) well under the election
+    // timeout (§5.6); chaos may break that, healing restores it.
+    this.maxDelayMs = Math.min(this.maxDelayMs, 5);
+    this.maxFsyncMs = Math.min(this.maxFsyncMs, 10);
     this.trace('heal everything');
     for (const node of this.nodes.values()) {
       if (node.core === null) {
