@@ -42,6 +42,12 @@ export interface OpenApiOperation {
   readonly responses: Readonly<Record<number, OpenApiResponse>>;
 }
 
+/** A header every response carries (documented on each response). */
+export interface OpenApiHeader {
+  readonly description: string;
+  readonly schema: z.ZodType;
+}
+
 export interface OpenApiInfo {
   readonly title: string;
   readonly version: string;
@@ -82,7 +88,12 @@ export function buildOpenApiDocument(
   info: OpenApiInfo,
   schemas: readonly NamedSchema[],
   operations: readonly OpenApiOperation[],
+  responseHeaders: Readonly<Record<string, OpenApiHeader>> = {},
 ): JsonObject {
+  const headers: Record<string, JsonObject> = {};
+  for (const [name, header] of Object.entries(responseHeaders)) {
+    headers[name] = { description: header.description, schema: parameterSchema(header.schema) };
+  }
   const names = new Set<string>();
   for (const s of schemas) {
     if (names.has(s.name)) throw new Error(`component schema ${s.name} is declared twice`);
@@ -119,6 +130,7 @@ export function buildOpenApiDocument(
         throw new Error(`${op.operationId}: response schema ${response.schema} is not declared`);
       }
       const entry: JsonObject = { description: response.description };
+      if (Object.keys(headers).length > 0) entry.headers = headers;
       if (response.schema) {
         entry.content = {
           [response.contentType ?? 'application/json']: { schema: { $ref: ref(response.schema) } },

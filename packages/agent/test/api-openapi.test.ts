@@ -99,6 +99,23 @@ describe('the OpenAPI document', () => {
     }
   });
 
+  it('documents the freshness headers on every response', () => {
+    for (const item of Object.values(doc.paths)) {
+      for (const op of Object.values(item)) {
+        for (const response of Object.values(
+          (op as { responses: Record<string, { headers?: Record<string, unknown> }> }).responses,
+        )) {
+          expect(Object.keys(response.headers ?? {})).toEqual([
+            'X-Coxswain-Node',
+            'X-Coxswain-Applied-Index',
+            'X-Coxswain-Term',
+            'X-Coxswain-Leader',
+          ]);
+        }
+      }
+    }
+  });
+
   it('marks writes as needing the token and declares their bodies and parameters', () => {
     expect(doc.paths['/v1/services/{name}']!.put!.security).toEqual([{ apiToken: [] }]);
     expect(doc.paths['/v1/services/{name}']!.put!.requestBody).toBeDefined();

@@ -21,6 +21,7 @@ import {
   ServicesReply,
   WriteReply,
 } from '@coxswain/protocol';
+import { z } from 'zod';
 import {
   buildOpenApiDocument,
   type JsonObject,
@@ -227,5 +228,20 @@ export function buildClusterApiDocument(version: string): JsonObject {
     },
     SCHEMAS,
     OPERATIONS,
+    {
+      'X-Coxswain-Node': { description: 'The node that answered.', schema: NodeId },
+      'X-Coxswain-Applied-Index': {
+        description: "The Raft index the answering node's replica had applied.",
+        schema: z.string().regex(/^\d+$/),
+      },
+      'X-Coxswain-Term': {
+        description: 'The Raft term the answering node knew.',
+        schema: z.string().regex(/^\d+$/),
+      },
+      'X-Coxswain-Leader': {
+        description: 'The leader the answering node knew; empty when none.',
+        schema: z.string(),
+      },
+    },
   );
 }

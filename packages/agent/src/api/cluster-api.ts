@@ -641,7 +641,7 @@ export function registerClusterApi(router: Router, options: ClusterApiOptions): 
         'x-accel-buffering': 'no',
       };
       const raw = ctx.raw;
-      if (!raw || query.follow === 'false') {
+      if (!raw || query.follow === 'false' || ctx.method === 'HEAD') {
         // Asked not to follow, or in-process (inject, no socket to hold open): the backlog alone.
         return { status: 200, headers, body: backlog.map(sseFrame).join('') };
       }
