@@ -26,8 +26,9 @@ export const MetricsEndpoint = z.object({
   latencyHistogram: z.string().default('http_request_duration_seconds'),
 });
 
+/** `predictive` by default: a forecast over the measured lead time, with a reactive floor (@coxswain/forecast). */
 export const ScalingPolicyRef = z.object({
-  name: z.string().min(1).default('target-tracking'),
+  name: z.string().min(1).default('predictive'),
   params: z.record(z.string(), z.unknown()).default({}),
 });
 
@@ -51,7 +52,7 @@ export const ServiceSpec = z
     maxReplicas: z.number().int().min(0).default(10),
     metrics: MetricsEndpoint.optional(),
     sloP95Ms: z.number().positive().optional(),
-    policy: ScalingPolicyRef.default({ name: 'target-tracking', params: {} }),
+    policy: ScalingPolicyRef.default({ name: 'predictive', params: {} }),
   })
   .refine((s) => s.minReplicas <= s.maxReplicas, {
     message: 'minReplicas must not exceed maxReplicas',

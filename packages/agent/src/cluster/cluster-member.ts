@@ -55,6 +55,8 @@ import { AssignmentStore } from './assignment-store.js';
 import { ClusterState, encodeClusterCommand } from './cluster-state.js';
 import { Coordinator } from './coordinator.js';
 import type { ObservedNode, RegisteredPolicy } from './decide.js';
+import { ElectionSpans, ReportContexts } from './decision-tracing.js';
+import { ForecastPolicies } from './forecast-policies.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import type { Committed, LockedOutcome } from './lock-protocol.js';
 import { ServiceHistory } from './node-liveness.js';
@@ -109,6 +111,10 @@ export class ClusterMember {
   readonly executor: Executor;
   readonly supervisor: Supervisor;
   readonly history = new ServiceHistory();
+  /** The leader's scaling policies (forecast-policies.ts): one runner per service, the predicted rates. */
+  readonly forecast: ForecastPolicies;
+  readonly #reportContexts = new ReportContexts();
+  readonly #elections: ElectionSpans;
   raft: RaftNode | undefined;
   coordinator: Coordinator | undefined;
   readonly #o: ClusterMemberOptions;
@@ -125,6 +131,15 @@ export class ClusterMember {
     this.executor = executor;
     this.supervisor = supervisor;
     this.#log = o.logger.child({ component: 'cluster' });
+    this.#elections = new ElectionSpans(o.config.nodeId);
+    this.forecast = new ForecastPolicies({
+      services: this.state,
+      decideIntervalMs: () => this.state.settings.decideIntervalMs,
+      onInvalid: (failure) => {
+        this.#log.warn('scaling policy refused; the service keeps its count', { ...failure });
+        o.onRejected?.('service.policy', failure.code);
+      },
+    });
   }
 
   static async start(o: ClusterMemberOptions): Promise<ClusterMember> {
@@ -246,13 +261,16 @@ export class ClusterMember {
       ...(c.lockLeaseMs !== undefined ? { lockLeaseMs: c.lockLeaseMs } : {}),
       ...(c.commandTimeoutMs !== undefined ? { commandTimeoutMs: c.commandTimeoutMs } : {}),
       ...(c.reconcileGraceMs !== undefined ? { reconcileGraceMs: c.reconcileGraceMs } : {}),
-      ...(c.policies ? { policies: c.policies } : {}),
+      policies: c.policies ?? this.forecast.registry(),
+      traceParent: (service) => this.#reportContexts.contextFor(service),
+      decisionInputs: (service) => this.forecast.lastDecision(service),
       onOutcome: (service, outcome) => this.#onOutcome(service, outcome),
       onNodeChange: (nodeId, change) =>
         this.#event(change === 'dead' ? 'node.dead' : 'node.joined', `node ${nodeId} ${change}`, {
           nodeId,
         }),
     });
+    this.raft.on('event', (e) => this.#elections.observe(e));
     this.raft.on('event', (e) => {
       if (e.type !== 'role-changed') return;
       if (e.to === 'leader') {
@@ -315,6 +333,7 @@ export class ClusterMember {
     const report = decoded.value;
     if (report.cluster !== this.config.cluster) return;
     const now = performance.now();
+    this.#reportContexts.observe(report, msg.headers);
     this.#observed.set(report.nodeId, { report, receivedAtMs: now });
     this.history.record(this.#observed, now, this.state.settings.nodeDeadAfterMs);
     this.coordinator?.poke();
@@ -346,6 +365,7 @@ export class ClusterMember {
   #onOutcome(service: string, outcome: LockedOutcome): void {
     switch (outcome.status) {
       case 'done':
+        for (const r of outcome.replies) this.forecast.observeReply(service, r);
         if (outcome.replies.length > 0 || outcome.failed > 0) {
           this.#log.info('operation done', {
             service,
@@ -381,6 +401,11 @@ export class ClusterMember {
       default:
         return;
     }
+  }
+
+  /** The leader's latest forecast per service (req/s); empty on a node that does not lead. */
+  predictedRates(): Map<string, number> {
+    return this.coordinator?.leading ? this.forecast.predictedRates() : new Map();
   }
 
   #event(type: ClusterEventType, message: string, data: Record<string, unknown>): void {
@@ -594,6 +619,7 @@ export class ClusterMember {
     if (this.#stopped) return;
     this.#stopped = true;
     this.coordinator?.stop();
+    this.#elections.close();
     for (const s of this.#subscriptions) s.unsubscribe();
     await this.executor.close();
     this.supervisor.stop();

@@ -10,7 +10,7 @@
  */
 import type { ClusterCommandInput, ScaleCommand, ScaleReply } from '@coxswain/protocol';
 import { withSpan } from '@coxswain/telemetry';
-import { trace } from '@opentelemetry/api';
+import { type Context, trace } from '@opentelemetry/api';
 import type { Logger } from '../logger.js';
 import type { ClusterState } from './cluster-state.js';
 import {
@@ -20,6 +20,8 @@ import {
   planService,
   type RegisteredPolicy,
 } from './decide.js';
+import { traceCommand, tracePlan, traceProposal, withReportContext } from './decision-tracing.js';
+import type { ServiceDecisionRecord } from './forecast-policies.js';
 import {
   type Committed,
   type LockedOutcome,
@@ -52,6 +54,10 @@ export interface CoordinatorOptions {
   /** Smallest gap between two passes when poked by reports. */
   readonly minPassGapMs?: number;
   readonly policies?: ReadonlyMap<string, RegisteredPolicy>;
+  /** Trace context of the report a decision about the service acts on: the operation continues its trace. */
+  traceParent?(service: string): Context | undefined;
+  /** What the service's policy saw and said in its latest decision, for the decide span's attributes. */
+  decisionInputs?(service: string): ServiceDecisionRecord | undefined;
   onOutcome?(service: string, outcome: LockedOutcome): void;
   onNodeChange?(nodeId: string, change: 'registered' | 'dead'): void;
 }
@@ -168,8 +174,8 @@ export class Coordinator {
       state: this.#o.state,
       clock: this.#clock!,
       leaseMs: this.#o.lockLeaseMs ?? this.#o.state.settings.lockLeaseMs,
-      propose: (c) => this.#o.propose(c),
-      send: (n, c, t) => this.#o.send(n, c, t),
+      propose: (c) => traceProposal(c, () => this.#o.propose(c)),
+      send: (n, c, t) => traceCommand(n, c, () => this.#o.send(n, c, t)),
       commandTimeoutMs: this.#o.commandTimeoutMs ?? 10_000,
     };
   }
@@ -216,22 +222,29 @@ export class Coordinator {
     if (!this.#leading || this.#busy.has(service)) return undefined;
     this.#busy.add(service);
     this.counters.operations += 1;
-    const run = withSpan(
-      tracer,
-      'coxswain.scale_operation',
-      { 'coxswain.service': service, 'coxswain.term': this.#term },
-      async (span) => {
-        const outcome = await runLockedOperation(
-          this.#lockDeps(),
-          service,
-          () => planService(this.#input(performance.now()), service, manualReplicas),
-          manualReplicas === undefined ? {} : { manualReplicas },
-        );
-        span.setAttribute('coxswain.outcome', outcome.status);
-        if ('token' in outcome && outcome.token !== undefined)
-          span.setAttribute('coxswain.token', outcome.token);
-        return outcome;
-      },
+    const run = withReportContext(this.#o.traceParent?.(service), () =>
+      withSpan(
+        tracer,
+        'coxswain.scale_operation',
+        { 'coxswain.service': service, 'coxswain.term': this.#term },
+        async (span) => {
+          const outcome = await runLockedOperation(
+            this.#lockDeps(),
+            service,
+            () =>
+              tracePlan(
+                service,
+                () => planService(this.#input(performance.now()), service, manualReplicas),
+                this.#o.decisionInputs,
+              ),
+            manualReplicas === undefined ? {} : { manualReplicas },
+          );
+          span.setAttribute('coxswain.outcome', outcome.status);
+          if ('token' in outcome && outcome.token !== undefined)
+            span.setAttribute('coxswain.token', outcome.token);
+          return outcome;
+        },
+      ),
     ).then(
       (outcome) => {
         this.#o.onOutcome?.(service, outcome);

@@ -287,6 +287,7 @@ function decideService(
   } else {
     const policy = policies.get(spec.policy.name);
     const policyState: PolicyState = {
+      service: name,
       currentReplicas: service.desiredReplicas,
       minReplicas: spec.minReplicas,
       maxReplicas: spec.maxReplicas,

@@ -23,6 +23,8 @@ export interface ServiceSample {
 }
 
 export interface PolicyState {
+  /** The service decided on: stateful policies (forecast-policies.ts) keep their state per service. */
+  readonly service?: string;
   readonly currentReplicas: number;
   readonly minReplicas: number;
   readonly maxReplicas: number;
