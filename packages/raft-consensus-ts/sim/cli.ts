@@ -15,6 +15,7 @@ const { values } = parseArgs({
     'no-lin': { type: 'boolean', default: false },
     'chaos-ms': { type: 'string' },
     'unsafe-send-before-sync': { type: 'boolean', default: false },
+    'unsafe-local-reads': { type: 'boolean', default: false },
     trace: { type: 'boolean', default: false },
   },
 });
@@ -23,6 +24,7 @@ const checkLinearizability = !values['no-lin'];
 const extra = {
   ...(values['chaos-ms'] === undefined ? {} : { chaosMs: Number(values['chaos-ms']) }),
   ...(values['unsafe-send-before-sync'] ? { unsafeSendBeforeSync: true } : {}),
+  ...(values['unsafe-local-reads'] ? { unsafeLocalReads: true } : {}),
 };
 const fixedNodes = values.nodes === undefined ? undefined : Number(values.nodes);
 

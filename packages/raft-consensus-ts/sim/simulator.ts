@@ -51,6 +51,8 @@ export interface SimOptions {
    * simulator catches a violated durability contract.
    */
   readonly unsafeSendBeforeSync?: boolean;
+  /** Clients read any node's local state without ReadIndex: stale reads the checker must flag. */
+  readonly unsafeLocalReads?: boolean;
 }
 
 export interface SimResult {
@@ -146,6 +148,7 @@ export function replayCommand(o: SimOptions): string {
     o.checkLinearizability === false ? ' --no-lin' : '',
     o.chaosMs === undefined ? '' : ` --chaos-ms ${o.chaosMs}`,
     o.unsafeSendBeforeSync === true ? ' --unsafe-send-before-sync' : '',
+    o.unsafeLocalReads === true ? ' --unsafe-local-reads' : '',
   ];
   return `pnpm --filter raft-consensus-ts sim --seed ${o.seed} --nodes ${o.nodes}${flags.join('')}`;
 }
@@ -777,6 +780,9 @@ class Simulation {
           this.leaderHint[client] = error.leaderId;
         this.failOp(op.id);
       }
+    } else if (this.options.unsafeLocalReads === true) {
+      // The broken shortcut: answer from local state without ReadIndex.
+      this.completeOp(op.id, node.kv.get(key) ?? null);
     } else {
       const requestId = `r${op.id}`;
       node.reads.push({ opId: op.id, requestId });
