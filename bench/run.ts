@@ -15,6 +15,7 @@ const benchmarks: Record<string, () => Promise<{ run: () => Promise<void> }>> = 
   'agent-overhead': () => import('./agent-overhead.js'),
   'detection-latency': () => import('./detection-latency.js'),
   'api-reads': () => import('./api-reads.js'),
+  'api-consistent-reads': () => import('./api-consistent-reads.js'),
 };
 
 const wanted = process.argv.slice(2);
