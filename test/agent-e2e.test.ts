@@ -167,9 +167,10 @@ describe('agent end to end', () => {
         15_000,
         100,
       );
-      // 50/s nominal; the shell loop runs slower than its sleep on a busy machine.
+      // 50/s nominal, in steps of 10: a 500 ms interval sees 2 or 3 steps (40-60/s, more when a
+      // late scrape shortens it), fewer when the shell loop lags on a busy machine.
       expect(figures.requestRatePerSecond).toBeGreaterThan(15);
-      expect(figures.requestRatePerSecond).toBeLessThan(60);
+      expect(figures.requestRatePerSecond).toBeLessThan(100);
       // Rank 95 % lies half-way through (50 ms, 100 ms].
       expect(figures.p95LatencyMs).toBeCloseTo(75, 0);
     } finally {
@@ -390,6 +391,31 @@ describe('agent on a NATS cluster', () => {
       await watcher?.close();
       await roaming?.stop();
       await cluster.stop();
+    }
+  });
+});
+
+describe('NatsLink', () => {
+  it('stops cleanly while it is still trying to make its first connection', async () => {
+    const port = await freePort();
+    const link = new NatsLink({
+      servers: [`nats://127.0.0.1:${port}`],
+      name: 'never',
+      reconnectMinMs: 50,
+      reconnectMaxMs: 200,
+    });
+    expect(await link.start(300)).toBe(false);
+    const started = performance.now();
+    await link.stop();
+    expect(performance.now() - started).toBeLessThan(3000);
+    // A server appearing afterwards is not connected to: the loop is over.
+    const late = await NatsServer.start({ port });
+    try {
+      await new Promise((r) => setTimeout(r, 500));
+      expect(link.connected).toBe(false);
+      expect(link.connection).toBeUndefined();
+    } finally {
+      await late.stop();
     }
   });
 });

@@ -59,6 +59,8 @@ export class NatsLink {
   #connecting: Promise<void> | undefined;
   readonly #onConnect: Array<(nc: NatsConnection) => void> = [];
   readonly counters = { disconnects: 0, reconnects: 0 };
+  #retryTimer: NodeJS.Timeout | undefined;
+  #retryWake: (() => void) | undefined;
 
   constructor(options: NatsLinkOptions) {
     this.#options = options;
@@ -82,6 +84,25 @@ export class NatsLink {
   /** Starts connecting in the background; resolves when connected or after `waitMs`, whichever is first. */
   async start(waitMs = 5000): Promise<boolean> {
     this.#stopped = false;
+    this.#connecting = this.#connectLoop();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.#connecting,
+      new Promise<void>((r) => {
+        timer = setTimeout(r, waitMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    return this.connected;
+  }
+
+  /**
+   * First connection: one pass over the server list per attempt, retried with
+   * backoff until it works or stop() is called. (nats.js's waitOnFirstConnect
+   * would retry too, but its pending connect cannot be cancelled, so a stopped
+   * agent would keep a retry loop alive.) Once connected, nats.js reconnects.
+   */
+  async #connectLoop(): Promise<void> {
     const min = this.#options.reconnectMinMs ?? 100;
     const max = this.#options.reconnectMaxMs ?? 5000;
     const options: ConnectionOptions = {
@@ -89,7 +110,6 @@ export class NatsLink {
       name: this.#options.name,
       reconnect: true,
       maxReconnectAttempts: -1,
-      waitOnFirstConnect: true,
       reconnectDelayHandler: () => reconnectDelayMs(this.#attempt++, min, max),
       pingInterval: 2000,
       maxPingOut: 2,
@@ -98,30 +118,34 @@ export class NatsLink {
       ...(this.#options.pass !== undefined ? { pass: this.#options.pass } : {}),
       ...(this.#options.token !== undefined ? { token: this.#options.token } : {}),
     };
-    this.#connecting = connect(options).then(
-      (nc) => {
-        if (this.#stopped) {
-          void nc.close();
-          return;
-        }
-        this.#nc = nc;
-        this.#connected = true;
-        this.#attempt = 0;
-        this.#logger.info('connected to NATS', { server: nc.getServer() });
-        void this.#watch(nc);
-        for (const fn of this.#onConnect.splice(0)) fn(nc);
-      },
-      (error: unknown) => {
-        this.#logger.error('NATS connect failed for good', { error });
-      },
-    );
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      this.#connecting,
-      new Promise<void>((r) => (timer = setTimeout(r, waitMs))),
-    ]);
-    clearTimeout(timer);
-    return this.connected;
+    let attempt = 0;
+    while (!this.#stopped) {
+      let nc: NatsConnection;
+      try {
+        nc = await connect(options);
+      } catch (error) {
+        if (attempt === 0)
+          this.#logger.warn('NATS not reachable; retrying', { servers: options.servers, error });
+        await new Promise<void>((resolve) => {
+          this.#retryWake = resolve;
+          this.#retryTimer = setTimeout(resolve, reconnectDelayMs(attempt++, min, max));
+        });
+        this.#retryTimer = undefined;
+        this.#retryWake = undefined;
+        continue;
+      }
+      if (this.#stopped) {
+        await nc.close().catch(() => {});
+        return;
+      }
+      this.#nc = nc;
+      this.#connected = true;
+      this.#attempt = 0;
+      this.#logger.info('connected to NATS', { server: nc.getServer() });
+      void this.#watch(nc);
+      for (const fn of this.#onConnect.splice(0)) fn(nc);
+      return;
+    }
   }
 
   async #watch(nc: NatsConnection): Promise<void> {
@@ -144,6 +168,10 @@ export class NatsLink {
   /** Drains (lets in-flight handlers finish) and closes. */
   async stop(): Promise<void> {
     this.#stopped = true;
+    if (this.#retryTimer) clearTimeout(this.#retryTimer);
+    this.#retryWake?.();
+    // An attempt in flight ends within the connect timeout and closes what it got.
+    await this.#connecting;
     const nc = this.#nc;
     this.#nc = undefined;
     this.#connected = false;
