@@ -38,6 +38,8 @@ const member = await ClusterMember.start({
     reconcileGraceMs: args.member?.reconcileGraceMs ?? 600,
   },
 });
+// The leader's forecasts ride in this node's reports (the ninth figure).
+agent.predictedRates = () => member.predictedRates();
 process.stdout.write(`${JSON.stringify({ ready: true, node: config.nodeId })}\n`);
 
 let stopping = false;

@@ -45,6 +45,27 @@ export interface PeerReport {
   readonly receivedAtMs: number;
 }
 
+/**
+ * Adds the leader's predicted rates to a report. A service this node runs no
+ * replica of still gets an entry (count 0), or the forecast would reach the
+ * API only for services that happen to run on the leader's host.
+ */
+export function withPredictedRates(
+  report: NodeReport,
+  predicted: ReadonlyMap<string, number> | undefined,
+): NodeReport {
+  if (!predicted || predicted.size === 0) return report;
+  const services = { ...report.services };
+  for (const [name, rate] of predicted) {
+    if (!Number.isFinite(rate) || rate < 0) continue;
+    services[name] = {
+      ...(services[name] ?? { time: report.time, containerCount: 0 }),
+      predictedRequestRatePerSecond: rate,
+    };
+  }
+  return { ...report, services };
+}
+
 export class Agent {
   readonly config: AgentConfig;
   readonly logger: Logger;
@@ -58,6 +79,12 @@ export class Agent {
   /** Shared by every validated subscription; the coordinator passes it to its own. */
   readonly rejected: Counter;
   readonly rateLimitedLog = new RateLimitedLog();
+  /**
+   * The leader's forecast per service (req/s), put into this node's reports as
+   * the ninth figure so every node's API shows it; set by whoever runs the
+   * cluster member next to this agent (`() => member.predictedRates()`).
+   */
+  predictedRates: (() => ReadonlyMap<string, number>) | undefined;
   readonly #peers = new Map<string, PeerReport>();
   #lastReport: NodeReport | undefined;
   /** Set when this agent started the process's telemetry, and so must shut it down. */
@@ -218,7 +245,7 @@ export class Agent {
     await tracer.startActiveSpan('agent.sample_and_report', async (span) => {
       const started = performance.now();
       try {
-        const report = await this.sampler.sample();
+        const report = withPredictedRates(await this.sampler.sample(), this.predictedRates?.());
         this.#lastReport = report;
         this.#peers.set(report.nodeId, { report, receivedAtMs: performance.now() });
         this.#sampleDuration.observe((performance.now() - started) / 1000);

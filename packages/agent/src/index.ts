@@ -1,4 +1,4 @@
-export { Agent, type AgentStartOptions, type PeerReport } from './agent.js';
+export { Agent, type AgentStartOptions, type PeerReport, withPredictedRates } from './agent.js';
 // The cluster state API (issue 4): routes, the view they read, events, OpenAPI, a client.
 export {
   ApiClient,
@@ -62,6 +62,24 @@ export {
   sampleServices,
   targetTrackingPolicy,
 } from './cluster/decide.js';
+export {
+  DECISION_SPANS,
+  decisionAttributes,
+  ElectionSpans,
+  ReportContexts,
+  traceCommand,
+  tracePlan,
+  traceProposal,
+  withReportContext,
+} from './cluster/decision-tracing.js';
+export {
+  ForecastPolicies,
+  type ForecastPoliciesOptions,
+  type PolicyFailure,
+  type ServiceDecisionRecord,
+  type ServiceLookup,
+  toObservation,
+} from './cluster/forecast-policies.js';
 export { KeyedMutex } from './cluster/keyed-mutex.js';
 export {
   type Committed,
