@@ -10,7 +10,7 @@
  */
 import type { ClusterCommandInput, ScaleCommand, ScaleReply } from '@coxswain/protocol';
 import { withSpan } from '@coxswain/telemetry';
-import { type Context, trace } from '@opentelemetry/api';
+import { type Context, context, trace } from '@opentelemetry/api';
 import type { Logger } from '../logger.js';
 import type { ClusterState } from './cluster-state.js';
 import {
@@ -222,7 +222,9 @@ export class Coordinator {
     if (!this.#leading || this.#busy.has(service)) return undefined;
     this.#busy.add(service);
     this.counters.operations += 1;
-    const run = withReportContext(this.#o.traceParent?.(service), () =>
+    // A manual scale continues its API request's trace; a policy decision the latest report's.
+    const parent = manualReplicas === undefined ? this.#o.traceParent?.(service) : context.active();
+    const run = withReportContext(parent, () =>
       withSpan(
         tracer,
         'coxswain.scale_operation',

@@ -16,6 +16,7 @@ import {
   type Attributes,
   type Context,
   context,
+  ROOT_CONTEXT,
   type Span,
   SpanKind,
   type Tracer,
@@ -90,9 +91,15 @@ export class ReportContexts {
   }
 }
 
-/** Runs `fn` with the report's context as the parent of the spans it starts (the active context without one). */
+/**
+ * Runs `fn` with `parent` (the triggering report's context, or an API
+ * request's) as the parent of the spans it starts; without one, in a new
+ * trace. Never the merely active context: the coordinator's timers inherit the
+ * context that scheduled them, so every later pass would otherwise join the
+ * trace of whatever request first poked the loop.
+ */
 export function withReportContext<T>(parent: Context | undefined, fn: () => T): T {
-  return parent ? context.with(parent, fn) : fn();
+  return context.with(parent ?? ROOT_CONTEXT, fn);
 }
 
 /** A Raft commit of the decision path: `lock.acquire`, `lock.release`, or the others by type. */
@@ -251,7 +258,7 @@ export class ElectionSpans {
               },
             },
             // A campaign starts its own trace; it is not part of whatever happened to be active.
-            trace.deleteSpan(context.active()),
+            ROOT_CONTEXT,
           ),
         };
         return;
