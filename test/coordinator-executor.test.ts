@@ -88,6 +88,9 @@ describe('executor and supervisor on a real engine', () => {
       mutex,
       logger: silentLogger,
       stopTimeoutMs: 0,
+      unpause: async (id) => {
+        await driver.docker.getContainer(id).unpause();
+      },
     });
     supervisor = new Supervisor({
       driver,
@@ -169,9 +172,21 @@ describe('executor and supervisor on a real engine', () => {
     });
   });
 
+  it('scales up by unpausing the standby first', async () => {
+    await waitFor('one paused standby', async () => ((await paused()) === 1 ? true : undefined));
+    const [standby] = await dockerd.docker.listContainers({
+      filters: { label: ['coxswain.service=api'], status: ['paused'] },
+    });
+    const reply = await executor.execute(command(3, 12));
+    expect(reply).toMatchObject({ ok: true, running: 3, started: 1, stopped: 0 });
+    const info = await dockerd.docker.getContainer(standby!.Id).inspect();
+    expect(info.State.Running && !info.State.Paused).toBe(true);
+    await waitFor('a new standby', async () => ((await paused()) === 1 ? true : undefined));
+  });
+
   it('rolls a new spec version: new replicas first, old ones and the old standby removed', async () => {
-    const reply = await executor.execute(command(2, 12, 2, { V: '2' }));
-    expect(reply).toMatchObject({ ok: true, running: 2, started: 2, stopped: 2 });
+    const reply = await executor.execute(command(2, 13, 2, { V: '2' }));
+    expect(reply).toMatchObject({ ok: true, running: 2, started: 2, stopped: 3 });
     const list = await dockerd.docker.listContainers({
       filters: { label: ['coxswain.service=api'], status: ['running'] },
     });
@@ -185,7 +200,7 @@ describe('executor and supervisor on a real engine', () => {
   });
 
   it('scales to 0, and the standby goes with it', async () => {
-    const reply = await executor.execute(command(0, 13, 2, { V: '2' }));
+    const reply = await executor.execute(command(0, 14, 2, { V: '2' }));
     expect(reply).toMatchObject({ ok: true, running: 0 });
     await waitFor('nothing left', async () => {
       const all = await dockerd.docker.listContainers({

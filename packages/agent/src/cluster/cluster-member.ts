@@ -162,6 +162,7 @@ export class ClusterMember {
       ...(o.executor?.healthTimeoutMs !== undefined
         ? { healthTimeoutMs: o.executor.healthTimeoutMs }
         : {}),
+      ...(o.supervisor?.standby ? { unpause: o.supervisor.standby.unpause } : {}),
       onRejected: (reason) =>
         o.onRejected?.(subjectsOf(o.config.cluster).cmd(o.config.nodeId), reason),
     });
