@@ -1,5 +1,5 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem, release } from 'node:os';
+import { cpus, release, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -14,7 +14,12 @@ export interface Figure {
   readonly p99?: number;
   readonly samples?: number;
   readonly target?: string;
-  readonly peer?: { readonly name: string; readonly value: number; readonly p50?: number; readonly p99?: number };
+  readonly peer?: {
+    readonly name: string;
+    readonly value: number;
+    readonly p50?: number;
+    readonly p99?: number;
+  };
 }
 
 export interface BenchResult {
@@ -24,7 +29,13 @@ export interface BenchResult {
   readonly notes?: string;
 }
 
-export function machine(): { cpus: number; cpuModel: string; memoryGiB: number; kernel: string; node: string } {
+export function machine(): {
+  cpus: number;
+  cpuModel: string;
+  memoryGiB: number;
+  kernel: string;
+  node: string;
+} {
   const list = cpus();
   return {
     cpus: list.length,
@@ -61,7 +72,9 @@ export function recordResult(result: BenchResult): void {
   const rows = result.figures.map(
     (f) =>
       `| ${f.name} | ${fmt(f.value)} ${f.unit} | ${fmt(f.p50)} | ${fmt(f.p99)} | ${f.samples ?? ''} | ${f.target ?? ''} | ${
-        f.peer ? `${f.peer.name}: ${fmt(f.peer.value)}${f.peer.p50 !== undefined ? ` (p50 ${fmt(f.peer.p50)}, p99 ${fmt(f.peer.p99)})` : ''}` : ''
+        f.peer
+          ? `${f.peer.name}: ${fmt(f.peer.value)}${f.peer.p50 !== undefined ? ` (p50 ${fmt(f.peer.p50)}, p99 ${fmt(f.peer.p99)})` : ''}`
+          : ''
       } |`,
   );
   const section = [
@@ -82,9 +95,12 @@ export function recordResult(result: BenchResult): void {
   try {
     text = readFileSync(file, 'utf8');
   } catch {
-    text = '# Benchmark results\n\nEach section is rewritten by its benchmark; `bench/results/*.json` holds the same figures for comparison over time.\n';
+    text =
+      '# Benchmark results\n\nEach section is rewritten by its benchmark; `bench/results/*.json` holds the same figures for comparison over time.\n';
   }
-  const pattern = new RegExp(`<!-- bench:${result.benchmark} -->[\\s\\S]*?<!-- /bench:${result.benchmark} -->`);
+  const pattern = new RegExp(
+    `<!-- bench:${result.benchmark} -->[\\s\\S]*?<!-- /bench:${result.benchmark} -->`,
+  );
   text = pattern.test(text) ? text.replace(pattern, section) : `${text.trimEnd()}\n\n${section}\n`;
   writeFileSync(file, text);
 }
