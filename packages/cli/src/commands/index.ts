@@ -10,6 +10,7 @@ import { registerServiceCommand } from './service.js';
 import { registerServicesCommand } from './services.js';
 import { registerSimulateCommand } from './simulate.js';
 import { registerStatusCommand } from './status.js';
+import { registerTracesCommand } from './traces.js';
 
 /** Each subcommand lives in its own file under commands/ and is registered here, one line each. */
 export function registerCommands(program: Command): void {
@@ -24,4 +25,5 @@ export function registerCommands(program: Command): void {
   registerCommandsCommand(program);
   registerLocksCommand(program);
   registerEventsCommand(program);
+  registerTracesCommand(program);
 }
