@@ -7,11 +7,17 @@
 // one trace id, parented across the NATS hop.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { PROTOCOL_VERSION } from '@coxswain/protocol';
+import {
+  decode,
+  encode,
+  NodeReport,
+  PROTOCOL_VERSION,
+  subjects as subjectsOf,
+} from '@coxswain/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { API_TOKEN, serviceSpec, waitFor } from './coordinator-harness.js';
-import { ProcCluster } from './coordinator-proc-harness.js';
+import { CLUSTER, ProcCluster } from './coordinator-proc-harness.js';
 import { NatsServer } from './kit/index.js';
 
 // The part of the OTLP JSON encoding (ExportTraceServiceRequest) this test reads.
@@ -269,5 +275,70 @@ describe('tracing: one trace per decision across the leader and the agents', () 
       30_000,
     );
     expect(report.parentSpanId).toBeUndefined();
+  }, 120_000);
+
+  it("the leader's forecast reaches the reports as the ninth figure", async () => {
+    const leader = cluster.leaderId()!;
+    const s = subjectsOf(CLUSTER);
+    // No replica here can serve HTTP (engines run with --bridge=none), so the request rate comes
+    // from a node this test plays over the real NATS: too small to take a replica (1 CPU, the
+    // service wants 1.5), it reports 20 req/s for the service, as an agent scraping it would.
+    {
+      const r = await cluster.api({
+        v: PROTOCOL_VERSION,
+        op: 'service.apply',
+        token: API_TOKEN,
+        spec: serviceSpec('metered', {
+          minReplicas: 1,
+          resources: { cpus: 1.5 },
+          policy: {
+            name: 'predictive',
+            params: { stepSeconds: 1, capacityPerReplica: 100, learnCapacity: false },
+          },
+        }) as never,
+      });
+      expect(r.ok).toBe(true);
+    }
+    let seq = 0;
+    const publishEdge = (): void => {
+      const time = Date.now();
+      cluster.nc.publish(
+        s.report('edge'),
+        encode(NodeReport, {
+          v: PROTOCOL_VERSION,
+          cluster: CLUSTER,
+          nodeId: 'edge',
+          address: '127.0.0.1',
+          role: 'client',
+          capacity: { cpus: 1, memoryBytes: 2 ** 30, maxReplicas: 5 },
+          labels: {},
+          time,
+          seq: seq++,
+          dockerReachable: true,
+          containers: [],
+          services: { metered: { time, containerCount: 1, requestRatePerSecond: 20 } },
+        }),
+      );
+    };
+    const timer = setInterval(publishEdge, 250);
+    const predicted: { node: string; rate: number }[] = [];
+    const sub = cluster.nc.subscribe(s.reports, {
+      callback: (_err, msg) => {
+        const d = decode(NodeReport, msg.data);
+        const rate = d.ok ? d.value.services.metered?.predictedRequestRatePerSecond : undefined;
+        if (d.ok && rate !== undefined) predicted.push({ node: d.value.nodeId, rate });
+      },
+    });
+    try {
+      const first = await waitFor('a report with the predicted rate', () => predicted[0], 60_000);
+      // Filled by the leader only, and near the 20 req/s the service has been serving.
+      expect(first.node).toBe(leader);
+      expect(first.rate).toBeGreaterThan(10);
+      expect(first.rate).toBeLessThan(40);
+      expect(new Set(predicted.map((p) => p.node))).toEqual(new Set([leader]));
+    } finally {
+      clearInterval(timer);
+      sub.unsubscribe();
+    }
   }, 120_000);
 });
