@@ -39,7 +39,11 @@ export {
 export { type SseFrame, SseParser, sseFrame } from './api/sse.js';
 // Cluster membership, coordination and healing (issue 4).
 export { type Assignment, AssignmentStore } from './cluster/assignment-store.js';
-export { ClusterMember, type ClusterMemberOptions } from './cluster/cluster-member.js';
+export {
+  ClusterMember,
+  type ClusterMemberOptions,
+  type LocalMemberOptions,
+} from './cluster/cluster-member.js';
 export {
   type AppliedEntry,
   ClusterState,

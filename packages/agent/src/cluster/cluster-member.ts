@@ -61,12 +61,15 @@ import { KeyedMutex } from './keyed-mutex.js';
 import type { Committed, LockedOutcome } from './lock-protocol.js';
 import { ServiceHistory } from './node-liveness.js';
 
-export interface ClusterMemberOptions {
-  readonly config: AgentConfig;
+export interface ClusterMemberOptions extends LocalMemberOptions {
   /** The agent's NATS connection: commands, reports, API, events. */
   readonly nc: NatsConnection;
   /** Raft traffic's connection; defaults to `nc`. A separate one lets a test cut Raft alone. */
   readonly raftNc?: NatsConnection;
+}
+
+export interface LocalMemberOptions {
+  readonly config: AgentConfig;
   readonly driver: SupervisedDriver;
   readonly logger: Logger;
   /** Counts dropped inbound payloads (the agent's `coxswain_rejected_messages_total`). */
@@ -117,14 +120,15 @@ export class ClusterMember {
   readonly #elections: ElectionSpans;
   raft: RaftNode | undefined;
   coordinator: Coordinator | undefined;
-  readonly #o: ClusterMemberOptions;
+  readonly #o: LocalMemberOptions;
+  #ncs: { readonly nc: NatsConnection; readonly raftNc: NatsConnection } | undefined;
   readonly #observed = new Map<string, ObservedNode>();
   readonly #subscriptions: Subscription[] = [];
   readonly #observingSinceMs = performance.now();
   readonly #log: Logger;
   #stopped = false;
 
-  private constructor(o: ClusterMemberOptions, executor: Executor, supervisor: Supervisor) {
+  private constructor(o: LocalMemberOptions, executor: Executor, supervisor: Supervisor) {
     this.#o = o;
     this.config = o.config;
     this.subjects = subjectsOf(o.config.cluster);
@@ -142,7 +146,19 @@ export class ClusterMember {
     });
   }
 
+  /** Starts the local parts and joins the cluster on `o.nc` (see startLocal and connect). */
   static async start(o: ClusterMemberOptions): Promise<ClusterMember> {
+    const member = await ClusterMember.startLocal(o);
+    await member.connect(o.nc, o.raftNc);
+    return member;
+  }
+
+  /**
+   * Starts what needs no network: the stores and the supervisor, so an agent
+   * that cannot reach NATS still keeps its assigned replicas running (static
+   * stability). `connect` adds the executor, Raft and the coordinator.
+   */
+  static async startLocal(o: LocalMemberOptions): Promise<ClusterMember> {
     const dataDir = o.config.dataDir;
     const fencing = await FencingStore.open(join(dataDir, 'fencing'));
     const assignments = await AssignmentStore.open(join(dataDir, 'assignments'), (message) =>
@@ -179,9 +195,20 @@ export class ClusterMember {
     const member = new ClusterMember(o, executor, supervisor);
     // Healing first: it needs nobody, and it must run even if Raft cannot start.
     supervisor.start();
-    executor.listen(o.nc, member.subjects);
-    if (o.config.voters.includes(o.config.nodeId)) await member.#startVoter();
     return member;
+  }
+
+  /** Joins the cluster over NATS: answers commands, and runs Raft when this node is a voter. Once only. */
+  async connect(nc: NatsConnection, raftNc: NatsConnection = nc): Promise<void> {
+    if (this.#ncs || this.#stopped) return;
+    this.#ncs = { nc, raftNc };
+    this.executor.listen(nc, this.subjects);
+    if (this.config.voters.includes(this.config.nodeId)) await this.#startVoter();
+  }
+
+  get #nc(): NatsConnection {
+    if (!this.#ncs) throw new Error('cluster member not connected to NATS yet');
+    return this.#ncs.nc;
   }
 
   get isVoter(): boolean {
@@ -223,7 +250,7 @@ export class ClusterMember {
       restore: (snapshot: Snapshot) => this.state.restore(snapshot.data),
     };
     const natsTransport = new NatsTransport({
-      connection: this.#o.raftNc ?? this.#o.nc,
+      connection: this.#ncs!.raftNc,
       nodeId: config.nodeId,
       subjectPrefix: `${this.subjects.prefix}.raft`,
       onDrop: (reason) =>
@@ -286,7 +313,7 @@ export class ClusterMember {
         this.coordinator!.stop();
       }
     });
-    const nc = this.#o.nc;
+    const nc = this.#nc;
     this.#subscriptions.push(
       nc.subscribe(this.subjects.reports, { callback: (err, msg) => this.#onReport(err, msg) }),
       nc.subscribe(this.subjects.api, {
@@ -348,7 +375,7 @@ export class ClusterMember {
 
   async #send(nodeId: string, command: ScaleCommand, timeoutMs: number): Promise<ScaleReply> {
     const reply = await requestTraced(
-      this.#o.nc,
+      this.#nc,
       this.subjects.cmd(nodeId),
       encode(ScaleCommand, command),
       {
@@ -411,7 +438,7 @@ export class ClusterMember {
 
   #event(type: ClusterEventType, message: string, data: Record<string, unknown>): void {
     try {
-      this.#o.nc.publish(
+      this.#nc.publish(
         this.subjects.events,
         encode(ClusterEvent, {
           v: PROTOCOL_VERSION,
@@ -495,7 +522,7 @@ export class ClusterMember {
         if (subject) {
           try {
             const remaining = Math.max(100, deadline - performance.now());
-            const msg = await requestTraced(this.#o.nc, subject, encode(ApiRequest, request), {
+            const msg = await requestTraced(this.#nc, subject, encode(ApiRequest, request), {
               timeout: remaining,
             });
             const decoded = decode(ApiReply, msg.data, { where: `reply on ${subject}` });
