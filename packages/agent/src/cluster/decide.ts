@@ -177,6 +177,8 @@ interface DecideContext {
   readonly dead: string[];
   readonly placeable: ReadonlySet<string>;
   readonly fresh: ReadonlySet<string>;
+  /** `fresh` in id order, sorted once per pass rather than once per service. */
+  readonly freshSorted: readonly string[];
   readonly usage: ReadonlyMap<string, { replicas: number; cpus: number; memory: number }>;
   readonly activeByNode: ReadonlyMap<string, Map<string, number>>;
   readonly registered: ReadonlyMap<string, NodeRegistration>;
@@ -232,6 +234,7 @@ function contextOf(input: DecideInput): DecideContext {
     dead,
     placeable,
     fresh,
+    freshSorted: [...fresh].sort(),
     usage,
     activeByNode,
     registered,
@@ -274,7 +277,7 @@ function decideService(
   input: DecideInput,
   ctx: DecideContext,
 ): Operation | undefined {
-  const { placeable, fresh, usage, activeByNode, registered, policies } = ctx;
+  const { placeable, freshSorted, usage, activeByNode, registered, policies } = ctx;
   const { spec } = service;
   let desired: number;
   let reason: string;
@@ -334,7 +337,7 @@ function decideService(
   const settledAt = input.settledAtMs.get(name) ?? Number.NEGATIVE_INFINITY;
   const targets: CommandTarget[] = [];
   let anyObserved = false;
-  for (const nodeId of [...fresh].sort()) {
+  for (const nodeId of freshSorted) {
     const want = placement[nodeId] ?? 0;
     const before = service.placement[nodeId] ?? 0;
     const observedNode = input.observed.get(nodeId)!;
@@ -364,7 +367,7 @@ function decideService(
     // Every live node holding the service hears the new token, even with an unchanged count: from
     // then on it refuses the previous holder's commands (a deposed leader that still reaches it).
     const named = new Set(targets.map((t) => t.nodeId));
-    for (const nodeId of [...fresh].sort()) {
+    for (const nodeId of freshSorted) {
       if (named.has(nodeId)) continue;
       const want = placement[nodeId] ?? 0;
       if (want > 0 || (service.placement[nodeId] ?? 0) > 0)
