@@ -90,15 +90,13 @@ export async function run(): Promise<void> {
   try {
     await cluster.waitForLeader();
     await cluster.apply(serviceSpec('web', { minReplicas: 3 }));
-    const reply = await cluster
-      .anyMember()
-      .submit({
-        v: PROTOCOL_VERSION,
-        op: 'service.scale',
-        token: API_TOKEN,
-        name: 'web',
-        replicas: REPLICAS,
-      });
+    const reply = await cluster.anyMember().submit({
+      v: PROTOCOL_VERSION,
+      op: 'service.scale',
+      token: API_TOKEN,
+      name: 'web',
+      replicas: REPLICAS,
+    });
     if (!reply.ok) throw new Error(`scale failed: ${reply.message}`);
     await waitFor(
       '6 running, 2 per host',

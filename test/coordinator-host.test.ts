@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NatsServer } from './kit/index.js';
 import { SimCluster, serviceSpec, waitFor } from './coordinator-harness.js';
+import { NatsServer } from './kit/index.js';
 
 // A whole host killed: its agent (and Raft member) and its dockerd with every
 // container on it. The leader declares it dead after nodeDeadAfter and places
@@ -33,10 +33,14 @@ describe('coordinator: host killed and returning', () => {
 
     await cluster.stopHost(victim.id);
     await victim.dockerd.kill();
-    await waitFor('6 running on the two live hosts', async () => {
-      const r = await cluster.running('shop');
-      return others.reduce((a, id) => a + (r[id] ?? 0), 0) === 6 ? true : undefined;
-    }, 30_000);
+    await waitFor(
+      '6 running on the two live hosts',
+      async () => {
+        const r = await cluster.running('shop');
+        return others.reduce((a, id) => a + (r[id] ?? 0), 0) === 6 ? true : undefined;
+      },
+      30_000,
+    );
     const state = cluster.leader()!.member!.snapshot();
     expect(state.nodes[victim.id]?.state).toBe('dead');
     expect(state.services.shop?.placement[victim.id]).toBeUndefined();
@@ -47,10 +51,16 @@ describe('coordinator: host killed and returning', () => {
     await waitFor('host registered alive again', () =>
       cluster.leader()?.member?.snapshot().nodes[victim.id]?.state === 'alive' ? true : undefined,
     );
-    await waitFor('nothing of shop on the returned host, 6 in all', async () => {
-      const r = await cluster.running('shop');
-      return (r[victim.id] ?? 0) === 0 && others.reduce((a, id) => a + (r[id] ?? 0), 0) === 6 ? true : undefined;
-    }, 30_000);
+    await waitFor(
+      'nothing of shop on the returned host, 6 in all',
+      async () => {
+        const r = await cluster.running('shop');
+        return (r[victim.id] ?? 0) === 0 && others.reduce((a, id) => a + (r[id] ?? 0), 0) === 6
+          ? true
+          : undefined;
+      },
+      30_000,
+    );
     await new Promise((r) => setTimeout(r, 2000));
     const after = await cluster.running('shop');
     expect(after[victim.id]).toBeUndefined();

@@ -311,12 +311,9 @@ export class ClusterState {
       }
       case 'node.register': {
         const existing = this.#nodes.get(command.node.id);
-        const stateChanged = !existing || existing.state !== 'alive';
-        this.#nodes.set(command.node.id, {
-          ...command.node,
-          state: 'alive',
-          changedAtMs: stateChanged ? now : existing.changedAtMs,
-        });
+        // A node that was dead (or new) changes state now; an alive one keeps its time.
+        const changedAtMs = existing?.state === 'alive' ? existing.changedAtMs : now;
+        this.#nodes.set(command.node.id, { ...command.node, state: 'alive', changedAtMs });
         return { ok: true };
       }
       case 'node.declare': {
