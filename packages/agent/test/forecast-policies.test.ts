@@ -100,6 +100,25 @@ describe('ForecastPolicies', () => {
     expect(cold.lastDecision('web')?.predictedRequestRatePerSecond).toBeUndefined();
   });
 
+  it('answers a call with nothing new from the last decision (a pass, then the plan under the lock)', () => {
+    const policies = new ForecastPolicies({ now: () => 42 });
+    const predictive = policies.registry().get('predictive')!;
+    const history = samples(3, 1000, () => 40);
+    const first = predictive(history, policyState('web', 3000), {});
+    const again = predictive(history, policyState('web', 3050), {});
+    expect(again).toEqual(first);
+    // The record says when it was last asked, so the decide span knows it is current.
+    expect(policies.lastDecision('web')?.nowMs).toBe(3050);
+    // A new sample, or a different current count, is decided afresh.
+    const more = [
+      ...history,
+      { atMs: 4000, replicas: 2, cpuPercent: 20, requestRatePerSecond: 400 },
+    ];
+    expect(predictive(more, policyState('web', 4000), {}).desiredReplicas).toBe(20);
+    expect(predictive(more, policyState('web', 4001, 20), {}).desiredReplicas).toBe(20);
+    expect(policies.lastDecision('web')?.currentReplicas).toBe(20);
+  });
+
   it('replaces the runner when the policy changes and drops it when the service is deleted', () => {
     const state = new ClusterState();
     apply(state, put(spec('web')));

@@ -52,6 +52,10 @@ export interface ServiceDecisionRecord {
   readonly leadTimeSeconds?: number;
   /** Wall-clock ms of the decision, for figures shown to people. */
   readonly atEpochMs: number;
+  readonly minReplicas: number;
+  readonly maxReplicas: number;
+  /** The runner that made it: a replaced runner's answer is never reused. */
+  readonly runner: PolicyRunner;
 }
 
 export interface PolicyFailure {
@@ -238,6 +242,22 @@ export class ForecastPolicies {
     const entry = this.#runnerFor(service, policy, paramsKey, rawParams);
     if ('failure' in entry) return { desiredReplicas: keep, reason: entry.failure };
 
+    const latest = history.at(-1);
+    const previous = this.#last.get(service);
+    if (
+      previous &&
+      previous.runner === entry.runner &&
+      previous.latest === latest &&
+      previous.samples === history.length &&
+      previous.currentReplicas === state.currentReplicas &&
+      previous.minReplicas === state.minReplicas &&
+      previous.maxReplicas === state.maxReplicas
+    ) {
+      // Nothing new since the last call (the leader passes on every report, and plans again under
+      // the lock): the same answer, without growing the policy's windows by a duplicate.
+      this.#last.set(service, { ...previous, nowMs: state.nowMs });
+      return { desiredReplicas: previous.desiredReplicas, reason: `${policy}: ${previous.reason}` };
+    }
     const record = this.#o.services?.service(service);
     const observations = this.#observations(service, history);
     const d = entry.runner.decide({
@@ -248,10 +268,12 @@ export class ForecastPolicies {
       maxReplicas: state.maxReplicas,
       ...(record?.spec.sloP95Ms !== undefined ? { sloP95Ms: record.spec.sloP95Ms } : {}),
     });
-    const latest = history.at(-1);
     this.#last.set(service, {
       service,
       policy,
+      runner: entry.runner,
+      minReplicas: state.minReplicas,
+      maxReplicas: state.maxReplicas,
       nowMs: state.nowMs,
       desiredReplicas: d.desiredReplicas,
       reason: d.reason,
