@@ -6,6 +6,7 @@ const benchmarks: Record<string, () => Promise<{ run: () => Promise<void> }>> = 
   'raft-failover': () => import('./raft-failover.js'),
   'telemetry-overhead': () => import('./telemetry-overhead.js'),
   'decide-throughput': () => import('./decide-throughput.js'),
+  'leader-policies': () => import('./leader-policies.js'),
   'heal-container': () => import('./heal-container.js'),
   'heal-host': () => import('./heal-host.js'),
   'scale-reaction': () => import('./scale-reaction.js'),
