@@ -133,6 +133,15 @@ describe('tracing: one trace per decision across the leader and the agents', () 
     nats = await NatsServer.start();
     cluster = await ProcCluster.start(nats, ['n1', 'n2']);
     await waitFor('a leader', () => cluster.leaderId(), 30_000);
+    // Both nodes registered from their reports, so the first placement can use the other one.
+    await waitFor(
+      'both nodes registered',
+      async () => {
+        const nodes = Object.values((await cluster.state()).nodes);
+        return nodes.filter((n) => n.state === 'alive').length === 2 ? true : undefined;
+      },
+      30_000,
+    );
   }, 180_000);
 
   afterAll(async () => {
