@@ -5,8 +5,12 @@
 // lock.acquire, the command, lock.release) and from the executing agent's
 // (its execution of the command, the Docker create and the health wait), under
 // one trace id, parented across the NATS hop.
+import { execFile } from 'node:child_process';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import {
   decode,
   encode,
@@ -109,6 +113,21 @@ class OtlpReceiver {
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
   }
 }
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const bin = join(root, 'packages/cli/src/bin.ts');
+
+/** An agent process's API port, from its own 'agent started' log line. */
+function apiPort(cluster: ProcCluster, id: string): number {
+  for (const line of cluster.hosts.get(id)!.lines) {
+    if (!line.includes('"agent started"')) continue;
+    return Number((JSON.parse(line) as { apiPort: number }).apiPort);
+  }
+  throw new Error(`no 'agent started' line from ${id}`);
+}
+
+/** The id of the first test's trace, for the CLI test after it. */
+let decisionTraceId = '';
 
 const ENV = {
   OTEL_EXPORTER_OTLP_ENDPOINT: '',
@@ -250,7 +269,48 @@ describe('tracing: one trace per decision across the leader and the agents', () 
         s.attributes['coxswain.election.outcome'] === 'won',
     );
     expect(won?.attributes['coxswain.term']).toBeGreaterThan(0);
+    decisionTraceId = traceId;
   }, 180_000);
+
+  it('`coxswain traces` over both agents shows that trace as one tree across the nodes', async () => {
+    expect(decisionTraceId).not.toBe('');
+    const leader = cluster.leaderId()!;
+    const other = [...cluster.hosts.keys()].find((id) => id !== leader)!;
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [
+        '--conditions=@coxswain/source',
+        '--import',
+        'tsx',
+        bin,
+        'traces',
+        '--api',
+        `http://127.0.0.1:${apiPort(cluster, leader)}`,
+        '--api',
+        `http://127.0.0.1:${apiPort(cluster, other)}`,
+        '--trace-id',
+        decisionTraceId,
+      ],
+      { cwd: join(root, 'test'), timeout: 60_000 },
+    );
+    console.log(`[trace-decision] coxswain traces:\n${stdout}`);
+    const lines = stdout.trimEnd().split('\n');
+    expect(lines[0]).toMatch(new RegExp(`^trace ${decisionTraceId} .* nodes: n1, n2$`));
+    const indent = (name: string, node: string): number => {
+      const line = lines.find(
+        (l) => l.trimStart().startsWith(`${name} `) && l.includes(`[${node}]`),
+      );
+      expect(line, `${name} on ${node}`).toBeDefined();
+      return line!.length - line!.trimStart().length;
+    };
+    // One root (the operation), the agent's work nested under the leader's command.
+    expect(lines.filter((l) => /^ {2}\S/.test(l))).toHaveLength(1);
+    expect(indent('coxswain.scale_operation', leader)).toBe(2);
+    const command = indent('coxswain.command', leader);
+    const execute = indent('coxswain.execute', other);
+    expect(execute).toBeGreaterThan(command);
+    expect(indent('docker.create', other)).toBeGreaterThan(execute);
+  }, 120_000);
 
   it("a later change continues the trace of the report that carried the service's figures", async () => {
     const before = new Set(receiver.spans.map((s) => s.traceId));

@@ -24,6 +24,7 @@ export interface TracesFlags {
 
 /** Attributes worth a glance on the tree line; the rest are in `--json`. */
 const SHOWN_ATTRIBUTES = [
+  'coxswain.command_type',
   'coxswain.service',
   'coxswain.target_node',
   'coxswain.replicas',
