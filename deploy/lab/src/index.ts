@@ -21,11 +21,26 @@ export {
   DEFAULT_AGENT_BIN,
   DEFAULT_LAB_SERVICES,
   Lab,
+  type LabEvent,
   type LabHost,
   type LabOptions,
   type LabServiceSeed,
 } from './lab.js';
-export { type LabHostView, type LabView, renderLabTable } from './lab-table.js';
+export { LabApiClient, LabApiError } from './lab-api.js';
+export {
+  runScenario,
+  SCENARIOS,
+  type ScenarioName,
+  type ScenarioOptions,
+  type ScenarioOutcome,
+} from './lab-scenario.js';
+export {
+  type LabClusterView,
+  type LabEventView,
+  type LabHostView,
+  type LabView,
+  renderLabTable,
+} from './lab-table.js';
 export {
   freePort,
   NatsCluster,
@@ -34,5 +49,6 @@ export {
   type NatsServerOptions,
 } from './nats-server.js';
 export { isAlive, pidsOwnedBy, pollUntil, probeTcp } from './process.js';
+export { loadServiceSpec, SAMPLE_SERVICE_PATH } from './sample-service.js';
 export { makeTempDir, mountsUnder, removeDir } from './temp-dir.js';
 export { ensureTools, REQUIRED_TOOLS, whichSync } from './tools.js';

@@ -1,4 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -6,10 +7,13 @@ import { fileURLToPath } from 'node:url';
 import {
   AgentConfig,
   type AgentConfigInput,
+  ClusterEvent,
+  type ClusterInfo,
   decode,
   LABELS,
   MAX_REPORT_BYTES,
   NodeReport,
+  type ServicesReply,
   subjects,
   validate,
 } from '@coxswain/protocol';
@@ -18,9 +22,15 @@ import { stringify } from 'yaml';
 import { BUSYBOX_IMAGE, ensureBusyboxImage } from './busybox-image.js';
 import { Dockerd } from './dockerd.js';
 import { createHostNetwork, type HostNetwork } from './host-network.js';
-import { type LabHostView, type LabView, renderLabTable } from './lab-table.js';
+import { LabApiClient } from './lab-api.js';
+import {
+  type LabClusterView,
+  type LabHostView,
+  type LabView,
+  renderLabTable,
+} from './lab-table.js';
 import { NatsCluster, NatsServer } from './nats-server.js';
-import { exitOf, spawnDaemon, terminate } from './process.js';
+import { exitOf, pollUntil, spawnDaemon, terminate } from './process.js';
 import { ensureTools } from './tools.js';
 
 /** A service the lab starts on every host before the agents come up: a few labelled containers. */
@@ -65,13 +75,46 @@ export interface LabOptions {
    * the agent from source.
    */
   readonly agentCommand?: readonly string[];
+  /** The agent subcommand and flags between the command and `--config <file>` (default `['agent']`). */
+  readonly agentArgs?: readonly string[];
+  /** Raft voters: the first N hosts (default min(3, hosts), at most 5); the rest join as clients. */
+  readonly voters?: number;
+  /** Bearer token for API writes, written into every agent's config (default: random per lab). */
+  readonly apiToken?: string;
   readonly services?: readonly LabServiceSeed[];
   /** First API port in loopback mode (host i gets base + i); in namespaces every host uses it. */
   readonly apiPort?: number;
   readonly log?: (message: string) => void;
 }
 
-type HostState = 'starting' | 'up' | 'killed' | `agent exited (${string})`;
+type HostState =
+  | 'starting'
+  | 'up'
+  | 'killed'
+  | 'agent killed'
+  | 'agent starting'
+  | `agent exited (${string})`;
+
+/** The cluster as the last agent that answered described it. */
+interface ClusterSnapshot {
+  readonly info: ClusterInfo;
+  readonly services: ServicesReply['services'] | undefined;
+  readonly fromHost: string;
+  readonly atMs: number;
+}
+
+/** A cluster event heard on NATS, or a note of the lab's own; `atMs` on the monotonic clock. */
+export interface LabEvent {
+  readonly atMs: number;
+  /** The node that emitted it, or `lab`. */
+  readonly source: string;
+  readonly type: string;
+  readonly message: string;
+  readonly data: Readonly<Record<string, unknown>>;
+}
+
+/** How many cluster events (and lab notes) the lab keeps for the view. */
+const EVENT_RING = 50;
 
 interface HostRuntime {
   readonly name: string;
@@ -114,6 +157,8 @@ export class Lab {
   readonly cluster: string;
   readonly mode: 'netns' | 'loopback';
   readonly stateDir: string;
+  /** The token agents accept for API writes (`Authorization: Bearer <token>`). */
+  readonly apiToken: string;
   readonly #options: LabOptions;
   readonly #log: (message: string) => void;
   readonly #network: HostNetwork | undefined;
@@ -124,6 +169,11 @@ export class Lab {
   #badReports = 0;
   #lastBadReport: string | undefined;
   #agentNote: string | undefined;
+  #voterNames: readonly string[] = [];
+  readonly #events: LabEvent[] = [];
+  #badEvents = 0;
+  #cluster: ClusterSnapshot | undefined;
+  #clusterError: string | undefined;
   #stopping: Promise<void> | undefined;
   readonly #startedAtMs = performance.now();
 
@@ -134,6 +184,7 @@ export class Lab {
     this.mode = network ? 'netns' : 'loopback';
     this.cluster = options.cluster ?? 'lab';
     this.stateDir = resolve(options.stateDir ?? '.state/lab');
+    this.apiToken = options.apiToken ?? randomBytes(16).toString('hex');
   }
 
   /** Starts everything; on any failure stops what it started and rethrows. */
@@ -252,7 +303,13 @@ export class Lab {
       });
     }
 
+    const voterCount = this.#options.voters ?? Math.min(3, count);
+    if (!Number.isInteger(voterCount) || voterCount < 1 || voterCount > Math.min(5, count))
+      throw new Error(`voters must be an integer from 1 to ${Math.min(5, count)}`);
+    this.#voterNames = names.slice(0, voterCount);
+
     await this.#subscribeReports();
+    this.#subscribeEvents();
     this.#log(
       `lab: starting ${count} hosts (${this.mode === 'netns' ? 'network namespaces' : 'loopback only'})`,
     );
@@ -261,7 +318,7 @@ export class Lab {
     const agentBin = this.#agentBin();
     for (const name of names) {
       const h = this.#runtime(name);
-      this.#writeAgentConfig(h, names);
+      this.#writeAgentConfig(h);
       if (agentBin) this.#startAgent(h, agentBin);
       h.state = 'up';
     }
@@ -314,17 +371,18 @@ export class Lab {
     }
   }
 
-  #writeAgentConfig(h: HostRuntime, allNames: readonly string[]): void {
+  #writeAgentConfig(h: HostRuntime): void {
     const config: AgentConfigInput = {
       cluster: this.cluster,
       nodeId: h.name,
-      address: h.address,
-      // Up to five voters, as the Raft group allows; the rest join as clients.
-      voters: allNames.slice(0, 5),
+      // Others reach this node's API here; loopback hosts share an address, so it carries the port.
+      address: this.mode === 'netns' ? h.address : `${h.address}:${h.apiPort}`,
+      // The first hosts vote (three by default: one may fail); the rest join as clients.
+      voters: [...this.#voterNames],
       nats: { servers: this.natsUrls },
       docker: { socketPath: h.dockerd!.socketPath },
       dataDir: join(h.dir, 'data'),
-      api: { host: h.address, port: h.apiPort },
+      api: { host: h.address, port: h.apiPort, token: this.apiToken },
       sampleIntervalMs: 1000,
       labels: { lab: 'true', host: h.name },
       log: { level: 'info', format: 'json' },
@@ -337,7 +395,7 @@ export class Lab {
   #startAgent(h: HostRuntime, command: readonly string[]): void {
     const [program, ...rest] = command;
     if (!program) throw new Error('the agent command is empty');
-    const args = [...rest, 'agent', '--config', h.configPath];
+    const args = [...rest, ...(this.#options.agentArgs ?? ['agent']), '--config', h.configPath];
     const logPath = join(h.dir, 'agent.log');
     const agent = h.netns
       ? spawnDaemon('nsenter', [`--net=/var/run/netns/${h.netns}`, program, ...args], logPath)
@@ -345,7 +403,8 @@ export class Lab {
     h.agent = agent;
     void exitOf(agent).then(({ code, signal }) => {
       // Only an exit we did not cause is news.
-      if (h.agent !== agent || h.state === 'killed' || this.#stopping) return;
+      if (h.agent !== agent || h.state === 'killed' || h.state === 'agent killed' || this.#stopping)
+        return;
       h.state = `agent exited (${code ?? signal})`;
       this.#agentNote = `the agent on ${h.name} exited with ${code ?? signal}; see ${logPath}`;
     });
@@ -376,6 +435,141 @@ export class Lab {
         }
       },
     });
+  }
+
+  #subscribeEvents(): void {
+    const subject = subjects(this.cluster).events;
+    this.#nc!.subscribe(subject, {
+      callback: (error, msg) => {
+        if (error) return;
+        const decoded = decode(ClusterEvent, msg.data, { where: msg.subject });
+        if (!decoded.ok) {
+          this.#badEvents++;
+          return;
+        }
+        const e = decoded.value;
+        this.#pushEvent({
+          atMs: performance.now(),
+          source: e.nodeId,
+          type: e.type,
+          message: e.message,
+          data: e.data,
+        });
+      },
+    });
+  }
+
+  #pushEvent(e: LabEvent): void {
+    this.#events.push(e);
+    if (this.#events.length > EVENT_RING) this.#events.splice(0, this.#events.length - EVENT_RING);
+  }
+
+  /** Adds a line of the lab's own (a scenario step, a measurement) to the events the view shows. */
+  note(message: string, type = 'lab'): void {
+    this.#pushEvent({ atMs: performance.now(), source: 'lab', type, message, data: {} });
+  }
+
+  /** The cluster events heard on `cox.<cluster>.events` and the lab's notes, oldest first (the last 50). */
+  get events(): readonly LabEvent[] {
+    return this.#events;
+  }
+
+  /** The Raft voters' node ids (the first hosts). */
+  get voters(): readonly string[] {
+    return this.#voterNames;
+  }
+
+  /** A client of one host's cluster API, with the lab's token for writes. */
+  api(name: string): LabApiClient {
+    return new LabApiClient(this.host(name).apiUrl, this.apiToken);
+  }
+
+  /** Hosts whose agent is running, voters first: the ones worth asking about the cluster. */
+  #answeringHosts(): HostRuntime[] {
+    return [...this.#hosts.values()].filter(
+      (h) => h.agent && h.agent.exitCode === null && h.agent.signalCode === null,
+    );
+  }
+
+  /**
+   * Asks the agents, in host order, for `GET /v1/cluster` and `GET /v1/services`
+   * until one answers, and keeps the answer for the view. The answering node's
+   * own role is the freshest it has; a leader it names may be a moment stale.
+   */
+  async refreshCluster(): Promise<ClusterSnapshot | undefined> {
+    const errors: string[] = [];
+    for (const h of this.#answeringHosts()) {
+      const client = new LabApiClient(this.#describe(h).apiUrl, undefined, 800);
+      try {
+        const info = await client.cluster();
+        let services: ServicesReply['services'] | undefined;
+        try {
+          services = (await client.services()).services;
+        } catch {
+          services = this.#cluster?.services;
+        }
+        this.#cluster = { info, services, fromHost: h.name, atMs: performance.now() };
+        this.#clusterError = undefined;
+        return this.#cluster;
+      } catch (error) {
+        errors.push(`${h.name}: ${(error as Error).message}`);
+      }
+    }
+    this.#clusterError = errors.length > 0 ? errors[errors.length - 1] : 'no agent running';
+    return undefined;
+  }
+
+  /**
+   * Waits until an agent names a leader (and, with `newerThanTerm`, one of a
+   * later term whose agent is running), and returns the cluster as it answered.
+   */
+  async waitForLeader(
+    timeoutMs: number,
+    options: { newerThanTerm?: number; signal?: AbortSignal } = {},
+  ): Promise<ClusterInfo> {
+    const snap = await pollUntil(
+      options.newerThanTerm === undefined
+        ? 'a cluster leader'
+        : `a leader after term ${options.newerThanTerm}`,
+      async () => {
+        if (options.signal?.aborted) throw new Error('aborted');
+        const s = await this.refreshCluster();
+        const leader = s?.info.leader?.id;
+        if (!s || !leader) return undefined;
+        if (options.newerThanTerm !== undefined && s.info.term <= options.newerThanTerm)
+          return undefined;
+        if (!this.#answeringHosts().some((h) => h.name === leader)) return undefined;
+        return s;
+      },
+      timeoutMs,
+      250,
+    );
+    return snap.info;
+  }
+
+  /** SIGKILLs the host's agent alone: its engine and containers keep running (a crashed agent). */
+  async killAgent(name: string): Promise<void> {
+    const h = this.#runtime(name);
+    h.state = 'agent killed';
+    if (h.agent && h.agent.exitCode === null && h.agent.signalCode === null) {
+      h.agent.kill('SIGKILL');
+      await exitOf(h.agent);
+    }
+    this.#reports.delete(name);
+  }
+
+  /** Starts the host's agent again on the same config and data dir (its Raft log included). */
+  async restartAgent(name: string): Promise<void> {
+    const h = this.#runtime(name);
+    if (h.state === 'killed') throw new Error(`${name} is killed as a whole; use restartHost`);
+    if (h.agent && h.agent.exitCode === null && h.agent.signalCode === null)
+      await this.killAgent(name);
+    const bin = this.#agentBin();
+    if (!bin)
+      throw new Error(`no agent to start on ${name}: ${this.#agentNote ?? 'agents disabled'}`);
+    h.state = 'agent starting';
+    this.#startAgent(h, bin);
+    h.state = 'up';
   }
 
   /**
@@ -423,7 +617,10 @@ export class Lab {
 
   /** A snapshot for the table: the agents' reports and, beside them, each engine asked directly. */
   async view(durationMs?: number, sinceMs = this.#startedAtMs): Promise<LabView> {
+    const snap =
+      this.#voterNames.length > 0 && this.#agentBin() ? await this.refreshCluster() : undefined;
     const now = performance.now();
+    const members = new Map((snap?.info.members ?? []).map((m) => [m.id, m]));
     const hosts: LabHostView[] = await Promise.all(
       [...this.#hosts.values()].map(async (h) => {
         let running: number | undefined;
@@ -438,9 +635,21 @@ export class Lab {
           }
         }
         const received = this.#reports.get(h.name);
+        const member = members.get(h.name);
+        const voter = member?.voter ?? this.#voterNames.includes(h.name);
+        const placed: Record<string, number> = {};
+        for (const svc of snap?.services ?? []) {
+          if (svc.deleted) continue;
+          placed[svc.name] = svc.placement[h.name] ?? 0;
+        }
         return {
           name: h.name,
           address: h.address,
+          role:
+            snap?.info.leader?.id === h.name
+              ? 'LEADER'
+              : `${voter ? 'voter' : 'client'}${member?.role && member.role !== 'client' && member.role !== 'leader' ? ` (${member.role})` : ''}`,
+          placed: snap ? placed : undefined,
           state: h.state,
           dockerRunning: running,
           dockerTotal: total,
@@ -449,9 +658,38 @@ export class Lab {
         } satisfies LabHostView;
       }),
     );
+    const cluster: LabClusterView | undefined =
+      this.#voterNames.length === 0 || !this.#agentBin()
+        ? undefined
+        : {
+            leader: this.#cluster?.info.leader?.id ?? null,
+            term: this.#cluster?.info.term,
+            commitIndex: this.#cluster?.info.commitIndex,
+            voters: this.#voterNames,
+            fromHost: this.#cluster?.fromHost,
+            ageMs: this.#cluster ? now - this.#cluster.atMs : undefined,
+            error: snap ? undefined : this.#clusterError,
+            services: (this.#cluster?.services ?? [])
+              .filter((svc) => !svc.deleted)
+              .map((svc) => ({
+                name: svc.name,
+                desired: svc.desiredReplicas,
+                manual: svc.manualReplicas,
+                running: Object.values(svc.running).reduce((a, b) => a + b, 0),
+                locked: svc.locked,
+              })),
+          };
     return {
       mode: this.mode,
       cluster: this.cluster,
+      clusterState: cluster,
+      events: this.#events.slice(-8).map((e) => ({
+        elapsedMs: e.atMs - sinceMs,
+        source: e.source,
+        type: e.type,
+        message: e.message,
+      })),
+      badEvents: this.#badEvents,
       natsUrls: this.natsUrls,
       elapsedMs: now - sinceMs,
       durationMs,

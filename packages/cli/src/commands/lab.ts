@@ -1,15 +1,34 @@
 /**
  * `coxswain lab`: the local lab (deploy/lab). Simulated hosts on this machine,
- * each a network namespace with its own dockerd and agent, joined by NATS,
- * shown as a live table until Ctrl-C or --duration. Stops everything it started.
+ * each a network namespace with its own dockerd and agent, joined by NATS; the
+ * first three form the Raft group. A scripted scenario declares a sample
+ * service, scales it up and down, kills the leader's agent and brings it back,
+ * while a live view shows the leader, the term, replicas per host and the
+ * cluster's events, until Ctrl-C or --duration. Stops everything it started.
+ *
+ * `coxswain lab-agent` (hidden) is what the lab runs on each host: the agent
+ * plus its cluster membership (Raft voter or client, coordinator, executor,
+ * supervisor) and the cluster state API on the agent's HTTP server.
  */
-import { Lab } from '@coxswain/lab';
+import {
+  Agent,
+  AgentConfigError,
+  ClusterMember,
+  loadAgentConfig,
+  mountClusterApi,
+} from '@coxswain/agent';
+import { Lab, runScenario, SCENARIOS, type ScenarioName } from '@coxswain/lab';
 import { DurationMs, validate } from '@coxswain/protocol';
 import type { Command } from 'commander';
+import { connect } from 'nats';
 
 interface LabFlags {
   hosts: string;
+  voters?: string;
   duration?: string;
+  scenario: string;
+  kill: string;
+  pause: string;
   stateDir: string;
   natsServers: string;
   network: string;
@@ -26,20 +45,38 @@ function integerFlag(name: string, text: string, min: number, max: number): numb
   return n;
 }
 
+function durationFlag(name: string, text: string): number {
+  const parsed = validate(DurationMs, /^\d+$/.test(text) ? `${text}s` : text, `--${name}`);
+  if (!parsed.ok) throw parsed.error;
+  return parsed.value;
+}
+
 export function registerLabCommand(program: Command): void {
   program
     .command('lab')
     .description(
-      'run a local lab of simulated hosts (each a network namespace with its own dockerd and agent) joined by a NATS cluster, and show them live; needs root',
+      'run a local lab of simulated hosts (each a network namespace with its own dockerd and agent) joined by a NATS cluster; the first hosts form the Raft group; a scripted scenario declares a sample service, scales it, kills the leader and shows the failover in a live view; needs root',
     )
     .option('--hosts <n>', 'number of simulated hosts, 1 to 20', '3')
+    .option('--voters <n>', 'Raft voters: the first N hosts, 1 to 5 (default: min(3, hosts))')
     .option(
       '--duration <duration>',
-      'stop after this long, e.g. 60s or 5m (default: run until Ctrl-C)',
+      'stop after this long, e.g. 90s or 5m (default: run until Ctrl-C)',
     )
     .option(
+      '--scenario <name>',
+      `what to do once the cluster has a leader: full (declare the sample service web, scale it up and down, then kill the leader and show the failover and the rejoin), scale (only the service steps), failover (only the kill), none (just watch); one of ${SCENARIOS.join(', ')}`,
+      'full',
+    )
+    .option(
+      '--kill <what>',
+      "in the failover step: agent (SIGKILL the leader's agent alone; its containers keep running) or host (the whole host: agent, engine, containers)",
+      'agent',
+    )
+    .option('--pause <duration>', 'how long each scenario step stays on screen', '8s')
+    .option(
       '--state-dir <dir>',
-      'where agent configs, data and logs go; wiped at start, kept at exit',
+      'where agent configs, Raft data and logs go; wiped at start, kept at exit',
       '.state/lab',
     )
     .option('--nats-servers <n>', 'NATS servers in the cluster joining the hosts, 1 to 5', '3')
@@ -48,25 +85,34 @@ export function registerLabCommand(program: Command): void {
       'netns (per-host addresses), loopback (one shared network), or auto',
       'auto',
     )
-    .option('--no-agents', 'start hosts and their containers but no agents')
+    .option('--no-agents', 'start hosts and their containers but no agents (and no scenario)')
+    .addHelpText(
+      'after',
+      "\nThe live view (every second): the Raft leader, term and commit index from any agent's API, the sample service's running/desired count, and per host its role (LEADER, voter, client), its state, its agent's report, its engine's containers and the replicas the cluster places on it; under it, the last cluster events and scenario steps.\nCtrl-C stops everything the lab started: agents, engines, containers, NATS, namespaces and the bridge.",
+    )
     .action(async (flags: LabFlags) => {
       const hosts = integerFlag('hosts', flags.hosts, 1, 20);
+      const voters =
+        flags.voters === undefined
+          ? undefined
+          : integerFlag('voters', flags.voters, 1, Math.min(5, hosts));
       const natsServers = integerFlag('nats-servers', flags.natsServers, 1, 5);
       if (!['auto', 'netns', 'loopback'].includes(flags.network)) {
         throw new Error(
           `--network must be auto, netns or loopback, not ${JSON.stringify(flags.network)}`,
         );
       }
-      let durationMs: number | undefined;
-      if (flags.duration !== undefined) {
-        const parsed = validate(
-          DurationMs,
-          /^\d+$/.test(flags.duration) ? `${flags.duration}s` : flags.duration,
-          '--duration',
+      if (!(SCENARIOS as readonly string[]).includes(flags.scenario)) {
+        throw new Error(
+          `--scenario must be one of ${SCENARIOS.join(', ')}, not ${JSON.stringify(flags.scenario)}`,
         );
-        if (!parsed.ok) throw parsed.error;
-        durationMs = parsed.value;
       }
+      if (flags.kill !== 'agent' && flags.kill !== 'host') {
+        throw new Error(`--kill must be agent or host, not ${JSON.stringify(flags.kill)}`);
+      }
+      const durationMs =
+        flags.duration === undefined ? undefined : durationFlag('duration', flags.duration);
+      const pauseMs = durationFlag('pause', flags.pause);
       if (process.getuid?.() !== 0) {
         throw new Error('coxswain lab needs root (network namespaces, dockerd): run it with sudo');
       }
@@ -87,14 +133,39 @@ export function registerLabCommand(program: Command): void {
       try {
         const lab = await Lab.start({
           hosts,
+          ...(voters !== undefined ? { voters } : {}),
           natsServers,
           stateDir: flags.stateDir,
           network: flags.network as 'auto' | 'netns' | 'loopback',
           agentBin: flags.agents ? undefined : false,
+          agentArgs: ['lab-agent'],
+          // With agents, the cluster places the sample service itself; seed containers
+          // labelled with the same service would be adopted and muddle the story.
+          ...(flags.agents && (flags.scenario === 'full' || flags.scenario === 'scale')
+            ? { services: [] }
+            : {}),
         });
+        const scenarioAbort = new AbortController();
+        const scenario = flags.agents
+          ? runScenario(lab, {
+              scenario: flags.scenario as ScenarioName,
+              kill: flags.kill,
+              pauseMs,
+              signal: scenarioAbort.signal,
+            })
+          : undefined;
         try {
           await lab.watch({ durationMs, signal: stop.signal });
         } finally {
+          scenarioAbort.abort();
+          const outcome = await scenario;
+          if (outcome?.failover) {
+            const f = outcome.failover;
+            console.error(
+              `lab: failover: ${f.killed} (term ${f.oldTerm}) -> ${f.newLeader} (term ${f.newTerm}) in ${(f.afterMs / 1000).toFixed(1)} s`,
+            );
+          }
+          if (outcome?.error) console.error(`lab: the scenario stopped early: ${outcome.error}`);
           console.error('lab: stopping agents, engines, containers, NATS and the network');
           await lab.stop();
           console.error(
@@ -106,4 +177,87 @@ export function registerLabCommand(program: Command): void {
         process.off('SIGTERM', onSignal);
       }
     });
+
+  program
+    .command('lab-agent', { hidden: true })
+    .description(
+      "the lab's per-host process: the agent with its cluster membership and the cluster state API",
+    )
+    .requiredOption('-c, --config <file>', 'agent config file (YAML)')
+    .action(async (flags: { config: string }) => {
+      await runClusterAgent(flags.config);
+    });
+}
+
+/**
+ * The agent and its cluster membership on one NATS connection of their own,
+ * the API mounted on the agent's HTTP server; SIGTERM stops them in the
+ * reverse order (API, member, connection, agent).
+ */
+async function runClusterAgent(configPath: string): Promise<void> {
+  let agent: Agent;
+  let stopAll: () => Promise<void>;
+  try {
+    const config = await loadAgentConfig({ file: configPath, env: process.env, flags: {} });
+    agent = await Agent.start(config);
+    const nc = await connect({
+      servers: config.nats.servers,
+      name: `coxswain-member-${config.nodeId}`,
+      maxReconnectAttempts: -1,
+      waitOnFirstConnect: true,
+    });
+    const onRejected = (subject: string, reason: string) => agent.rejected.inc({ subject, reason });
+    const member = await ClusterMember.start({
+      config,
+      nc,
+      driver: agent.driver,
+      logger: agent.logger,
+      onRejected,
+      // Scale-downs in the lab need no grace: the sample replicas hold no state.
+      executor: { stopTimeoutMs: 1000 },
+      // A dead leader's lock lapses after 4 s instead of 15, so the failover's first operation is not held up.
+      coordinator: { lockLeaseMs: 4000 },
+    });
+    agent.predictedRates = () => member.predictedRates();
+    const api = mountClusterApi({
+      router: agent.http.router,
+      member,
+      nc,
+      config,
+      logger: agent.logger,
+      onRejected,
+      apiRejected: agent.metrics.counter(
+        'coxswain_api_rejected_total',
+        'API requests refused, by route and code.',
+      ),
+    });
+    stopAll = async () => {
+      api.close();
+      await member.stop();
+      await nc.close();
+      await agent.stop();
+    };
+  } catch (error) {
+    process.stderr.write(
+      `coxswain lab-agent: ${error instanceof AgentConfigError ? '' : 'failed to start: '}${error instanceof Error ? error.message : String(error)}\n`,
+    );
+    process.exit(error instanceof AgentConfigError ? 2 : 1);
+  }
+  let stopping = false;
+  const shutdown = (signal: NodeJS.Signals): void => {
+    if (stopping) process.exit(130);
+    stopping = true;
+    agent.logger.info('stopping', { signal });
+    const force = setTimeout(() => process.exit(1), 10_000);
+    force.unref();
+    stopAll().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        agent.logger.error('stop failed', { error });
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', shutdown);
+  process.on('SIGTERM', shutdown);
 }
