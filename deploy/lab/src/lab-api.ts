@@ -11,6 +11,7 @@ import {
   CoxswainError,
   type DecodeResult,
   decode,
+  NodesReply,
   type ServiceSpecInput,
   ServicesReply,
   WriteReply,
@@ -96,6 +97,14 @@ export class LabApiClient {
   async cluster(): Promise<ClusterInfo> {
     const { url, text } = await this.#request('GET', '/v1/cluster');
     return valid(url, decode(ClusterInfo, text, { where: `GET ${url}` }));
+  }
+
+  async nodes(): Promise<NodesReply> {
+    const { url, text } = await this.#request('GET', '/v1/nodes');
+    return valid(
+      url,
+      decode(NodesReply, text, { where: `GET ${url}`, maxBytes: 16 * 1024 * 1024 }),
+    );
   }
 
   async services(): Promise<ServicesReply> {

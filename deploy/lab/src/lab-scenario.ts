@@ -80,6 +80,7 @@ export async function runScenario(lab: Lab, options: ScenarioOptions): Promise<S
 
     if (options.scenario === 'full' || options.scenario === 'scale') {
       const spec = options.spec ?? loadServiceSpec();
+      await lab.waitForAllNodes(60_000, signal);
       checkAbort();
       await lab.api(leaderId).applyService(spec);
       let t = performance.now();

@@ -547,6 +547,40 @@ export class Lab {
     return snap.info;
   }
 
+  /**
+   * Waits until the leader holds every host as a registered, alive node with a
+   * fresh report: placement spreads replicas only over nodes it knows.
+   */
+  async waitForAllNodes(timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    const names = [...this.#hosts.keys()];
+    await pollUntil(
+      `the leader to know all ${names.length} hosts`,
+      async () => {
+        if (signal?.aborted) throw new Error('aborted');
+        const leader = (await this.refreshCluster())?.info.leader?.id;
+        if (!leader) return undefined;
+        try {
+          const { nodes } = await this.api(leader).nodes();
+          const ready = new Set(
+            nodes
+              .filter(
+                (n) =>
+                  n.record?.state === 'alive' &&
+                  n.live.reportAgeMs !== null &&
+                  n.live.reportAgeMs < 3000,
+              )
+              .map((n) => n.id),
+          );
+          return names.every((name) => ready.has(name)) ? true : undefined;
+        } catch {
+          return undefined;
+        }
+      },
+      timeoutMs,
+      250,
+    );
+  }
+
   /** SIGKILLs the host's agent alone: its engine and containers keep running (a crashed agent). */
   async killAgent(name: string): Promise<void> {
     const h = this.#runtime(name);

@@ -1,0 +1,186 @@
+/**
+ * The README's first command as a cluster: `coxswain lab` with three hosts
+ * (network namespaces, a real dockerd each, the agent with its cluster member
+ * as its own process, run from source) forms a Raft group, takes the sample
+ * service, scales it by the manual override, fails over when the leader's
+ * agent is SIGKILLed, and leaves nothing behind.
+ */
+import { existsSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import {
+  isAlive,
+  Lab,
+  type LabView,
+  loadServiceSpec,
+  makeTempDir,
+  pollUntil,
+  renderLabTable,
+  runScenario,
+} from '@coxswain/lab';
+import type { ClusterInfo, ServicesReply } from '@coxswain/protocol';
+import { describe, expect, it } from 'vitest';
+
+const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+const bin = fileURLToPath(new URL('../packages/cli/src/bin.ts', import.meta.url));
+
+type Service = ServicesReply['services'][number];
+const total = (counts: Record<string, number>) => Object.values(counts).reduce((a, b) => a + b, 0);
+
+describe('coxswain lab as a cluster', () => {
+  it('forms a cluster with one leader, runs and scales the sample service over the hosts, fails over when the leader’s agent is killed, and stop() leaves nothing', async () => {
+    const stateDir = makeTempDir('cxlc-');
+    const lab = await Lab.start({
+      hosts: 3,
+      natsServers: 1,
+      stateDir,
+      network: 'netns',
+      log: () => {},
+      agentCommand: [process.execPath, '--conditions=@coxswain/source', '--import', tsx, bin],
+      agentArgs: ['lab-agent'],
+      services: [],
+    });
+    const engineDirs = lab.hosts.map((h) => h.dockerd!.dir);
+    const netnsNames = lab.hosts.map((h) => h.netns!);
+    const agentPids: number[] = [];
+    try {
+      expect(lab.voters).toEqual(['host-1', 'host-2', 'host-3']);
+      for (const h of lab.hosts) agentPids.push(h.agentPid!);
+
+      // One leader, and every agent names the same one in the same term.
+      const first = await lab.waitForLeader(90_000);
+      const leader = first.leader!.id;
+      const views = await pollUntil(
+        'every agent to name the same leader',
+        async () => {
+          const all = await Promise.all(
+            lab.hosts.map((h) =>
+              lab
+                .api(h.name)
+                .cluster()
+                .catch(() => undefined),
+            ),
+          );
+          return all.every((c) => c?.leader?.id === leader && c.term === first.term)
+            ? (all as ClusterInfo[])
+            : undefined;
+        },
+        30_000,
+        250,
+      );
+      expect(views.filter((c) => c.role === 'leader').map((c) => c.meta.node)).toEqual([leader]);
+      expect(views.map((c) => c.cluster)).toEqual(['lab', 'lab', 'lab']);
+
+      // The sample service reaches its minimum, spread over hosts.
+      const spec = loadServiceSpec();
+      expect(spec.minReplicas).toBe(2);
+      await lab.waitForAllNodes(60_000);
+      await lab.api('host-3').applyService(spec);
+      const web = async (want: number): Promise<Service> =>
+        pollUntil(
+          `web to run ${want} replicas`,
+          async () => {
+            const svc = (await lab.refreshCluster())?.services?.find((s) => s.name === 'web');
+            return svc && svc.desiredReplicas === want && total(svc.running) === want
+              ? svc
+              : undefined;
+          },
+          60_000,
+          250,
+        );
+      const atMin = await web(2);
+      expect(Object.values(atMin.running).filter((n) => n > 0).length).toBe(2);
+
+      // The manual override, sent to a follower and forwarded to the leader.
+      const follower = lab.hosts.find((h) => h.name !== leader)!.name;
+      const reply = await lab.api(follower).scale('web', 5);
+      expect(reply.appliedBy).toBe(leader);
+      const atFive = await web(5);
+      expect(atFive.manualReplicas).toBe(5);
+      expect(Object.keys(atFive.running).filter((n) => (atFive.running[n] ?? 0) > 0).length).toBe(
+        3,
+      );
+      // The engines agree with the cluster: five web containers running across the hosts.
+      let engineCount = 0;
+      for (const h of lab.hosts) {
+        const list = await h.dockerd!.docker.listContainers({
+          filters: { label: ['coxswain.service=web'] },
+        });
+        engineCount += list.length;
+      }
+      expect(engineCount).toBe(5);
+
+      // The leader's agent dies; a voter of a later term takes over.
+      await lab.killAgent(leader);
+      expect(lab.host(leader).state).toBe('agent killed');
+      expect(lab.host(leader).agentPid).toBeUndefined();
+      const next = await lab.waitForLeader(30_000, { newerThanTerm: first.term });
+      expect(next.leader!.id).not.toBe(leader);
+      expect(next.term).toBeGreaterThan(first.term);
+
+      // The view says so, and it reads.
+      const view: LabView = await lab.view();
+      expect(view.clusterState?.leader).toBe(next.leader!.id);
+      const text = renderLabTable(view).join('\n');
+      expect(text).toContain(`raft: leader ${next.leader!.id}, term ${next.term}`);
+      expect(text).toMatch(new RegExp(`${leader}\\s+\\S+\\s+voter.*agent killed`));
+      expect(text).toMatch(new RegExp(`${next.leader!.id}\\s+\\S+\\s+LEADER`));
+      expect(text).toContain('leader.elected');
+
+      // It comes back as a follower of the new leader.
+      await lab.restartAgent(leader);
+      await pollUntil(
+        `${leader} to rejoin as a follower`,
+        async () => {
+          const c = await lab
+            .api(leader)
+            .cluster()
+            .catch(() => undefined);
+          return c?.role === 'follower' && c.leader?.id === next.leader!.id ? c : undefined;
+        },
+        60_000,
+        250,
+      );
+      agentPids.push(lab.host(leader).agentPid!);
+    } finally {
+      await lab.stop();
+      rmSync(stateDir, { recursive: true, force: true });
+    }
+    for (const pid of agentPids) expect(isAlive(pid)).toBe(false);
+    for (const dir of engineDirs) expect(existsSync(dir)).toBe(false);
+    for (const ns of netnsNames) expect(existsSync(`/var/run/netns/${ns}`)).toBe(false);
+  }, 300_000);
+
+  it('runs the scripted scenario end to end: formed, declared, scaled up and down, failed over, rejoined', async () => {
+    const stateDir = makeTempDir('cxlc-');
+    const lab = await Lab.start({
+      hosts: 3,
+      natsServers: 1,
+      stateDir,
+      network: 'netns',
+      log: () => {},
+      agentCommand: [process.execPath, '--conditions=@coxswain/source', '--import', tsx, bin],
+      agentArgs: ['lab-agent'],
+      services: [],
+    });
+    try {
+      const outcome = await runScenario(lab, { scenario: 'full', pauseMs: 0, scaleTo: 4 });
+      expect(outcome.error).toBeUndefined();
+      expect(outcome.reached.map((r) => r.replicas)).toEqual([2, 4, 2]);
+      const f = outcome.failover!;
+      expect(f.newLeader).not.toBe(f.killed);
+      expect(f.newTerm).toBeGreaterThan(f.oldTerm);
+      expect(outcome.rejoined?.id).toBe(f.killed);
+      const notes = lab.events.filter((e) => e.source === 'lab').map((e) => e.message);
+      expect(notes.some((m) => m.startsWith('cluster formed'))).toBe(true);
+      expect(notes.some((m) => m.startsWith('failover:'))).toBe(true);
+      expect(notes.at(-1)).toBe('scenario done');
+      expect(lab.events.some((e) => e.type === 'leader.elected' && e.source === f.newLeader)).toBe(
+        true,
+      );
+    } finally {
+      await lab.stop();
+      rmSync(stateDir, { recursive: true, force: true });
+    }
+  }, 300_000);
+});
