@@ -116,6 +116,8 @@ export async function runScenario(lab: Lab, options: ScenarioOptions): Promise<S
     }
 
     if (options.scenario === 'full' || options.scenario === 'failover') {
+      // Alone, the kill would follow the election at once: let the cluster show first.
+      if (options.scenario === 'failover') await pause(pauseMs);
       checkAbort();
       const before = await lab.waitForLeader(30_000, { ...(signal ? { signal } : {}) });
       const victim = before.leader!.id;

@@ -172,6 +172,8 @@ export class Lab {
   #voterNames: readonly string[] = [];
   readonly #events: LabEvent[] = [];
   #badEvents = 0;
+  /** Set when the cluster has (or is about to have) no leader: at the agents' start, at a leader's kill. */
+  #leaderlessSince: { atMs: number; what: string } | undefined;
   #cluster: ClusterSnapshot | undefined;
   #clusterError: string | undefined;
   #stopping: Promise<void> | undefined;
@@ -316,6 +318,7 @@ export class Lab {
     // Engines start in parallel: each takes a few seconds, mostly waiting.
     await Promise.all(names.map((name) => this.#bringUpEngine(this.#runtime(name), true)));
     const agentBin = this.#agentBin();
+    if (agentBin) this.#leaderlessSince = { atMs: performance.now(), what: 'the agents started' };
     for (const name of names) {
       const h = this.#runtime(name);
       this.#writeAgentConfig(h);
@@ -448,13 +451,15 @@ export class Lab {
           return;
         }
         const e = decoded.value;
-        this.#pushEvent({
-          atMs: performance.now(),
-          source: e.nodeId,
-          type: e.type,
-          message: e.message,
-          data: e.data,
-        });
+        const atMs = performance.now();
+        let message = e.message;
+        // How long the cluster went without a leader, measured here: from the
+        // agents' start, or from the kill of the leader the lab last saw.
+        if (e.type === 'leader.elected' && this.#leaderlessSince) {
+          message += ` (${((atMs - this.#leaderlessSince.atMs) / 1000).toFixed(1)} s after ${this.#leaderlessSince.what})`;
+          this.#leaderlessSince = undefined;
+        }
+        this.#pushEvent({ atMs, source: e.nodeId, type: e.type, message, data: e.data });
       },
     });
   }
@@ -581,10 +586,16 @@ export class Lab {
     );
   }
 
+  #markLeaderKill(name: string, what: string): void {
+    if (this.#cluster?.info.leader?.id === name)
+      this.#leaderlessSince = { atMs: performance.now(), what };
+  }
+
   /** SIGKILLs the host's agent alone: its engine and containers keep running (a crashed agent). */
   async killAgent(name: string): Promise<void> {
     const h = this.#runtime(name);
     h.state = 'agent killed';
+    this.#markLeaderKill(name, `the leader's agent on ${name} was killed`);
     if (h.agent && h.agent.exitCode === null && h.agent.signalCode === null) {
       h.agent.kill('SIGKILL');
       await exitOf(h.agent);
@@ -613,6 +624,7 @@ export class Lab {
   async killHost(name: string): Promise<void> {
     const h = this.#runtime(name);
     h.state = 'killed';
+    this.#markLeaderKill(name, `leader ${name} was killed`);
     if (h.agent && h.agent.exitCode === null && h.agent.signalCode === null) {
       h.agent.kill('SIGKILL');
       await exitOf(h.agent);
@@ -717,7 +729,7 @@ export class Lab {
       mode: this.mode,
       cluster: this.cluster,
       clusterState: cluster,
-      events: this.#events.slice(-8).map((e) => ({
+      events: this.#events.slice(-10).map((e) => ({
         elapsedMs: e.atMs - sinceMs,
         source: e.source,
         type: e.type,
