@@ -74,9 +74,7 @@ export async function runScenario(lab: Lab, options: ScenarioOptions): Promise<S
       term: first.term,
       afterMs: performance.now() - started,
     };
-    lab.note(
-      `cluster formed: ${leaderId} leads term ${first.term} (${secs(started)} after the agents started)`,
-    );
+    lab.note(`cluster formed: ${leaderId} leads term ${first.term}; every write goes through it`);
 
     if (options.scenario === 'full' || options.scenario === 'scale') {
       const spec = options.spec ?? loadServiceSpec();

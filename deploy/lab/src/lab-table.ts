@@ -95,7 +95,8 @@ function clusterLines(c: LabClusterView): string[] {
   const out = [
     `raft: leader ${c.leader ?? '(none)'}, term ${c.term ?? '-'}, commit index ${c.commitIndex ?? '-'}, voters ${c.voters.join(' ')} (${seen})`,
   ];
-  if (c.error) out.push(`      last query failed: ${c.error}`);
+  // Before any agent answered, refusals are just agents starting: not worth a line.
+  if (c.error && c.fromHost !== undefined) out.push(`      last query failed: ${c.error}`);
   for (const svc of c.services) {
     out.push(
       `service ${svc.name}: ${svc.running}/${svc.desired} running, ${svc.manual === null ? 'policy decides' : `pinned to ${svc.manual} (manual)`}${svc.locked ? ', operation in progress (locked)' : ''}`,
@@ -170,7 +171,7 @@ export function renderLabTable(view: LabView): string[] {
   if (view.events && view.events.length > 0) {
     out.push('', 'recent events:');
     for (const e of view.events) {
-      const at = `+${(e.elapsedMs / 1000).toFixed(1)}s`.padStart(7);
+      const at = `+${(Math.max(0, e.elapsedMs) / 1000).toFixed(1)}s`.padStart(7);
       out.push(
         `  ${at}  ${e.type.padEnd(19)} ${e.source === 'lab' ? '' : `${e.source}: `}${e.message}`,
       );
