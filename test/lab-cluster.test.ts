@@ -183,4 +183,82 @@ describe('coxswain lab as a cluster', () => {
       rmSync(stateDir, { recursive: true, force: true });
     }
   }, 300_000);
+
+  it('renders the cluster: leader, term, commit index, roles, placement per host, the service and the events', () => {
+    const base: LabView = {
+      mode: 'netns',
+      cluster: 'lab',
+      natsUrls: ['nats://10.1.2.1:4222'],
+      elapsedMs: 40_000,
+      durationMs: 90_000,
+      hosts: [
+        {
+          name: 'host-1',
+          address: '10.1.2.11',
+          role: 'LEADER',
+          placed: { web: 4 },
+          state: 'up',
+          dockerRunning: 4,
+          dockerTotal: 4,
+          report: undefined,
+          reportAgeMs: undefined,
+        },
+        {
+          name: 'host-2',
+          address: '10.1.2.12',
+          role: 'voter',
+          placed: { web: 0 },
+          state: 'agent killed',
+          dockerRunning: 2,
+          dockerTotal: 2,
+          report: undefined,
+          reportAgeMs: undefined,
+        },
+      ],
+      badReports: 0,
+      lastBadReport: undefined,
+      agentNote: undefined,
+    };
+    const lines = renderLabTable({
+      ...base,
+      clusterState: {
+        leader: 'host-1',
+        term: 3,
+        commitIndex: 41,
+        voters: ['host-1', 'host-2'],
+        fromHost: 'host-1',
+        ageMs: 12,
+        error: undefined,
+        services: [{ name: 'web', desired: 4, manual: 4, running: 3, locked: true }],
+      },
+      events: [
+        { elapsedMs: -3, source: 'lab', type: 'lab', message: 'waiting for the voters' },
+        {
+          elapsedMs: 33_300,
+          source: 'host-1',
+          type: 'leader.elected',
+          message: 'host-1 leads term 3',
+        },
+      ],
+      badEvents: 1,
+    });
+    const text = lines.join('\n');
+    expect(lines[1]).toBe(
+      'raft: leader host-1, term 3, commit index 41, voters host-1 host-2 (as host-1 saw it 12ms ago)',
+    );
+    expect(lines[2]).toBe(
+      'service web: 3/4 running, pinned to 4 (manual), operation in progress (locked)',
+    );
+    expect(text).toMatch(/HOST\s+ADDRESS\s+ROLE\s+STATE.*PLACED \(cluster\)/);
+    expect(lines.find((l) => l.startsWith('host-1'))).toMatch(/LEADER\s+up\s.*web 4$/);
+    expect(lines.find((l) => l.startsWith('host-2'))).toMatch(/voter\s+agent killed\s.*web 0$/);
+    expect(text).toContain('   +0.0s  lab                 waiting for the voters');
+    expect(text).toContain('  +33.3s  leader.elected      host-1: host-1 leads term 3');
+    expect(text).toContain('1 invalid event(s) dropped');
+
+    // Without a cluster (no agents, or an older caller) the table has no cluster columns.
+    const plain = renderLabTable(base).join('\n');
+    expect(plain).not.toContain('ROLE');
+    expect(plain).not.toContain('raft:');
+  });
 });
