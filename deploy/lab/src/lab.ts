@@ -606,6 +606,8 @@ export class Lab {
   /** Starts the host's agent again on the same config and data dir (its Raft log included). */
   async restartAgent(name: string): Promise<void> {
     const h = this.#runtime(name);
+    // A scenario step racing Ctrl-C must not start an agent that stop() already passed.
+    if (this.#stopping) throw new Error(`the lab is stopping; not restarting the agent on ${name}`);
     if (h.state === 'killed') throw new Error(`${name} is killed as a whole; use restartHost`);
     if (h.agent && h.agent.exitCode === null && h.agent.signalCode === null)
       await this.killAgent(name);
@@ -638,10 +640,13 @@ export class Lab {
   /** Brings a killed host back: its engine on the same data root (containers included), then its agent. */
   async restartHost(name: string): Promise<void> {
     const h = this.#runtime(name);
+    if (this.#stopping) throw new Error(`the lab is stopping; not restarting ${name}`);
     if (h.state !== 'killed') await this.killHost(name);
     h.state = 'starting';
     await this.#bringUpEngine(h, false);
     const bin = this.#agentBin();
+    // stop() may have begun while the engine came up; it has already passed this agent.
+    if (this.#stopping) throw new Error(`the lab is stopping; not starting the agent on ${name}`);
     if (bin) this.#startAgent(h, bin);
     h.state = 'up';
   }

@@ -10,6 +10,8 @@
  * plus its cluster membership (Raft voter or client, coordinator, executor,
  * supervisor) and the cluster state API on the agent's HTTP server.
  */
+
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   Agent,
   AgentConfigError,
@@ -158,7 +160,8 @@ export function registerLabCommand(program: Command): void {
           await lab.watch({ durationMs, signal: stop.signal });
         } finally {
           scenarioAbort.abort();
-          const outcome = await scenario;
+          // A step may be inside an API call (a scale waits up to 30 s): stop without it.
+          const outcome = await Promise.race([scenario, sleep(2000).then(() => undefined)]);
           if (outcome?.failover) {
             const f = outcome.failover;
             console.error(
