@@ -118,7 +118,7 @@ export class SimCluster {
       format: 'json',
       write: (line) => host.logLines.push(line),
     });
-    host.agent = await Agent.start(config, { logger });
+    host.agent = await Agent.start(config, { logger, cluster: false });
     host.nc = await connect({ servers: this.#nats.url, name: `member-${id}` });
     host.raftNc = await connect({ servers: this.#nats.url, name: `raft-${id}` });
     host.member = await ClusterMember.start({

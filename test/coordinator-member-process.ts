@@ -23,7 +23,7 @@ const logger = createLogger({
   format: 'json',
   write: (line) => process.stdout.write(`${line}\n`),
 });
-const agent = await Agent.start(config, { logger });
+const agent = await Agent.start(config, { logger, cluster: false });
 const nc = await connect({ servers: config.nats.servers, name: `member-${config.nodeId}` });
 const member = await ClusterMember.start({
   config,

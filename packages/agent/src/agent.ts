@@ -19,6 +19,8 @@ import {
   traceHeaders,
 } from '@coxswain/telemetry';
 import { SpanStatusCode, trace } from '@opentelemetry/api';
+import { type MountedClusterApi, mountClusterApi } from './api/mount-cluster-api.js';
+import { ClusterMember, type LocalMemberOptions } from './cluster/cluster-member.js';
 import { ContainerStatsCollector } from './container-stats.js';
 import { DockerDriver } from './docker-driver.js';
 import { HttpServer, json, text } from './http-server.js';
@@ -37,6 +39,12 @@ export interface AgentStartOptions {
   readonly logger?: Logger;
   /** How long start() waits for the first NATS connection before going on without it. */
   readonly waitForNatsMs?: number;
+  /**
+   * The cluster member (supervisor at once; executor, Raft, coordinator and the
+   * cluster API once NATS connects). On by default; `false` for tests that run
+   * their own ClusterMember beside the agent; an object tunes it.
+   */
+  readonly cluster?: boolean | Partial<Omit<LocalMemberOptions, 'config' | 'driver' | 'logger'>>;
 }
 
 export interface PeerReport {
@@ -85,6 +93,10 @@ export class Agent {
    * cluster member next to this agent (`() => member.predictedRates()`).
    */
   predictedRates: (() => ReadonlyMap<string, number>) | undefined;
+  /** This node's cluster member, unless started with `cluster: false`. */
+  member: ClusterMember | undefined;
+  #clusterApi: MountedClusterApi | undefined;
+  #memberJoining: Promise<void> | undefined;
   readonly #peers = new Map<string, PeerReport>();
   #lastReport: NodeReport | undefined;
   /** Set when this agent started the process's telemetry, and so must shut it down. */
@@ -181,6 +193,38 @@ export class Agent {
         socket: this.config.docker.socketPath,
         error: this.driver.lastError,
       });
+    if (options.cluster !== false) {
+      // The member and the API hear the reports too; the agent's own subscription already counts their rejects.
+      const countOnce = (subject: string, reason: string): void => {
+        if (subject !== subjects(this.config.cluster).reports)
+          this.rejected.inc({ subject, reason });
+      };
+      // Before NATS: the supervisor keeps assigned replicas running even with no network (static stability).
+      const member = await ClusterMember.startLocal({
+        config: this.config,
+        driver: this.driver,
+        logger: this.logger,
+        onRejected: countOnce,
+        ...(typeof options.cluster === 'object' ? options.cluster : {}),
+      });
+      this.member = member;
+      this.predictedRates ??= () => member.predictedRates();
+      this.link.onFirstConnect((nc) => {
+        this.#memberJoining = member.connect(nc).then(
+          () => {
+            this.#clusterApi = mountClusterApi({
+              router: this.http.router,
+              member,
+              nc,
+              config: this.config,
+              logger: this.logger,
+              onRejected: countOnce,
+            });
+          },
+          (error: unknown) => this.logger.error('cluster member could not join', { error }),
+        );
+      });
+    }
     this.link.onFirstConnect((nc) => {
       const s = subjects(this.config.cluster);
       subscribeValidated(
@@ -363,6 +407,9 @@ export class Agent {
     this.#running = false;
     if (this.#timer) clearTimeout(this.#timer);
     await this.#cycle;
+    await this.#memberJoining;
+    this.#clusterApi?.close();
+    await this.member?.stop();
     await this.link.stop();
     await this.driver.stop();
     this.stats.close();
