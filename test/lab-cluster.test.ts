@@ -37,7 +37,6 @@ describe('coxswain lab as a cluster', () => {
       network: 'netns',
       log: () => {},
       agentCommand: [process.execPath, '--conditions=@coxswain/source', '--import', tsx, bin],
-      agentArgs: ['lab-agent'],
       services: [],
     });
     const engineDirs = lab.hosts.map((h) => h.dockerd!.dir);
@@ -160,7 +159,6 @@ describe('coxswain lab as a cluster', () => {
       network: 'netns',
       log: () => {},
       agentCommand: [process.execPath, '--conditions=@coxswain/source', '--import', tsx, bin],
-      agentArgs: ['lab-agent'],
       services: [],
     });
     try {

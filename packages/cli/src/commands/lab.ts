@@ -6,23 +6,14 @@
  * while a live view shows the leader, the term, replicas per host and the
  * cluster's events, until Ctrl-C or --duration. Stops everything it started.
  *
- * `coxswain lab-agent` (hidden) is what the lab runs on each host: the agent
- * plus its cluster membership (Raft voter or client, coordinator, executor,
- * supervisor) and the cluster state API on the agent's HTTP server.
+ * Each host runs `coxswain agent`, which brings its cluster member (Raft voter
+ * or client, coordinator, executor, supervisor) and the cluster state API.
  */
 
 import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  Agent,
-  AgentConfigError,
-  ClusterMember,
-  loadAgentConfig,
-  mountClusterApi,
-} from '@coxswain/agent';
 import { Lab, runScenario, SCENARIOS, type ScenarioName } from '@coxswain/lab';
 import { DurationMs, validate } from '@coxswain/protocol';
 import type { Command } from 'commander';
-import { connect } from 'nats';
 
 interface LabFlags {
   hosts: string;
@@ -140,7 +131,6 @@ export function registerLabCommand(program: Command): void {
           stateDir: flags.stateDir,
           network: flags.network as 'auto' | 'netns' | 'loopback',
           agentBin: flags.agents ? undefined : false,
-          agentArgs: ['lab-agent'],
           // With agents, the cluster places the sample service itself; seed containers
           // labelled with the same service would be adopted and muddle the story.
           ...(flags.agents && (flags.scenario === 'full' || flags.scenario === 'scale')
@@ -180,87 +170,4 @@ export function registerLabCommand(program: Command): void {
         process.off('SIGTERM', onSignal);
       }
     });
-
-  program
-    .command('lab-agent', { hidden: true })
-    .description(
-      "the lab's per-host process: the agent with its cluster membership and the cluster state API",
-    )
-    .requiredOption('-c, --config <file>', 'agent config file (YAML)')
-    .action(async (flags: { config: string }) => {
-      await runClusterAgent(flags.config);
-    });
-}
-
-/**
- * The agent and its cluster membership on one NATS connection of their own,
- * the API mounted on the agent's HTTP server; SIGTERM stops them in the
- * reverse order (API, member, connection, agent).
- */
-async function runClusterAgent(configPath: string): Promise<void> {
-  let agent: Agent;
-  let stopAll: () => Promise<void>;
-  try {
-    const config = await loadAgentConfig({ file: configPath, env: process.env, flags: {} });
-    agent = await Agent.start(config);
-    const nc = await connect({
-      servers: config.nats.servers,
-      name: `coxswain-member-${config.nodeId}`,
-      maxReconnectAttempts: -1,
-      waitOnFirstConnect: true,
-    });
-    const onRejected = (subject: string, reason: string) => agent.rejected.inc({ subject, reason });
-    const member = await ClusterMember.start({
-      config,
-      nc,
-      driver: agent.driver,
-      logger: agent.logger,
-      onRejected,
-      // Scale-downs in the lab need no grace: the sample replicas hold no state.
-      executor: { stopTimeoutMs: 1000 },
-      // A dead leader's lock lapses after 4 s instead of 15, so the failover's first operation is not held up.
-      coordinator: { lockLeaseMs: 4000 },
-    });
-    agent.predictedRates = () => member.predictedRates();
-    const api = mountClusterApi({
-      router: agent.http.router,
-      member,
-      nc,
-      config,
-      logger: agent.logger,
-      onRejected,
-      apiRejected: agent.metrics.counter(
-        'coxswain_api_rejected_total',
-        'API requests refused, by route and code.',
-      ),
-    });
-    stopAll = async () => {
-      api.close();
-      await member.stop();
-      await nc.close();
-      await agent.stop();
-    };
-  } catch (error) {
-    process.stderr.write(
-      `coxswain lab-agent: ${error instanceof AgentConfigError ? '' : 'failed to start: '}${error instanceof Error ? error.message : String(error)}\n`,
-    );
-    process.exit(error instanceof AgentConfigError ? 2 : 1);
-  }
-  let stopping = false;
-  const shutdown = (signal: NodeJS.Signals): void => {
-    if (stopping) process.exit(130);
-    stopping = true;
-    agent.logger.info('stopping', { signal });
-    const force = setTimeout(() => process.exit(1), 10_000);
-    force.unref();
-    stopAll().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        agent.logger.error('stop failed', { error });
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGINT', shutdown);
-  process.on('SIGTERM', shutdown);
 }
