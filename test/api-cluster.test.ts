@@ -217,6 +217,8 @@ describe('cluster state API on three real agents', () => {
         ? true
         : undefined,
     );
+    const issued = streamed.find((e) => e.type === 'command.issued');
+    expect(issued?.data).toMatchObject({ service: expect.any(String), token: expect.any(Number) });
   }, 90_000);
 
   it('a killed leader: the stream shows the new election, the API the new leader and term', async () => {
@@ -243,6 +245,8 @@ describe('cluster state API on three real agents', () => {
       return all.every((i) => i.leader?.id === elected.nodeId) ? all : undefined;
     });
     for (const info of infos) expect(info.term).toBeGreaterThan(before.term);
+    // The event says how long the election took, as the issue asks.
+    expect(elected.data.electionDurationMs).toEqual(expect.any(Number));
     // Writes still work through whichever survivor is asked: here, removing the lost node for good.
     const reply = await survivors[0]!.client.removeNode(oldLeader);
     expect(reply).toMatchObject({ ok: true, appliedBy: elected.nodeId });

@@ -116,6 +116,8 @@ export class ClusterMember {
   readonly history = new ServiceHistory();
   /** The leader's scaling policies (forecast-policies.ts): one runner per service, the predicted rates. */
   readonly forecast: ForecastPolicies;
+  /** Command ids already announced as `command.issued` (bounded; oldest forgotten first). */
+  readonly #issuedIds = new Set<string>();
   readonly #reportContexts = new ReportContexts();
   readonly #elections: ElectionSpans;
   raft: RaftNode | undefined;
@@ -300,10 +302,20 @@ export class ClusterMember {
     });
     this.raft.on('event', (e) => this.#elections.observe(e));
     this.raft.on('event', (e) => {
+      // Announced on the won election rather than the role change: only that event knows how long the campaign took.
+      if (e.type === 'election-won') {
+        const took =
+          e.durationMs === undefined ? '' : ` after a ${Math.round(e.durationMs)} ms election`;
+        this.#event('leader.elected', `${config.nodeId} leads term ${e.term}${took}`, {
+          term: e.term,
+          leader: config.nodeId,
+          ...(e.durationMs === undefined ? {} : { electionDurationMs: Math.round(e.durationMs) }),
+        });
+        return;
+      }
       if (e.type !== 'role-changed') return;
       if (e.to === 'leader') {
         this.#log.info('elected leader', { term: e.term });
-        this.#event('leader.elected', `${config.nodeId} leads term ${e.term}`, { term: e.term });
         void this.coordinator!.lead(e.term).then(() => this.#applyConfigSettings());
       } else if (e.from === 'leader') {
         this.#log.info('stepped down', { term: e.term });
@@ -374,6 +386,24 @@ export class ClusterMember {
   }
 
   async #send(nodeId: string, command: ScaleCommand, timeoutMs: number): Promise<ScaleReply> {
+    // Retries reuse the command id; watchers hear about a command once.
+    if (!this.#issuedIds.has(command.id)) {
+      this.#issuedIds.add(command.id);
+      if (this.#issuedIds.size > 1000)
+        this.#issuedIds.delete(this.#issuedIds.values().next().value!);
+      this.#event(
+        'command.issued',
+        `${command.service}: ${nodeId} to run ${command.replicas} (token ${command.token}, term ${command.term})`,
+        {
+          service: command.service,
+          nodeId,
+          id: command.id,
+          replicas: command.replicas,
+          token: command.token,
+          term: command.term,
+        },
+      );
+    }
     const reply = await requestTraced(
       this.#nc,
       this.subjects.cmd(nodeId),
