@@ -252,6 +252,9 @@ describe('cluster state API on three real agents', () => {
     expect(reply).toMatchObject({ ok: true, appliedBy: elected.nodeId });
     const nodes = await survivors[1]!.client.get('/v1/nodes', NodesReply, { consistent: 'true' });
     expect(nodes.nodes.find((n) => n.id === oldLeader)?.record?.state).toBe('removed');
+    // ...and out of the Raft group, so majorities are counted over the voters left.
+    const info = await survivors[1]!.client.get('/v1/cluster', ClusterInfo, { consistent: 'true' });
+    expect(info.members.filter((m) => m.voter).map((m) => m.id)).not.toContain(oldLeader);
     // The new leader re-places the lost node's replicas on the survivors.
     await waitFor(
       '3 replicas on the survivors',

@@ -385,6 +385,21 @@ export class ClusterMember {
     return { index: committed.index, result: committed.result as ClusterApplyResult };
   }
 
+  /**
+   * A voter declared removed for good leaves the Raft group too, so the quorum
+   * is counted over the voters that still exist (a lost voter otherwise counts
+   * against every future majority). One change at a time, as the core requires.
+   */
+  async #dropVoter(nodeId: string): Promise<void> {
+    const membership = this.raft?.status().membership;
+    if (!membership) return;
+    if (!membership.voters.includes(nodeId) && !membership.learners.includes(nodeId)) return;
+    // A leader removing itself is left to an operator asking another node.
+    if (nodeId === this.config.nodeId) return;
+    await this.raft!.changeMembership({ type: 'removeNode', node: nodeId });
+    this.#log.info('removed from the Raft group', { nodeId });
+  }
+
   async #send(nodeId: string, command: ScaleCommand, timeoutMs: number): Promise<ScaleReply> {
     // Retries reuse the command id; watchers hear about a command once.
     if (!this.#issuedIds.has(command.id)) {
@@ -621,6 +636,7 @@ export class ClusterMember {
             nodeId: request.nodeId,
             state: request.state,
           });
+          if (r.result.ok && request.state === 'removed') await this.#dropVoter(request.nodeId);
           return this.#fromResult(r.result);
         }
         case 'service.scale': {
