@@ -8,68 +8,29 @@
  * heal and scale-reaction benchmarks' business.
  */
 import {
-  ClusterState,
+  type ClusterState,
   DEFAULT_POLICIES,
   type DecideInput,
   decide,
-  encodeClusterCommand,
   type ObservedNode,
   ServiceHistory,
 } from '@coxswain/agent';
 import { type NodeReport, PROTOCOL_VERSION } from '@coxswain/protocol';
 import { percentile, recordResult } from './lib/results.js';
+import { buildSyntheticState } from './lib/synthetic-cluster.js';
 
 const SERVICES = 10_000;
 const NODES = 10;
 const PASSES = 30;
 
 function buildState(): ClusterState {
-  const state = new ClusterState({ nodeDeadAfterMs: 60_000 });
-  let index = 1;
-  const apply = (c: Parameters<typeof encodeClusterCommand>[0]): void => {
-    state.applyEntry({ index: index++, type: 'normal', data: encodeClusterCommand(c) });
-  };
-  for (let n = 0; n < NODES; n += 1) {
-    apply({
-      type: 'node.register',
-      at: 0,
-      node: {
-        id: `node-${n}`,
-        address: `10.0.0.${n}`,
-        capacity: { cpus: 64, memoryBytes: 2 ** 38, maxReplicas: 100_000 },
-        labels: {},
-        role: 'voter',
-      },
-    });
-  }
-  for (let s = 0; s < SERVICES; s += 1) {
-    const name = `svc-${s}`;
-    apply({
-      type: 'service.put',
-      at: 1,
-      spec: {
-        name,
-        image: 'x',
-        minReplicas: 2,
-        maxReplicas: 40,
-        policy: { name: 'target-tracking', params: { targetCpuPercent: 50 } },
-      },
-    });
-    apply({ type: 'lock.acquire', at: 1, service: name, holder: 'node-0', term: 1, leaseMs: 1 });
-    const token = index - 1;
-    const a = `node-${s % NODES}`;
-    const b = `node-${(s + 1) % NODES}`;
-    apply({
-      type: 'scale.set',
-      at: 2,
-      service: name,
-      token,
-      desiredReplicas: 2,
-      placement: { [a]: 1, [b]: 1 },
-    });
-    apply({ type: 'lock.release', at: 2, service: name, token });
-  }
-  return state;
+  return buildSyntheticState({
+    services: SERVICES,
+    nodes: NODES,
+    nodeDeadAfterMs: 60_000,
+    policy: { name: 'target-tracking', params: { targetCpuPercent: 50 } },
+    replicasPerService: 2,
+  });
 }
 
 function buildReports(

@@ -8,16 +8,16 @@
  * a forecast for most of the run. Only `decide` is timed.
  */
 import {
-  ClusterState,
+  type ClusterState,
   type DecideInput,
   decide,
-  encodeClusterCommand,
   ForecastPolicies,
   type ObservedNode,
   ServiceHistory,
 } from '@coxswain/agent';
 import { type NodeReport, PROTOCOL_VERSION } from '@coxswain/protocol';
 import { percentile, recordResult } from './lib/results.js';
+import { buildSyntheticState } from './lib/synthetic-cluster.js';
 
 const SERVICES = 2_000;
 const NODES = 10;
@@ -26,44 +26,13 @@ const PASS_GAP_MS = 15_000;
 const POLICIES = ['target-tracking', 'predictive', 'hpa'] as const;
 
 function buildState(policy: string): ClusterState {
-  const state = new ClusterState({ nodeDeadAfterMs: 10 * 60_000 });
-  let index = 1;
-  const apply = (c: Parameters<typeof encodeClusterCommand>[0]): void => {
-    state.applyEntry({ index: index++, type: 'normal', data: encodeClusterCommand(c) });
-  };
-  for (let n = 0; n < NODES; n += 1) {
-    apply({
-      type: 'node.register',
-      at: 0,
-      node: {
-        id: `node-${n}`,
-        address: `10.0.0.${n}`,
-        capacity: { cpus: 64, memoryBytes: 2 ** 38, maxReplicas: 100_000 },
-        labels: {},
-        role: 'voter',
-      },
-    });
-  }
-  for (let s = 0; s < SERVICES; s += 1) {
-    const name = `svc-${s}`;
-    apply({
-      type: 'service.put',
-      at: 1,
-      spec: { name, image: 'x', minReplicas: 2, maxReplicas: 40, policy: { name: policy } },
-    });
-    apply({ type: 'lock.acquire', at: 1, service: name, holder: 'node-0', term: 1, leaseMs: 1 });
-    const token = index - 1;
-    apply({
-      type: 'scale.set',
-      at: 2,
-      service: name,
-      token,
-      desiredReplicas: 4,
-      placement: { [`node-${s % NODES}`]: 2, [`node-${(s + 1) % NODES}`]: 2 },
-    });
-    apply({ type: 'lock.release', at: 2, service: name, token });
-  }
-  return state;
+  return buildSyntheticState({
+    services: SERVICES,
+    nodes: NODES,
+    nodeDeadAfterMs: 10 * 60_000,
+    policy: { name: policy },
+    replicasPerService: 4,
+  });
 }
 
 /** Reports of pass `pass`: each service's rate moves on its own phase of a 10-minute wave. */
