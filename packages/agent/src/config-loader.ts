@@ -14,7 +14,7 @@ export type ConfigOverrides = Readonly<Record<string, unknown>>;
 
 /** Environment variable → config path; lists are comma-separated. */
 export const ENV_VARS: Readonly<
-  Record<string, { path: string; kind: 'string' | 'list' | 'int' | 'duration' }>
+  Record<string, { path: string; kind: 'string' | 'list' | 'int' | 'duration' | 'bool' }>
 > = {
   COXSWAIN_NODE_ID: { path: 'nodeId', kind: 'string' },
   COXSWAIN_CLUSTER: { path: 'cluster', kind: 'string' },
@@ -34,10 +34,16 @@ export const ENV_VARS: Readonly<
   COXSWAIN_NODE_DEAD_AFTER: { path: 'nodeDeadAfterMs', kind: 'duration' },
   COXSWAIN_LOG_LEVEL: { path: 'log.level', kind: 'string' },
   COXSWAIN_LOG_FORMAT: { path: 'log.format', kind: 'string' },
+  COXSWAIN_JOIN: { path: 'join', kind: 'bool' },
 };
 
 /** Converts a text value the way its field expects; a bad number is left as text so the schema names it. */
-export function convertValue(text: string, kind: 'string' | 'list' | 'int' | 'duration'): unknown {
+export function convertValue(
+  text: string,
+  kind: 'string' | 'list' | 'int' | 'duration' | 'bool',
+): unknown {
+  if (kind === 'bool')
+    return text === 'true' || text === '1' ? true : text === 'false' || text === '0' ? false : text;
   if (kind === 'list')
     return text
       .split(',')

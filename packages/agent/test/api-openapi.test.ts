@@ -28,6 +28,7 @@ const ROUTES: Array<[method: string, routerPath: string]> = [
   ['GET', '/v1/cluster'],
   ['GET', '/v1/nodes'],
   ['DELETE', '/v1/nodes/n3'],
+  ['POST', '/v1/nodes/n3/voter'],
   ['GET', '/v1/services'],
   ['GET', '/v1/services/web'],
   ['PUT', '/v1/services/web'],

@@ -225,6 +225,13 @@ export const ApiRequest = z.discriminatedUnion('op', [
     nodeId: NodeId,
     state: NodeDeclaredState,
   }),
+  /** Adds a node to the Raft group as a learner, then promotes it to voter once caught up. */
+  z.object({
+    v: VersionField,
+    op: z.literal('node.addVoter'),
+    token: z.string().optional(),
+    nodeId: NodeId,
+  }),
   z.object({ v: VersionField, op: z.literal('state.get') }),
 ]);
 

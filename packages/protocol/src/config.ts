@@ -48,6 +48,12 @@ export const AgentConfig = z
       })
       .default({}),
     labels: z.record(z.string(), z.string()).default({}),
+    /**
+     * A voter that joins an existing cluster (replacing a lost one) starts Raft
+     * without bootstrapping and waits to be added with `coxswain voter add` /
+     * `POST /v1/nodes/{id}/voter`; it learns the membership from config entries.
+     */
+    join: z.boolean().default(false),
     log: z
       .object({
         level: z.enum(['debug', 'info', 'warn', 'error']).default('info'),

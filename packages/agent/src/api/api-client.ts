@@ -158,6 +158,11 @@ export class ApiClient {
     return this.#write('DELETE', `/v1/nodes/${encodeURIComponent(id)}`);
   }
 
+  /** Adds a node started with `join` as a learner, then promotes it once caught up. */
+  addVoter(id: string): Promise<WriteReply> {
+    return this.#write('POST', `/v1/nodes/${encodeURIComponent(id)}/voter`);
+  }
+
   /** The events the agent kept (the last `replay`, or those after `since`), without following. */
   async recentEvents(
     options: { types?: readonly string[]; replay?: number; since?: number } = {},

@@ -105,6 +105,19 @@ const OPERATIONS: readonly OpenApiOperation[] = [
     },
   },
   {
+    method: 'post',
+    path: '/v1/nodes/{id}/voter',
+    operationId: 'addVoter',
+    summary: 'Add a node (started with join) to the Raft group as a voter, replacing a lost one',
+    tags: ['cluster'],
+    pathParams: { id: NodeId },
+    auth: true,
+    responses: {
+      200: { description: 'The node is a voter.', schema: 'WriteReply' },
+      ...WRITE_ERRORS,
+    },
+  },
+  {
     method: 'get',
     path: '/v1/services',
     operationId: 'listServices',

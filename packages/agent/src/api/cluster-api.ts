@@ -602,6 +602,17 @@ export function registerClusterApi(router: Router, options: ClusterApiOptions): 
     })),
   );
 
+  router.add(
+    'POST',
+    '/v1/nodes/:id/voter',
+    write('POST /v1/nodes/{id}/voter', (ctx, token) => ({
+      v: PROTOCOL_VERSION,
+      op: 'node.addVoter',
+      token,
+      nodeId: parseParam(NodeId, ctx, 'id'),
+    })),
+  );
+
   // --- events ------------------------------------------------------------
 
   router.add('GET', '/v1/events', async (ctx) => {

@@ -39,6 +39,7 @@ import type { Msg, NatsConnection, Subscription } from 'nats';
 import {
   type Entry,
   FileStorage,
+  LearnerNotCaughtUpError,
   NotLeaderError,
   RaftNode,
   type RaftTransport,
@@ -266,7 +267,9 @@ export class ClusterMember {
       storage: new FileStorage({ dir: join(config.dataDir, 'raft') }),
       transport,
       stateMachine: sm,
-      bootstrap: { voters: [...config.voters], learners: [] },
+      // A joining node learns the membership from the leader's config entries;
+      // bootstrapping it would make it a rival group of its own.
+      ...(config.join ? {} : { bootstrap: { voters: [...config.voters], learners: [] } }),
       ...(this.#o.raft?.tickMs !== undefined ? { tickMs: this.#o.raft.tickMs } : {}),
       ...(this.#o.raft?.electionTicks !== undefined
         ? { config: { electionTicks: this.#o.raft.electionTicks } }
@@ -398,6 +401,37 @@ export class ClusterMember {
     if (nodeId === this.config.nodeId) return;
     await this.raft!.changeMembership({ type: 'removeNode', node: nodeId });
     this.#log.info('removed from the Raft group', { nodeId });
+  }
+
+  /**
+   * Adds a node as a learner first so it catches up without counting toward
+   * quorum, then promotes it; the core refuses promotion until the learner is
+   * close to the leader's log, so promotion is retried for a bounded time.
+   */
+  async #addVoter(nodeId: string): Promise<ApiReply> {
+    const raft = this.raft!;
+    const membership = raft.status().membership;
+    if (membership.voters.includes(nodeId)) return this.#ok({});
+    if (!membership.learners.includes(nodeId)) {
+      await raft.changeMembership({ type: 'addLearner', node: nodeId });
+    }
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      try {
+        await raft.changeMembership({ type: 'promoteLearner', node: nodeId });
+        this.#log.info('added to the Raft group as a voter', { nodeId });
+        return this.#ok({});
+      } catch (error) {
+        if (!(error instanceof LearnerNotCaughtUpError)) throw error;
+        if (Date.now() >= deadline) {
+          return this.#error(
+            'COX_TIMEOUT',
+            `node ${nodeId} is a learner but did not catch up within 20 s; is it running with join?`,
+          );
+        }
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
   }
 
   async #send(nodeId: string, command: ScaleCommand, timeoutMs: number): Promise<ScaleReply> {
@@ -638,6 +672,9 @@ export class ClusterMember {
           });
           if (r.result.ok && request.state === 'removed') await this.#dropVoter(request.nodeId);
           return this.#fromResult(r.result);
+        }
+        case 'node.addVoter': {
+          return await this.#addVoter(request.nodeId);
         }
         case 'service.scale': {
           const service = this.state.service(request.name);

@@ -27,6 +27,7 @@ interface AgentFlags {
   voters?: string[];
   logLevel?: string;
   logFormat?: string;
+  join?: boolean;
 }
 
 /** Flag values keyed by config path; numbers stay text when malformed so the schema names them. */
@@ -46,6 +47,7 @@ function overridesFromFlags(flags: AgentFlags): Record<string, unknown> {
     voters: flags.voters && flags.voters.length > 0 ? flags.voters : undefined,
     'log.level': flags.logLevel,
     'log.format': flags.logFormat,
+    join: flags.join,
   };
 }
 
@@ -77,6 +79,10 @@ export function registerAgentCommand(program: Command): void {
     .option(
       '--docker-socket <path>',
       'Docker Engine socket (default: /var/run/docker.sock) [COXSWAIN_DOCKER_SOCKET]',
+    )
+    .option(
+      '--join',
+      'join an existing cluster (replacing a lost voter) without bootstrapping; then run `coxswain voter add` [COXSWAIN_JOIN]',
     )
     .option('--api-host <host>', 'HTTP API listen address (default: 0.0.0.0) [COXSWAIN_API_HOST]')
     .option(

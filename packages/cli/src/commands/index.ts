@@ -11,6 +11,7 @@ import { registerServicesCommand } from './services.js';
 import { registerSimulateCommand } from './simulate.js';
 import { registerStatusCommand } from './status.js';
 import { registerTracesCommand } from './traces.js';
+import { registerVoterCommand } from './voter.js';
 
 /** Each subcommand lives in its own file under commands/ and is registered here, one line each. */
 export function registerCommands(program: Command): void {
@@ -26,4 +27,5 @@ export function registerCommands(program: Command): void {
   registerLocksCommand(program);
   registerEventsCommand(program);
   registerTracesCommand(program);
+  registerVoterCommand(program);
 }
