@@ -1,19 +1,17 @@
-// Shared by the forecast-* and policy-* benchmarks: the real traces beside the repository.
+// Shared by the forecast-* and policy-* benchmarks: the real traces in the repository's traces/.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseTrace, type Trace } from '@coxswain/forecast';
 
 export function tracesDir(): string {
-  const dir = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'shared', 'traces');
+  const dir = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'traces');
   if (!existsSync(dir))
-    throw new Error(
-      `real traces not found at ${dir} (expected ../shared/traces beside the repository)`,
-    );
+    throw new Error(`real traces not found at ${dir} (the repository's traces/ folder)`);
   return dir;
 }
 
-/** Every CSV trace in ../shared/traces, parsed and validated. */
+/** Every CSV trace in the repository's traces/, parsed and validated. */
 export function loadTraces(): Trace[] {
   const dir = tracesDir();
   return readdirSync(dir)

@@ -75,7 +75,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
   if [ "${COXSWAIN_SETUP_SKIP_APT:-0}" = 1 ]; then
     say "not installing ${missing[*]} (COXSWAIN_SETUP_SKIP_APT=1)"
   elif [ "$(id -u)" -ne 0 ]; then
-    echo "setup: missing ${missing[*]}; run as root (sudo bash scripts/setup.sh) or install them yourself" >&2
+    echo "setup: missing ${missing[*]}; run as root (bash scripts/setup.sh in a root shell) or install them yourself" >&2
     exit 1
   elif ! command -v apt-get >/dev/null 2>&1; then
     echo "setup: missing ${missing[*]} and there is no apt-get here; install them with your package manager" >&2
@@ -122,3 +122,16 @@ fi
 # --- Dependencies and build ------------------------------------------------------
 quietly "pnpm install" pnpm install --frozen-lockfile --prefer-offline
 quietly "pnpm build" pnpm build
+
+# --- The `coxswain` command on PATH (as the README's examples write it) ------------
+# A symlink to this checkout's build, only where we may write and nothing else owns the name.
+BIN_DIR=/usr/local/bin
+CLI="$PWD/packages/cli/dist/bin.js"
+if [ -w "$BIN_DIR" ] && [ -f "$CLI" ]; then
+  current="$(readlink "$BIN_DIR/coxswain" 2>/dev/null || true)"
+  if [ ! -e "$BIN_DIR/coxswain" ] || [ -n "$current" ] && [ "$current" != "$CLI" ]; then
+    chmod +x "$CLI"
+    ln -sfn "$CLI" "$BIN_DIR/coxswain"
+    say "linked $BIN_DIR/coxswain -> $CLI"
+  fi
+fi

@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 if [ "$(id -u)" -ne 0 ]; then
-  echo "test: run as root (sudo bash scripts/test.sh): the integration tests start dockerd and network namespaces" >&2
+  echo "test: run as root (bash scripts/test.sh in a root shell): the integration tests start dockerd and network namespaces" >&2
   exit 1
 fi
 

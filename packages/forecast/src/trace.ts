@@ -19,7 +19,7 @@ export interface Trace {
 const HEADER = 't_seconds,requests';
 
 /**
- * Parses a `t_seconds,requests` CSV (the format of /work/shared/traces). Every
+ * Parses a `t_seconds,requests` CSV (the format of the repository's traces/). Every
  * row is validated; the first bad one throws a TraceParseError naming the file
  * and the 1-based line. Bins must be evenly spaced, as the models assume a
  * fixed step.

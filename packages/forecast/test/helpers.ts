@@ -28,14 +28,12 @@ export function sine(n: number, period: number, amplitude = 10, offset = 50): Fl
   );
 }
 
-/** The real traces, beside the repository as CI lays them out: ../shared/traces from the repo root. */
+/** The real traces, kept in the repository at traces/ (with their sources and licences). */
 export function tracesDir(): string {
   const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
-  const dir = join(repoRoot, '..', 'shared', 'traces');
+  const dir = join(repoRoot, 'traces');
   if (!existsSync(dir)) {
-    throw new Error(
-      `real traces not found at ${dir}: CI must check out the shared traces beside the repository (../shared/traces)`,
-    );
+    throw new Error(`real traces not found at ${dir}: the repository's traces/ folder is missing`);
   }
   return dir;
 }
