@@ -293,6 +293,25 @@ describe('messages from outside the configuration (item 8)', () => {
     expect(cl.core('c').status().role).toBe('leader');
   });
 
+  it('a node that knows no configuration yet still votes: it cannot tell members from strangers', () => {
+    const d = new RaftCore(defaultConfig('d', { preVote: false, checkQuorum: false }), {
+      hardState: { term: 0, vote: null, commit: 0 },
+      entries: [],
+    });
+    d.step({
+      type: 'RequestVote',
+      from: 'a',
+      to: 'd',
+      term: 3,
+      lastLogIndex: 5,
+      lastLogTerm: 2,
+      preVote: false,
+      transfer: false,
+    });
+    expect(drain(d).messages).toMatchObject([{ type: 'RequestVoteResponse', granted: true }]);
+    expect(d.status().dropped['not-a-member']).toBe(0);
+  });
+
   it('a node that knows no configuration yet still follows a leader that adds it', () => {
     const cl = new TestCluster(['a', 'b', 'c']);
     cl.elect('a');

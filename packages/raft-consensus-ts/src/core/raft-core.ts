@@ -341,10 +341,15 @@ export class RaftCore {
    * a removed server), except a leader's AppendEntries and InstallSnapshot: a
    * node being added, or one whose config is stale or not yet known, must
    * follow a leader it has not heard of. Replies from the leader we forwarded
-   * reads to are accepted for the same reason.
+   * reads to are accepted for the same reason. As in hashicorp/raft, a node
+   * with a stale config ignores a vote request from a member added since; a
+   * member that does know it can be elected instead.
    */
   private acceptsFrom(m: Message): boolean {
     const membership = this.log.membership();
+    // A node that knows no configuration yet (joining, or added before it got
+    // any entry) cannot tell members from strangers: its vote may be needed.
+    if (membership.voters.length === 0 && membership.learners.length === 0) return true;
     if (membership.voters.includes(m.from) || membership.learners.includes(m.from)) return true;
     if (m.type === 'AppendEntries' || m.type === 'InstallSnapshot') return true;
     return m.type === 'ReadIndexResponse' && m.from === this.leader;
