@@ -21,7 +21,7 @@ export interface Progress {
   /** Index of the snapshot being installed (snapshot state). */
   pendingSnapshot: number;
   snapshotSentAtTick: number;
-  /** A snapshot to it was reported lost: send no other until it answers something (it may be down). */
+  /** A snapshot to it was reported (sent or lost) or presumed lost: send no other until it answers something (it may be down). */
   snapshotPaused: boolean;
   /** Match at the previous heartbeat: unchanged while behind means a lost message stalled the pipeline. */
   matchAtLastHeartbeat: number;

@@ -421,20 +421,20 @@ export class RaftCore {
    * The transport's word on an InstallSnapshot to `to` (etcd's ReportSnapshot):
    * `ok` once it left whole, false if it was lost. Until then no other snapshot
    * goes to that follower. After either, the leader waits for the next heartbeat
-   * and probes: a follower that installed it matches, one that did not is sent
-   * a snapshot again. `index` (optional) names the snapshot; a report of an
-   * older one is ignored.
+   * and probes: a follower that installed it matches; one that did not is sent
+   * a snapshot again, once it has answered something. `index` (optional) names
+   * the snapshot; a report of an older one is ignored.
    */
   reportSnapshot(to: NodeId, ok: boolean, index?: number): void {
     if (this.role !== 'leader') return;
     const pr = this.progress.get(to);
     if (pr === undefined || pr.state !== 'snapshot') return;
     if (index !== undefined && index !== pr.pendingSnapshot) return;
-    if (!ok) {
-      pr.pendingSnapshot = 0; // the follower holds nothing new: probe from its match
-      pr.snapshotPaused = true;
-    }
+    if (!ok) pr.pendingSnapshot = 0; // the follower holds nothing new: probe from its match
     becomeProbe(pr);
+    // Probes (cheap) go on every heartbeat, but no other snapshot until the
+    // follower answers: one that is down gets no copy per compaction.
+    pr.snapshotPaused = true;
     pr.probeSent = true;
   }
 
@@ -858,6 +858,7 @@ export class RaftCore {
         // Only for drivers that never call reportSnapshot: presume it lost.
         pr.pendingSnapshot = 0;
         becomeProbe(pr);
+        pr.snapshotPaused = true;
       }
       pr.matchAtLastHeartbeat = pr.match;
       if (pr.state === 'probe') pr.probeSent = false;
