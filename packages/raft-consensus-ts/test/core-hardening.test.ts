@@ -43,6 +43,25 @@ describe('ReadIndex retried on every heartbeat (item 2)', () => {
   });
 });
 
+describe('leader reads are bounded (item 3)', () => {
+  it('without check-quorum, a leader cut off from the majority fails its read after two election timeouts', () => {
+    const cl = new TestCluster(['a', 'b', 'c'], { checkQuorum: false });
+    cl.elect('a');
+    cl.filter = (m) => m.from === 'a';
+    cl.core('a').readIndex('r');
+    cl.tick('a', 2 * 10 - 1);
+    cl.deliverAll();
+    expect(cl.node('a').events.filter((e) => e.type === 'read-index-failed')).toEqual([]);
+    cl.tick('a', 1);
+    expect(cl.node('a').events).toContainEqual({
+      type: 'read-index-failed',
+      requestId: 'r',
+      reason: 'leadership not confirmed in time',
+    });
+    expect(cl.core('a').status().role).toBe('leader');
+  });
+});
+
 describe('forwarded reads are tracked (item 3)', () => {
   it('a follower whose forwarded request was lost still gets an answer, or a failure, within the bound', () => {
     const cl = new TestCluster(['a', 'b', 'c']);

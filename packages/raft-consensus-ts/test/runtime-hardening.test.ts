@@ -76,6 +76,7 @@ describe('RaftNode.readIndex settles (item 3)', () => {
     const leader = await until('a leader', () => leaderOf(list));
     await leader.propose(enc.encode('k=1'));
     const follower = list.find((n) => n !== leader) as RaftNode;
+    await until('the follower to know the leader', () => follower.status().leader === leader.id);
     net.lossRate = 1;
     const read = follower.readIndex().then(
       (index) => ({ ok: true, index }),
@@ -95,6 +96,7 @@ describe('RaftNode.readIndex settles (item 3)', () => {
     const list = await Promise.all(ids.map((id) => start(net, id)));
     const leader = await until('a leader', () => leaderOf(list));
     const follower = list.find((n) => n !== leader) as RaftNode;
+    await until('the follower to know the leader', () => follower.status().leader === leader.id);
     net.isolate(follower.id);
     const err = await follower.readIndex({ timeoutMs: 15 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ReadIndexTimeoutError);

@@ -145,7 +145,7 @@ export class RaftCore {
   private pendingConfIndex = 0;
   private readRounds: ReadRound[] = [];
   /** Reads that arrived before the leader committed in its term: the commit index is not yet known to be current. */
-  private pendingReads: { request: ReadRequest; at: number }[] = [];
+  private pendingReads: ReadRequest[] = [];
   private readSeq = 0;
   /** Follower side: reads forwarded to the leader, retried until answered, failed after a bound or a leader change. */
   private forwardedReads = new Map<string, ForwardedRead>();
@@ -1085,7 +1085,7 @@ export class RaftCore {
     // Followers learn the new commit index now rather than at the next heartbeat.
     for (const pr of this.progress.values()) this.sendHeartbeat(pr);
     if (!hadCommittedInTerm && this.pendingReads.length > 0) {
-      const reads = this.pendingReads.map((p) => p.request);
+      const reads = this.pendingReads;
       this.pendingReads = [];
       this.startReadRound(reads);
     }
@@ -1144,7 +1144,7 @@ export class RaftCore {
     const request = { requestId, from };
     if (this.log.term(this.commit) !== this.term) {
       // Until the no-op commits, our commit index may lag the previous leader's.
-      this.pendingReads.push({ request, at: this.ticks });
+      this.pendingReads.push(request);
       return;
     }
     this.startReadRound([request]);
@@ -1182,10 +1182,7 @@ export class RaftCore {
   }
 
   private failReads(reason: string): void {
-    const requests = [
-      ...this.readRounds.flatMap((r) => r.requests),
-      ...this.pendingReads.map((p) => p.request),
-    ];
+    const requests = [...this.readRounds.flatMap((r) => r.requests), ...this.pendingReads];
     this.readRounds = [];
     this.pendingReads = [];
     this.failRequests(requests, reason);
@@ -1200,7 +1197,12 @@ export class RaftCore {
     }
   }
 
-  /** Leader side: reads no quorum confirmed (nor the no-op committed for) in time fail, so none waits forever without check-quorum. */
+  /**
+   * Leader side: a round no majority confirmed in time fails, so none waits
+   * forever without check-quorum. Reads waiting for the no-op to commit do not
+   * expire (a new leader may first have to catch followers up); they fail when
+   * the leader steps down.
+   */
   private expireReadRounds(): void {
     const bound = READ_TIMEOUT_ELECTIONS * this.cfg.electionTicks;
     const expired: ReadRequest[] = [];
@@ -1209,11 +1211,6 @@ export class RaftCore {
       this.ticks - (this.readRounds[0] as ReadRound).startedAt >= bound
     )
       expired.push(...(this.readRounds.shift() as ReadRound).requests);
-    while (
-      this.pendingReads.length > 0 &&
-      this.ticks - (this.pendingReads[0] as { at: number }).at >= bound
-    )
-      expired.push((this.pendingReads.shift() as { request: ReadRequest }).request);
     if (expired.length > 0) this.failRequests(expired, 'leadership not confirmed in time');
   }
 

@@ -217,19 +217,21 @@ export class RaftNode {
    * local state after it sees every write acknowledged before it. Rejects with
    * ReadIndexFailedError (no leader, leadership lost or changed, no answer from
    * the leader within two election timeouts) or, after `timeoutMs` (default:
-   * four election timeouts), ReadIndexTimeoutError.
+   * four election timeouts; Infinity: none), ReadIndexTimeoutError.
    */
   readIndex(options: { readonly timeoutMs?: number } = {}): Promise<number> {
     if (this.stopped) return Promise.reject(new NodeStoppedError('readIndex after stop'));
     const requestId = `${this.id}/${++this.readSeq}`;
     const timeoutMs = options.timeoutMs ?? 4 * this.electionTicks * this.tickMs;
     const p = new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.reads.delete(requestId);
-        const i = this.readsWaitingApply.findIndex((r) => r.requestId === requestId);
-        if (i >= 0) this.readsWaitingApply.splice(i, 1);
-        reject(new ReadIndexTimeoutError(timeoutMs));
-      }, timeoutMs);
+      const timer = !Number.isFinite(timeoutMs)
+        ? undefined
+        : setTimeout(() => {
+            this.reads.delete(requestId);
+            const i = this.readsWaitingApply.findIndex((r) => r.requestId === requestId);
+            if (i >= 0) this.readsWaitingApply.splice(i, 1);
+            reject(new ReadIndexTimeoutError(timeoutMs));
+          }, timeoutMs);
       this.reads.set(requestId, {
         resolve: (i) => {
           clearTimeout(timer);
