@@ -25,6 +25,7 @@ export {
   NodeStoppedError,
   ProposalDroppedError,
   ReadIndexFailedError,
+  ReadIndexTimeoutError,
   TransferTimeoutError,
 } from './runtime/runtime-errors.js';
 export { crc32c } from './storage/crc32c.js';
@@ -47,6 +48,7 @@ export type {
   InstallSnapshotResponse,
   Membership,
   Message,
+  MessageDropReason,
   MessageType,
   NodeId,
   RaftConfig,

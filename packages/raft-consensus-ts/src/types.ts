@@ -146,7 +146,34 @@ export type RaftEvent =
   | { readonly type: 'election-lost'; readonly term: number; readonly ticks: number }
   | { readonly type: 'leader-changed'; readonly leader: NodeId | null; readonly term: number }
   | { readonly type: 'membership-changed'; readonly membership: Membership; readonly index: number }
-  | { readonly type: 'read-index-failed'; readonly requestId: string; readonly reason: string };
+  | { readonly type: 'read-index-failed'; readonly requestId: string; readonly reason: string }
+  /** A message the core refused to act on (also counted in Status.dropped). */
+  | {
+      readonly type: 'message-dropped';
+      readonly from: NodeId;
+      readonly messageType: MessageType;
+      readonly reason: MessageDropReason;
+    }
+  /** The node restarted with a `bootstrap` that differs from the membership its log holds: the log wins. */
+  | {
+      readonly type: 'bootstrap-ignored';
+      readonly bootstrap: Membership;
+      readonly membership: Membership;
+    };
+
+/**
+ * Why the core dropped a message: `not-a-member` (sender in no configuration we
+ * know, and not a leader's AppendEntries/InstallSnapshot, which a node being
+ * added or one with a stale config must follow), `timeout-now-not-from-leader`,
+ * `in-lease` (a vote request while a leader is live, §4.2.3/§9.6), `stale-term`,
+ * `misaddressed`.
+ */
+export type MessageDropReason =
+  | 'not-a-member'
+  | 'timeout-now-not-from-leader'
+  | 'in-lease'
+  | 'stale-term'
+  | 'misaddressed';
 
 /**
  * Everything the application must do after a batch of tick/step/propose calls, in order:
@@ -198,6 +225,13 @@ export interface RaftConfig {
   readonly maxInflightMessages: number;
   /** Seed of the core's own PRNG for election jitter, so a simulator is deterministic. */
   readonly randomSeed: number;
+  /**
+   * A snapshot sent to a follower stays the only one in flight until the driver
+   * calls `reportSnapshot` (or the follower answers). For a driver that cannot
+   * report, a positive value presumes it lost after this many ticks (default
+   * 4 × electionTicks); 0 waits for the report, as RaftNode does.
+   */
+  readonly snapshotRetryTicks: number;
 }
 
 export interface Status {
@@ -209,6 +243,8 @@ export interface Status {
   readonly appliedIndex: number;
   readonly lastIndex: number;
   readonly membership: Membership;
+  /** Messages dropped since start, by reason. */
+  readonly dropped: Readonly<Record<MessageDropReason, number>>;
   /** Leader only: per-follower replication progress. */
   readonly progress?: Readonly<
     Record<
@@ -240,6 +276,13 @@ export interface RaftTransport {
   send(messages: readonly Message[]): void;
   /** Registers the handler for messages addressed to this node. */
   onMessage(handler: (message: Message) => void): void;
+  /**
+   * Optional: registers a handler told, for every InstallSnapshot sent, whether
+   * it left this node whole (`ok`) or was lost. The leader sends no other
+   * snapshot to that follower until it hears (etcd's ReportSnapshot). Without
+   * it, RaftNode reports a snapshot as sent once `send()` returns.
+   */
+  onSnapshotStatus?(handler: (to: NodeId, index: number, ok: boolean) => void): void;
   close(): Promise<void>;
 }
 

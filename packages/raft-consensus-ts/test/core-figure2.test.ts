@@ -184,7 +184,8 @@ describe('Rules for Servers (figure 2)', () => {
     });
     expect(c.status().role).toBe('leader');
     const rd = drain(c);
-    expect(rd.entries).toEqual([{ term: 1, index: 1, type: 'noop', data: new Uint8Array(0) }]);
+    // Index 1 holds the bootstrap membership, committed when the node was created.
+    expect(rd.entries).toEqual([{ term: 1, index: 2, type: 'noop', data: new Uint8Array(0) }]);
     expect(
       msgs(rd, 'AppendEntries')
         .map((m) => m.to)
@@ -233,27 +234,27 @@ describe('Rules for Servers (figure 2)', () => {
       to: 'a',
       term: 1,
       success: true,
-      matchIndex: 1,
+      matchIndex: 2,
     });
     drain(c);
     const { index, term } = c.propose(bytes('cmd'));
-    expect({ index, term }).toEqual({ index: 2, term: 1 });
+    expect({ index, term }).toEqual({ index: 3, term: 1 });
     const rd = drain(c);
-    expect(rd.entries.map((e) => e.index)).toEqual([2]);
+    expect(rd.entries.map((e) => e.index)).toEqual([3]);
     const toB = msgs(rd, 'AppendEntries').find((m) => m.to === 'b');
-    expect(toB).toMatchObject({ prevLogIndex: 1, prevLogTerm: 1 });
-    expect(toB?.entries.map((e) => e.index)).toEqual([2]);
-    expect(c.status().commitIndex).toBe(1);
+    expect(toB).toMatchObject({ prevLogIndex: 2, prevLogTerm: 1 });
+    expect(toB?.entries.map((e) => e.index)).toEqual([3]);
+    expect(c.status().commitIndex).toBe(2);
     c.step({
       type: 'AppendEntriesResponse',
       from: 'b',
       to: 'a',
       term: 1,
       success: true,
-      matchIndex: 2,
+      matchIndex: 3,
     });
-    expect(c.status().commitIndex).toBe(2);
-    expect(drain(c).committedEntries.map((e) => e.index)).toEqual([2]);
+    expect(c.status().commitIndex).toBe(3);
+    expect(drain(c).committedEntries.map((e) => e.index)).toEqual([3]);
   });
 
   it('leaders: on rejection, next index backs off (by whole terms with the hint) and retries', () => {
@@ -606,7 +607,7 @@ describe('ReadIndex (§6.4)', () => {
       to: 'a',
       term: 1,
       success: true,
-      matchIndex: 1,
+      matchIndex: 2,
     });
     const hb = msgs(drain(c), 'AppendEntries').find((m) => m.context !== undefined && m.to === 'c');
     expect(hb).toBeDefined();
@@ -616,10 +617,10 @@ describe('ReadIndex (§6.4)', () => {
       to: 'a',
       term: 1,
       success: true,
-      matchIndex: 1,
+      matchIndex: 2,
       context: hb?.context as string,
     });
-    expect(drain(c).readStates).toEqual([{ requestId: 'early', index: 1 }]);
+    expect(drain(c).readStates).toEqual([{ requestId: 'early', index: 2 }]);
   });
 
   it('followers forward to the leader and get the read index back', () => {
@@ -670,14 +671,14 @@ describe('membership: learners and single-server changes', () => {
     cl.elect('a');
     cl.core('a').propose(bytes('x'));
     cl.deliverAll();
-    expect(cl.core('l').status()).toMatchObject({ role: 'learner', commitIndex: 2 });
+    expect(cl.core('l').status()).toMatchObject({ role: 'learner', commitIndex: 3 });
     for (let i = 0; i < 100; i++) cl.core('l').tick();
     expect(cl.core('l').status().role).toBe('learner');
     // With b and c silent, the learner's ack is not enough to commit.
     cl.filter = (m) => m.from !== 'b' && m.from !== 'c';
     cl.core('a').propose(bytes('y'));
     cl.deliverAll();
-    expect(cl.core('a').status().commitIndex).toBe(2);
+    expect(cl.core('a').status().commitIndex).toBe(3);
   });
 
   it('adds a learner, refuses promotion while it lags, promotes once caught up', () => {

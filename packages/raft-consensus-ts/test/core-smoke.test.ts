@@ -20,6 +20,6 @@ describe('RaftCore smoke', () => {
     c.elect('solo');
     c.core('solo').propose(bytes('v'));
     c.flush();
-    expect(c.node('solo').applied.map((e) => e.type)).toEqual(['noop', 'normal']);
+    expect(c.node('solo').applied.map((e) => e.type)).toEqual(['config', 'noop', 'normal']);
   });
 });

@@ -285,7 +285,9 @@ export class ClusterMember {
       state: this.state,
       logger: this.#log.child({ component: 'coordinator' }),
       propose: (command) => this.#propose(command),
-      readIndex: () => this.raft!.readIndex(),
+      // A new leader's first read waits for its no-op, which may first need a long
+      // catch-up: no timeout (it still fails if the leader steps down).
+      readIndex: () => this.raft!.readIndex({ timeoutMs: Number.POSITIVE_INFINITY }),
       send: (nodeId, command, timeoutMs) => this.#send(nodeId, command, timeoutMs),
       observed: () => this.#observed,
       history: this.history,

@@ -1,5 +1,5 @@
 import { MalformedConfigEntryError } from '../errors.js';
-import type { ConfigChange, Membership, NodeId } from '../types.js';
+import type { ConfigChange, Entry, Membership, NodeId } from '../types.js';
 
 /**
  * A config entry carries both the change and the membership that results from
@@ -8,11 +8,41 @@ import type { ConfigChange, Membership, NodeId } from '../types.js';
  * previous config: storing the full result makes that a lookup, not a replay.
  */
 export interface ConfigEntryData {
-  readonly change: ConfigChange;
+  /** `bootstrap`: the first entry of a brand-new cluster's log, holding its initial membership. */
+  readonly change: ConfigChange | { readonly type: 'bootstrap' };
   readonly membership: Membership;
 }
 
 const CHANGE_TYPES = new Set(['addVoter', 'addLearner', 'promoteLearner', 'removeNode']);
+
+/**
+ * The entry at index 1 of a brand-new node's log (term 0, committed by
+ * construction): the bootstrap membership becomes part of the log, as etcd and
+ * hashicorp/raft do, so a later `bootstrap` option cannot change the quorum.
+ * Sorted so that every node bootstrapped with the same set writes the same bytes.
+ */
+export function bootstrapEntry(membership: Membership): Entry {
+  const sorted: Membership = {
+    voters: [...new Set(membership.voters)].sort(),
+    learners: [...new Set(membership.learners)].sort(),
+  };
+  return {
+    index: 1,
+    term: 0,
+    type: 'config',
+    data: encodeConfigEntry({ change: { type: 'bootstrap' }, membership: sorted }),
+  };
+}
+
+/** Same voters and learners, in any order. */
+export function sameMembership(a: Membership, b: Membership): boolean {
+  const same = (x: readonly string[], y: readonly string[]) => {
+    const sx = new Set(x);
+    const sy = new Set(y);
+    return sx.size === sy.size && [...sx].every((v) => sy.has(v));
+  };
+  return same(a.voters, b.voters) && same(a.learners, b.learners);
+}
 
 export function encodeConfigEntry(data: ConfigEntryData): Uint8Array {
   return new TextEncoder().encode(JSON.stringify(data));
@@ -32,11 +62,16 @@ export function decodeConfigEntry(bytes: Uint8Array, index: number): ConfigEntry
   if (typeof parsed !== 'object' || parsed === null)
     throw new MalformedConfigEntryError(index, 'not an object');
   const { change, membership } = parsed as { change?: unknown; membership?: unknown };
+  const isBootstrap =
+    typeof change === 'object' &&
+    change !== null &&
+    (change as { type?: unknown }).type === 'bootstrap';
   if (
-    typeof change !== 'object' ||
-    change === null ||
-    !CHANGE_TYPES.has((change as { type?: unknown }).type as string) ||
-    typeof (change as { node?: unknown }).node !== 'string'
+    !isBootstrap &&
+    (typeof change !== 'object' ||
+      change === null ||
+      !CHANGE_TYPES.has((change as { type?: unknown }).type as string) ||
+      typeof (change as { node?: unknown }).node !== 'string')
   ) {
     throw new MalformedConfigEntryError(index, 'change must be {type, node}');
   }
@@ -51,7 +86,7 @@ export function decodeConfigEntry(bytes: Uint8Array, index: number): ConfigEntry
       'membership must be {voters: string[], learners: string[]}',
     );
   }
-  return { change: change as ConfigChange, membership: membership as Membership };
+  return { change: change as ConfigEntryData['change'], membership: membership as Membership };
 }
 
 /** The membership after `change`, or a reason it cannot apply. Pure, shared by the leader's check and tests. */

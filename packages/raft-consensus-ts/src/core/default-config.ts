@@ -15,6 +15,7 @@ export function defaultConfig(
   id: NodeId,
   overrides: Partial<Omit<RaftConfig, 'id'>> = {},
 ): RaftConfig {
+  const electionTicks = overrides.electionTicks ?? 10;
   return {
     id,
     electionTicks: 10,
@@ -25,6 +26,8 @@ export function defaultConfig(
     maxEntriesPerMessage: 1024,
     maxBytesPerMessage: DEFAULT_MAX_BYTES_PER_MESSAGE,
     randomSeed: hashSeed(id),
+    // For drivers that never call reportSnapshot (RaftNode always does, and sets 0).
+    snapshotRetryTicks: 4 * electionTicks,
     ...overrides,
   };
 }

@@ -21,6 +21,8 @@ export interface Progress {
   /** Index of the snapshot being installed (snapshot state). */
   pendingSnapshot: number;
   snapshotSentAtTick: number;
+  /** A snapshot to it was reported (sent or lost) or presumed lost: send no other until it answers something (it may be down). */
+  snapshotPaused: boolean;
   /** Match at the previous heartbeat: unchanged while behind means a lost message stalled the pipeline. */
   matchAtLastHeartbeat: number;
 }
@@ -36,6 +38,7 @@ export function newProgress(id: NodeId, next: number): Progress {
     recentActive: false,
     pendingSnapshot: 0,
     snapshotSentAtTick: 0,
+    snapshotPaused: false,
     matchAtLastHeartbeat: 0,
   };
 }

@@ -21,6 +21,7 @@ import type {
   InstallSnapshotResponse,
   Membership,
   Message,
+  MessageDropReason,
   NodeId,
   RaftConfig,
   RaftEvent,
@@ -33,7 +34,12 @@ import type {
   SnapshotMeta,
   Status,
 } from '../types.js';
-import { applyConfigChange, encodeConfigEntry } from './config-entry.js';
+import {
+  applyConfigChange,
+  bootstrapEntry,
+  encodeConfigEntry,
+  sameMembership,
+} from './config-entry.js';
 import { ENTRY_OVERHEAD_BYTES } from './default-config.js';
 import { Prng } from './prng.js';
 import {
@@ -62,7 +68,26 @@ interface ReadRound {
   readonly index: number;
   readonly requests: ReadRequest[];
   readonly acks: Set<NodeId>;
+  /** Tick the round began: one that no quorum confirms within READ_TIMEOUT_ELECTIONS election timeouts fails. */
+  readonly startedAt: number;
 }
+
+/** A read this follower forwarded to the leader and has not had answered. */
+interface ForwardedRead {
+  readonly firstSentAt: number;
+  lastSentAt: number;
+}
+
+/** Reads not answered within this many election timeouts fail with `read-index-failed`. */
+const READ_TIMEOUT_ELECTIONS = 2;
+
+const DROP_REASONS: readonly MessageDropReason[] = [
+  'not-a-member',
+  'timeout-now-not-from-leader',
+  'in-lease',
+  'stale-term',
+  'misaddressed',
+];
 
 const EMPTY_MEMBERSHIP: Membership = { voters: [], learners: [] };
 
@@ -122,27 +147,52 @@ export class RaftCore {
   /** Reads that arrived before the leader committed in its term: the commit index is not yet known to be current. */
   private pendingReads: ReadRequest[] = [];
   private readSeq = 0;
+  /** Follower side: reads forwarded to the leader, retried until answered, failed after a bound or a leader change. */
+  private forwardedReads = new Map<string, ForwardedRead>();
+  private dropped = Object.fromEntries(DROP_REASONS.map((r) => [r, 0])) as Record<
+    MessageDropReason,
+    number
+  >;
 
   constructor(config: RaftConfig, initial: InitialState) {
     validateConfig(config);
     this.id = config.id;
     this.cfg = config;
     this.rng = new Prng(config.randomSeed);
-    this.log = new RaftLog(
-      initial.snapshot,
-      initial.bootstrap ?? EMPTY_MEMBERSHIP,
-      initial.entries,
-    );
+    // A brand-new node writes its bootstrap membership as entry 1 (committed):
+    // from then on the log, not the option, says who the voters are.
+    const fresh =
+      initial.bootstrap !== undefined &&
+      initial.snapshot === undefined &&
+      initial.entries.length === 0 &&
+      initial.hardState.term === 0;
+    const entries = fresh ? [bootstrapEntry(initial.bootstrap as Membership)] : initial.entries;
+    this.log = new RaftLog(initial.snapshot, initial.bootstrap ?? EMPTY_MEMBERSHIP, entries);
     this.term = initial.hardState.term;
     this.vote = initial.hardState.vote;
     this.commit = Math.min(
-      Math.max(initial.hardState.commit, this.log.snapshotIndex),
+      Math.max(fresh ? 1 : initial.hardState.commit, this.log.snapshotIndex),
       this.log.lastIndex(),
     );
     this.applied = this.log.snapshotIndex;
     this.applyHandedOut = this.log.snapshotIndex;
-    this.unstableFrom = this.log.lastIndex() + 1;
-    this.prevHardState = { term: this.term, vote: this.vote, commit: this.commit };
+    this.unstableFrom = fresh ? 1 : this.log.lastIndex() + 1;
+    if (
+      !fresh &&
+      initial.bootstrap !== undefined &&
+      this.log.membershipIndex() > 0 &&
+      !sameMembership(initial.bootstrap, this.log.membership())
+    ) {
+      this.emit({
+        type: 'bootstrap-ignored',
+        bootstrap: initial.bootstrap,
+        membership: this.log.membership(),
+      });
+    }
+    // A fresh node's commit of its bootstrap entry must reach storage in the first Ready.
+    this.prevHardState = fresh
+      ? initial.hardState
+      : { term: this.term, vote: this.vote, commit: this.commit };
     this.role = this.followerRole();
     this.prevSoftState = { role: this.role, leader: null };
     this.resetElectionTimeout();
@@ -157,6 +207,7 @@ export class RaftCore {
       this.tickLeader();
       return;
     }
+    this.tickForwardedReads();
     this.electionElapsed++;
     if (this.isVoter(this.id) && this.electionElapsed >= this.randomizedElectionTimeout) {
       if (this.inElection) {
@@ -191,10 +242,28 @@ export class RaftCore {
       this.heartbeatElapsed = 0;
       this.heartbeatTick();
     }
+    this.expireReadRounds();
   }
 
   step(m: Message): void {
-    if (m.to !== this.id || m.from === this.id) return;
+    if (m.to !== this.id || m.from === this.id) {
+      this.drop(m, 'misaddressed');
+      return;
+    }
+    // Only the leader we follow, in our term, may tell us to campaign at once
+    // (and so to skip the lease other voters keep).
+    if (m.type === 'TimeoutNow') {
+      if (m.term !== this.term || m.from !== this.leader) {
+        this.drop(m, 'timeout-now-not-from-leader');
+        return;
+      }
+      if (this.role !== 'leader' && this.isVoter(this.id)) this.startElection(true);
+      return;
+    }
+    if (!this.acceptsFrom(m)) {
+      this.drop(m, 'not-a-member');
+      return;
+    }
     // ReadIndex traffic is answered on leadership confirmed by a heartbeat round,
     // not by term, so it bypasses the term rules below.
     if (m.type === 'ReadIndex') {
@@ -202,27 +271,26 @@ export class RaftCore {
       return;
     }
     if (m.type === 'ReadIndexResponse') {
-      if (m.index > 0) this.readStates.push({ requestId: m.requestId, index: m.index });
-      else
-        this.emit({
-          type: 'read-index-failed',
-          requestId: m.requestId,
-          reason: 'leader could not serve the read',
-        });
+      this.handleReadIndexResponse(m.requestId, m.index);
       return;
     }
 
     if (m.term > this.term) {
       if (m.type === 'RequestVote') {
-        // Leader lease (§6.2 with check-quorum): while we hear from a live leader,
-        // a vote request is from a disruptive server (a removed or partitioned one)
-        // unless the leader itself asked for the handover.
+        // Leader lease (§4.2.3, §6.2 with check-quorum; §9.6 for pre-votes): while
+        // we hear from a live leader, a vote request is from a disruptive server
+        // (a removed or partitioned one) unless the leader itself asked for the
+        // handover.
+        const leaseApplies = this.cfg.checkQuorum || (this.cfg.preVote && m.preVote);
         const inLease =
-          this.cfg.checkQuorum &&
+          leaseApplies &&
           this.leader !== null &&
           this.electionElapsed < this.cfg.electionTicks &&
           !m.transfer;
-        if (inLease) return;
+        if (inLease) {
+          this.drop(m, 'in-lease');
+          return;
+        }
       }
       const preVoteTraffic =
         (m.type === 'RequestVote' && m.preVote) ||
@@ -240,6 +308,8 @@ export class RaftCore {
         this.send({ type: 'InstallSnapshotResponse', to: m.from, matchIndex: 0 });
       } else if (m.type === 'RequestVote' && m.preVote) {
         this.send({ type: 'RequestVoteResponse', to: m.from, granted: false, preVote: true });
+      } else {
+        this.drop(m, 'stale-term');
       }
       return;
     }
@@ -263,11 +333,31 @@ export class RaftCore {
       case 'InstallSnapshotResponse':
         this.handleSnapshotResponse(m);
         break;
-      case 'TimeoutNow':
-        // The leader caught us up and asks us to take over now, skipping pre-vote.
-        if (this.role !== 'leader' && this.isVoter(this.id)) this.startElection(true);
-        break;
     }
+  }
+
+  /**
+   * Senders outside every configuration we know are ignored (an "intruder", or
+   * a removed server), except a leader's AppendEntries and InstallSnapshot: a
+   * node being added, or one whose config is stale or not yet known, must
+   * follow a leader it has not heard of. Replies from the leader we forwarded
+   * reads to are accepted for the same reason. As in hashicorp/raft, a node
+   * with a stale config ignores a vote request from a member added since; a
+   * member that does know it can be elected instead.
+   */
+  private acceptsFrom(m: Message): boolean {
+    const membership = this.log.membership();
+    // A node that knows no configuration yet (joining, or added before it got
+    // any entry) cannot tell members from strangers: its vote may be needed.
+    if (membership.voters.length === 0 && membership.learners.length === 0) return true;
+    if (membership.voters.includes(m.from) || membership.learners.includes(m.from)) return true;
+    if (m.type === 'AppendEntries' || m.type === 'InstallSnapshot') return true;
+    return m.type === 'ReadIndexResponse' && m.from === this.leader;
+  }
+
+  private drop(m: Message, reason: MessageDropReason): void {
+    this.dropped[reason]++;
+    this.emit({ type: 'message-dropped', from: m.from, messageType: m.type, reason });
   }
 
   /** Appends `data` to the leader's log. The entry is committed once a later Ready hands it out in committedEntries at this index and term. */
@@ -307,6 +397,7 @@ export class RaftCore {
     if (this.role === 'leader') {
       this.handleReadIndexRequest(requestId, this.id);
     } else if (this.leader !== null) {
+      this.forwardedReads.set(requestId, { firstSentAt: this.ticks, lastSentAt: this.ticks });
       this.send({ type: 'ReadIndex', to: this.leader, requestId });
     } else {
       this.emit({ type: 'read-index-failed', requestId, reason: 'no leader known' });
@@ -324,6 +415,27 @@ export class RaftCore {
     const pr = this.progress.get(to) as Progress;
     if (pr.match === this.log.lastIndex()) this.send({ type: 'TimeoutNow', to });
     else this.sendAppend(to);
+  }
+
+  /**
+   * The transport's word on an InstallSnapshot to `to` (etcd's ReportSnapshot):
+   * `ok` once it left whole, false if it was lost. Until then no other snapshot
+   * goes to that follower. After either, the leader waits for the next heartbeat
+   * and probes: a follower that installed it matches; one that did not is sent
+   * a snapshot again, once it has answered something. `index` (optional) names
+   * the snapshot; a report of an older one is ignored.
+   */
+  reportSnapshot(to: NodeId, ok: boolean, index?: number): void {
+    if (this.role !== 'leader') return;
+    const pr = this.progress.get(to);
+    if (pr === undefined || pr.state !== 'snapshot') return;
+    if (index !== undefined && index !== pr.pendingSnapshot) return;
+    if (!ok) pr.pendingSnapshot = 0; // the follower holds nothing new: probe from its match
+    becomeProbe(pr);
+    // Probes (cheap) go on every heartbeat, but no other snapshot until the
+    // follower answers: one that is down gets no copy per compaction.
+    pr.snapshotPaused = true;
+    pr.probeSent = true;
   }
 
   /** The driver took (and durably saved) a snapshot at or below the applied index: keep it for lagging followers. */
@@ -424,6 +536,7 @@ export class RaftCore {
       appliedIndex: this.applied,
       lastIndex: this.log.lastIndex(),
       membership: this.log.membership(),
+      dropped: { ...this.dropped },
     };
     if (this.role !== 'leader') return base;
     const progress: Record<
@@ -495,6 +608,8 @@ export class RaftCore {
     if (leader === this.leader) return;
     this.leader = leader;
     this.emit({ type: 'leader-changed', leader, term: this.term });
+    // The leader we asked may never answer now; the reader retries on the new one.
+    this.failForwardedReads('leader changed');
   }
 
   private resetElectionTimeout(): void {
@@ -697,7 +812,7 @@ export class RaftCore {
   private sendSnapshot(pr: Progress): void {
     const snapshot = this.latestSnapshot;
     // Without snapshot data (a restart before the driver called setSnapshot) there is nothing to send yet.
-    if (snapshot === undefined) return;
+    if (snapshot === undefined || pr.snapshotPaused) return;
     pr.state = 'snapshot';
     pr.pendingSnapshot = snapshot.meta.index;
     pr.snapshotSentAtTick = this.ticks;
@@ -737,13 +852,19 @@ export class RaftCore {
         becomeProbe(pr);
       } else if (
         pr.state === 'snapshot' &&
-        this.ticks - pr.snapshotSentAtTick >= this.cfg.electionTicks
+        this.cfg.snapshotRetryTicks > 0 &&
+        this.ticks - pr.snapshotSentAtTick >= this.cfg.snapshotRetryTicks
       ) {
-        becomeProbe(pr); // the snapshot was probably lost; try again
+        // Only for drivers that never call reportSnapshot: presume it lost.
+        pr.pendingSnapshot = 0;
+        becomeProbe(pr);
+        pr.snapshotPaused = true;
       }
       pr.matchAtLastHeartbeat = pr.match;
       if (pr.state === 'probe') pr.probeSent = false;
-      this.sendHeartbeat(pr);
+      // Every heartbeat carries the newest read round's context (as etcd does):
+      // if that round's messages or acks were lost, this one confirms it.
+      this.sendHeartbeat(pr, this.readRounds[this.readRounds.length - 1]?.ctx);
       if (pr.match < last || pr.state === 'probe') this.sendAppend(pr.id);
     }
   }
@@ -888,6 +1009,7 @@ export class RaftCore {
     const pr = this.progress.get(m.from);
     if (pr === undefined) return;
     pr.recentActive = true;
+    pr.snapshotPaused = false;
     if (m.context !== undefined) this.handleReadAck(m.from, m.context);
 
     if (!m.success) {
@@ -1003,6 +1125,7 @@ export class RaftCore {
     const pr = this.progress.get(m.from);
     if (pr === undefined) return;
     pr.recentActive = true;
+    pr.snapshotPaused = false;
     if (pr.state !== 'snapshot') return;
     pr.match = Math.max(pr.match, m.matchIndex);
     becomeProbe(pr);
@@ -1036,7 +1159,7 @@ export class RaftCore {
     const ctx = `${this.term}.${++this.readSeq}`;
     const acks = new Set<NodeId>();
     if (this.isVoter(this.id)) acks.add(this.id);
-    this.readRounds.push({ ctx, index: this.commit, requests, acks });
+    this.readRounds.push({ ctx, index: this.commit, requests, acks, startedAt: this.ticks });
     for (const pr of this.progress.values()) this.sendHeartbeat(pr, ctx);
   }
 
@@ -1062,12 +1185,68 @@ export class RaftCore {
     const requests = [...this.readRounds.flatMap((r) => r.requests), ...this.pendingReads];
     this.readRounds = [];
     this.pendingReads = [];
+    this.failRequests(requests, reason);
+  }
+
+  private failRequests(requests: readonly ReadRequest[], reason: string): void {
     for (const req of requests) {
       if (req.from === this.id)
         this.emit({ type: 'read-index-failed', requestId: req.requestId, reason });
       else
         this.send({ type: 'ReadIndexResponse', to: req.from, requestId: req.requestId, index: 0 });
     }
+  }
+
+  /**
+   * Leader side: a round no majority confirmed in time fails, so none waits
+   * forever without check-quorum. Reads waiting for the no-op to commit do not
+   * expire (a new leader may first have to catch followers up); they fail when
+   * the leader steps down.
+   */
+  private expireReadRounds(): void {
+    const bound = READ_TIMEOUT_ELECTIONS * this.cfg.electionTicks;
+    const expired: ReadRequest[] = [];
+    while (
+      this.readRounds.length > 0 &&
+      this.ticks - (this.readRounds[0] as ReadRound).startedAt >= bound
+    )
+      expired.push(...(this.readRounds.shift() as ReadRound).requests);
+    if (expired.length > 0) this.failRequests(expired, 'leadership not confirmed in time');
+  }
+
+  private handleReadIndexResponse(requestId: string, index: number): void {
+    // Untracked: already answered (a retry's duplicate), failed, or not ours.
+    if (!this.forwardedReads.delete(requestId)) return;
+    if (index > 0) this.readStates.push({ requestId, index });
+    else
+      this.emit({
+        type: 'read-index-failed',
+        requestId,
+        reason: 'leader could not serve the read',
+      });
+  }
+
+  /** Follower side: resend unanswered forwarded reads every other heartbeat; fail them after the bound. */
+  private tickForwardedReads(): void {
+    if (this.forwardedReads.size === 0) return;
+    const bound = READ_TIMEOUT_ELECTIONS * this.cfg.electionTicks;
+    const retryEvery = 2 * this.cfg.heartbeatTicks;
+    for (const [requestId, f] of this.forwardedReads) {
+      if (this.ticks - f.firstSentAt >= bound) {
+        this.forwardedReads.delete(requestId);
+        this.emit({ type: 'read-index-failed', requestId, reason: 'no answer from the leader' });
+      } else if (this.leader !== null && this.ticks - f.lastSentAt >= retryEvery) {
+        f.lastSentAt = this.ticks;
+        this.send({ type: 'ReadIndex', to: this.leader, requestId });
+      }
+    }
+  }
+
+  private failForwardedReads(reason: string): void {
+    if (this.forwardedReads.size === 0) return;
+    const ids = [...this.forwardedReads.keys()];
+    this.forwardedReads.clear();
+    for (const requestId of ids) this.emit({ type: 'read-index-failed', requestId, reason });
   }
 }
 
@@ -1085,4 +1264,6 @@ function validateConfig(c: RaftConfig): void {
   if (c.maxEntriesPerMessage < 1) throw bad('maxEntriesPerMessage must be >= 1');
   if (c.maxBytesPerMessage < 1) throw bad('maxBytesPerMessage must be >= 1');
   if (c.maxInflightMessages < 1) throw bad('maxInflightMessages must be >= 1');
+  if (!Number.isInteger(c.snapshotRetryTicks) || c.snapshotRetryTicks < 0)
+    throw bad('snapshotRetryTicks must be an integer >= 0');
 }

@@ -40,6 +40,7 @@ export class NatsTransport implements RaftTransport {
   private handler: ((m: Message) => void) | undefined;
   private chunkSeq = 0;
   private closed = false;
+  private snapshotStatus: ((to: NodeId, index: number, ok: boolean) => void) | undefined;
 
   constructor(private readonly options: NatsTransportOptions) {
     const serverMax = options.connection.info?.max_payload ?? 1024 * 1024;
@@ -77,6 +78,7 @@ export class NatsTransport implements RaftTransport {
       this.maxFrameBytes,
       () => `${this.options.nodeId}.${++this.chunkSeq}.${Math.random().toString(36).slice(2, 8)}`,
     );
+    const failedTo = new Set<NodeId>();
     for (const [to, list] of frames) {
       const subject = `${this.options.subjectPrefix}.${to}`;
       for (const f of list) {
@@ -84,6 +86,7 @@ export class NatsTransport implements RaftTransport {
           this.options.connection.publish(subject, f);
         } catch {
           // Closed or draining connection: the message is lost, which Raft tolerates.
+          failedTo.add(to);
           continue;
         }
         this.stats.framesSent++;
@@ -91,10 +94,38 @@ export class NatsTransport implements RaftTransport {
       }
     }
     this.stats.messagesSent += messages.length;
+    this.reportSnapshots(messages, failedTo);
+  }
+
+  /**
+   * A snapshot counts as sent once the server has every frame of it (a flush
+   * round trip after the publishes), as lost if a publish or the flush failed.
+   * NATS may still lose it on the way to the follower: the leader then finds
+   * the follower behind on its next probe and sends it again.
+   */
+  private reportSnapshots(messages: readonly Message[], failedTo: ReadonlySet<NodeId>): void {
+    const report = this.snapshotStatus;
+    if (report === undefined) return;
+    const snapshots: { to: NodeId; index: number }[] = [];
+    for (const m of messages)
+      if (m.type === 'InstallSnapshot') snapshots.push({ to: m.to, index: m.snapshot.meta.index });
+    if (snapshots.length === 0) return;
+    this.options.connection.flush().then(
+      () => {
+        for (const s of snapshots) report(s.to, s.index, !failedTo.has(s.to));
+      },
+      () => {
+        for (const s of snapshots) report(s.to, s.index, false);
+      },
+    );
   }
 
   onMessage(handler: (message: Message) => void): void {
     this.handler = handler;
+  }
+
+  onSnapshotStatus(handler: (to: NodeId, index: number, ok: boolean) => void): void {
+    this.snapshotStatus = handler;
   }
 
   /** Unsubscribes; the connection stays open (it belongs to the caller). */

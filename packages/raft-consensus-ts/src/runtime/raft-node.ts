@@ -21,6 +21,7 @@ import {
   NodeStoppedError,
   ProposalDroppedError,
   ReadIndexFailedError,
+  ReadIndexTimeoutError,
   TransferTimeoutError,
 } from './runtime-errors.js';
 
@@ -86,6 +87,7 @@ export class RaftNode {
   private readonly maxBytesPerMessage: number;
   private readonly snapshotEvery: number;
   private readonly snapshotKeepEntries: number;
+  private readonly electionTicks: number;
   private readonly timer: ReturnType<typeof setInterval>;
   private readonly proposals = new Map<number, Waiter<ProposeResult>>();
   private readonly configChanges = new Map<number, Waiter<{ index: number; term: number }>>();
@@ -95,6 +97,7 @@ export class RaftNode {
   >();
   /** Reads whose index is known, waiting for the state machine to catch up: sorted by index on release. */
   private readonly readsWaitingApply: {
+    requestId: string;
     index: number;
     resolve: (i: number) => void;
     reject: (e: unknown) => void;
@@ -109,14 +112,18 @@ export class RaftNode {
   private scheduled = false;
   private stopped = false;
   private idleWaiters: (() => void)[] = [];
+  /** Whether the transport reports snapshot outcomes; if not, a snapshot counts as sent once send() returns. */
+  private readonly reportsSnapshots: boolean;
 
   private constructor(
     options: RaftNodeOptions,
     core: RaftCore,
     applied: number,
     maxBytesPerMessage: number,
+    electionTicks: number,
   ) {
     this.maxBytesPerMessage = maxBytesPerMessage;
+    this.electionTicks = electionTicks;
     this.id = options.id;
     this.tickMs = options.tickMs ?? DEFAULT_TICK_MS;
     this.core = core;
@@ -130,13 +137,20 @@ export class RaftNode {
     this.lastSnapshotIndex = applied;
     this.lastPersisted = core.status().lastIndex;
     this.transport.onMessage((m) => this.onMessage(m));
+    this.reportsSnapshots = typeof this.transport.onSnapshotStatus === 'function';
+    this.transport.onSnapshotStatus?.((to, index, ok) => {
+      if (this.stopped) return;
+      this.core.reportSnapshot(to, ok, index);
+      this.schedule();
+    });
     this.timer = setInterval(() => this.onTick(), this.tickMs);
   }
 
   /** Loads storage, restores the state machine from the latest snapshot, and starts ticking. */
   static async start(options: RaftNodeOptions): Promise<RaftNode> {
     const loaded = await options.storage.load();
-    const config = defaultConfig(options.id, options.config);
+    // The runtime always reports snapshot outcomes (see handle()): no timer re-sends them.
+    const config = defaultConfig(options.id, { snapshotRetryTicks: 0, ...options.config });
     const core = new RaftCore(config, {
       hardState: loaded.hardState,
       entries: loaded.entries,
@@ -151,7 +165,13 @@ export class RaftNode {
       core.setSnapshot(snapshot);
       applied = loaded.snapshot.index;
     }
-    const node = new RaftNode(options, core, applied, config.maxBytesPerMessage);
+    const node = new RaftNode(
+      options,
+      core,
+      applied,
+      config.maxBytesPerMessage,
+      config.electionTicks,
+    );
     node.schedule();
     return node;
   }
@@ -194,14 +214,35 @@ export class RaftNode {
   /**
    * A linearizable read barrier: resolves with an index once this node's state
    * machine has applied everything committed when the read began, so a read of
-   * local state after it sees every write acknowledged before it.
+   * local state after it sees every write acknowledged before it. Rejects with
+   * ReadIndexFailedError (no leader, leadership lost or changed, no answer from
+   * the leader within two election timeouts) or, after `timeoutMs` (default:
+   * four election timeouts; Infinity: none), ReadIndexTimeoutError.
    */
-  readIndex(): Promise<number> {
+  readIndex(options: { readonly timeoutMs?: number } = {}): Promise<number> {
     if (this.stopped) return Promise.reject(new NodeStoppedError('readIndex after stop'));
     const requestId = `${this.id}/${++this.readSeq}`;
-    const p = new Promise<number>((resolve, reject) =>
-      this.reads.set(requestId, { resolve, reject }),
-    );
+    const timeoutMs = options.timeoutMs ?? 4 * this.electionTicks * this.tickMs;
+    const p = new Promise<number>((resolve, reject) => {
+      const timer = !Number.isFinite(timeoutMs)
+        ? undefined
+        : setTimeout(() => {
+            this.reads.delete(requestId);
+            const i = this.readsWaitingApply.findIndex((r) => r.requestId === requestId);
+            if (i >= 0) this.readsWaitingApply.splice(i, 1);
+            reject(new ReadIndexTimeoutError(timeoutMs));
+          }, timeoutMs);
+      this.reads.set(requestId, {
+        resolve: (i) => {
+          clearTimeout(timer);
+          resolve(i);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      });
+    });
     this.core.readIndex(requestId);
     this.schedule();
     return p;
@@ -314,8 +355,13 @@ export class RaftNode {
       this.lastPersisted = (ready.entries[ready.entries.length - 1] as Entry).index;
     }
     // 2. Send: only now may a vote or an acknowledgement leave this node.
-    if (ready.messages.length > 0)
+    if (ready.messages.length > 0) {
       this.transport.send(coalesceMessages(ready.messages, this.maxBytesPerMessage));
+      if (!this.reportsSnapshots)
+        for (const m of ready.messages)
+          if (m.type === 'InstallSnapshot')
+            this.core.reportSnapshot(m.to, true, m.snapshot.meta.index);
+    }
     // 3. Apply.
     if (ready.snapshot) {
       this.sm.restore(ready.snapshot);
@@ -330,7 +376,7 @@ export class RaftNode {
       if (!waiter) continue;
       this.reads.delete(rs.requestId);
       if (rs.index <= this.applied) waiter.resolve(rs.index);
-      else this.readsWaitingApply.push({ index: rs.index, ...waiter });
+      else this.readsWaitingApply.push({ requestId: rs.requestId, index: rs.index, ...waiter });
     }
     this.releaseReads();
     for (const e of ready.events) this.emitEvent(e);

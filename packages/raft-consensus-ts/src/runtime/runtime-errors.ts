@@ -34,6 +34,15 @@ export class ReadIndexFailedError extends RaftError {
   }
 }
 
+/** A linearizable read got no read index (or its state machine did not catch up) within `timeoutMs`; retry, perhaps elsewhere. */
+export class ReadIndexTimeoutError extends RaftError {
+  readonly timeoutMs: number;
+  constructor(timeoutMs: number) {
+    super('RAFT_READ_INDEX_TIMEOUT', `read index not settled within ${timeoutMs} ms`);
+    this.timeoutMs = timeoutMs;
+  }
+}
+
 /** A leadership transfer did not complete in time. */
 export class TransferTimeoutError extends RaftError {
   readonly target: string;

@@ -35,13 +35,21 @@ export class LocalNetwork {
     this.isolated.delete(id);
   }
 
-  /** @internal */
-  deliver(from: NodeId, to: NodeId, frame: Uint8Array): void {
-    if (this.isolated.has(from) || this.isolated.has(to)) return;
-    if (this.lossRate > 0 && Math.random() < this.lossRate) return;
+  /** @internal `done` learns whether the frame reached a live transport. */
+  deliver(from: NodeId, to: NodeId, frame: Uint8Array, done?: (delivered: boolean) => void): void {
+    if (this.isolated.has(from) || this.isolated.has(to)) {
+      if (done) setImmediate(() => done(false));
+      return;
+    }
+    if (this.lossRate > 0 && Math.random() < this.lossRate) {
+      if (done) setImmediate(() => done(false));
+      return;
+    }
     setImmediate(() => {
-      if (this.isolated.has(from) || this.isolated.has(to)) return;
-      this.nodes.get(to)?.receive(frame);
+      const target = this.nodes.get(to);
+      const delivered = !this.isolated.has(from) && !this.isolated.has(to) && target !== undefined;
+      if (delivered) target.receive(frame);
+      done?.(delivered);
     });
   }
 
@@ -57,6 +65,7 @@ export class LocalTransport implements RaftTransport {
   private readonly receiver: FrameReceiver;
   private chunkSeq = 0;
   private closed = false;
+  private snapshotStatus: ((to: NodeId, index: number, ok: boolean) => void) | undefined;
   /** Every dropped frame, for assertions. */
   readonly drops: { reason: DropReason; detail: string }[] = [];
 
@@ -86,17 +95,42 @@ export class LocalTransport implements RaftTransport {
       this.maxFrameBytes,
       () => `${this.id}.${++this.chunkSeq}`,
     )) {
+      const done = this.snapshotTracker(messages, to, frames.length);
       for (const f of frames) {
         this.stats.framesSent++;
         this.stats.bytesSent += f.length;
-        this.network.deliver(this.id, to, f);
+        this.network.deliver(this.id, to, f, done);
       }
     }
     this.stats.messagesSent += messages.length;
   }
 
+  /** Reports each snapshot to `to` as sent once every frame to `to` of this send arrived, else as lost. */
+  private snapshotTracker(
+    messages: readonly Message[],
+    to: NodeId,
+    frames: number,
+  ): ((delivered: boolean) => void) | undefined {
+    const report = this.snapshotStatus;
+    if (report === undefined) return undefined;
+    const indexes = messages
+      .filter((m) => m.type === 'InstallSnapshot' && m.to === to)
+      .map((m) => (m.type === 'InstallSnapshot' ? m.snapshot.meta.index : 0));
+    if (indexes.length === 0) return undefined;
+    let pending = frames;
+    let ok = true;
+    return (delivered) => {
+      ok &&= delivered;
+      if (--pending === 0) for (const index of indexes) report(to, index, ok);
+    };
+  }
+
   onMessage(handler: (message: Message) => void): void {
     this.handler = handler;
+  }
+
+  onSnapshotStatus(handler: (to: NodeId, index: number, ok: boolean) => void): void {
+    this.snapshotStatus = handler;
   }
 
   /** @internal */

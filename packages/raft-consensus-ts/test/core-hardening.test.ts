@@ -1,0 +1,421 @@
+import { describe, expect, it } from 'vitest';
+import { decodeConfigEntry } from '../src/core/config-entry.js';
+import { defaultConfig } from '../src/core/default-config.js';
+import { RaftCore } from '../src/core/raft-core.js';
+import { ConfigChangeInProgressError } from '../src/errors.js';
+import type { Entry, Message, Ready, RequestVote } from '../src/types.js';
+import { bytes, TestCluster } from './core-harness.js';
+
+/**
+ * Each test here reproduces one problem an outside review found (issue 15,
+ * items 2, 3, 5, 6, 7, 8 and 9) and failed on the code before its fix.
+ */
+
+function drain(c: RaftCore): Ready {
+  const rd = c.ready();
+  c.advance(rd);
+  return rd;
+}
+
+/** Delivers everything except what `drop` says, ticking every node `ticks` times. */
+function run(cl: TestCluster, ticks: number): void {
+  for (let i = 0; i < ticks; i++) {
+    for (const id of cl.nodes.keys()) cl.core(id).tick();
+    cl.deliverAll();
+  }
+}
+
+describe('ReadIndex retried on every heartbeat (item 2)', () => {
+  it('a read whose heartbeat round was lost completes in the next healthy round', () => {
+    const cl = new TestCluster(['a', 'b', 'c']);
+    cl.elect('a');
+    cl.core('a').readIndex('r1');
+    cl.flush();
+    // Every heartbeat of the round (and so every ack) is lost.
+    expect(cl.take('AppendEntries').length).toBe(2);
+    cl.deliverAll();
+    expect(cl.node('a').readStates).toEqual([]);
+    cl.tick('a', 1);
+    cl.deliverAll();
+    expect(cl.node('a').readStates).toEqual([
+      { requestId: 'r1', index: cl.core('a').status().commitIndex },
+    ]);
+  });
+});
+
+describe('leader reads are bounded (item 3)', () => {
+  it('without check-quorum, a leader cut off from the majority fails its read after two election timeouts', () => {
+    const cl = new TestCluster(['a', 'b', 'c'], { checkQuorum: false });
+    cl.elect('a');
+    cl.filter = (m) => m.from === 'a';
+    cl.core('a').readIndex('r');
+    cl.tick('a', 2 * 10 - 1);
+    cl.deliverAll();
+    expect(cl.node('a').events.filter((e) => e.type === 'read-index-failed')).toEqual([]);
+    cl.tick('a', 1);
+    expect(cl.node('a').events).toContainEqual({
+      type: 'read-index-failed',
+      requestId: 'r',
+      reason: 'leadership not confirmed in time',
+    });
+    expect(cl.core('a').status().role).toBe('leader');
+  });
+});
+
+describe('forwarded reads are tracked (item 3)', () => {
+  it('a follower whose forwarded request was lost still gets an answer, or a failure, within the bound', () => {
+    const cl = new TestCluster(['a', 'b', 'c']);
+    cl.elect('a');
+    cl.core('b').readIndex('fr');
+    cl.flush();
+    expect(cl.take('ReadIndex').length).toBe(1);
+    run(cl, 3 * 10);
+    const b = cl.node('b');
+    const settled =
+      b.readStates.some((r) => r.requestId === 'fr') ||
+      b.events.some((e) => e.type === 'read-index-failed' && e.requestId === 'fr');
+    expect(settled).toBe(true);
+  });
+
+  it('with the leader unreachable, a forwarded read fails after a bound', () => {
+    const cl = new TestCluster(['a', 'b', 'c']);
+    cl.elect('a');
+    cl.filter = (m) => m.type !== 'ReadIndex' && m.type !== 'ReadIndexResponse';
+    cl.core('b').readIndex('fr');
+    run(cl, 3 * 10);
+    expect(cl.node('b').events).toContainEqual({
+      type: 'read-index-failed',
+      requestId: 'fr',
+      reason: 'no answer from the leader',
+    });
+  });
+
+  it('a forwarded read fails when the follower learns of another leader', () => {
+    const cl = new TestCluster(['a', 'b', 'c']);
+    cl.elect('a');
+    cl.core('b').readIndex('fr');
+    cl.flush();
+    cl.take('ReadIndex');
+    // c wins a new term; b follows it.
+    cl.elect('c');
+    expect(cl.core('b').status().leader).toBe('c');
+    expect(cl.node('b').events).toContainEqual({
+      type: 'read-index-failed',
+      requestId: 'fr',
+      reason: 'leader changed',
+    });
+  });
+});
+
+describe('bootstrap membership persisted (item 5)', () => {
+  const cfg = defaultConfig('a', { preVote: false, checkQuorum: false });
+  const zero = { term: 0, vote: null, commit: 0 };
+
+  it('a brand-new node writes its bootstrap membership into the log as a committed entry', () => {
+    const c = new RaftCore(cfg, {
+      hardState: zero,
+      entries: [],
+      bootstrap: { voters: ['c', 'a', 'b'], learners: [] },
+    });
+    const rd = drain(c);
+    expect(rd.entries.length).toBe(1);
+    const e = rd.entries[0] as Entry;
+    expect(e).toMatchObject({ index: 1, type: 'config' });
+    expect(decodeConfigEntry(e.data, 1).membership).toEqual({
+      voters: ['a', 'b', 'c'],
+      learners: [],
+    });
+    expect(rd.hardState?.commit).toBe(1);
+  });
+
+  it('a restart with a different bootstrap keeps the stored membership and says so', () => {
+    const first = new RaftCore(cfg, {
+      hardState: zero,
+      entries: [],
+      bootstrap: { voters: ['a', 'b', 'c'], learners: [] },
+    });
+    const rd = drain(first);
+    const restarted = new RaftCore(cfg, {
+      hardState: rd.hardState ?? zero,
+      entries: rd.entries,
+      bootstrap: { voters: ['a'], learners: [] },
+    });
+    expect(restarted.status().membership.voters).toEqual(['a', 'b', 'c']);
+    expect(drain(restarted).events).toContainEqual({
+      type: 'bootstrap-ignored',
+      bootstrap: { voters: ['a'], learners: [] },
+      membership: { voters: ['a', 'b', 'c'], learners: [] },
+    });
+    // Alone it must not elect itself: a majority of three is two.
+    for (let i = 0; i < 100; i++) restarted.tick();
+    expect(restarted.status().role).not.toBe('leader');
+  });
+});
+
+describe('snapshots wait for the transport (item 6)', () => {
+  /** As RaftNode runs the core: snapshotRetryTicks 0, every snapshot reported. */
+  function lagging(): { cl: TestCluster; sent: Message[] } {
+    const cl = new TestCluster(['a', 'b', 'c'], { snapshotRetryTicks: 0 });
+    cl.elect('a');
+    cl.filter = (m) => m.to !== 'c';
+    for (let i = 0; i < 5; i++) cl.core('a').propose(bytes(`v${i}`));
+    cl.deliverAll();
+    const a = cl.core('a');
+    const applied = a.status().appliedIndex;
+    a.setSnapshot({ meta: a.snapshotMeta(applied), data: bytes('state') });
+    a.compact(applied);
+    const sent: Message[] = [];
+    // c hears everything but snapshots, which stay "in transit" (recorded, never delivered).
+    cl.filter = (m) => {
+      if (m.type !== 'InstallSnapshot') return true;
+      sent.push(m);
+      return false;
+    };
+    return { cl, sent };
+  }
+
+  it('sends one snapshot and waits for its report instead of re-sending on a timer', () => {
+    const { cl, sent } = lagging();
+    run(cl, 100);
+    expect(sent.length).toBe(1);
+  });
+
+  it('a failed report lets the next heartbeat send it again; a sent report moves to probing', () => {
+    const { cl, sent } = lagging();
+    run(cl, 3);
+    expect(sent.length).toBe(1);
+    cl.core('a').reportSnapshot('c', false);
+    run(cl, 3);
+    expect(sent.length).toBe(2);
+    expect(cl.core('a').status().progress?.c?.state).toBe('snapshot');
+    cl.core('a').reportSnapshot('c', true);
+    expect(cl.core('a').status().progress?.c?.state).toBe('probe');
+    // Delivered after all: c installs it and catches up.
+    cl.filter = () => true;
+    cl.queue.push(sent[1] as Message);
+    run(cl, 3);
+    expect(cl.core('c').status().commitIndex).toBe(cl.core('a').status().commitIndex);
+  });
+
+  it('a driver that never reports gets one retry per snapshotRetryTicks (default 4 election timeouts)', () => {
+    const cl = new TestCluster(['a', 'b', 'c']);
+    cl.elect('a');
+    cl.filter = (m) => m.to !== 'c';
+    for (let i = 0; i < 5; i++) cl.core('a').propose(bytes(`v${i}`));
+    cl.deliverAll();
+    const a = cl.core('a');
+    a.setSnapshot({ meta: a.snapshotMeta(a.status().appliedIndex), data: bytes('s') });
+    a.compact(a.status().appliedIndex);
+    let sent = 0;
+    cl.filter = (m) => {
+      if (m.type !== 'InstallSnapshot') return true;
+      sent++;
+      return false;
+    };
+    run(cl, 100);
+    expect(sent).toBeGreaterThanOrEqual(2);
+    expect(sent).toBeLessThanOrEqual(3);
+  });
+});
+
+describe('pre-vote honours a live leader with check-quorum off (item 7)', () => {
+  it('a follower that heard from its leader recently refuses a pre-vote', () => {
+    const cl = new TestCluster(['a', 'b', 'c'], { preVote: true, checkQuorum: false });
+    cl.elect('a');
+    const b = cl.core('b');
+    const term = b.status().term;
+    b.step({
+      type: 'RequestVote',
+      from: 'c',
+      to: 'b',
+      term: term + 1,
+      lastLogIndex: 99,
+      lastLogTerm: term,
+      preVote: true,
+      transfer: false,
+    });
+    const granted = drain(b).messages.filter((m) => m.type === 'RequestVoteResponse' && m.granted);
+    expect(granted).toEqual([]);
+  });
+});
+
+describe('messages from outside the configuration (item 8)', () => {
+  const intruderVote = (to: string, term: number): RequestVote => ({
+    type: 'RequestVote',
+    from: 'intruder',
+    to,
+    term,
+    lastLogIndex: 1_000,
+    lastLogTerm: 1_000,
+    preVote: false,
+    transfer: true,
+  });
+
+  it('a transfer-flagged RequestVote from an unknown id moves no term and no leader, and is counted', () => {
+    const cl = new TestCluster(['a', 'b', 'c'], { preVote: true, checkQuorum: true });
+    cl.elect('a');
+    const term = cl.core('a').status().term;
+    for (const id of ['a', 'b', 'c']) cl.core(id).step(intruderVote(id, term + 100));
+    cl.deliverAll();
+    run(cl, 5);
+    for (const id of ['a', 'b', 'c']) {
+      expect(cl.core(id).status()).toMatchObject({ term, leader: 'a' });
+      expect(cl.core(id).status().dropped?.['not-a-member']).toBe(1);
+    }
+    expect(cl.node('b').events).toContainEqual({
+      type: 'message-dropped',
+      from: 'intruder',
+      messageType: 'RequestVote',
+      reason: 'not-a-member',
+    });
+  });
+
+  it('responses and reads from an unknown id do not move the term', () => {
+    const cl = new TestCluster(['a', 'b', 'c']);
+    cl.elect('a');
+    const term = cl.core('a').status().term;
+    const a = cl.core('a');
+    a.step({
+      type: 'AppendEntriesResponse',
+      from: 'x',
+      to: 'a',
+      term: term + 5,
+      success: false,
+      matchIndex: 0,
+    });
+    a.step({
+      type: 'RequestVoteResponse',
+      from: 'x',
+      to: 'a',
+      term: term + 6,
+      granted: true,
+      preVote: false,
+    });
+    a.step({ type: 'ReadIndex', from: 'x', to: 'a', term, requestId: 'sneak' });
+    cl.deliverAll();
+    expect(a.status()).toMatchObject({ role: 'leader', term });
+    expect(cl.queue.filter((m) => m.to === 'x')).toEqual([]);
+    expect(a.status().dropped?.['not-a-member']).toBe(3);
+  });
+
+  it('TimeoutNow is obeyed only from the current leader at the current term', () => {
+    const cl = new TestCluster(['a', 'b', 'c']);
+    cl.elect('a');
+    const term = cl.core('a').status().term;
+    cl.core('c').step({ type: 'TimeoutNow', from: 'b', to: 'c', term });
+    cl.core('c').step({ type: 'TimeoutNow', from: 'a', to: 'c', term: term + 3 });
+    cl.deliverAll();
+    expect(cl.core('c').status()).toMatchObject({ term, role: 'follower', leader: 'a' });
+    expect(cl.core('c').status().dropped?.['timeout-now-not-from-leader']).toBe(2);
+    cl.core('a').transferLeadership('c');
+    cl.deliverAll();
+    expect(cl.core('c').status().role).toBe('leader');
+  });
+
+  it('a node that knows no configuration yet still votes: it cannot tell members from strangers', () => {
+    const d = new RaftCore(defaultConfig('d', { preVote: false, checkQuorum: false }), {
+      hardState: { term: 0, vote: null, commit: 0 },
+      entries: [],
+    });
+    d.step({
+      type: 'RequestVote',
+      from: 'a',
+      to: 'd',
+      term: 3,
+      lastLogIndex: 5,
+      lastLogTerm: 2,
+      preVote: false,
+      transfer: false,
+    });
+    expect(drain(d).messages).toMatchObject([{ type: 'RequestVoteResponse', granted: true }]);
+    expect(d.status().dropped['not-a-member']).toBe(0);
+  });
+
+  it('a node that knows no configuration yet still follows a leader that adds it', () => {
+    const cl = new TestCluster(['a', 'b', 'c']);
+    cl.elect('a');
+    const d = cl.add('d');
+    cl.core('a').proposeConfigChange({ type: 'addLearner', node: 'd' });
+    cl.deliverAll();
+    run(cl, 3);
+    expect(d.core.status()).toMatchObject({ role: 'learner', leader: 'a' });
+    expect(d.core.status().commitIndex).toBe(cl.core('a').status().commitIndex);
+  });
+});
+
+describe("membership guard: Ongaro's schedule from raft-dev, 2015 (item 9)", () => {
+  /**
+   * "Bug in single-server membership changes" (Diego Ongaro, raft-dev, July
+   * 2015): C0 = {s1..s4}. s1 (term 1) appends C1 = C0 + s5 and reaches only
+   * s5. s2 wins term 2 with s3 and s4 and, if allowed, appends C2 = C0 - s1
+   * before committing anything of its own term: under C2 a majority is s2 and
+   * s3, so C2 commits. s1 then wins term 3 under C1 with s4 and s5 and
+   * overwrites the committed C2. The guard (a new leader commits an entry of
+   * its term before any config change) makes s2 refuse C2 until its no-op is on
+   * a C0 majority, which s1's term-3 majority would then intersect.
+   */
+  it('no committed entry is lost whatever the leaders were allowed to propose', () => {
+    const cl = new TestCluster(['s1', 's2', 's3', 's4']);
+    cl.add('s5');
+    const cut = new Set<string>();
+    const block = (a: string, b: string) => {
+      cut.add(`${a}>${b}`);
+      cut.add(`${b}>${a}`);
+    };
+    cl.filter = (m) => !cut.has(`${m.from}>${m.to}`);
+    cl.elect('s1');
+    // 1. s1 adds s5, heard by s5 only.
+    for (const x of ['s2', 's3', 's4']) block('s1', x);
+    cl.core('s1').proposeConfigChange({ type: 'addVoter', node: 's5' });
+    cl.deliverAll();
+    expect(cl.core('s5').status().membership.voters).toContain('s5');
+    // 2. s2 campaigns with s3 and s4; once elected it reaches s3 only.
+    const s2 = cl.core('s2');
+    for (let i = 0; i < 100 && s2.status().role !== 'candidate'; i++) s2.tick();
+    cl.flush();
+    for (const m of cl.take('RequestVote')) cl.core(m.to).step(m);
+    cl.flush();
+    block('s2', 's4');
+    cl.deliverAll();
+    expect(s2.status()).toMatchObject({ role: 'leader', term: 2 });
+    let refused = false;
+    try {
+      s2.proposeConfigChange({ type: 'removeNode', node: 's1' });
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigChangeInProgressError);
+      refused = true;
+    }
+    cl.deliverAll();
+    // 3. s1 restarts (a leader does not campaign) and runs for term 3 with s4 and s5.
+    const s1 = cl.node('s1');
+    s1.core = new RaftCore(defaultConfig('s1', { preVote: false, checkQuorum: false }), {
+      hardState: s1.hardState,
+      entries: s1.log,
+    });
+    cut.clear();
+    for (const x of ['s2', 's3']) block('s1', x);
+    block('s2', 's4');
+    for (let i = 0; i < 200 && s1.core.status().role !== 'leader'; i++) {
+      s1.core.tick();
+      cl.deliverAll();
+    }
+    expect(s1.core.status().role).toBe('leader');
+    // 4. Heal: s1's log is pushed everywhere.
+    cut.clear();
+    run(cl, 20);
+    // State machine safety: nodes agree on every index any of them applied.
+    const appliedAt = new Map<number, number>();
+    for (const n of cl.nodes.values())
+      for (const e of n.applied) {
+        const t = appliedAt.get(e.index);
+        if (t === undefined) appliedAt.set(e.index, e.term);
+        else expect(`${e.index}:${e.term}`).toBe(`${e.index}:${t}`);
+      }
+    const leader = [...cl.nodes.values()].find((n) => n.core.status().role === 'leader');
+    for (const [index, term] of appliedAt) {
+      if (index < (leader?.core.firstIndex ?? 1)) continue;
+      expect(leader?.core.termAt(index)).toBe(term);
+    }
+    expect(refused).toBe(true);
+  });
+});

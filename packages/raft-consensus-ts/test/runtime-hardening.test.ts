@@ -1,0 +1,168 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { RaftNode } from '../src/runtime/raft-node.js';
+import { ReadIndexTimeoutError } from '../src/runtime/runtime-errors.js';
+import { MemoryStorage } from '../src/storage/memory-storage.js';
+import { LocalNetwork } from '../src/transport/local-transport.js';
+import type { Entry, Message, RaftTransport, Snapshot, StateMachine } from '../src/types.js';
+
+/** Runtime halves of issue 15's items 3, 5 and 6; each failed before its fix. */
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+class KvMachine implements StateMachine {
+  map = new Map<string, string>();
+  apply(entry: Entry): unknown {
+    const [k, v] = dec.decode(entry.data).split('=') as [string, string];
+    this.map.set(k, v);
+    return null;
+  }
+  snapshot(): Uint8Array {
+    return enc.encode(JSON.stringify([...this.map]));
+  }
+  restore(snapshot: Snapshot): void {
+    this.map = new Map(JSON.parse(dec.decode(snapshot.data)) as [string, string][]);
+  }
+}
+
+const ids = ['a', 'b', 'c'];
+const membership = { voters: ids, learners: [] };
+let nodes: RaftNode[] = [];
+
+afterEach(async () => {
+  await Promise.all(nodes.map((n) => n.stop()));
+  nodes = [];
+});
+
+async function until<T>(what: string, fn: () => T | undefined, timeoutMs = 5000): Promise<T> {
+  const start = performance.now();
+  for (;;) {
+    const v = fn();
+    if (v !== undefined && v !== false) return v;
+    if (performance.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function start(
+  net: LocalNetwork,
+  id: string,
+  storage = new MemoryStorage(),
+  opts: { snapshotEvery?: number; transport?: RaftTransport } = {},
+): Promise<RaftNode> {
+  const node = await RaftNode.start({
+    id,
+    storage,
+    transport: opts.transport ?? net.transport(id),
+    stateMachine: new KvMachine(),
+    bootstrap: membership,
+    tickMs: 5,
+    ...(opts.snapshotEvery === undefined
+      ? {}
+      : { snapshotEvery: opts.snapshotEvery, snapshotKeepEntries: 5 }),
+  });
+  nodes.push(node);
+  return node;
+}
+
+const leaderOf = (list: RaftNode[]) => list.find((n) => n.status().role === 'leader');
+
+describe('RaftNode.readIndex settles (item 3)', () => {
+  it("a follower's read started during 30 ms of total message loss settles within 2 s", async () => {
+    const net = new LocalNetwork();
+    const list = await Promise.all(ids.map((id) => start(net, id)));
+    const leader = await until('a leader', () => leaderOf(list));
+    await leader.propose(enc.encode('k=1'));
+    const follower = list.find((n) => n !== leader) as RaftNode;
+    await until('the follower to know the leader', () => follower.status().leader === leader.id);
+    net.lossRate = 1;
+    const read = follower.readIndex().then(
+      (index) => ({ ok: true, index }),
+      (error: unknown) => ({ ok: false, error }),
+    );
+    await sleep(30);
+    net.lossRate = 0;
+    const outcome = await Promise.race([read, sleep(2000).then(() => 'unsettled' as const)]);
+    expect(outcome).not.toBe('unsettled');
+    // Writes kept committing meanwhile, and the cluster still serves reads.
+    await leader.propose(enc.encode('k=2'));
+    await expect(follower.readIndex()).resolves.toBeGreaterThan(0);
+  });
+
+  it('rejects with ReadIndexTimeoutError (RAFT_READ_INDEX_TIMEOUT) after timeoutMs', async () => {
+    const net = new LocalNetwork();
+    const list = await Promise.all(ids.map((id) => start(net, id)));
+    const leader = await until('a leader', () => leaderOf(list));
+    const follower = list.find((n) => n !== leader) as RaftNode;
+    await until('the follower to know the leader', () => follower.status().leader === leader.id);
+    net.isolate(follower.id);
+    const err = await follower.readIndex({ timeoutMs: 15 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ReadIndexTimeoutError);
+    expect(err).toMatchObject({ code: 'RAFT_READ_INDEX_TIMEOUT', timeoutMs: 15 });
+  });
+});
+
+describe('bootstrap persisted (item 5)', () => {
+  it('a restart with an edited bootstrap keeps the stored voters and cannot elect itself alone', async () => {
+    const net = new LocalNetwork();
+    const storage = new MemoryStorage();
+    const first = await start(net, 'a', storage);
+    await until('the first save', () => (storage.saves > 0 ? true : undefined));
+    await first.stop();
+    const again = await RaftNode.start({
+      id: 'a',
+      storage,
+      transport: net.transport('a'),
+      stateMachine: new KvMachine(),
+      bootstrap: { voters: ['a'], learners: [] },
+      tickMs: 5,
+    });
+    nodes.push(again);
+    expect(again.status().membership.voters).toEqual(['a', 'b', 'c']);
+    await sleep(300);
+    expect(again.status().role).not.toBe('leader');
+  });
+});
+
+describe('snapshots wait for the transport (item 6)', () => {
+  it('a leader sends a down follower one snapshot, not one per election timeout, and catches it up when it returns', async () => {
+    const net = new LocalNetwork();
+    const storages = new Map(ids.map((id) => [id, new MemoryStorage()]));
+    const snapshotsTo = new Map<string, number>();
+    const counting = (id: string): RaftTransport => {
+      const t = net.transport(id);
+      return {
+        send: (messages: readonly Message[]) => {
+          for (const m of messages)
+            if (m.type === 'InstallSnapshot')
+              snapshotsTo.set(m.to, (snapshotsTo.get(m.to) ?? 0) + 1);
+          t.send(messages);
+        },
+        onMessage: (h) => t.onMessage(h),
+        onSnapshotStatus: (h) => t.onSnapshotStatus(h),
+        close: () => t.close(),
+      };
+    };
+    const list = await Promise.all(
+      ids.map((id) =>
+        start(net, id, storages.get(id), { snapshotEvery: 20, transport: counting(id) }),
+      ),
+    );
+    const leader = await until('a leader', () => leaderOf(list));
+    const victim = list.find((n) => n !== leader) as RaftNode;
+    await victim.stop();
+    for (let i = 0; i < 200; i++) await leader.propose(enc.encode(`k${i}=${i}`));
+    // 100 ticks: the old timer re-sent every election timeout (10 ticks).
+    await sleep(500);
+    expect(snapshotsTo.get(victim.id) ?? 0).toBeLessThanOrEqual(1);
+    const back = await start(net, victim.id, storages.get(victim.id), { snapshotEvery: 20 });
+    await until(
+      'the returned follower catches up',
+      () => (back.status().appliedIndex >= leader.status().commitIndex ? true : undefined),
+      5000,
+    );
+    expect(snapshotsTo.get(victim.id) ?? 0).toBeLessThanOrEqual(2);
+  });
+});
