@@ -1,0 +1,41 @@
+/**
+ * Builds the dashboard page at build time: esbuild bundles web/main.ts (with
+ * uPlot and zod) and web/style.css, and both are inlined into one HTML file,
+ * so an agent serves the whole dashboard from one route and it works with no
+ * internet. The result is committed as page/index.html; a unit test rebuilds
+ * it and fails when the committed page is stale.
+ */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+const WEB = fileURLToPath(new URL('../web/', import.meta.url));
+
+async function bundle(entry: string): Promise<string> {
+  const out = await build({
+    entryPoints: [`${WEB}${entry}`],
+    bundle: true,
+    write: false,
+    minify: true,
+    format: 'iife',
+    target: ['chrome110', 'firefox115', 'safari16'],
+    platform: 'browser',
+    conditions: ['@coxswain/source'],
+    legalComments: 'none',
+    logLevel: 'silent',
+  });
+  const file = out.outputFiles[0];
+  if (!file) throw new Error(`esbuild wrote nothing for ${entry}`);
+  return file.text;
+}
+
+/** The page's HTML with its script and style inlined. */
+export async function buildPage(): Promise<string> {
+  const [script, style] = await Promise.all([bundle('main.ts'), bundle('style.css')]);
+  const template = readFileSync(`${WEB}index.html`, 'utf8');
+  // `</script` inside the bundle would end the element early.
+  const safeScript = script.replace(/<\/script/gi, '<\\/script');
+  return template
+    .replace('/*STYLE*/', () => style.trim())
+    .replace('/*SCRIPT*/', () => safeScript.trim());
+}
