@@ -70,6 +70,7 @@ export class TimeChart {
         {
           ...AXIS,
           // Whole seconds at least: a young chart would otherwise label sub-second ticks alike.
+          space: 80,
           incrs: [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600],
           values: (_u, ticks) => ticks.map((t) => clockTick(t)),
         },
