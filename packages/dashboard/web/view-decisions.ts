@@ -61,7 +61,7 @@ function delta(d: Decision): string {
   const diff = d.desiredReplicas - d.currentReplicas;
   if (diff > 0) return `<span class="up">▲ ${d.currentReplicas} → ${d.desiredReplicas}</span>`;
   if (diff < 0) return `<span class="down">▼ ${d.currentReplicas} → ${d.desiredReplicas}</span>`;
-  return `<span class="dim">＝ ${d.currentReplicas}</span>`;
+  return `<span class="dim">= ${d.currentReplicas}</span>`;
 }
 
 function decisionCard(d: Decision): string {
