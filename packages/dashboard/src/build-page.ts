@@ -6,10 +6,32 @@
  * it and fails when the committed page is stale.
  */
 import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
+import { build, type Plugin } from 'esbuild';
 
 const WEB = fileURLToPath(new URL('../web/', import.meta.url));
+
+/**
+ * zod's namespace re-exports its error messages in some fifty languages
+ * (`z.locales`, 260 KiB minified); the page uses the English ones zod
+ * configures by default, so the bundle's `locales` holds only those.
+ */
+const englishOnlyZodLocales: Plugin = {
+  name: 'zod-english-locales',
+  setup(b) {
+    b.onResolve({ filter: /\/locales\/index\.js$/ }, (args) =>
+      /[\\/]zod[\\/]/.test(args.importer)
+        ? { path: join(dirname(args.importer), '../locales/en.js'), namespace: 'zod-locales' }
+        : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'zod-locales' }, (args) => ({
+      contents: `export { default as en } from ${JSON.stringify(args.path)};`,
+      resolveDir: dirname(args.path),
+      loader: 'js',
+    }));
+  },
+};
 
 async function bundle(entry: string): Promise<string> {
   const out = await build({
@@ -23,6 +45,7 @@ async function bundle(entry: string): Promise<string> {
     conditions: ['@coxswain/source'],
     legalComments: 'none',
     logLevel: 'silent',
+    plugins: [englishOnlyZodLocales],
   });
   const file = out.outputFiles[0];
   if (!file) throw new Error(`esbuild wrote nothing for ${entry}`);
