@@ -38,13 +38,9 @@ export function traces(): Trace[] {
   return out.sort((a, b) => b.start - a.start);
 }
 
-const interesting = (t: Trace): boolean =>
-  t.spans.some(
-    (s) =>
-      s.name === 'coxswain.decide' ||
-      s.name === 'coxswain.scale_operation' ||
-      s.name === 'coxswain.command',
-  );
+/** Decisions, commands, executions and elections; an agent's periodic sample-and-report alone is not worth a row. */
+const DECISION_PATH = /^(coxswain\.(decide|scale_operation|command|lock|raft|election)|execute)/;
+const interesting = (t: Trace): boolean => t.spans.some((s) => DECISION_PATH.test(s.name));
 
 export function renderTrace(): void {
   const all = traces();
