@@ -39,7 +39,7 @@ export function traces(): Trace[] {
 }
 
 /** Decisions, commands, executions and elections; an agent's periodic sample-and-report alone is not worth a row. */
-const DECISION_PATH = /^(coxswain\.(decide|scale_operation|command|lock|raft|election)|execute)/;
+const DECISION_PATH = /^coxswain\.(decide|scale_operation|command|lock|raft|election|execute|docker)/;
 const interesting = (t: Trace): boolean => t.spans.some((s) => DECISION_PATH.test(s.name));
 
 export function renderTrace(): void {
