@@ -39,7 +39,8 @@ export function traces(): Trace[] {
 }
 
 /** Decisions, commands, executions and elections; an agent's periodic sample-and-report alone is not worth a row. */
-const DECISION_PATH = /^coxswain\.(decide|scale_operation|command|lock|raft|election|execute|docker)/;
+const DECISION_PATH =
+  /^coxswain\.(decide|scale_operation|command|lock|raft|election|execute|docker)/;
 const interesting = (t: Trace): boolean => t.spans.some((s) => DECISION_PATH.test(s.name));
 
 export function renderTrace(): void {
@@ -63,6 +64,13 @@ export function renderTrace(): void {
   );
   const t = all.find((x) => x.id === sel);
   setHtml($('waterfall'), t ? waterfall(t) : '<div class="dim pad">pick a trace</div>');
+}
+
+/** The duration label after the bar, or before it when the bar ends near the right edge. */
+function durationPosition(left: number, width: number): string {
+  return left + width > 80
+    ? `right:${(100 - left).toFixed(2)}%;margin-right:6px`
+    : `left:${(left + width).toFixed(2)}%;margin-left:6px`;
 }
 
 function waterfall(t: Trace): string {
@@ -104,7 +112,7 @@ function waterfall(t: Trace): string {
       return `<div class="wf-row" title="${esc(attrs)}"><div class="wf-name" style="padding-left:${depth * 14 + 6}px">
         <span class="swatch" style="background:${colorOf(proc)}"></span>${esc(s.name.replace('coxswain.', ''))}<span class="dim"> ${esc(proc)}</span></div>
         <div class="wf-track"><div class="wf-bar ${s.status.code === 'error' ? 'err' : ''}" style="left:${left.toFixed(3)}%;width:${width.toFixed(3)}%;background:${colorOf(proc)}"></div>
-        <span class="wf-dur" style="left:${Math.min(92, left + width).toFixed(2)}%">${s.durationMs.toFixed(2)} ms</span></div></div>`;
+        <span class="wf-dur" style="${durationPosition(left, width)}">${s.durationMs.toFixed(2)} ms</span></div></div>`;
     })
     .join('');
   return `<div class="wf-head"><b>${esc(t.root.name)}</b> <span class="dim mono">${t.id}</span> · ${(t.end - t.start).toFixed(2)} ms · ${t.spans.length} spans
