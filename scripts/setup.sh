@@ -56,6 +56,7 @@ fi
 # import a busybox image; the lab also needs iproute2 and util-linux (nsenter).
 packages=(docker.io nats-server iptables busybox-static iproute2 util-linux)
 if [ "$WITH_ETCD" = 1 ]; then packages+=(etcd-server etcd-client); fi
+packages+=(chromium prometheus) # the dashboard browser test (playwright-core) and promtool
 
 missing=()
 if command -v dpkg-query >/dev/null 2>&1; then

@@ -46,6 +46,21 @@ export {
   ServiceRecord,
   ServiceScaleBody,
 } from './cluster.js';
+export {
+  BindingRule,
+  ChaosFaultData,
+  ChaosVerdictData,
+  ClusterHealth,
+  DecisionBinding,
+  DecisionForecast,
+  DecisionInputs,
+  DecisionOutcome,
+  DecisionRecord,
+  DecisionsReply,
+  ForecastInterval,
+  NatsConnection,
+  VoterHealth,
+} from './cluster-health.js';
 export { CommandErrorCode, MAX_COMMAND_BYTES, ScaleCommand, ScaleReply } from './command.js';
 export {
   ByteSize,
@@ -145,3 +160,16 @@ export type ServiceDetail = z.output<typeof S.ServiceDetail>;
 export type ServicesReply = z.output<typeof S.ServicesReply>;
 export type ServiceSummary = z.output<typeof S.ServiceSummary>;
 export type WriteReply = z.output<typeof S.WriteReply>;
+export type BindingRule = z.output<typeof S.BindingRule>;
+export type ChaosFaultData = z.output<typeof S.ChaosFaultData>;
+export type ChaosVerdictData = z.output<typeof S.ChaosVerdictData>;
+export type ClusterHealth = z.output<typeof S.ClusterHealth>;
+export type DecisionBinding = z.output<typeof S.DecisionBinding>;
+export type DecisionForecast = z.output<typeof S.DecisionForecast>;
+export type DecisionInputs = z.output<typeof S.DecisionInputs>;
+export type DecisionOutcome = z.output<typeof S.DecisionOutcome>;
+export type DecisionRecord = z.output<typeof S.DecisionRecord>;
+export type DecisionsReply = z.output<typeof S.DecisionsReply>;
+export type ForecastInterval = z.output<typeof S.ForecastInterval>;
+export type NatsConnection = z.output<typeof S.NatsConnection>;
+export type VoterHealth = z.output<typeof S.VoterHealth>;

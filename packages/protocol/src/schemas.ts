@@ -44,6 +44,21 @@ export {
   ServiceRecord,
   ServiceScaleBody,
 } from './cluster.js';
+export {
+  BindingRule,
+  ChaosFaultData,
+  ChaosVerdictData,
+  ClusterHealth,
+  DecisionBinding,
+  DecisionForecast,
+  DecisionInputs,
+  DecisionOutcome,
+  DecisionRecord,
+  DecisionsReply,
+  ForecastInterval,
+  NatsConnection,
+  VoterHealth,
+} from './cluster-health.js';
 export { CommandErrorCode, ScaleCommand, ScaleReply } from './command.js';
 export { AgentConfig } from './config.js';
 export { ContainerHealth, ContainerState, ContainerStatus } from './container.js';
