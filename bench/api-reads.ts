@@ -16,8 +16,8 @@ import {
   type RaftStatusView,
   type ReportView,
   registerClusterApi,
-  SseParser,
 } from '@coxswain/agent';
+import { SseParser } from '@coxswain/client';
 import type { ApiReply, ServiceFigures } from '@coxswain/protocol';
 import { type Figure, percentile, recordResult } from './lib/results.js';
 

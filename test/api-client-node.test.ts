@@ -7,13 +7,13 @@
  */
 import {
   Agent,
-  ApiClient,
   ClusterMember,
   createLogger,
   HttpServer,
   type MountedClusterApi,
   mountClusterApi,
 } from '@coxswain/agent';
+import { ApiClient } from '@coxswain/client';
 import { AgentConfig, ClusterInfo, NodesReply, ServicesReply } from '@coxswain/protocol';
 import { connect, type NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

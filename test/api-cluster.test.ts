@@ -4,14 +4,8 @@
  * Every host serves the API on its own socket (port 0), mounted with
  * `mountClusterApi` over its ClusterMember, as the agent does.
  */
-import {
-  ApiClient,
-  ApiRequestError,
-  createLogger,
-  HttpServer,
-  type MountedClusterApi,
-  mountClusterApi,
-} from '@coxswain/agent';
+import { createLogger, HttpServer, type MountedClusterApi, mountClusterApi } from '@coxswain/agent';
+import { ApiClient, ApiRequestError } from '@coxswain/client';
 import {
   type ClusterEvent,
   ClusterInfo,

@@ -11,13 +11,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   Agent,
-  ApiClient,
   ClusterMember,
   createLogger,
   HttpServer,
   type MountedClusterApi,
   mountClusterApi,
 } from '@coxswain/agent';
+import { ApiClient } from '@coxswain/client';
 import { AgentConfig, ClusterInfo, LocksReply } from '@coxswain/protocol';
 import { connect, type NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -26,7 +26,6 @@ export {
   type LabOptions,
   type LabServiceSeed,
 } from './lab.js';
-export { LabApiClient, LabApiError } from './lab-api.js';
 export {
   runScenario,
   SCENARIOS,

@@ -1,12 +1,5 @@
 export { Agent, type AgentStartOptions, type PeerReport, withPredictedRates } from './agent.js';
-// The cluster state API (issue 4): routes, the view they read, events, OpenAPI, a client.
-export {
-  ApiClient,
-  type ApiClientOptions,
-  ApiRequestError,
-  ApiUnreachableError,
-  type StreamEventsOptions,
-} from './api/api-client.js';
+// The cluster state API (issue 4): routes, the view they read, events, OpenAPI. The client is @coxswain/client.
 export { buildClusterApiDocument } from './api/api-document.js';
 export { ApiError, UnauthorizedError } from './api/api-errors.js';
 export {
@@ -36,7 +29,7 @@ export {
   type MountedClusterApi,
   mountClusterApi,
 } from './api/mount-cluster-api.js';
-export { type SseFrame, SseParser, sseFrame } from './api/sse.js';
+export { sseFrame } from './api/sse.js';
 // Cluster membership, coordination and healing (issue 4).
 export { type Assignment, AssignmentStore } from './cluster/assignment-store.js';
 export {

@@ -1,3 +1,4 @@
+import { SseParser } from '@coxswain/client';
 import {
   ApiErrorBody,
   ClusterEvent,
@@ -12,7 +13,6 @@ import {
 import { afterEach, describe, expect, it } from 'vitest';
 import type { z } from 'zod';
 import { type ClusterApi, registerClusterApi, tokenMatches } from '../src/api/cluster-api.js';
-import { SseParser } from '../src/api/sse.js';
 import { HttpServer, type InjectResult } from '../src/http-server.js';
 import { type MemoryClusterView, threeNodeCluster } from './api-memory-view.js';
 

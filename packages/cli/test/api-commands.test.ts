@@ -210,7 +210,7 @@ describe('API commands', () => {
   });
 
   it('events --follow streams until interrupted', async () => {
-    const { ApiClient } = await import('@coxswain/agent');
+    const { ApiClient } = await import('@coxswain/client');
     const controller = new AbortController();
     const seen: string[] = [];
     const stream = (async () => {

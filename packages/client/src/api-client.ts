@@ -7,9 +7,15 @@
 import {
   ApiErrorBody,
   ClusterEvent,
+  ClusterInfo,
+  CommandsReply,
   CoxswainError,
   decode,
+  LocksReply,
+  NodesReply,
+  ServiceDetail,
   type ServiceSpecInput,
+  ServicesReply,
   WriteReply,
 } from '@coxswain/protocol';
 import type { z } from 'zod';
@@ -24,7 +30,21 @@ export interface ApiClientOptions {
   readonly timeoutMs?: number;
 }
 
-/** The server answered with an error body (or a status without one). */
+/** Per call: overrides the client's request timeout (a manual scale waits for its command). */
+export interface RequestOptions {
+  readonly timeoutMs?: number;
+}
+
+/** Query of every read: `consistent: 'true'` reads through the leader. */
+export type ReadQuery = { readonly consistent?: 'true' | 'false' | '1' | '0' | undefined };
+export type ServiceQuery = ReadQuery & { readonly window?: string | undefined };
+export type CommandsQuery = ReadQuery & {
+  readonly service?: string | undefined;
+  readonly status?: string | undefined;
+  readonly limit?: string | undefined;
+};
+
+/** The one HTTP error: the server answered with an error body (or a status without one). */
 export class ApiRequestError extends CoxswainError {
   readonly status: number;
   /** The server's error code (COX_UNAUTHORIZED, COX_NO_LEADER, ...). */
@@ -88,6 +108,7 @@ export class ApiClient {
     method: string,
     path: string,
     body?: unknown,
+    timeoutMs = this.#timeoutMs,
   ): Promise<{ status: number; text: string }> {
     const url = `${this.baseUrl}${path}`;
     const headers: Record<string, string> = { accept: 'application/json' };
@@ -99,7 +120,7 @@ export class ApiClient {
         method,
         headers,
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-        signal: AbortSignal.timeout(this.#timeoutMs),
+        signal: AbortSignal.timeout(timeoutMs),
       });
     } catch (cause) {
       throw new ApiUnreachableError(url, cause);
@@ -124,43 +145,99 @@ export class ApiClient {
   async get<S extends z.ZodType>(
     path: string,
     schema: S,
-    query: Record<string, string | undefined> = {},
+    query: Readonly<Record<string, string | undefined>> = {},
+    options: RequestOptions = {},
   ): Promise<z.output<S>> {
     const params = new URLSearchParams();
     for (const [k, v] of Object.entries(query)) if (v !== undefined) params.set(k, v);
     const qs = params.size > 0 ? `?${params}` : '';
-    const { text } = await this.#request('GET', `${path}${qs}`);
+    const { text } = await this.#request('GET', `${path}${qs}`, undefined, options.timeoutMs);
     const decoded = decode(schema, text, { where: `GET ${path}`, maxBytes: 64 * 1024 * 1024 });
     if (!decoded.ok) throw decoded.error;
     return decoded.value;
   }
 
-  async #write(method: string, path: string, body?: unknown): Promise<WriteReply> {
-    const { text } = await this.#request(method, path, body);
+  /** GET /v1/cluster: this node's role, the leader, the members. */
+  cluster(query: ReadQuery = {}, options: RequestOptions = {}): Promise<ClusterInfo> {
+    return this.get('/v1/cluster', ClusterInfo, query, options);
+  }
+
+  /** GET /v1/nodes: every node's replicated record and liveness. */
+  nodes(query: ReadQuery = {}, options: RequestOptions = {}): Promise<NodesReply> {
+    return this.get('/v1/nodes', NodesReply, query, options);
+  }
+
+  /** GET /v1/services. */
+  services(query: ReadQuery = {}, options: RequestOptions = {}): Promise<ServicesReply> {
+    return this.get('/v1/services', ServicesReply, query, options);
+  }
+
+  /** GET /v1/services/{name}: record, lock, figures over `window`, recent commands. */
+  service(
+    name: string,
+    query: ServiceQuery = {},
+    options: RequestOptions = {},
+  ): Promise<ServiceDetail> {
+    return this.get(`/v1/services/${encodeURIComponent(name)}`, ServiceDetail, query, options);
+  }
+
+  /** GET /v1/commands, newest first. */
+  commands(query: CommandsQuery = {}, options: RequestOptions = {}): Promise<CommandsReply> {
+    return this.get('/v1/commands', CommandsReply, query, options);
+  }
+
+  /** GET /v1/locks. */
+  locks(query: ReadQuery = {}, options: RequestOptions = {}): Promise<LocksReply> {
+    return this.get('/v1/locks', LocksReply, query, options);
+  }
+
+  /** GET /v1/openapi.json: the API's own description (an OpenAPI 3.1 document). */
+  async openapi(options: RequestOptions = {}): Promise<Record<string, unknown>> {
+    const { text } = await this.#request('GET', '/v1/openapi.json', undefined, options.timeoutMs);
+    return JSON.parse(text) as Record<string, unknown>;
+  }
+
+  async #write(
+    method: string,
+    path: string,
+    body?: unknown,
+    options: RequestOptions = {},
+  ): Promise<WriteReply> {
+    const { text } = await this.#request(method, path, body, options.timeoutMs);
     const decoded = decode(WriteReply, text, { where: `${method} ${path}` });
     if (!decoded.ok) throw decoded.error;
     return decoded.value;
   }
 
-  applyService(spec: ServiceSpecInput): Promise<WriteReply> {
-    return this.#write('PUT', `/v1/services/${encodeURIComponent(spec.name)}`, spec);
+  applyService(spec: ServiceSpecInput, options: RequestOptions = {}): Promise<WriteReply> {
+    return this.#write('PUT', `/v1/services/${encodeURIComponent(spec.name)}`, spec, options);
   }
 
-  deleteService(name: string): Promise<WriteReply> {
-    return this.#write('DELETE', `/v1/services/${encodeURIComponent(name)}`);
+  deleteService(name: string, options: RequestOptions = {}): Promise<WriteReply> {
+    return this.#write('DELETE', `/v1/services/${encodeURIComponent(name)}`, undefined, options);
   }
 
-  scaleService(name: string, replicas: number | null): Promise<WriteReply> {
-    return this.#write('POST', `/v1/services/${encodeURIComponent(name)}/scale`, { replicas });
+  /** Pins the count (the manual override); null hands the service back to its policy. */
+  scaleService(
+    name: string,
+    replicas: number | null,
+    options: RequestOptions = {},
+  ): Promise<WriteReply> {
+    return this.#write(
+      'POST',
+      `/v1/services/${encodeURIComponent(name)}/scale`,
+      { replicas },
+      options,
+    );
   }
 
-  removeNode(id: string): Promise<WriteReply> {
-    return this.#write('DELETE', `/v1/nodes/${encodeURIComponent(id)}`);
+  removeNode(id: string, options: RequestOptions = {}): Promise<WriteReply> {
+    return this.#write('DELETE', `/v1/nodes/${encodeURIComponent(id)}`, undefined, options);
   }
 
   /** Adds a node started with `join` as a learner, then promotes it once caught up. */
-  addVoter(id: string): Promise<WriteReply> {
-    return this.#write('POST', `/v1/nodes/${encodeURIComponent(id)}/voter`);
+  addVoter(id: string, options: RequestOptions = {}): Promise<WriteReply> {
+    return this.#write('POST', `/v1/nodes/${encodeURIComponent(id)}/voter`, undefined, options);
   }
 
   /** The events the agent kept (the last `replay`, or those after `since`), without following. */
