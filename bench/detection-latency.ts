@@ -6,7 +6,7 @@
 //
 // Runs in this process against a private dockerd from the test kit.
 import { performance } from 'node:perf_hooks';
-import { DockerDriver } from '@coxswain/agent';
+import { DockerDriver } from '@coxswain/host';
 import { LABELS } from '@coxswain/protocol';
 import { BUSYBOX_IMAGE, Dockerd, ensureBusyboxImage } from '@coxswain/test/kit';
 import { percentile, recordResult } from './lib/results.js';

@@ -3,13 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   AssignmentStore,
-  DockerDriver,
   Executor,
   FencingStore,
   KeyedMutex,
   Supervisor,
   silentLogger,
 } from '@coxswain/agent';
+import { DockerDriver } from '@coxswain/host';
 import {
   decode,
   PROTOCOL_VERSION,

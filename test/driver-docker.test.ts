@@ -10,7 +10,7 @@ import {
   HealthTimeoutError,
   ReplicaExitedError,
   StreamingStatsSource,
-} from '@coxswain/agent';
+} from '@coxswain/host';
 import { LABELS, ServiceSpec } from '@coxswain/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUSYBOX_IMAGE, Dockerd, ensureBusyboxImage, pollUntil } from './kit/index.js';

@@ -104,30 +104,7 @@ export {
   mergeAndValidate,
   overridesFromEnv,
 } from './config-loader.js';
-export {
-  CgroupStatsSource,
-  type ContainerFigures,
-  ContainerStatsCollector,
-  parseNetDev,
-  parseProcCgroup,
-  type RawCounters,
-  type StatsSource,
-  StreamingStatsSource,
-} from './container-stats.js';
-export {
-  containerCreateOptions,
-  DockerDriver,
-  type DockerDriverOptions,
-  type DriverCounters,
-  type DriverEvents,
-  type TrackedContainer,
-} from './docker-driver.js';
-export {
-  AgentConfigError,
-  DockerOperationError,
-  HealthTimeoutError,
-  ReplicaExitedError,
-} from './errors.js';
+export { AgentConfigError } from './errors.js';
 export {
   attachEventBusToNats,
   EventBus,
@@ -181,28 +158,7 @@ export {
   type OpenApiResponse,
   type SchemaIo,
 } from './openapi.js';
-export {
-  extractRequestMetrics,
-  histogramDelta,
-  histogramQuantile,
-  MetricsParseError,
-  mergeHistogramDeltas,
-  type PromSample,
-  parsePrometheusText,
-  type RequestMetrics,
-  requestFigures,
-  ScrapeError,
-  scrapeMetrics,
-} from './prometheus-scrape.js';
-export { CounterRate, cpuPercent, memoryPercent, ratePerSecond } from './rates.js';
 export { NatsLink, type PublishOutcome, Reporter, reconnectDelayMs } from './reporter.js';
-export {
-  aggregateServices,
-  countsTowardService,
-  metricsFromLabels,
-  metricsUrl,
-  Sampler,
-} from './sampler.js';
 export {
   type DiedEvent,
   type HealResult,

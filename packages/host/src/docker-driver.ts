@@ -40,7 +40,7 @@ import {
 import { type Span, SpanStatusCode, trace } from '@opentelemetry/api';
 import Docker from 'dockerode';
 import { DockerOperationError, HealthTimeoutError, ReplicaExitedError } from './errors.js';
-import { type Logger, silentLogger } from './logger.js';
+import { type HostLogger, silentHostLogger } from './logger.js';
 
 export interface DriverEvents {
   'container-died': [
@@ -75,7 +75,7 @@ export interface DockerDriverOptions {
   readonly socketPath: string;
   readonly cluster: string;
   readonly nodeId: string;
-  readonly logger?: Logger;
+  readonly logger?: HostLogger;
   /** Backoff bounds for event-stream reconnects. */
   readonly reconnectMinMs?: number;
   readonly reconnectMaxMs?: number;
@@ -218,7 +218,7 @@ export class DockerDriver extends EventEmitter<DriverEvents> {
     listenerErrors: 0,
   };
   readonly #options: DockerDriverOptions;
-  readonly #logger: Logger;
+  readonly #logger: HostLogger;
   readonly #view = new Map<string, TrackedContainer>();
   #stream: Readable | undefined;
   #stopped = false;
@@ -230,7 +230,7 @@ export class DockerDriver extends EventEmitter<DriverEvents> {
   constructor(options: DockerDriverOptions) {
     super({ captureRejections: false });
     this.#options = options;
-    this.#logger = (options.logger ?? silentLogger).child({ component: 'docker-driver' });
+    this.#logger = (options.logger ?? silentHostLogger).child({ component: 'docker-driver' });
     this.#backoffMs = options.reconnectMinMs ?? 100;
     this.docker = new Docker({ socketPath: options.socketPath });
   }

@@ -26,7 +26,7 @@ import {
 } from '@coxswain/protocol';
 import type { ContainerFigures, ContainerStatsCollector } from './container-stats.js';
 import type { DockerDriver, TrackedContainer } from './docker-driver.js';
-import { type Logger, silentLogger } from './logger.js';
+import { type HostLogger, silentHostLogger } from './logger.js';
 import {
   histogramDelta,
   histogramQuantile,
@@ -126,7 +126,7 @@ export interface SamplerOptions {
   readonly config: AgentConfig;
   readonly driver: DockerDriver;
   readonly stats: ContainerStatsCollector;
-  readonly logger?: Logger;
+  readonly logger?: HostLogger;
   /** Overrides the labels' metrics endpoint, e.g. from the replicated service specs. */
   readonly metricsFor?: (
     service: string,
@@ -137,14 +137,14 @@ export interface SamplerOptions {
 
 export class Sampler {
   readonly #options: SamplerOptions;
-  readonly #logger: Logger;
+  readonly #logger: HostLogger;
   readonly #lastScrape = new Map<string, ScrapeSnapshot>();
   #seq = 0;
   readonly counters = { scrapeFailures: 0, scrapes: 0 };
 
   constructor(options: SamplerOptions) {
     this.#options = options;
-    this.#logger = (options.logger ?? silentLogger).child({ component: 'sampler' });
+    this.#logger = (options.logger ?? silentHostLogger).child({ component: 'sampler' });
   }
 
   async #scrape(
