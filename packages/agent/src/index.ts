@@ -37,28 +37,7 @@ export {
   type ClusterMemberOptions,
   type LocalMemberOptions,
 } from './cluster/cluster-member.js';
-export {
-  type AppliedEntry,
-  ClusterState,
-  DEFAULT_SETTINGS,
-  encodeClusterCommand,
-  lockExpired,
-} from './cluster/cluster-state.js';
 export { Coordinator, type CoordinatorOptions } from './cluster/coordinator.js';
-export {
-  type CommandTarget,
-  countActive,
-  DEFAULT_POLICIES,
-  type DecideInput,
-  type Decision,
-  decide,
-  type ObservedNode,
-  type Operation,
-  planService,
-  type RegisteredPolicy,
-  sampleServices,
-  targetTrackingPolicy,
-} from './cluster/decide.js';
 export {
   DECISION_SPANS,
   decisionAttributes,
@@ -69,32 +48,7 @@ export {
   traceProposal,
   withReportContext,
 } from './cluster/decision-tracing.js';
-export {
-  ForecastPolicies,
-  type ForecastPoliciesOptions,
-  type PolicyFailure,
-  type ServiceDecisionRecord,
-  type ServiceLookup,
-  toObservation,
-} from './cluster/forecast-policies.js';
 export { KeyedMutex } from './cluster/keyed-mutex.js';
-export {
-  type Committed,
-  type LockedOutcome,
-  type LockProtocolDeps,
-  LogicalClock,
-  runLockedOperation,
-} from './cluster/lock-protocol.js';
-export { freshNodes, ServiceHistory } from './cluster/node-liveness.js';
-export { type PlacementNode, type PlacementResult, place } from './cluster/placement.js';
-export {
-  type PolicyDecision,
-  type PolicyState,
-  type ScalingPolicy,
-  type ServiceSample,
-  TargetTrackingParams,
-  targetTracking,
-} from './cluster/target-tracking.js';
 export {
   type ConfigOverrides,
   convertValue,

@@ -15,6 +15,13 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import { join } from 'node:path';
+import type { Committed, LockedOutcome, ObservedNode, RegisteredPolicy } from '@coxswain/control';
+import {
+  ClusterState,
+  encodeClusterCommand,
+  ForecastPolicies,
+  ServiceHistory,
+} from '@coxswain/control';
 import {
   type AgentConfig,
   ApiReply,
@@ -53,14 +60,9 @@ import { FencingStore } from '../fencing-store.js';
 import type { Logger } from '../logger.js';
 import { type StandbyOptions, type SupervisedDriver, Supervisor } from '../supervisor.js';
 import { AssignmentStore } from './assignment-store.js';
-import { ClusterState, encodeClusterCommand } from './cluster-state.js';
 import { Coordinator } from './coordinator.js';
-import type { ObservedNode, RegisteredPolicy } from './decide.js';
 import { ElectionSpans, ReportContexts } from './decision-tracing.js';
-import { ForecastPolicies } from './forecast-policies.js';
 import { KeyedMutex } from './keyed-mutex.js';
-import type { Committed, LockedOutcome } from './lock-protocol.js';
-import { ServiceHistory } from './node-liveness.js';
 
 export interface ClusterMemberOptions extends LocalMemberOptions {
   /** The agent's NATS connection: commands, reports, API, events. */
@@ -141,6 +143,7 @@ export class ClusterMember {
     this.#elections = new ElectionSpans(o.config.nodeId);
     this.forecast = new ForecastPolicies({
       services: this.state,
+      now: Date.now,
       decideIntervalMs: () => this.state.settings.decideIntervalMs,
       onInvalid: (failure) => {
         this.#log.warn('scaling policy refused; the service keeps its count', { ...failure });

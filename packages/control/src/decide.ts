@@ -9,12 +9,11 @@ import type { ClusterState } from './cluster-state.js';
 import { lockExpired } from './cluster-state.js';
 import { type PlacementNode, place } from './placement.js';
 import {
-  type PolicyDecision,
-  type PolicyState,
+  DEFAULT_POLICIES,
+  type PolicyInput,
+  type RegisteredPolicy,
   type ServiceSample,
-  TargetTrackingParams,
-  targetTracking,
-} from './target-tracking.js';
+} from './policy-registry.js';
 
 /** A node as the leader currently observes it through its reports (soft state, rebuilt from NATS). */
 export interface ObservedNode {
@@ -22,38 +21,6 @@ export interface ObservedNode {
   /** Leader's monotonic ms when the report arrived. */
   readonly receivedAtMs: number;
 }
-
-/** A policy from the registry: validates its own params (unknown input from a user's spec). */
-export type RegisteredPolicy = (
-  history: readonly ServiceSample[],
-  state: PolicyState,
-  rawParams: Record<string, unknown>,
-) => PolicyDecision;
-
-/** Parsed params per spec params object: specs are immutable once applied, and zod is not free at 10k services. */
-const parsedParams = new WeakMap<object, ReturnType<typeof TargetTrackingParams.safeParse>>();
-
-export const targetTrackingPolicy: RegisteredPolicy = (history, state, rawParams) => {
-  let params = parsedParams.get(rawParams);
-  if (!params) {
-    params = TargetTrackingParams.safeParse(rawParams);
-    parsedParams.set(rawParams, params);
-  }
-  if (!params.success) {
-    return {
-      desiredReplicas: Math.min(
-        state.maxReplicas,
-        Math.max(state.minReplicas, state.currentReplicas),
-      ),
-      reason: `invalid target-tracking params (${params.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}): keep the current count`,
-    };
-  }
-  return targetTracking(history, state, params.data);
-};
-
-export const DEFAULT_POLICIES: ReadonlyMap<string, RegisteredPolicy> = new Map([
-  ['target-tracking', targetTrackingPolicy],
-]);
 
 export interface DecideInput {
   readonly state: ClusterState;
@@ -289,7 +256,7 @@ function decideService(
     reason = `manual override: ${desired}`;
   } else {
     const policy = policies.get(spec.policy.name);
-    const policyState: PolicyState = {
+    const policyState: PolicyInput = {
       service: name,
       currentReplicas: service.desiredReplicas,
       minReplicas: spec.minReplicas,

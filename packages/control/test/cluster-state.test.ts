@@ -1,6 +1,6 @@
 import type { ClusterCommandInput, ServiceSpecInput } from '@coxswain/protocol';
 import { describe, expect, it } from 'vitest';
-import { ClusterState, encodeClusterCommand } from '../src/cluster/cluster-state.js';
+import { ClusterState, encodeClusterCommand } from '../src/cluster-state.js';
 
 const spec = (name = 'web', extra: Partial<ServiceSpecInput> = {}): ServiceSpecInput => ({
   name,

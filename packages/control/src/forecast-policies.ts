@@ -26,9 +26,14 @@ import {
   type PolicyRunner,
 } from '@coxswain/forecast';
 import type { ScaleReply, ServiceRecord } from '@coxswain/protocol';
-import type { RegisteredPolicy } from './decide.js';
-import { DEFAULT_POLICIES } from './decide.js';
-import type { PolicyDecision, PolicyState, ServiceSample } from './target-tracking.js';
+import {
+  DEFAULT_POLICIES,
+  type PolicyInput,
+  type PolicyOutcome,
+  type RegisteredPolicy,
+  type ServiceSample,
+  toObservation,
+} from './policy-registry.js';
 
 /** What the adapter reads of the replicated state: a service's record, to drop runners of deleted services. */
 export interface ServiceLookup {
@@ -74,7 +79,8 @@ export interface ForecastPoliciesOptions {
   readonly onInvalid?: (failure: PolicyFailure) => void;
   /** Start-to-ready samples kept per service for the lead time (median). */
   readonly leadTimeSamples?: number;
-  readonly now?: () => number;
+  /** Wall-clock ms, for the decision records' `atEpochMs` (this core reads no clock itself). */
+  readonly now: () => number;
 }
 
 interface RunnerEntry {
@@ -95,19 +101,6 @@ function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
-
-/** The leader's aggregate sample as the forecast package's observation (same units, leader's ms as time). */
-export function toObservation(sample: ServiceSample): PolicyObservation {
-  return {
-    time: sample.atMs,
-    containerCount: sample.replicas,
-    ...(sample.cpuPercent !== undefined ? { cpuPercent: sample.cpuPercent } : {}),
-    ...(sample.requestRatePerSecond !== undefined
-      ? { requestRatePerSecond: sample.requestRatePerSecond }
-      : {}),
-    ...(sample.p95LatencyMs !== undefined ? { p95LatencyMs: sample.p95LatencyMs } : {}),
-  };
 }
 
 /**
@@ -133,7 +126,7 @@ export class ForecastPolicies {
   /** Specs whose policy could not be made (unknown name, bad params), for /metrics. */
   invalidSpecs = 0;
 
-  constructor(options: ForecastPoliciesOptions = {}) {
+  constructor(options: ForecastPoliciesOptions) {
     this.#o = options;
   }
 
@@ -225,9 +218,9 @@ export class ForecastPolicies {
   decide(
     policy: string,
     history: readonly ServiceSample[],
-    state: PolicyState,
+    state: PolicyInput,
     rawParams: Record<string, unknown>,
-  ): PolicyDecision {
+  ): PolicyOutcome {
     this.#sweep(state.nowMs);
     const service = state.service;
     const keep = Math.min(state.maxReplicas, Math.max(state.minReplicas, state.currentReplicas));
@@ -284,7 +277,7 @@ export class ForecastPolicies {
       samples: history.length,
       currentReplicas: state.currentReplicas,
       ...(entry.leadTimeSeconds !== undefined ? { leadTimeSeconds: entry.leadTimeSeconds } : {}),
-      atEpochMs: (this.#o.now ?? Date.now)(),
+      atEpochMs: this.#o.now(),
     });
     return { desiredReplicas: d.desiredReplicas, reason: `${policy}: ${d.reason}` };
   }

@@ -1,11 +1,10 @@
 import type { ClusterCommandInput, NodeReport, ServiceSpecInput } from '@coxswain/protocol';
-import { NodeReport as NodeReportSchema, ServiceSpec } from '@coxswain/protocol';
+import { ServiceSpec } from '@coxswain/protocol';
 import { describe, expect, it } from 'vitest';
-import { withPredictedRates } from '../src/agent.js';
-import { ClusterState, encodeClusterCommand } from '../src/cluster/cluster-state.js';
-import { type DecideInput, decide, type ObservedNode } from '../src/cluster/decide.js';
-import { ForecastPolicies, type PolicyFailure } from '../src/cluster/forecast-policies.js';
-import type { PolicyState, ServiceSample } from '../src/cluster/target-tracking.js';
+import { ClusterState, encodeClusterCommand } from '../src/cluster-state.js';
+import { type DecideInput, decide, type ObservedNode } from '../src/decide.js';
+import { ForecastPolicies, type PolicyFailure } from '../src/forecast-policies.js';
+import type { PolicyInput, ServiceSample } from '../src/policy-registry.js';
 
 let index = 0;
 function apply(state: ClusterState, ...commands: ClusterCommandInput[]): void {
@@ -36,7 +35,7 @@ function samples(
   }));
 }
 
-const policyState = (service: string, nowMs: number, current = 2): PolicyState => ({
+const policyState = (service: string, nowMs: number, current = 2): PolicyInput => ({
   service,
   currentReplicas: current,
   minReplicas: 1,
@@ -50,7 +49,7 @@ describe('ForecastPolicies', () => {
   });
 
   it('selects policies by name; target-tracking stays available', () => {
-    const policies = new ForecastPolicies();
+    const policies = new ForecastPolicies({ now: () => 0 });
     expect([...policies.registry().keys()].sort()).toEqual([
       'hpa',
       'predictive',
@@ -71,7 +70,7 @@ describe('ForecastPolicies', () => {
   });
 
   it('keeps one runner per service across decisions and fills the predicted rate', () => {
-    const policies = new ForecastPolicies();
+    const policies = new ForecastPolicies({ now: () => 0 });
     const predictive = policies.registry().get('predictive')!;
     const params = {
       stepSeconds: 1,
@@ -95,7 +94,7 @@ describe('ForecastPolicies', () => {
     expect(last!.desiredReplicas).toBe(20);
 
     // A fresh adapter given only the newest sample has nothing to forecast from.
-    const cold = new ForecastPolicies();
+    const cold = new ForecastPolicies({ now: () => 0 });
     cold.registry().get('predictive')!(all.slice(-1), policyState('web', 30_001), params);
     expect(cold.lastDecision('web')?.predictedRequestRatePerSecond).toBeUndefined();
   });
@@ -122,7 +121,7 @@ describe('ForecastPolicies', () => {
   it('replaces the runner when the policy changes and drops it when the service is deleted', () => {
     const state = new ClusterState();
     apply(state, put(spec('web')));
-    const policies = new ForecastPolicies({ services: state });
+    const policies = new ForecastPolicies({ now: () => 0, services: state });
     const registry = policies.registry();
     const history = samples(3, 1000, () => 40);
     registry.get('predictive')!(history, policyState('web', 3000), {});
@@ -141,7 +140,7 @@ describe('ForecastPolicies', () => {
 
   it('bad params: the service keeps its count, the reason says why, counted and reported once', () => {
     const failures: PolicyFailure[] = [];
-    const policies = new ForecastPolicies({ onInvalid: (f) => failures.push(f) });
+    const policies = new ForecastPolicies({ now: () => 0, onInvalid: (f) => failures.push(f) });
     const predictive = policies.registry().get('predictive')!;
     const history = samples(3, 1000, () => 500);
     const bad = { targetUtilization: 7, quantile: 'high' };
@@ -168,7 +167,7 @@ describe('ForecastPolicies', () => {
   });
 
   it('uses the measured start-to-ready time as the lead time unless the spec sets one', () => {
-    const policies = new ForecastPolicies();
+    const policies = new ForecastPolicies({ now: () => 0 });
     const predictive = policies.registry().get('predictive')!;
     const history = samples(3, 1000, () => 10);
     predictive(history, policyState('web', 3000), {});
@@ -214,7 +213,7 @@ describe('ForecastPolicies', () => {
     apply(state, put(spec('web', { policy: { name: 'predictive', params: { stepSeconds: 1 } } })));
     apply(state, put(spec('bad', { policy: { name: 'predictive', params: { quantile: 2 } } })));
     apply(state, put(spec('odd', { policy: { name: 'no-such-policy' } })));
-    const policies = new ForecastPolicies({ services: state });
+    const policies = new ForecastPolicies({ now: () => 0, services: state });
     const report: NodeReport = {
       v: 1,
       cluster: 'c',
@@ -250,44 +249,5 @@ describe('ForecastPolicies', () => {
     expect(ops.get('bad')?.reason ?? '').toMatch(/invalid predictive policy.*quantile/);
     expect(ops.get('odd')?.reason ?? '').toMatch(/unknown policy "no-such-policy"/);
     expect(policies.invalidSpecs).toBe(1);
-  });
-
-  it("puts the leader's forecasts into its report as the ninth figure", () => {
-    const base: NodeReport = {
-      v: 1,
-      cluster: 'c',
-      nodeId: 'n1',
-      address: 'n1',
-      role: 'voter',
-      capacity: { cpus: 8, memoryBytes: 2 ** 34, maxReplicas: 50 },
-      labels: {},
-      time: 1_700_000_000_000,
-      seq: 3,
-      dockerReachable: true,
-      containers: [],
-      services: { web: { time: 1_700_000_000_000, containerCount: 2, cpuPercent: 12 } },
-    };
-    expect(withPredictedRates(base, undefined)).toBe(base);
-    const out = withPredictedRates(
-      base,
-      new Map([
-        ['web', 41.5],
-        ['api', 7],
-      ]),
-    );
-    expect(out.services.web).toEqual({
-      time: base.time,
-      containerCount: 2,
-      cpuPercent: 12,
-      predictedRequestRatePerSecond: 41.5,
-    });
-    // A service with no replica on the leader's host still carries its forecast.
-    expect(out.services.api).toEqual({
-      time: base.time,
-      containerCount: 0,
-      predictedRequestRatePerSecond: 7,
-    });
-    expect(NodeReportSchema.safeParse(out).success).toBe(true);
-    expect(base.services.web?.predictedRequestRatePerSecond).toBeUndefined();
   });
 });

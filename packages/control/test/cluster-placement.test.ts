@@ -1,7 +1,28 @@
+import { TargetTrackingParams, targetTrackingPolicy } from '@coxswain/forecast';
 import { ServiceSpec } from '@coxswain/protocol';
 import { describe, expect, it } from 'vitest';
-import { type PlacementNode, place } from '../src/cluster/placement.js';
-import { TargetTrackingParams, targetTracking } from '../src/cluster/target-tracking.js';
+import { type PlacementNode, place } from '../src/placement.js';
+import { type PolicyInput, type ServiceSample, toObservation } from '../src/policy-registry.js';
+
+/** The forecast package's target-tracking policy, called as the leader's samples give it. */
+function targetTracking(
+  history: readonly ServiceSample[],
+  state: PolicyInput,
+  params: TargetTrackingParams,
+): { desiredReplicas: number; reason: string } {
+  const { desiredReplicas, reason } = targetTrackingPolicy.decide(
+    {
+      now: state.nowMs,
+      history: history.map(toObservation),
+      currentReplicas: state.currentReplicas,
+      minReplicas: state.minReplicas,
+      maxReplicas: state.maxReplicas,
+    },
+    null,
+    params,
+  );
+  return { desiredReplicas, reason };
+}
 
 const spec = ServiceSpec.parse({ name: 'web', image: 'x', minReplicas: 0, maxReplicas: 100 });
 const node = (id: string, extra: Partial<PlacementNode> = {}): PlacementNode => ({

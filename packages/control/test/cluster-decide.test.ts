@@ -1,8 +1,8 @@
 import type { ClusterCommandInput, NodeReport, ServiceSpecInput } from '@coxswain/protocol';
 import { describe, expect, it } from 'vitest';
-import { ClusterState, encodeClusterCommand } from '../src/cluster/cluster-state.js';
-import { type DecideInput, decide, type ObservedNode, planService } from '../src/cluster/decide.js';
-import { type Committed, LogicalClock, runLockedOperation } from '../src/cluster/lock-protocol.js';
+import { ClusterState, encodeClusterCommand } from '../src/cluster-state.js';
+import { type DecideInput, decide, type ObservedNode, planService } from '../src/decide.js';
+import { type Committed, LogicalClock, runLockedOperation } from '../src/lock-protocol.js';
 
 let index = 0;
 function apply(state: ClusterState, ...commands: ClusterCommandInput[]) {
@@ -287,7 +287,10 @@ describe('runLockedOperation', () => {
         nodeId: 'l',
         term: 3,
         state,
-        clock: new LogicalClock(0),
+        clock: new LogicalClock(0, () => performance.now()),
+        mono: () => performance.now(),
+        epochNow: Date.now,
+        sleep: (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)),
         leaseMs: 5000,
         commandTimeoutMs: 1000,
         propose,
@@ -347,7 +350,10 @@ describe('runLockedOperation', () => {
         nodeId: 'l',
         term: 1,
         state,
-        clock: new LogicalClock(0),
+        clock: new LogicalClock(0, () => performance.now()),
+        mono: () => performance.now(),
+        epochNow: Date.now,
+        sleep: (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)),
         leaseMs: 500,
         commandTimeoutMs: 100,
         propose,
@@ -392,7 +398,10 @@ describe('runLockedOperation', () => {
         nodeId: 'l',
         term: 2,
         state,
-        clock: new LogicalClock(0),
+        clock: new LogicalClock(0, () => performance.now()),
+        mono: () => performance.now(),
+        epochNow: Date.now,
+        sleep: (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)),
         leaseMs: 500,
         commandTimeoutMs: 100,
         propose,

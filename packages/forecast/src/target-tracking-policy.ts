@@ -3,44 +3,10 @@
  * Scale up at once on the newest sample; scale down only to the highest
  * recommendation seen over the stabilisation window, so a brief dip does not
  * throw away replicas that the next burst needs (Kubernetes HPA does the same).
- *
- * The interface matches the forecasting policies' spirit:
- * `(history, state, params) → { desiredReplicas, reason }`.
+ * Stateless: the history holds the window, so its state is always `null`.
  */
 import { z } from 'zod';
-
-/** One cluster-wide observation of a service, aggregated over its replicas' reports. */
-export interface ServiceSample {
-  /** Monotonic ms of the leader when it aggregated the sample. */
-  readonly atMs: number;
-  /** Replicas running when sampled. */
-  readonly replicas: number;
-  /** Mean CPU % per replica. */
-  readonly cpuPercent?: number;
-  /** Requests per second over the whole service. */
-  readonly requestRatePerSecond?: number;
-  readonly p95LatencyMs?: number;
-}
-
-export interface PolicyState {
-  /** The service decided on: stateful policies (forecast-policies.ts) keep their state per service. */
-  readonly service?: string;
-  readonly currentReplicas: number;
-  readonly minReplicas: number;
-  readonly maxReplicas: number;
-  readonly nowMs: number;
-}
-
-export interface PolicyDecision {
-  readonly desiredReplicas: number;
-  readonly reason: string;
-}
-
-export type ScalingPolicy<P = unknown> = (
-  history: readonly ServiceSample[],
-  state: PolicyState,
-  params: P,
-) => PolicyDecision;
+import type { PolicyContext, PolicyDecision, PolicyObservation, ScalingPolicy } from './policy.js';
 
 export const TargetTrackingParams = z
   .object({
@@ -57,11 +23,11 @@ export const TargetTrackingParams = z
 export type TargetTrackingParams = z.output<typeof TargetTrackingParams>;
 
 function recommend(
-  sample: ServiceSample,
+  sample: PolicyObservation,
   fallback: number,
   p: TargetTrackingParams,
 ): { n: number; why: string } | undefined {
-  const base = sample.replicas > 0 ? sample.replicas : fallback;
+  const base = sample.containerCount > 0 ? sample.containerCount : fallback;
   let best: { n: number; why: string } | undefined;
   const consider = (ratio: number, why: string): void => {
     const n = Math.abs(ratio - 1) <= p.tolerance ? base : Math.ceil(base * ratio - 1e-9);
@@ -83,39 +49,52 @@ function recommend(
   return best;
 }
 
-export const targetTracking: ScalingPolicy<TargetTrackingParams> = (history, state, params) => {
-  const clamp = (n: number): number => Math.min(state.maxReplicas, Math.max(state.minReplicas, n));
+function decideTargetTracking(
+  ctx: PolicyContext,
+  params: TargetTrackingParams,
+): { desiredReplicas: number; reason: string } {
+  const { history, currentReplicas, minReplicas, maxReplicas } = ctx;
+  const clamp = (n: number): number => Math.min(maxReplicas, Math.max(minReplicas, n));
   const latest = history.at(-1);
   if (!latest) {
     return {
-      desiredReplicas: clamp(state.currentReplicas),
+      desiredReplicas: clamp(currentReplicas),
       reason: 'no samples yet: keep the current count',
     };
   }
-  const now = recommend(latest, state.currentReplicas, params);
+  const now = recommend(latest, currentReplicas, params);
   if (!now)
     return {
-      desiredReplicas: clamp(state.currentReplicas),
+      desiredReplicas: clamp(currentReplicas),
       reason: 'no CPU or request figures: keep the current count',
     };
   let desired = now.n;
   let reason = now.why;
-  if (desired > state.currentReplicas) {
-    if (params.maxStepUp > 0) desired = Math.min(desired, state.currentReplicas + params.maxStepUp);
-  } else if (desired < state.currentReplicas) {
+  if (desired > currentReplicas) {
+    if (params.maxStepUp > 0) desired = Math.min(desired, currentReplicas + params.maxStepUp);
+  } else if (desired < currentReplicas) {
     // Scale down no lower than the highest recommendation inside the window.
-    const since = state.nowMs - params.scaleDownStabilizationMs;
+    const since = ctx.now - params.scaleDownStabilizationMs;
     for (let i = history.length - 1; i >= 0; i -= 1) {
       const sample = history[i]!;
-      if (sample.atMs < since) break;
-      const r = recommend(sample, state.currentReplicas, params);
-      if (r && r.n > desired) desired = Math.min(r.n, state.currentReplicas);
+      if (sample.time < since) break;
+      const r = recommend(sample, currentReplicas, params);
+      if (r && r.n > desired) desired = Math.min(r.n, currentReplicas);
     }
     if (desired > now.n)
       reason = `${now.why}; held at ${desired} by the ${params.scaleDownStabilizationMs} ms scale-down window`;
   }
   const clamped = clamp(desired);
-  if (clamped !== desired)
-    reason = `${reason}; clamped to [${state.minReplicas}, ${state.maxReplicas}]`;
+  if (clamped !== desired) reason = `${reason}; clamped to [${minReplicas}, ${maxReplicas}]`;
   return { desiredReplicas: clamped, reason };
+}
+
+/** Target tracking as a forecast `ScalingPolicy` (the cluster's default policy). */
+export const targetTrackingPolicy: ScalingPolicy<TargetTrackingParams, null> = {
+  name: 'target-tracking',
+  params: TargetTrackingParams,
+  initialState: () => null,
+  decide(ctx: PolicyContext, _state: null, params: TargetTrackingParams): PolicyDecision<null> {
+    return { ...decideTargetTracking(ctx, params), state: null };
+  },
 };

@@ -40,7 +40,7 @@ export class LogicalClock {
   readonly #baseMs: number;
   readonly #startMono: number;
   readonly #mono: () => number;
-  constructor(baseMs: number, mono: () => number = () => performance.now()) {
+  constructor(baseMs: number, mono: () => number) {
     this.#baseMs = baseMs;
     this.#mono = mono;
     this.#startMono = mono();
@@ -66,7 +66,12 @@ export interface LockProtocolDeps {
   /** Sends one command to one agent and returns its reply; rejects on timeout or no responders. */
   send(nodeId: string, command: ScaleCommand, timeoutMs: number): Promise<ScaleReply>;
   readonly commandTimeoutMs: number;
-  readonly mono?: () => number;
+  /** The leader's monotonic clock (ms), for the lease margin. */
+  readonly mono: () => number;
+  /** Wall-clock ms, for the command log's `issuedAtEpochMs` and `finishedAtEpochMs`. */
+  readonly epochNow: () => number;
+  /** Waits before a retry of a send. */
+  readonly sleep: (ms: number) => Promise<void>;
 }
 
 export type LockedOutcome =
@@ -108,7 +113,7 @@ export async function runLockedOperation(
   plan: (state: ClusterState) => Operation | undefined,
   options: LockedOperationOptions = {},
 ): Promise<LockedOutcome> {
-  const mono = deps.mono ?? (() => performance.now());
+  const mono = deps.mono;
   const startedMono = mono();
   let token: number | undefined;
   try {
@@ -164,7 +169,7 @@ export async function runLockedOperation(
       return { status: 'done', token, replies: [], failed: 0 };
     }
     const issuedAtMs = deps.clock.now();
-    const issuedAtEpochMs = Date.now();
+    const issuedAtEpochMs = deps.epochNow();
     const records: CommandRecord[] = targets.map((t) => ({
       id: `${service}.${token}.${t.nodeId}`,
       service,
@@ -205,9 +210,7 @@ export async function runLockedOperation(
             return await deps.send(r.nodeId, command, timeoutMs);
           } catch (error) {
             lastError = error instanceof Error ? error.message : String(error);
-            await new Promise((resolve) =>
-              setTimeout(resolve, Math.min(200, Math.max(0, deadlineMono - mono()))),
-            );
+            await deps.sleep(Math.min(200, Math.max(0, deadlineMono - mono())));
           }
         }
         return { id: r.id, error: `no reply before the lease margin: ${lastError}` };
@@ -219,20 +222,20 @@ export async function runLockedOperation(
           id: reply.id,
           status: 'failed',
           error: reply.error.slice(0, 2000),
-          finishedAtEpochMs: Date.now(),
+          finishedAtEpochMs: deps.epochNow(),
         };
       if (reply.ok)
         return {
           id: reply.id,
           status: 'done',
           running: reply.running,
-          finishedAtEpochMs: Date.now(),
+          finishedAtEpochMs: deps.epochNow(),
         };
       return {
         id: reply.id,
         status: reply.code === 'COX_STALE_TOKEN' ? 'refused' : 'failed',
         error: `${reply.code}: ${reply.message}`.slice(0, 2000),
-        finishedAtEpochMs: Date.now(),
+        finishedAtEpochMs: deps.epochNow(),
       };
     });
     await commit(deps, { type: 'command.result', at: deps.clock.now(), token, results });

@@ -6,7 +6,7 @@
  */
 import type { ObservedNode } from './decide.js';
 import { sampleServices } from './decide.js';
-import type { ServiceSample } from './target-tracking.js';
+import type { ServiceSample } from './policy-registry.js';
 
 /** Node ids whose latest report arrived within `deadAfterMs` of `nowMs`. */
 export function freshNodes(
