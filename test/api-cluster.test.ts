@@ -15,9 +15,8 @@ import {
   ServiceDetail,
   ServicesReply,
 } from '@coxswain/protocol';
+import { API_TOKEN, NatsServer, SimCluster, serviceSpec, waitFor } from '@coxswain/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { API_TOKEN, SimCluster, serviceSpec, waitFor } from './coordinator-harness.js';
-import { NatsServer } from './kit/index.js';
 
 interface HostApi {
   server: HttpServer;

@@ -18,20 +18,28 @@ import {
   subjects,
   validate,
 } from '@coxswain/protocol';
+import {
+  BUSYBOX_IMAGE,
+  createHostNetwork,
+  Dockerd,
+  ensureBusyboxImage,
+  ensureTools,
+  exitOf,
+  type HostNetwork,
+  NatsCluster,
+  NatsServer,
+  pollUntil,
+  spawnDaemon,
+  terminate,
+} from '@coxswain/testkit';
 import { connect, type NatsConnection } from 'nats';
 import { stringify } from 'yaml';
-import { BUSYBOX_IMAGE, ensureBusyboxImage } from './busybox-image.js';
-import { Dockerd } from './dockerd.js';
-import { createHostNetwork, type HostNetwork } from './host-network.js';
 import {
   type LabClusterView,
   type LabHostView,
   type LabView,
   renderLabTable,
 } from './lab-table.js';
-import { NatsCluster, NatsServer } from './nats-server.js';
-import { exitOf, pollUntil, spawnDaemon, terminate } from './process.js';
-import { ensureTools } from './tools.js';
 
 /** A service the lab starts on every host before the agents come up: a few labelled containers. */
 export interface LabServiceSeed {

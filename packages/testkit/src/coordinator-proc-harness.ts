@@ -21,10 +21,15 @@ import {
   subjects,
 } from '@coxswain/protocol';
 import { connect, type NatsConnection } from 'nats';
+import { ensureBusyboxImage } from './busybox-image.js';
 import { API_TOKEN, type LoggedOperation } from './coordinator-harness.js';
-import { Dockerd, ensureBusyboxImage, type NatsServer } from './kit/index.js';
+import { Dockerd } from './dockerd.js';
+import type { NatsServer } from './nats-server.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
+// From src (tests, tsx) the member is a .ts file; from dist, its compiled .js.
+const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
+const packageDir = join(here, '..');
 export const CLUSTER = 'proc';
 
 export interface ProcHost {
@@ -97,10 +102,10 @@ export class ProcCluster {
         '--conditions=@coxswain/source',
         '--import',
         'tsx',
-        join(here, 'coordinator-member-process.ts'),
+        join(here, `coordinator-member-process${ext}`),
         JSON.stringify({ config, member: this.#member }),
       ],
-      { cwd: here, stdio: ['ignore', 'pipe', 'pipe'] },
+      { cwd: packageDir, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     host.child = child;
     let buffer = '';

@@ -5,7 +5,9 @@ import { fileURLToPath } from 'node:url';
 import { connect, type NatsConnection } from 'nats';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const testDir = join(here, '..');
+const packageDir = join(here, '..');
+// From src (tests, tsx) the node is a .ts file; from dist, its compiled .js.
+const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
@@ -83,11 +85,11 @@ export class KvCluster {
         '--conditions=@coxswain/source',
         '--import',
         'tsx',
-        join(here, 'kv-node.ts'),
+        join(here, `raft-kv-node${ext}`),
         JSON.stringify(args),
       ],
       {
-        cwd: testDir,
+        cwd: packageDir,
         stdio: ['ignore', 'pipe', 'pipe'],
       },
     );

@@ -13,7 +13,9 @@ import { Agent, ClusterMember, type ClusterMemberOptions, createLogger } from '@
 import { AgentConfig, LABELS, PROTOCOL_VERSION, type ServiceSpecInput } from '@coxswain/protocol';
 import { connect, type NatsConnection } from 'nats';
 import type { Message, RaftTransport } from 'raft-consensus-ts';
-import { BUSYBOX_IMAGE, Dockerd, ensureBusyboxImage, type NatsServer } from './kit/index.js';
+import { BUSYBOX_IMAGE, ensureBusyboxImage } from './busybox-image.js';
+import { Dockerd } from './dockerd.js';
+import type { NatsServer } from './nats-server.js';
 
 export const API_TOKEN = 'test-token-0123456789';
 
