@@ -8,3 +8,19 @@ export class AgentConfigError extends CoxswainError {
     this.source = source;
   }
 }
+
+/** The cluster member was asked to use NATS before `connect`. */
+export class MemberNotConnectedError extends CoxswainError {
+  constructor() {
+    super('COX_NOT_CONNECTED', 'cluster member not connected to NATS yet');
+  }
+}
+
+/** An operation that needs a local Raft replica, asked of a node that is not a voter. */
+export class NotAVoterError extends CoxswainError {
+  readonly operation: string;
+  constructor(operation: string) {
+    super('COX_NOT_A_VOTER', `${operation}: not a voter, no local replica`);
+    this.operation = operation;
+  }
+}

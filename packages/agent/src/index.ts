@@ -8,7 +8,6 @@ export {
   type RejectionCounter,
   registerClusterApi,
   runningByService,
-  tokenMatches,
 } from './api/cluster-api.js';
 export {
   apiBaseUrl,
@@ -30,6 +29,7 @@ export {
   mountClusterApi,
 } from './api/mount-cluster-api.js';
 export { sseFrame } from './api/sse.js';
+export { tokenMatches } from './api/token.js';
 // Cluster membership, coordination and healing (issue 4).
 export { type Assignment, AssignmentStore } from './cluster/assignment-store.js';
 export {

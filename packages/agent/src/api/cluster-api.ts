@@ -9,7 +9,6 @@
  * is: the `meta` field of JSON bodies and the `X-Coxswain-*` headers, so a
  * client reading from a lagging follower can tell.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
 import {
   type ApiErrorBody,
   type ApiMeta,
@@ -48,6 +47,7 @@ import { buildClusterApiDocument } from './api-document.js';
 import { ApiError, UnauthorizedError } from './api-errors.js';
 import { type ApiWrite, type ClusterView, NoLeaderError, type ReportView } from './cluster-view.js';
 import { sseFrame } from './sse.js';
+import { tokenMatches } from './token.js';
 
 export interface RejectionCounter {
   inc(labels: Readonly<Record<string, string>>): void;
@@ -102,19 +102,6 @@ const STATUS_BY_REPLY_CODE: Record<string, number> = {
   COX_TIMEOUT: 504,
   COX_INTERNAL: 500,
 };
-
-function sha256(text: string): Buffer {
-  return createHash('sha256').update(text, 'utf8').digest();
-}
-
-/**
- * Compares digests, not the strings: equal lengths whatever was sent, so
- * neither the comparison nor a length check tells an attacker how close a
- * guess was.
- */
-export function tokenMatches(given: string, expected: string): boolean {
-  return timingSafeEqual(sha256(given), sha256(expected));
-}
 
 function headerValue(headers: RequestContext['headers'], name: string): string | undefined {
   const value = headers[name];
