@@ -1,6 +1,5 @@
 export { Agent, type AgentStartOptions, type PeerReport, withPredictedRates } from './agent.js';
 // The cluster state API (issue 4): routes, the view they read, events, OpenAPI. The client is @coxswain/client.
-export { buildClusterApiDocument } from './api/api-document.js';
 export { ApiError, UnauthorizedError } from './api/api-errors.js';
 export {
   type ClusterApi,
@@ -103,15 +102,6 @@ export {
   silentLogger,
 } from './logger.js';
 export { Counter, Gauge, Histogram, type Labels, MetricsRegistry } from './metrics-registry.js';
-export {
-  buildOpenApiDocument,
-  type JsonObject,
-  type NamedSchema,
-  type OpenApiInfo,
-  type OpenApiOperation,
-  type OpenApiResponse,
-  type SchemaIo,
-} from './openapi.js';
 export { NatsLink, type PublishOutcome, Reporter, reconnectDelayMs } from './reporter.js';
 export {
   type DiedEvent,

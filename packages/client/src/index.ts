@@ -9,4 +9,15 @@ export {
   type ServiceQuery,
   type StreamEventsOptions,
 } from './api-client.js';
+export { buildClusterApiDocument } from './api-document.js';
+export {
+  buildOpenApiDocument,
+  type JsonObject,
+  type NamedSchema,
+  type OpenApiHeader,
+  type OpenApiInfo,
+  type OpenApiOperation,
+  type OpenApiResponse,
+  type SchemaIo,
+} from './openapi.js';
 export { type SseFrame, SseParser } from './sse.js';

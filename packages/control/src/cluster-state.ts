@@ -144,29 +144,8 @@ export class ClusterState {
     this.#clockMs = Math.max(this.#clockMs, command.at);
     const now = this.#clockMs;
     switch (command.type) {
-      case 'service.put': {
-        const spec = command.spec;
-        const existing = this.#services.get(spec.name);
-        if (existing && !existing.deleted && sameJson(existing.spec, spec)) {
-          return { ok: true, specVersion: existing.specVersion };
-        }
-        const specVersion = (existing?.specVersion ?? 0) + 1;
-        this.#services.set(spec.name, {
-          spec,
-          specVersion,
-          // A re-applied spec returns the service to its policy, starting from what runs now.
-          desiredReplicas: clamp(
-            existing && !existing.deleted ? existing.desiredReplicas : spec.minReplicas,
-            spec,
-          ),
-          manualReplicas: null,
-          placement: existing?.placement ?? {},
-          placementToken: existing?.placementToken ?? 0,
-          deleted: false,
-          updatedAtMs: now,
-        });
-        return { ok: true, specVersion };
-      }
+      case 'service.put':
+        return this.#putService(command, now);
       case 'service.delete': {
         const existing = this.#services.get(command.name);
         if (!existing)
@@ -192,123 +171,20 @@ export class ClusterState {
         this.#locks.delete(command.name);
         return { ok: true };
       }
-      case 'lock.acquire': {
-        if (!this.#services.has(command.service)) {
-          return fail('COX_NO_SUCH_SERVICE', `no service ${JSON.stringify(command.service)}`);
-        }
-        const current = this.#locks.get(command.service);
-        // A live lock is never shared, not even with its own holder: one operation per service.
-        // An expired lease is what lets a new leader take over a dead leader's lock.
-        if (current && !lockExpired(current, now)) {
-          return fail(
-            'COX_LOCK_HELD',
-            `service ${command.service} is locked by ${current.holder} (token ${current.token})`,
-            current,
-          );
-        }
-        const lock: LockRecord = {
-          service: command.service,
-          holder: command.holder,
-          term: command.term,
-          token: index,
-          acquiredAtMs: now,
-          leaseMs: command.leaseMs,
-        };
-        this.#locks.set(command.service, lock);
-        // Whatever the previous holder left issued can no longer finish: agents refuse its token now.
-        for (const record of this.#commands) {
-          if (
-            record.service === command.service &&
-            record.status === 'issued' &&
-            record.token < index
-          ) {
-            this.#replaceRecord({ ...record, status: 'abandoned', finishedAtMs: now });
-          }
-        }
-        return { ok: true, token: index };
-      }
+      case 'lock.acquire':
+        return this.#acquireLock(command, index, now);
       case 'lock.release': {
         const held = this.#checkLock(command.service, command.token);
         if (held) return held;
         this.#locks.delete(command.service);
         return { ok: true };
       }
-      case 'scale.set': {
-        const service = this.#services.get(command.service);
-        if (!service)
-          return fail('COX_NO_SUCH_SERVICE', `no service ${JSON.stringify(command.service)}`);
-        const held = this.#checkLock(command.service, command.token);
-        if (held) return held;
-        let total = 0;
-        for (const [nodeId, count] of Object.entries(command.placement)) {
-          if (count > 0 && !this.#nodes.has(nodeId)) {
-            return fail(
-              'COX_NO_SUCH_NODE',
-              `placement names unknown node ${JSON.stringify(nodeId)}`,
-            );
-          }
-          total += count;
-        }
-        if (total > command.desiredReplicas) {
-          return fail(
-            'COX_BAD_PLACEMENT',
-            `placement holds ${total} replicas, more than the ${command.desiredReplicas} desired`,
-          );
-        }
-        const placement: Placement = {};
-        for (const [nodeId, count] of Object.entries(command.placement))
-          if (count > 0) placement[nodeId] = count;
-        this.#services.set(command.service, {
-          ...service,
-          desiredReplicas: command.desiredReplicas,
-          manualReplicas:
-            command.manualReplicas === undefined ? service.manualReplicas : command.manualReplicas,
-          placement,
-          placementToken: command.token,
-          reason: command.reason,
-          updatedAtMs: now,
-        });
-        return { ok: true };
-      }
-      case 'command.record': {
-        for (const record of command.records) {
-          const held = this.#checkLock(record.service, command.token);
-          if (held) return held;
-          if (record.token !== command.token) {
-            return fail(
-              'COX_LOCK_NOT_HELD',
-              `record ${record.id} carries token ${record.token}, not ${command.token}`,
-            );
-          }
-        }
-        for (const record of command.records) {
-          if (this.#commandIndex.has(record.id)) this.#replaceRecord(record);
-          else {
-            this.#commands.push(record);
-            this.#commandIndex.set(record.id, record);
-          }
-        }
-        this.#trimCommandLog();
-        return { ok: true };
-      }
-      case 'command.result': {
-        for (const result of command.results) {
-          const record = this.#commandIndex.get(result.id);
-          // Results of an abandoned operation stay abandoned: a later lock already superseded it.
-          if (!record || record.token !== command.token || record.status === 'abandoned') continue;
-          this.#replaceRecord({
-            ...record,
-            status: result.status,
-            finishedAtMs: now,
-            ...(result.running !== undefined ? { running: result.running } : {}),
-            ...(result.error !== undefined ? { error: result.error } : {}),
-            ...(result.finishedAtEpochMs !== undefined
-              ? { finishedAtEpochMs: result.finishedAtEpochMs }
-              : {}),
-          });
-        }
-        return { ok: true };
-      }
+      case 'scale.set':
+        return this.#setScale(command, now);
+      case 'command.record':
+        return this.#recordCommands(command);
+      case 'command.result':
+        return this.#recordResults(command, now);
       case 'node.register': {
         const existing = this.#nodes.get(command.node.id);
         // A node that was dead (or new) changes state now; an alive one keeps its time.
@@ -334,6 +210,157 @@ export class ClusterState {
         return { ok: true };
       }
     }
+  }
+
+  #putService(
+    command: Extract<ClusterCommand, { type: 'service.put' }>,
+    now: number,
+  ): ClusterApplyResult {
+    const spec = command.spec;
+    const existing = this.#services.get(spec.name);
+    if (existing && !existing.deleted && sameJson(existing.spec, spec)) {
+      return { ok: true, specVersion: existing.specVersion };
+    }
+    const specVersion = (existing?.specVersion ?? 0) + 1;
+    this.#services.set(spec.name, {
+      spec,
+      specVersion,
+      // A re-applied spec returns the service to its policy, starting from what runs now.
+      desiredReplicas: clamp(
+        existing && !existing.deleted ? existing.desiredReplicas : spec.minReplicas,
+        spec,
+      ),
+      manualReplicas: null,
+      placement: existing?.placement ?? {},
+      placementToken: existing?.placementToken ?? 0,
+      deleted: false,
+      updatedAtMs: now,
+    });
+    return { ok: true, specVersion };
+  }
+
+  #acquireLock(
+    command: Extract<ClusterCommand, { type: 'lock.acquire' }>,
+    index: number,
+    now: number,
+  ): ClusterApplyResult {
+    if (!this.#services.has(command.service)) {
+      return fail('COX_NO_SUCH_SERVICE', `no service ${JSON.stringify(command.service)}`);
+    }
+    const current = this.#locks.get(command.service);
+    // A live lock is never shared, not even with its own holder: one operation per service.
+    // An expired lease is what lets a new leader take over a dead leader's lock.
+    if (current && !lockExpired(current, now)) {
+      return fail(
+        'COX_LOCK_HELD',
+        `service ${command.service} is locked by ${current.holder} (token ${current.token})`,
+        current,
+      );
+    }
+    const lock: LockRecord = {
+      service: command.service,
+      holder: command.holder,
+      term: command.term,
+      token: index,
+      acquiredAtMs: now,
+      leaseMs: command.leaseMs,
+    };
+    this.#locks.set(command.service, lock);
+    // Whatever the previous holder left issued can no longer finish: agents refuse its token now.
+    for (const record of this.#commands) {
+      if (
+        record.service === command.service &&
+        record.status === 'issued' &&
+        record.token < index
+      ) {
+        this.#replaceRecord({ ...record, status: 'abandoned', finishedAtMs: now });
+      }
+    }
+    return { ok: true, token: index };
+  }
+
+  #setScale(
+    command: Extract<ClusterCommand, { type: 'scale.set' }>,
+    now: number,
+  ): ClusterApplyResult {
+    const service = this.#services.get(command.service);
+    if (!service)
+      return fail('COX_NO_SUCH_SERVICE', `no service ${JSON.stringify(command.service)}`);
+    const held = this.#checkLock(command.service, command.token);
+    if (held) return held;
+    let total = 0;
+    for (const [nodeId, count] of Object.entries(command.placement)) {
+      if (count > 0 && !this.#nodes.has(nodeId)) {
+        return fail('COX_NO_SUCH_NODE', `placement names unknown node ${JSON.stringify(nodeId)}`);
+      }
+      total += count;
+    }
+    if (total > command.desiredReplicas) {
+      return fail(
+        'COX_BAD_PLACEMENT',
+        `placement holds ${total} replicas, more than the ${command.desiredReplicas} desired`,
+      );
+    }
+    const placement: Placement = {};
+    for (const [nodeId, count] of Object.entries(command.placement))
+      if (count > 0) placement[nodeId] = count;
+    this.#services.set(command.service, {
+      ...service,
+      desiredReplicas: command.desiredReplicas,
+      manualReplicas:
+        command.manualReplicas === undefined ? service.manualReplicas : command.manualReplicas,
+      placement,
+      placementToken: command.token,
+      reason: command.reason,
+      updatedAtMs: now,
+    });
+    return { ok: true };
+  }
+
+  #recordCommands(
+    command: Extract<ClusterCommand, { type: 'command.record' }>,
+  ): ClusterApplyResult {
+    for (const record of command.records) {
+      const held = this.#checkLock(record.service, command.token);
+      if (held) return held;
+      if (record.token !== command.token) {
+        return fail(
+          'COX_LOCK_NOT_HELD',
+          `record ${record.id} carries token ${record.token}, not ${command.token}`,
+        );
+      }
+    }
+    for (const record of command.records) {
+      if (this.#commandIndex.has(record.id)) this.#replaceRecord(record);
+      else {
+        this.#commands.push(record);
+        this.#commandIndex.set(record.id, record);
+      }
+    }
+    this.#trimCommandLog();
+    return { ok: true };
+  }
+
+  #recordResults(
+    command: Extract<ClusterCommand, { type: 'command.result' }>,
+    now: number,
+  ): ClusterApplyResult {
+    for (const result of command.results) {
+      const record = this.#commandIndex.get(result.id);
+      // Results of an abandoned operation stay abandoned: a later lock already superseded it.
+      if (!record || record.token !== command.token || record.status === 'abandoned') continue;
+      this.#replaceRecord({
+        ...record,
+        status: result.status,
+        finishedAtMs: now,
+        ...(result.running !== undefined ? { running: result.running } : {}),
+        ...(result.error !== undefined ? { error: result.error } : {}),
+        ...(result.finishedAtEpochMs !== undefined
+          ? { finishedAtEpochMs: result.finishedAtEpochMs }
+          : {}),
+      });
+    }
+    return { ok: true };
   }
 
   /** Fencing inside the state machine too: only the current lock's token may write under it. */

@@ -28,7 +28,7 @@ import {
   type NamedSchema,
   type OpenApiOperation,
   type OpenApiResponse,
-} from '../openapi.js';
+} from './openapi.js';
 
 const SCHEMAS: readonly NamedSchema[] = [
   { name: 'ApiError', schema: ApiErrorBody, io: 'output' },
