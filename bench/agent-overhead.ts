@@ -17,7 +17,7 @@ import {
   ensureBusyboxImage,
   freePort,
   NatsServer,
-} from '@coxswain/test/kit';
+} from '@coxswain/testkit';
 import { connect } from 'nats';
 import { percentile, recordResult } from './lib/results.js';
 

@@ -11,8 +11,7 @@ import { Agent as HttpAgent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger, HttpServer, mountClusterApi } from '@coxswain/agent';
-import { NatsServer } from '@coxswain/test/kit';
-import { SimCluster, serviceSpec } from '../test/coordinator-harness.js';
+import { NatsServer, SimCluster, serviceSpec } from '@coxswain/testkit';
 import { type Figure, percentile, recordResult } from './lib/results.js';
 import { call, EtcdCluster } from './raft-harness.js';
 

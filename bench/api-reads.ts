@@ -8,7 +8,6 @@
  */
 import {
   type ApiWrite,
-  ClusterState,
   type ClusterView,
   EventBus,
   HttpServer,
@@ -16,8 +15,9 @@ import {
   type RaftStatusView,
   type ReportView,
   registerClusterApi,
-  SseParser,
 } from '@coxswain/agent';
+import { SseParser } from '@coxswain/client';
+import { ClusterState } from '@coxswain/control';
 import type { ApiReply, ServiceFigures } from '@coxswain/protocol';
 import { type Figure, percentile, recordResult } from './lib/results.js';
 

@@ -14,7 +14,7 @@ import {
   decide,
   type ObservedNode,
   ServiceHistory,
-} from '@coxswain/agent';
+} from '@coxswain/control';
 import { type NodeReport, PROTOCOL_VERSION } from '@coxswain/protocol';
 import { percentile, recordResult } from './lib/results.js';
 import { buildSyntheticState } from './lib/synthetic-cluster.js';

@@ -6,9 +6,9 @@
 //
 // Runs in this process against a private dockerd from the test kit.
 import { performance } from 'node:perf_hooks';
-import { DockerDriver } from '@coxswain/agent';
+import { DockerDriver } from '@coxswain/host';
 import { LABELS } from '@coxswain/protocol';
-import { BUSYBOX_IMAGE, Dockerd, ensureBusyboxImage } from '@coxswain/test/kit';
+import { BUSYBOX_IMAGE, Dockerd, ensureBusyboxImage } from '@coxswain/testkit';
 import { percentile, recordResult } from './lib/results.js';
 
 /** 50 through the API and 50 from the host. */

@@ -12,15 +12,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  AssignmentStore,
-  DockerDriver,
-  KeyedMutex,
-  Supervisor,
-  silentLogger,
-} from '@coxswain/agent';
+import { AssignmentStore, KeyedMutex, Supervisor, silentLogger } from '@coxswain/agent';
+import { DockerDriver } from '@coxswain/host';
 import { ServiceSpec } from '@coxswain/protocol';
-import { BUSYBOX_IMAGE, Dockerd, ensureBusyboxImage } from '@coxswain/test/kit';
+import { BUSYBOX_IMAGE, Dockerd, ensureBusyboxImage } from '@coxswain/testkit';
 import type Docker from 'dockerode';
 import { percentile, recordResult } from './lib/results.js';
 

@@ -10,8 +10,7 @@
  * leader's host, reported apart: the latter adds an election.
  */
 import { PROTOCOL_VERSION } from '@coxswain/protocol';
-import { NatsServer } from '@coxswain/test/kit';
-import { API_TOKEN, SimCluster, serviceSpec, waitFor } from '../test/coordinator-harness.js';
+import { API_TOKEN, NatsServer, SimCluster, serviceSpec, waitFor } from '@coxswain/testkit';
 import { percentile, recordResult } from './lib/results.js';
 
 const FOLLOWER_ROUNDS = Number(process.env.HEAL_HOST_ROUNDS ?? 8);

@@ -14,7 +14,7 @@ import {
   ForecastPolicies,
   type ObservedNode,
   ServiceHistory,
-} from '@coxswain/agent';
+} from '@coxswain/control';
 import { type NodeReport, PROTOCOL_VERSION } from '@coxswain/protocol';
 import { percentile, recordResult } from './lib/results.js';
 import { buildSyntheticState } from './lib/synthetic-cluster.js';
@@ -87,7 +87,11 @@ function buildReports(state: ClusterState, pass: number, nowMs: number): Map<str
 function measure(policy: string): { perPassMs: number[]; operations: number; predicted: number } {
   const state = buildState(policy);
   const history = new ServiceHistory();
-  const forecast = new ForecastPolicies({ services: state, decideIntervalMs: () => PASS_GAP_MS });
+  const forecast = new ForecastPolicies({
+    services: state,
+    now: Date.now,
+    decideIntervalMs: () => PASS_GAP_MS,
+  });
   const registry = forecast.registry();
   const perPassMs: number[] = [];
   let operations = 0;

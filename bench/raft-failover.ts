@@ -5,7 +5,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { NatsServer } from '@coxswain/test/kit';
+import { NatsServer } from '@coxswain/testkit';
 import { percentile, recordResult } from './lib/results.js';
 import { EtcdCluster, KvCluster, sleep } from './raft-harness.js';
 

@@ -2,9 +2,9 @@
 // etcd 3.4 cluster on loopback as the peer, and helpers for open-loop load.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { Agent, request } from 'node:http';
-import { freePort } from '@coxswain/test/kit';
+import { freePort } from '@coxswain/testkit';
 
-export { KvCluster } from '../test/raft-process/cluster.js';
+export { KvCluster } from '@coxswain/testkit';
 
 export interface EtcdOptions {
   readonly baseDir: string;

@@ -6,7 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { NatsServer } from '@coxswain/test/kit';
+import { NatsServer } from '@coxswain/testkit';
 import { decodeMessage, encodeMessage, type Message } from 'raft-consensus-ts';
 import { percentile, recordResult } from './lib/results.js';
 import { EtcdCluster, KvCluster, sleep } from './raft-harness.js';

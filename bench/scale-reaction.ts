@@ -12,9 +12,8 @@
  * admission, and the engine's create and start.
  */
 import { decode, MAX_REPORT_BYTES, NodeReport, PROTOCOL_VERSION } from '@coxswain/protocol';
-import { NatsServer } from '@coxswain/test/kit';
+import { API_TOKEN, NatsServer, SimCluster, serviceSpec, waitFor } from '@coxswain/testkit';
 import { connect } from 'nats';
-import { API_TOKEN, SimCluster, serviceSpec, waitFor } from '../test/coordinator-harness.js';
 import { percentile, recordResult } from './lib/results.js';
 
 const ROUNDS = Number(process.env.SCALE_REACTION_ROUNDS ?? 15);

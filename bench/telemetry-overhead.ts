@@ -10,7 +10,7 @@ import {
   withConsumerSpan,
   withSpan,
 } from '@coxswain/telemetry';
-import { NatsServer } from '@coxswain/test/kit';
+import { NatsServer } from '@coxswain/testkit';
 import { connect, type NatsConnection } from 'nats';
 import { type Figure, percentile, recordResult } from './lib/results.js';
 

@@ -8,7 +8,6 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LABELS, type NodeReport } from '@coxswain/protocol';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   BUSYBOX_IMAGE,
   Dockerd,
@@ -16,7 +15,8 @@ import {
   freePort,
   NatsServer,
   pollUntil,
-} from './kit/index.js';
+} from '@coxswain/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const testDir = dirname(fileURLToPath(import.meta.url));
 const bin = join(testDir, '../packages/cli/src/bin.ts');

@@ -12,8 +12,6 @@ import {
   PROTOCOL_VERSION,
   subjects,
 } from '@coxswain/protocol';
-import { connect, type NatsConnection } from 'nats';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   BUSYBOX_IMAGE,
   Dockerd,
@@ -22,7 +20,9 @@ import {
   NatsCluster,
   NatsServer,
   pollUntil,
-} from './kit/index.js';
+} from '@coxswain/testkit';
+import { connect, type NatsConnection } from 'nats';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const CLUSTER = 'e2e';
 const INTERVAL_MS = 500;

@@ -7,18 +7,25 @@
  */
 import {
   Agent,
-  ApiClient,
   ClusterMember,
   createLogger,
   HttpServer,
   type MountedClusterApi,
   mountClusterApi,
 } from '@coxswain/agent';
+import { ApiClient } from '@coxswain/client';
 import { AgentConfig, ClusterInfo, NodesReply, ServicesReply } from '@coxswain/protocol';
+import {
+  API_TOKEN,
+  Dockerd,
+  makeTempDir,
+  NatsServer,
+  removeDir,
+  SimCluster,
+  waitFor,
+} from '@coxswain/testkit';
 import { connect, type NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { API_TOKEN, SimCluster, waitFor } from './coordinator-harness.js';
-import { Dockerd, makeTempDir, NatsServer, removeDir } from './kit/index.js';
 
 describe('cluster state API on a client node', () => {
   let nats: NatsServer;

@@ -4,14 +4,8 @@
  * Every host serves the API on its own socket (port 0), mounted with
  * `mountClusterApi` over its ClusterMember, as the agent does.
  */
-import {
-  ApiClient,
-  ApiRequestError,
-  createLogger,
-  HttpServer,
-  type MountedClusterApi,
-  mountClusterApi,
-} from '@coxswain/agent';
+import { createLogger, HttpServer, type MountedClusterApi, mountClusterApi } from '@coxswain/agent';
+import { ApiClient, ApiRequestError } from '@coxswain/client';
 import {
   type ClusterEvent,
   ClusterInfo,
@@ -21,9 +15,8 @@ import {
   ServiceDetail,
   ServicesReply,
 } from '@coxswain/protocol';
+import { API_TOKEN, NatsServer, SimCluster, serviceSpec, waitFor } from '@coxswain/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { API_TOKEN, SimCluster, serviceSpec, waitFor } from './coordinator-harness.js';
-import { NatsServer } from './kit/index.js';
 
 interface HostApi {
   server: HttpServer;

@@ -11,18 +11,25 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   Agent,
-  ApiClient,
   ClusterMember,
   createLogger,
   HttpServer,
   type MountedClusterApi,
   mountClusterApi,
 } from '@coxswain/agent';
+import { ApiClient } from '@coxswain/client';
 import { AgentConfig, ClusterInfo, LocksReply } from '@coxswain/protocol';
+import {
+  API_TOKEN,
+  Dockerd,
+  ensureBusyboxImage,
+  NatsServer,
+  SimCluster,
+  serviceSpec,
+  waitFor,
+} from '@coxswain/testkit';
 import { connect, type NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { API_TOKEN, SimCluster, serviceSpec, waitFor } from './coordinator-harness.js';
-import { Dockerd, ensureBusyboxImage, NatsServer } from './kit/index.js';
 
 interface HostApi {
   server: HttpServer;

@@ -3,9 +3,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, createLogger } from '@coxswain/agent';
 import { AgentConfig, PROTOCOL_VERSION } from '@coxswain/protocol';
+import {
+  API_TOKEN,
+  Dockerd,
+  ensureBusyboxImage,
+  NatsServer,
+  serviceSpec,
+  waitFor,
+} from '@coxswain/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { API_TOKEN, serviceSpec, waitFor } from './coordinator-harness.js';
-import { Dockerd, ensureBusyboxImage, NatsServer } from './kit/index.js';
 
 // The agent's composition root runs the cluster member itself: one voter, a real engine, a real nats-server.
 describe('agent with its cluster member', () => {

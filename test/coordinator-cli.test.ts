@@ -4,9 +4,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { API_TOKEN, NatsServer, SimCluster, waitFor } from '@coxswain/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { API_TOKEN, SimCluster, waitFor } from './coordinator-harness.js';
-import { NatsServer } from './kit/index.js';
 
 const run = promisify(execFile);
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');

@@ -3,13 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   AssignmentStore,
-  DockerDriver,
   Executor,
   FencingStore,
   KeyedMutex,
   Supervisor,
   silentLogger,
 } from '@coxswain/agent';
+import { DockerDriver } from '@coxswain/host';
 import {
   decode,
   PROTOCOL_VERSION,
@@ -18,10 +18,9 @@ import {
   ServiceSpec,
   subjects,
 } from '@coxswain/protocol';
+import { BUSYBOX_IMAGE, Dockerd, ensureBusyboxImage, NatsServer, waitFor } from '@coxswain/testkit';
 import { connect } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { waitFor } from './coordinator-harness.js';
-import { BUSYBOX_IMAGE, Dockerd, ensureBusyboxImage, NatsServer } from './kit/index.js';
 
 // The executor and the supervisor on one real dockerd, without a leader.
 describe('executor and supervisor on a real engine', () => {

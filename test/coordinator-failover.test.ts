@@ -1,8 +1,13 @@
 import { PROTOCOL_VERSION } from '@coxswain/protocol';
+import {
+  API_TOKEN,
+  NatsServer,
+  overlapping,
+  ProcCluster,
+  serviceSpec,
+  waitFor,
+} from '@coxswain/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { API_TOKEN, overlapping, serviceSpec, waitFor } from './coordinator-harness.js';
-import { ProcCluster } from './coordinator-proc-harness.js';
-import { NatsServer } from './kit/index.js';
 
 // Agents as OS processes. The leader is SIGKILLed in the middle of a scale-up:
 // a new leader takes the lock over once its lease expires, finishes the job,

@@ -6,9 +6,8 @@ import {
   ScaleReply,
   subjects,
 } from '@coxswain/protocol';
+import { NatsServer, SimCluster, serviceSpec, waitFor } from '@coxswain/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SimCluster, serviceSpec, waitFor } from './coordinator-harness.js';
-import { NatsServer } from './kit/index.js';
 
 // A deposed leader that still reaches an agent: its Raft traffic is cut (so the
 // others elect a new leader and move the service on under a newer lock), its

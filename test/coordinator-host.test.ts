@@ -1,6 +1,5 @@
+import { NatsServer, SimCluster, serviceSpec, waitFor } from '@coxswain/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SimCluster, serviceSpec, waitFor } from './coordinator-harness.js';
-import { NatsServer } from './kit/index.js';
 
 // A whole host killed: its agent (and Raft member) and its dockerd with every
 // container on it. The leader declares it dead after nodeDeadAfter and places

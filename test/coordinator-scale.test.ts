@@ -1,12 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   loggedOperations,
+  NatsServer,
   overlapping,
   SimCluster,
   serviceSpec,
   waitFor,
-} from './coordinator-harness.js';
-import { NatsServer } from './kit/index.js';
+} from '@coxswain/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 // Three simulated hosts (real dockerd each, real nats-server), Raft voters all.
 describe('coordinator: declare, spread, scale, heal a container', () => {

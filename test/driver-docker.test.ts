@@ -10,10 +10,10 @@ import {
   HealthTimeoutError,
   ReplicaExitedError,
   StreamingStatsSource,
-} from '@coxswain/agent';
+} from '@coxswain/host';
 import { LABELS, ServiceSpec } from '@coxswain/protocol';
+import { BUSYBOX_IMAGE, Dockerd, ensureBusyboxImage, pollUntil } from '@coxswain/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BUSYBOX_IMAGE, Dockerd, ensureBusyboxImage, pollUntil } from './kit/index.js';
 
 let dockerd: Dockerd;
 let driver: DockerDriver;

@@ -2,8 +2,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { connect } from 'nats';
-import { describe, expect, it } from 'vitest';
+import { Lab, renderLabTable } from '@coxswain/lab';
 import {
   BUSYBOX_IMAGE,
   createHostNetwork,
@@ -11,15 +10,15 @@ import {
   ensureBusyboxImage,
   ensureTools,
   isAlive,
-  Lab,
   makeTempDir,
   mountsUnder,
   NatsCluster,
   NatsServer,
   pidsOwnedBy,
   pollUntil,
-  renderLabTable,
-} from './kit/index.js';
+} from '@coxswain/testkit';
+import { connect } from 'nats';
+import { describe, expect, it } from 'vitest';
 
 const text = (data: Uint8Array) => new TextDecoder().decode(data);
 
@@ -185,7 +184,7 @@ describe('Dockerd', () => {
 
   it('cleans up after an owner that dies without stopping it: engine, shims, containers, mounts, dir', async () => {
     const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
-    const fixture = fileURLToPath(new URL('./kit/orphan-owner.ts', import.meta.url));
+    const fixture = fileURLToPath(new URL('./fixtures/orphan-owner.ts', import.meta.url));
     const owner = spawn(
       process.execPath,
       ['--conditions=@coxswain/source', '--import', tsx, fixture],

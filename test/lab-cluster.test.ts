@@ -92,7 +92,7 @@ describe('coxswain lab as a cluster', () => {
 
       // The manual override, sent to a follower and forwarded to the leader.
       const follower = lab.hosts.find((h) => h.name !== leader)!.name;
-      const reply = await lab.api(follower).scale('web', 5);
+      const reply = await lab.api(follower).scaleService('web', 5, { timeoutMs: 30_000 });
       expect(reply.appliedBy).toBe(leader);
       const atFive = await web(5);
       expect(atFive.manualReplicas).toBe(5);

@@ -1,9 +1,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { NatsServer } from '@coxswain/test/kit';
+import { KvCluster, NatsServer } from '@coxswain/testkit';
 import { describe, expect, it } from 'vitest';
-import { KvCluster } from './raft-process/cluster.js';
 
 /**
  * Three Raft members in three OS processes over a real nats-server, FileStorage

@@ -8,9 +8,9 @@ import {
   withConsumerSpan,
   withSpan,
 } from '@coxswain/telemetry';
+import { NatsServer, pollUntil } from '@coxswain/testkit';
 import { connect, headers, type Msg, type NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NatsServer, pollUntil } from './kit/index.js';
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 

@@ -5,9 +5,6 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { AgentConfig, ServiceSpec } from '@coxswain/protocol';
 import { RecentSpansResponse, startTelemetry, type Telemetry, withSpan } from '@coxswain/telemetry';
-import { connect, type Msg } from 'nats';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { z } from 'zod';
 import {
   BUSYBOX_IMAGE,
   Dockerd,
@@ -16,7 +13,10 @@ import {
   NatsServer,
   pollUntil,
   removeDir,
-} from './kit/index.js';
+} from '@coxswain/testkit';
+import { connect, type Msg } from 'nats';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 
 // The part of the OTLP JSON encoding (ExportTraceServiceRequest) this test reads.
 const OtlpAnyValue = z.object({

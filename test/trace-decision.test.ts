@@ -18,11 +18,16 @@ import {
   PROTOCOL_VERSION,
   subjects as subjectsOf,
 } from '@coxswain/protocol';
+import {
+  API_TOKEN,
+  CLUSTER,
+  NatsServer,
+  ProcCluster,
+  serviceSpec,
+  waitFor,
+} from '@coxswain/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { API_TOKEN, serviceSpec, waitFor } from './coordinator-harness.js';
-import { CLUSTER, ProcCluster } from './coordinator-proc-harness.js';
-import { NatsServer } from './kit/index.js';
 
 // The part of the OTLP JSON encoding (ExportTraceServiceRequest) this test reads.
 const OtlpAnyValue = z.object({

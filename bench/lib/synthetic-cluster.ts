@@ -1,4 +1,4 @@
-import { ClusterState, encodeClusterCommand } from '@coxswain/agent';
+import { ClusterState, encodeClusterCommand } from '@coxswain/control';
 
 export interface SyntheticClusterOptions {
   readonly services: number;

@@ -1,23 +1,4 @@
 export {
-  BUSYBOX_APPLETS,
-  BUSYBOX_IMAGE,
-  ensureBusyboxImage,
-  findStaticBusybox,
-} from './busybox-image.js';
-export { Dockerd, type DockerdOptions } from './dockerd.js';
-export {
-  CommandFailedError,
-  DaemonStartError,
-  NetnsUnavailableError,
-  ToolMissingError,
-} from './errors.js';
-export {
-  createHostNetwork,
-  HostNetwork,
-  type HostNetworkOptions,
-  type SimHost,
-} from './host-network.js';
-export {
   DEFAULT_AGENT_BIN,
   DEFAULT_LAB_SERVICES,
   Lab,
@@ -26,7 +7,6 @@ export {
   type LabOptions,
   type LabServiceSeed,
 } from './lab.js';
-export { LabApiClient, LabApiError } from './lab-api.js';
 export {
   runScenario,
   SCENARIOS,
@@ -41,14 +21,4 @@ export {
   type LabView,
   renderLabTable,
 } from './lab-table.js';
-export {
-  freePort,
-  NatsCluster,
-  type NatsClusterOptions,
-  NatsServer,
-  type NatsServerOptions,
-} from './nats-server.js';
-export { isAlive, pidsOwnedBy, pollUntil, probeTcp } from './process.js';
 export { loadServiceSpec, SAMPLE_SERVICE_PATH } from './sample-service.js';
-export { makeTempDir, mountsUnder, removeDir } from './temp-dir.js';
-export { ensureTools, REQUIRED_TOOLS, whichSync } from './tools.js';

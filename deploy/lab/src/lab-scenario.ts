@@ -13,6 +13,9 @@ import type { ServiceSpec } from '@coxswain/protocol';
 import type { Lab } from './lab.js';
 import { loadServiceSpec } from './sample-service.js';
 
+// A manual scale answers once its command is done, containers started on every host.
+const SCALE_WAIT = { timeoutMs: 30_000 };
+
 export const SCENARIOS = ['full', 'scale', 'failover', 'none'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
@@ -80,7 +83,7 @@ export async function runScenario(lab: Lab, options: ScenarioOptions): Promise<S
       const spec = options.spec ?? loadServiceSpec();
       await lab.waitForAllNodes(60_000, signal);
       checkAbort();
-      await lab.api(leaderId).applyService(spec);
+      await lab.api(leaderId).applyService(spec, { timeoutMs: 10_000 });
       let t = performance.now();
       lab.note(
         `declared service ${spec.name} (min ${spec.minReplicas}, max ${spec.maxReplicas}): coxswain service apply -f samples/web.yaml`,
@@ -97,7 +100,7 @@ export async function runScenario(lab: Lab, options: ScenarioOptions): Promise<S
         `coxswain service scale ${spec.name} ${up} (manual override: same lock, same fencing)`,
       );
       t = performance.now();
-      await lab.api(await anyAgent(lab)).scale(spec.name, up);
+      await lab.api(await anyAgent(lab)).scaleService(spec.name, up, SCALE_WAIT);
       await waitForRunning(lab, spec.name, up, 90_000, signal);
       outcome.reached.push({ replicas: up, afterMs: performance.now() - t });
       lab.note(`${spec.name}: ${up}/${up} running (${secs(t)})`);
@@ -106,7 +109,7 @@ export async function runScenario(lab: Lab, options: ScenarioOptions): Promise<S
       const down = spec.minReplicas;
       lab.note(`coxswain service scale ${spec.name} ${down}`);
       t = performance.now();
-      await lab.api(await anyAgent(lab)).scale(spec.name, down);
+      await lab.api(await anyAgent(lab)).scaleService(spec.name, down, SCALE_WAIT);
       await waitForRunning(lab, spec.name, down, 90_000, signal);
       outcome.reached.push({ replicas: down, afterMs: performance.now() - t });
       lab.note(`${spec.name}: back to ${down}/${down} running (${secs(t)})`);

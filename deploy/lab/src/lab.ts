@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { ApiClient } from '@coxswain/client';
 import {
   AgentConfig,
   type AgentConfigInput,
@@ -17,21 +18,28 @@ import {
   subjects,
   validate,
 } from '@coxswain/protocol';
+import {
+  BUSYBOX_IMAGE,
+  createHostNetwork,
+  Dockerd,
+  ensureBusyboxImage,
+  ensureTools,
+  exitOf,
+  type HostNetwork,
+  NatsCluster,
+  NatsServer,
+  pollUntil,
+  spawnDaemon,
+  terminate,
+} from '@coxswain/testkit';
 import { connect, type NatsConnection } from 'nats';
 import { stringify } from 'yaml';
-import { BUSYBOX_IMAGE, ensureBusyboxImage } from './busybox-image.js';
-import { Dockerd } from './dockerd.js';
-import { createHostNetwork, type HostNetwork } from './host-network.js';
-import { LabApiClient } from './lab-api.js';
 import {
   type LabClusterView,
   type LabHostView,
   type LabView,
   renderLabTable,
 } from './lab-table.js';
-import { NatsCluster, NatsServer } from './nats-server.js';
-import { exitOf, pollUntil, spawnDaemon, terminate } from './process.js';
-import { ensureTools } from './tools.js';
 
 /** A service the lab starts on every host before the agents come up: a few labelled containers. */
 export interface LabServiceSeed {
@@ -485,8 +493,12 @@ export class Lab {
   }
 
   /** A client of one host's cluster API, with the lab's token for writes. */
-  api(name: string): LabApiClient {
-    return new LabApiClient(this.host(name).apiUrl, this.apiToken);
+  api(name: string): ApiClient {
+    return new ApiClient({
+      baseUrl: this.host(name).apiUrl,
+      token: this.apiToken,
+      timeoutMs: 2000,
+    });
   }
 
   /** Hosts whose agent is running, voters first: the ones worth asking about the cluster. */
@@ -504,7 +516,7 @@ export class Lab {
   async refreshCluster(): Promise<ClusterSnapshot | undefined> {
     const errors: string[] = [];
     for (const h of this.#answeringHosts()) {
-      const client = new LabApiClient(this.#describe(h).apiUrl, undefined, 800);
+      const client = new ApiClient({ baseUrl: this.#describe(h).apiUrl, timeoutMs: 800 });
       try {
         const info = await client.cluster();
         let services: ServicesReply['services'] | undefined;

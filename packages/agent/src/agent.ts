@@ -10,6 +10,7 @@
  */
 import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
+import { ContainerStatsCollector, DockerDriver, Sampler } from '@coxswain/host';
 import { type AgentConfig, MAX_REPORT_BYTES, NodeReport, subjects } from '@coxswain/protocol';
 import {
   activeTelemetry,
@@ -21,14 +22,11 @@ import {
 import { SpanStatusCode, trace } from '@opentelemetry/api';
 import { type MountedClusterApi, mountClusterApi } from './api/mount-cluster-api.js';
 import { ClusterMember, type LocalMemberOptions } from './cluster/cluster-member.js';
-import { ContainerStatsCollector } from './container-stats.js';
-import { DockerDriver } from './docker-driver.js';
 import { HttpServer, json, text } from './http-server.js';
 import { RateLimitedLog, subscribeValidated } from './inbound.js';
 import { createLogger, type Logger } from './logger.js';
 import { type Counter, type Histogram, MetricsRegistry } from './metrics-registry.js';
 import { NatsLink, Reporter } from './reporter.js';
-import { Sampler } from './sampler.js';
 
 const tracer = trace.getTracer('coxswain-agent');
 

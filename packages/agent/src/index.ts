@@ -1,13 +1,5 @@
 export { Agent, type AgentStartOptions, type PeerReport, withPredictedRates } from './agent.js';
-// The cluster state API (issue 4): routes, the view they read, events, OpenAPI, a client.
-export {
-  ApiClient,
-  type ApiClientOptions,
-  ApiRequestError,
-  ApiUnreachableError,
-  type StreamEventsOptions,
-} from './api/api-client.js';
-export { buildClusterApiDocument } from './api/api-document.js';
+// The cluster state API (issue 4): routes, the view they read, events, OpenAPI. The client is @coxswain/client.
 export { ApiError, UnauthorizedError } from './api/api-errors.js';
 export {
   type ClusterApi,
@@ -15,7 +7,6 @@ export {
   type RejectionCounter,
   registerClusterApi,
   runningByService,
-  tokenMatches,
 } from './api/cluster-api.js';
 export {
   apiBaseUrl,
@@ -36,7 +27,8 @@ export {
   type MountedClusterApi,
   mountClusterApi,
 } from './api/mount-cluster-api.js';
-export { type SseFrame, SseParser, sseFrame } from './api/sse.js';
+export { sseFrame } from './api/sse.js';
+export { tokenMatches } from './api/token.js';
 // Cluster membership, coordination and healing (issue 4).
 export { type Assignment, AssignmentStore } from './cluster/assignment-store.js';
 export {
@@ -44,28 +36,7 @@ export {
   type ClusterMemberOptions,
   type LocalMemberOptions,
 } from './cluster/cluster-member.js';
-export {
-  type AppliedEntry,
-  ClusterState,
-  DEFAULT_SETTINGS,
-  encodeClusterCommand,
-  lockExpired,
-} from './cluster/cluster-state.js';
 export { Coordinator, type CoordinatorOptions } from './cluster/coordinator.js';
-export {
-  type CommandTarget,
-  countActive,
-  DEFAULT_POLICIES,
-  type DecideInput,
-  type Decision,
-  decide,
-  type ObservedNode,
-  type Operation,
-  planService,
-  type RegisteredPolicy,
-  sampleServices,
-  targetTrackingPolicy,
-} from './cluster/decide.js';
 export {
   DECISION_SPANS,
   decisionAttributes,
@@ -76,32 +47,7 @@ export {
   traceProposal,
   withReportContext,
 } from './cluster/decision-tracing.js';
-export {
-  ForecastPolicies,
-  type ForecastPoliciesOptions,
-  type PolicyFailure,
-  type ServiceDecisionRecord,
-  type ServiceLookup,
-  toObservation,
-} from './cluster/forecast-policies.js';
 export { KeyedMutex } from './cluster/keyed-mutex.js';
-export {
-  type Committed,
-  type LockedOutcome,
-  type LockProtocolDeps,
-  LogicalClock,
-  runLockedOperation,
-} from './cluster/lock-protocol.js';
-export { freshNodes, ServiceHistory } from './cluster/node-liveness.js';
-export { type PlacementNode, type PlacementResult, place } from './cluster/placement.js';
-export {
-  type PolicyDecision,
-  type PolicyState,
-  type ScalingPolicy,
-  type ServiceSample,
-  TargetTrackingParams,
-  targetTracking,
-} from './cluster/target-tracking.js';
 export {
   type ConfigOverrides,
   convertValue,
@@ -111,30 +57,7 @@ export {
   mergeAndValidate,
   overridesFromEnv,
 } from './config-loader.js';
-export {
-  CgroupStatsSource,
-  type ContainerFigures,
-  ContainerStatsCollector,
-  parseNetDev,
-  parseProcCgroup,
-  type RawCounters,
-  type StatsSource,
-  StreamingStatsSource,
-} from './container-stats.js';
-export {
-  containerCreateOptions,
-  DockerDriver,
-  type DockerDriverOptions,
-  type DriverCounters,
-  type DriverEvents,
-  type TrackedContainer,
-} from './docker-driver.js';
-export {
-  AgentConfigError,
-  DockerOperationError,
-  HealthTimeoutError,
-  ReplicaExitedError,
-} from './errors.js';
+export { AgentConfigError } from './errors.js';
 export {
   attachEventBusToNats,
   EventBus,
@@ -179,37 +102,7 @@ export {
   silentLogger,
 } from './logger.js';
 export { Counter, Gauge, Histogram, type Labels, MetricsRegistry } from './metrics-registry.js';
-export {
-  buildOpenApiDocument,
-  type JsonObject,
-  type NamedSchema,
-  type OpenApiInfo,
-  type OpenApiOperation,
-  type OpenApiResponse,
-  type SchemaIo,
-} from './openapi.js';
-export {
-  extractRequestMetrics,
-  histogramDelta,
-  histogramQuantile,
-  MetricsParseError,
-  mergeHistogramDeltas,
-  type PromSample,
-  parsePrometheusText,
-  type RequestMetrics,
-  requestFigures,
-  ScrapeError,
-  scrapeMetrics,
-} from './prometheus-scrape.js';
-export { CounterRate, cpuPercent, memoryPercent, ratePerSecond } from './rates.js';
 export { NatsLink, type PublishOutcome, Reporter, reconnectDelayMs } from './reporter.js';
-export {
-  aggregateServices,
-  countsTowardService,
-  metricsFromLabels,
-  metricsUrl,
-  Sampler,
-} from './sampler.js';
 export {
   type DiedEvent,
   type HealResult,

@@ -1,6 +1,7 @@
+import { SseParser } from '@coxswain/client';
 import { ClusterEvent } from '@coxswain/protocol';
 import { describe, expect, it } from 'vitest';
-import { SseParser, sseFrame } from '../src/api/sse.js';
+import { sseFrame } from '../src/api/sse.js';
 import { EventBus, type StoredEvent } from '../src/events.js';
 
 const at = () => 1_700_000_000_000;

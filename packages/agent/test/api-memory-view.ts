@@ -4,6 +4,8 @@
  * snapshots a replica produces; only Raft itself is replaced: the test says
  * who leads, and a follower "forwards" by calling the leader view directly.
  */
+
+import { ClusterState } from '@coxswain/control';
 import {
   type ApiReply,
   type ClusterCommandInput,
@@ -13,7 +15,6 @@ import {
 } from '@coxswain/protocol';
 import type { ApiWrite, ClusterView, RaftStatusView, ReportView } from '../src/api/cluster-view.js';
 import { NoLeaderError } from '../src/api/cluster-view.js';
-import { ClusterState } from '../src/cluster/cluster-state.js';
 import { EventBus } from '../src/events.js';
 
 export class MemoryClusterView implements ClusterView {

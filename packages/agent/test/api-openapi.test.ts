@@ -1,10 +1,9 @@
+import { buildClusterApiDocument, buildOpenApiDocument } from '@coxswain/client';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { buildClusterApiDocument } from '../src/api/api-document.js';
 import { registerClusterApi } from '../src/api/cluster-api.js';
 import { HttpServer } from '../src/http-server.js';
-import { buildOpenApiDocument } from '../src/openapi.js';
 import { threeNodeCluster } from './api-memory-view.js';
 
 type Doc = {

@@ -1,3 +1,4 @@
+import { SseParser } from '@coxswain/client';
 import {
   ApiErrorBody,
   ClusterEvent,
@@ -11,8 +12,8 @@ import {
 } from '@coxswain/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { z } from 'zod';
-import { type ClusterApi, registerClusterApi, tokenMatches } from '../src/api/cluster-api.js';
-import { SseParser } from '../src/api/sse.js';
+import { type ClusterApi, registerClusterApi } from '../src/api/cluster-api.js';
+import { tokenMatches } from '../src/api/token.js';
 import { HttpServer, type InjectResult } from '../src/http-server.js';
 import { type MemoryClusterView, threeNodeCluster } from './api-memory-view.js';
 

@@ -5,7 +5,6 @@
  */
 import {
   type ApiWrite,
-  ClusterState,
   type ClusterView,
   EventBus,
   HttpServer,
@@ -13,6 +12,7 @@ import {
   type RaftStatusView,
   registerClusterApi,
 } from '@coxswain/agent';
+import { ClusterState } from '@coxswain/control';
 import { type ApiReply, type NodeReport, PROTOCOL_VERSION } from '@coxswain/protocol';
 import { Command } from 'commander';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -210,7 +210,7 @@ describe('API commands', () => {
   });
 
   it('events --follow streams until interrupted', async () => {
-    const { ApiClient } = await import('@coxswain/agent');
+    const { ApiClient } = await import('@coxswain/client');
     const controller = new AbortController();
     const seen: string[] = [];
     const stream = (async () => {

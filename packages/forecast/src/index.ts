@@ -83,5 +83,6 @@ export {
   simulate,
 } from './simulator.js';
 export { linearFit, mean, quantile, quantileSorted, seasonalNaiveMae } from './stats.js';
+export { TargetTrackingParams, targetTrackingPolicy } from './target-tracking-policy.js';
 export { ThresholdParams, type ThresholdState, thresholdPolicy } from './threshold-policy.js';
 export { aggregate, parseTrace, type Trace, TraceRow, toRates } from './trace.js';

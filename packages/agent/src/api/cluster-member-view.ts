@@ -6,6 +6,8 @@
  * (`cox.<cluster>.api.<leader>`, which runs ReadIndex first) for consistent
  * reads. Every node keeps a per-node figure history from the reports.
  */
+
+import { ClusterState } from '@coxswain/control';
 import {
   type AgentConfig,
   ApiReply,
@@ -22,7 +24,6 @@ import {
 } from '@coxswain/protocol';
 import type { NatsConnection, Subscription } from 'nats';
 import type { ClusterMember } from '../cluster/cluster-member.js';
-import { ClusterState } from '../cluster/cluster-state.js';
 import type { EventBus } from '../events.js';
 import {
   type ApiWrite,

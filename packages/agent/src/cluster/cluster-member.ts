@@ -12,55 +12,47 @@
  * `cox.<cluster>.api` (queue group): a follower forwards writes to the leader
  * on `cox.<cluster>.api.<leaderId>`. Every node, voter or client, executes
  * commands and supervises its own replicas.
+ *
+ * This file composes the parts; each job has its own file: raft-membership.ts
+ * (the Raft node and voter changes), member-api.ts (API requests, forwarding,
+ * the token check), report-intake.ts (reports, decoded once), command-sender.ts
+ * (commands to agents, cluster events).
  */
-import { timingSafeEqual } from 'node:crypto';
 import { join } from 'node:path';
 import {
+  ClusterState,
+  type Committed,
+  encodeClusterCommand,
+  ForecastPolicies,
+  type ObservedNode,
+  type RegisteredPolicy,
+  ServiceHistory,
+} from '@coxswain/control';
+import {
   type AgentConfig,
-  ApiReply,
-  ApiRequest,
+  type ApiReply,
+  type ApiRequest,
   type ClusterApplyResult,
   type ClusterCommandInput,
-  ClusterEvent,
-  type ClusterEventType,
   type ClusterStateSnapshot,
-  decode,
-  encode,
-  MAX_REPORT_BYTES,
-  NodeReport,
-  PROTOCOL_VERSION,
-  ScaleCommand,
-  ScaleReply,
   type Subjects,
   subjects as subjectsOf,
 } from '@coxswain/protocol';
-import { requestTraced, withConsumerSpan } from '@coxswain/telemetry';
-import type { Msg, NatsConnection, Subscription } from 'nats';
-import {
-  type Entry,
-  FileStorage,
-  LearnerNotCaughtUpError,
-  NotLeaderError,
-  RaftNode,
-  type RaftTransport,
-  type Snapshot,
-  type StateMachine,
-  type Status,
-} from 'raft-consensus-ts';
-import { NatsTransport } from 'raft-consensus-ts/nats';
+import type { NatsConnection, Subscription } from 'nats';
+import type { RaftNode, Status } from 'raft-consensus-ts';
+import { MemberNotConnectedError, NotAVoterError } from '../errors.js';
 import { Executor } from '../executor.js';
 import { FencingStore } from '../fencing-store.js';
 import type { Logger } from '../logger.js';
 import { type StandbyOptions, type SupervisedDriver, Supervisor } from '../supervisor.js';
 import { AssignmentStore } from './assignment-store.js';
-import { ClusterState, encodeClusterCommand } from './cluster-state.js';
+import { CommandSender } from './command-sender.js';
 import { Coordinator } from './coordinator.js';
-import type { ObservedNode, RegisteredPolicy } from './decide.js';
 import { ElectionSpans, ReportContexts } from './decision-tracing.js';
-import { ForecastPolicies } from './forecast-policies.js';
 import { KeyedMutex } from './keyed-mutex.js';
-import type { Committed, LockedOutcome } from './lock-protocol.js';
-import { ServiceHistory } from './node-liveness.js';
+import { MemberApi } from './member-api.js';
+import { type RaftTuning, startRaftNode, VoterChanges } from './raft-membership.js';
+import { ReportIntake } from './report-intake.js';
 
 export interface ClusterMemberOptions extends LocalMemberOptions {
   /** The agent's NATS connection: commands, reports, API, events. */
@@ -75,13 +67,7 @@ export interface LocalMemberOptions {
   readonly logger: Logger;
   /** Counts dropped inbound payloads (the agent's `coxswain_rejected_messages_total`). */
   readonly onRejected?: (subject: string, reason: string) => void;
-  readonly raft?: {
-    readonly tickMs?: number;
-    readonly electionTicks?: number;
-    readonly snapshotEvery?: number;
-    /** Wraps the NATS transport (tests cut Raft traffic with it). */
-    readonly wrapTransport?: (transport: RaftTransport) => RaftTransport;
-  };
+  readonly raft?: RaftTuning;
   readonly executor?: { readonly stopTimeoutMs?: number; readonly healthTimeoutMs?: number };
   readonly supervisor?: {
     readonly checkIntervalMs?: number;
@@ -101,13 +87,6 @@ export interface LocalMemberOptions {
 
 const API_QUEUE = 'cox-api';
 
-function tokenMatches(expected: string | undefined, given: string | undefined): boolean {
-  if (expected === undefined || given === undefined) return false;
-  const a = Buffer.from(expected);
-  const b = Buffer.from(given);
-  return a.length === b.length && timingSafeEqual(a, b);
-}
-
 export class ClusterMember {
   readonly config: AgentConfig;
   readonly state = new ClusterState();
@@ -115,20 +94,21 @@ export class ClusterMember {
   readonly executor: Executor;
   readonly supervisor: Supervisor;
   readonly history = new ServiceHistory();
-  /** The leader's scaling policies (forecast-policies.ts): one runner per service, the predicted rates. */
+  /** The forecast policies' runners (one per service), kept across decisions while this node leads. */
   readonly forecast: ForecastPolicies;
-  /** Command ids already announced as `command.issued` (bounded; oldest forgotten first). */
-  readonly #issuedIds = new Set<string>();
   readonly #reportContexts = new ReportContexts();
   readonly #elections: ElectionSpans;
-  raft: RaftNode | undefined;
-  coordinator: Coordinator | undefined;
   readonly #o: LocalMemberOptions;
-  #ncs: { readonly nc: NatsConnection; readonly raftNc: NatsConnection } | undefined;
-  readonly #observed = new Map<string, ObservedNode>();
-  readonly #subscriptions: Subscription[] = [];
-  readonly #observingSinceMs = performance.now();
   readonly #log: Logger;
+  readonly #observingSinceMs = performance.now();
+  readonly #subscriptions: Subscription[] = [];
+  readonly #intake: ReportIntake;
+  readonly #commands: CommandSender;
+  readonly #api: MemberApi;
+  #raft: RaftNode | undefined;
+  #coordinator: Coordinator | undefined;
+  #voters: VoterChanges | undefined;
+  #ncs: { readonly nc: NatsConnection; readonly raftNc: NatsConnection } | undefined;
   #stopped = false;
 
   private constructor(o: LocalMemberOptions, executor: Executor, supervisor: Supervisor) {
@@ -141,11 +121,44 @@ export class ClusterMember {
     this.#elections = new ElectionSpans(o.config.nodeId);
     this.forecast = new ForecastPolicies({
       services: this.state,
+      now: Date.now,
       decideIntervalMs: () => this.state.settings.decideIntervalMs,
       onInvalid: (failure) => {
         this.#log.warn('scaling policy refused; the service keeps its count', { ...failure });
         o.onRejected?.('service.policy', failure.code);
       },
+    });
+    this.#intake = new ReportIntake({
+      cluster: o.config.cluster,
+      subject: this.subjects.reports,
+      history: this.history,
+      contexts: this.#reportContexts,
+      nodeDeadAfterMs: () => this.state.settings.nodeDeadAfterMs,
+      onReport: () => this.#coordinator?.poke(),
+      ...(o.onRejected ? { onRejected: o.onRejected } : {}),
+    });
+    this.#commands = new CommandSender({
+      nodeId: o.config.nodeId,
+      subjects: this.subjects,
+      nc: () => this.#nc,
+      log: this.#log,
+      forecast: this.forecast,
+      ...(o.onRejected ? { onRejected: o.onRejected } : {}),
+    });
+    this.#api = new MemberApi({
+      config: o.config,
+      subjects: this.subjects,
+      state: this.state,
+      log: this.#log,
+      nc: () => this.#nc,
+      raft: () => this.#raft,
+      coordinator: () => this.#coordinator,
+      voters: () => this.#voters,
+      propose: (command) => this.#propose(command),
+      snapshot: () => this.snapshot(),
+      stopped: () => this.#stopped,
+      apiTimeoutMs: o.apiTimeoutMs,
+      onRejected: o.onRejected,
     });
   }
 
@@ -210,24 +223,34 @@ export class ClusterMember {
   }
 
   get #nc(): NatsConnection {
-    if (!this.#ncs) throw new Error('cluster member not connected to NATS yet');
+    if (!this.#ncs) throw new MemberNotConnectedError();
     return this.#ncs.nc;
   }
 
+  /** The Raft node (voters only, once connected). */
+  get raft(): RaftNode | undefined {
+    return this.#raft;
+  }
+
+  /** The leader-only coordinator (voters only, once connected). */
+  get coordinator(): Coordinator | undefined {
+    return this.#coordinator;
+  }
+
   get isVoter(): boolean {
-    return this.raft !== undefined;
+    return this.#raft !== undefined;
   }
 
   status(): Status | undefined {
-    return this.raft?.status();
+    return this.#raft?.status();
   }
 
   leaderId(): string | null {
-    return this.raft?.status().leader ?? null;
+    return this.#raft?.status().leader ?? null;
   }
 
   isLeader(): boolean {
-    return this.raft?.status().role === 'leader';
+    return this.#raft?.status().role === 'leader';
   }
 
   snapshot(): ClusterStateSnapshot {
@@ -236,82 +259,49 @@ export class ClusterMember {
 
   /** Reports heard from every node, with their monotonic arrival time. */
   observed(): ReadonlyMap<string, ObservedNode> {
-    return this.#observed;
+    return this.#intake.observed();
   }
 
   /** Resolves once the local replica has applied everything committed when called (ReadIndex through the leader). */
   async consistentRead(): Promise<void> {
-    if (!this.raft) throw new Error('not a voter: no local replica');
-    await this.raft.readIndex();
+    if (!this.#raft) throw new NotAVoterError('consistent read');
+    await this.#raft.readIndex();
+  }
+
+  /**
+   * Handles an API request here when this node leads, else forwards it to the
+   * leader (waiting out an election for up to a few seconds). Never throws.
+   */
+  submit(request: ApiRequest): Promise<ApiReply> {
+    return this.#api.submit(request);
+  }
+
+  /** The leader's latest forecast per service (req/s); empty on a node that does not lead. */
+  predictedRates(): Map<string, number> {
+    return this.#coordinator?.leading ? this.forecast.predictedRates() : new Map();
   }
 
   async #startVoter(): Promise<void> {
     const { config } = this.#o;
-    const sm: StateMachine = {
-      apply: (entry: Entry) => this.state.applyEntry(entry),
-      snapshot: () => this.state.snapshot(),
-      restore: (snapshot: Snapshot) => this.state.restore(snapshot.data),
-    };
-    const natsTransport = new NatsTransport({
-      connection: this.#ncs!.raftNc,
-      nodeId: config.nodeId,
-      subjectPrefix: `${this.subjects.prefix}.raft`,
-      onDrop: (reason) =>
-        this.#o.onRejected?.(`${this.subjects.prefix}.raft.${config.nodeId}`, reason),
-    });
-    const transport = this.#o.raft?.wrapTransport
-      ? this.#o.raft.wrapTransport(natsTransport)
-      : natsTransport;
-    this.raft = await RaftNode.start({
-      id: config.nodeId,
-      storage: new FileStorage({ dir: join(config.dataDir, 'raft') }),
-      transport,
-      stateMachine: sm,
-      // A joining node learns the membership from the leader's config entries;
-      // bootstrapping it would make it a rival group of its own.
-      ...(config.join ? {} : { bootstrap: { voters: [...config.voters], learners: [] } }),
-      ...(this.#o.raft?.tickMs !== undefined ? { tickMs: this.#o.raft.tickMs } : {}),
-      ...(this.#o.raft?.electionTicks !== undefined
-        ? { config: { electionTicks: this.#o.raft.electionTicks } }
-        : {}),
-      ...(this.#o.raft?.snapshotEvery !== undefined
-        ? { snapshotEvery: this.#o.raft.snapshotEvery }
-        : {}),
-      onError: (error) => this.#log.error('raft failure', { error }),
-    });
-    const c = this.#o.coordinator ?? {};
-    this.coordinator = new Coordinator({
-      nodeId: config.nodeId,
+    const raft = await startRaftNode({
+      config,
+      subjects: this.subjects,
+      raftNc: this.#ncs!.raftNc,
       state: this.state,
-      logger: this.#log.child({ component: 'coordinator' }),
-      propose: (command) => this.#propose(command),
-      // A new leader's first read waits for its no-op, which may first need a long
-      // catch-up: no timeout (it still fails if the leader steps down).
-      readIndex: () => this.raft!.readIndex({ timeoutMs: Number.POSITIVE_INFINITY }),
-      send: (nodeId, command, timeoutMs) => this.#send(nodeId, command, timeoutMs),
-      observed: () => this.#observed,
-      history: this.history,
-      observingSinceMs: this.#observingSinceMs,
-      decideIntervalMs: c.decideIntervalMs ?? config.decideIntervalMs,
-      ...(c.lockLeaseMs !== undefined ? { lockLeaseMs: c.lockLeaseMs } : {}),
-      ...(c.commandTimeoutMs !== undefined ? { commandTimeoutMs: c.commandTimeoutMs } : {}),
-      ...(c.reconcileGraceMs !== undefined ? { reconcileGraceMs: c.reconcileGraceMs } : {}),
-      policies: c.policies ?? this.forecast.registry(),
-      traceParent: (service) => this.#reportContexts.contextFor(service),
-      decisionInputs: (service) => this.forecast.lastDecision(service),
-      onOutcome: (service, outcome) => this.#onOutcome(service, outcome),
-      onNodeChange: (nodeId, change) =>
-        this.#event(change === 'dead' ? 'node.dead' : 'node.joined', `node ${nodeId} ${change}`, {
-          nodeId,
-        }),
+      log: this.#log,
+      tuning: this.#o.raft,
+      onRejected: this.#o.onRejected,
     });
-    this.raft.on('event', (e) => this.#elections.observe(e));
-    this.raft.on('event', (e) => {
+    this.#raft = raft;
+    this.#voters = new VoterChanges(raft, config.nodeId, this.#log);
+    this.#coordinator = this.#makeCoordinator(raft);
+    raft.on('event', (e) => this.#elections.observe(e));
+    raft.on('event', (e) => {
       // Announced on the won election rather than the role change: only that event knows how long the campaign took.
       if (e.type === 'election-won') {
         const took =
           e.durationMs === undefined ? '' : ` after a ${Math.round(e.durationMs)} ms election`;
-        this.#event('leader.elected', `${config.nodeId} leads term ${e.term}${took}`, {
+        this.#commands.event('leader.elected', `${config.nodeId} leads term ${e.term}${took}`, {
           term: e.term,
           leader: config.nodeId,
           ...(e.durationMs === undefined ? {} : { electionDurationMs: Math.round(e.durationMs) }),
@@ -321,31 +311,67 @@ export class ClusterMember {
       if (e.type !== 'role-changed') return;
       if (e.to === 'leader') {
         this.#log.info('elected leader', { term: e.term });
-        void this.coordinator!.lead(e.term).then(() => this.#applyConfigSettings());
+        void this.#coordinator!.lead(e.term).then(() => this.#applyConfigSettings());
       } else if (e.from === 'leader') {
         this.#log.info('stepped down', { term: e.term });
-        this.#event('leader.stepped_down', `${config.nodeId} stepped down in term ${e.term}`, {
-          term: e.term,
-        });
-        this.coordinator!.stop();
+        this.#commands.event(
+          'leader.stepped_down',
+          `${config.nodeId} stepped down in term ${e.term}`,
+          { term: e.term },
+        );
+        this.#coordinator!.stop();
       }
     });
     const nc = this.#nc;
     this.#subscriptions.push(
-      nc.subscribe(this.subjects.reports, { callback: (err, msg) => this.#onReport(err, msg) }),
+      nc.subscribe(this.subjects.reports, {
+        callback: (err, msg) => this.#intake.handle(err, msg),
+      }),
       nc.subscribe(this.subjects.api, {
         queue: API_QUEUE,
-        callback: (err, msg) => this.#onApi(err, msg, true),
+        callback: (err, msg) => this.#api.onMessage(err, msg, true),
       }),
       nc.subscribe(`${this.subjects.api}.${config.nodeId}`, {
-        callback: (err, msg) => this.#onApi(err, msg, false),
+        callback: (err, msg) => this.#api.onMessage(err, msg, false),
       }),
     );
   }
 
+  #makeCoordinator(raft: RaftNode): Coordinator {
+    const { config } = this.#o;
+    const c = this.#o.coordinator ?? {};
+    return new Coordinator({
+      nodeId: config.nodeId,
+      state: this.state,
+      logger: this.#log.child({ component: 'coordinator' }),
+      propose: (command) => this.#propose(command),
+      // A new leader's first read waits for its no-op, which may first need a long
+      // catch-up: no timeout (it still fails if the leader steps down).
+      readIndex: () => raft.readIndex({ timeoutMs: Number.POSITIVE_INFINITY }),
+      send: (nodeId, command, timeoutMs) => this.#commands.send(nodeId, command, timeoutMs),
+      observed: () => this.#intake.observed(),
+      history: this.history,
+      observingSinceMs: this.#observingSinceMs,
+      decideIntervalMs: c.decideIntervalMs ?? config.decideIntervalMs,
+      ...(c.lockLeaseMs !== undefined ? { lockLeaseMs: c.lockLeaseMs } : {}),
+      ...(c.commandTimeoutMs !== undefined ? { commandTimeoutMs: c.commandTimeoutMs } : {}),
+      ...(c.reconcileGraceMs !== undefined ? { reconcileGraceMs: c.reconcileGraceMs } : {}),
+      policies: c.policies ?? this.forecast.registry(),
+      traceParent: (service) => this.#reportContexts.contextFor(service),
+      decisionInputs: (service) => this.forecast.lastDecision(service),
+      onOutcome: (service, outcome) => this.#commands.onOutcome(service, outcome),
+      onNodeChange: (nodeId, change) =>
+        this.#commands.event(
+          change === 'dead' ? 'node.dead' : 'node.joined',
+          `node ${nodeId} ${change}`,
+          { nodeId },
+        ),
+    });
+  }
+
   /** The agent config's intervals become the cluster's settings when this node leads. */
   async #applyConfigSettings(): Promise<void> {
-    if (!this.coordinator?.leading) return;
+    if (!this.#coordinator?.leading) return;
     const s = this.state.settings;
     const want = {
       decideIntervalMs: Math.round(
@@ -365,378 +391,23 @@ export class ClusterMember {
     }
   }
 
-  #onReport(err: Error | null, msg: Msg): void {
-    if (err || this.#stopped) return;
-    const decoded = decode(NodeReport, msg.data, {
-      where: msg.subject,
-      maxBytes: MAX_REPORT_BYTES,
-    });
-    if (!decoded.ok) {
-      this.#o.onRejected?.(this.subjects.reports, decoded.error.code);
-      return;
-    }
-    const report = decoded.value;
-    if (report.cluster !== this.config.cluster) return;
-    const now = performance.now();
-    this.#reportContexts.observe(report, msg.headers);
-    this.#observed.set(report.nodeId, { report, receivedAtMs: now });
-    this.history.record(this.#observed, now, this.state.settings.nodeDeadAfterMs);
-    this.coordinator?.poke();
-  }
-
   async #propose(command: ClusterCommandInput): Promise<Committed> {
-    if (!this.raft) throw new Error('not a voter');
-    const committed = await this.raft.propose(encodeClusterCommand(command));
+    if (!this.#raft) throw new NotAVoterError('propose');
+    const committed = await this.#raft.propose(encodeClusterCommand(command));
     return { index: committed.index, result: committed.result as ClusterApplyResult };
-  }
-
-  /**
-   * A voter declared removed for good leaves the Raft group too, so the quorum
-   * is counted over the voters that still exist (a lost voter otherwise counts
-   * against every future majority). One change at a time, as the core requires.
-   */
-  async #dropVoter(nodeId: string): Promise<void> {
-    const membership = this.raft?.status().membership;
-    if (!membership) return;
-    if (!membership.voters.includes(nodeId) && !membership.learners.includes(nodeId)) return;
-    // A leader removing itself is left to an operator asking another node.
-    if (nodeId === this.config.nodeId) return;
-    await this.raft!.changeMembership({ type: 'removeNode', node: nodeId });
-    this.#log.info('removed from the Raft group', { nodeId });
-  }
-
-  /**
-   * Adds a node as a learner first so it catches up without counting toward
-   * quorum, then promotes it; the core refuses promotion until the learner is
-   * close to the leader's log, so promotion is retried for a bounded time.
-   */
-  async #addVoter(nodeId: string): Promise<ApiReply> {
-    const raft = this.raft!;
-    const membership = raft.status().membership;
-    if (membership.voters.includes(nodeId)) return this.#ok({});
-    if (!membership.learners.includes(nodeId)) {
-      await raft.changeMembership({ type: 'addLearner', node: nodeId });
-    }
-    const deadline = Date.now() + 20_000;
-    for (;;) {
-      try {
-        await raft.changeMembership({ type: 'promoteLearner', node: nodeId });
-        this.#log.info('added to the Raft group as a voter', { nodeId });
-        return this.#ok({});
-      } catch (error) {
-        if (!(error instanceof LearnerNotCaughtUpError)) throw error;
-        if (Date.now() >= deadline) {
-          return this.#error(
-            'COX_TIMEOUT',
-            `node ${nodeId} is a learner but did not catch up within 20 s; is it running with join?`,
-          );
-        }
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-    }
-  }
-
-  async #send(nodeId: string, command: ScaleCommand, timeoutMs: number): Promise<ScaleReply> {
-    // Retries reuse the command id; watchers hear about a command once.
-    if (!this.#issuedIds.has(command.id)) {
-      this.#issuedIds.add(command.id);
-      if (this.#issuedIds.size > 1000)
-        this.#issuedIds.delete(this.#issuedIds.values().next().value!);
-      this.#event(
-        'command.issued',
-        `${command.service}: ${nodeId} to run ${command.replicas} (token ${command.token}, term ${command.term})`,
-        {
-          service: command.service,
-          nodeId,
-          id: command.id,
-          replicas: command.replicas,
-          token: command.token,
-          term: command.term,
-        },
-      );
-    }
-    const reply = await requestTraced(
-      this.#nc,
-      this.subjects.cmd(nodeId),
-      encode(ScaleCommand, command),
-      {
-        timeout: timeoutMs,
-      },
-    );
-    const decoded = decode(ScaleReply, reply.data, { where: `reply from ${nodeId}` });
-    if (!decoded.ok) {
-      this.#o.onRejected?.(`reply ${this.subjects.cmd(nodeId)}`, decoded.error.code);
-      throw decoded.error;
-    }
-    return decoded.value;
-  }
-
-  #onOutcome(service: string, outcome: LockedOutcome): void {
-    switch (outcome.status) {
-      case 'done':
-        for (const r of outcome.replies) this.forecast.observeReply(service, r);
-        if (outcome.replies.length > 0 || outcome.failed > 0) {
-          this.#log.info('operation done', {
-            service,
-            token: outcome.token,
-            failed: outcome.failed,
-          });
-          this.#event('command.done', `${service}: operation ${outcome.token} done`, {
-            service,
-            token: outcome.token,
-            failed: outcome.failed,
-          });
-        }
-        for (const r of outcome.replies) {
-          if (!r.ok && r.code === 'COX_STALE_TOKEN') {
-            this.#event(
-              'command.refused',
-              `${service}: ${r.nodeId} refused token ${outcome.token}`,
-              { service, nodeId: r.nodeId },
-            );
-          }
-        }
-        return;
-      case 'aborted':
-        this.#log.warn('operation aborted', { service, error: outcome.error });
-        return;
-      case 'refused':
-        this.#log.warn('operation refused by the state machine', {
-          service,
-          code: outcome.code,
-          message: outcome.message,
-        });
-        return;
-      default:
-        return;
-    }
-  }
-
-  /** The leader's latest forecast per service (req/s); empty on a node that does not lead. */
-  predictedRates(): Map<string, number> {
-    return this.coordinator?.leading ? this.forecast.predictedRates() : new Map();
-  }
-
-  #event(type: ClusterEventType, message: string, data: Record<string, unknown>): void {
-    try {
-      this.#nc.publish(
-        this.subjects.events,
-        encode(ClusterEvent, {
-          v: PROTOCOL_VERSION,
-          type,
-          time: Date.now(),
-          nodeId: this.config.nodeId,
-          message,
-          data,
-        }),
-      );
-    } catch {
-      // A closed connection loses the event; events are best-effort by design.
-    }
-  }
-
-  // ------------------------------------------------------------------ API
-
-  #onApi(err: Error | null, msg: Msg, viaQueue: boolean): void {
-    if (err || this.#stopped) return;
-    const decoded = decode(ApiRequest, msg.data, { where: msg.subject });
-    if (!decoded.ok) {
-      this.#o.onRejected?.(this.subjects.api, decoded.error.code);
-      this.#respond(msg, this.#error('COX_INVALID_PAYLOAD', decoded.error.message));
-      return;
-    }
-    void withConsumerSpan(msg, `coxswain.api ${decoded.value.op}`, async () => {
-      const reply = viaQueue
-        ? await this.submit(decoded.value)
-        : await this.#handleAsLeader(decoded.value);
-      this.#respond(msg, reply);
-    }).catch((error: unknown) => {
-      this.#log.error('api handler failed', { error });
-      this.#respond(
-        msg,
-        this.#error('COX_INTERNAL', error instanceof Error ? error.message : String(error)),
-      );
-    });
-  }
-
-  #respond(msg: Msg, reply: ApiReply): void {
-    if (!msg.reply) return;
-    try {
-      msg.respond(encode(ApiReply, reply));
-    } catch (error) {
-      this.#log.warn('could not answer an API request', { error });
-    }
-  }
-
-  #error(code: Extract<ApiReply, { ok: false }>['code'], message: string): ApiReply {
-    return { v: PROTOCOL_VERSION, ok: false, servedBy: this.config.nodeId, code, message };
-  }
-
-  #ok(extra: { specVersion?: number; state?: ClusterStateSnapshot } = {}): ApiReply {
-    return {
-      v: PROTOCOL_VERSION,
-      ok: true,
-      servedBy: this.config.nodeId,
-      leaderId: this.leaderId(),
-      ...extra,
-    };
-  }
-
-  /**
-   * Handles an API request here when this node leads, else forwards it to the
-   * leader (waiting out an election for up to a few seconds). Never throws.
-   */
-  async submit(request: ApiRequest): Promise<ApiReply> {
-    if (request.op === 'state.get' && this.raft) return this.#ok({ state: this.snapshot() });
-    const deadline = performance.now() + (this.#o.apiTimeoutMs ?? 30_000);
-    for (;;) {
-      if (this.isLeader()) {
-        const reply = await this.#handleAsLeader(request);
-        if (reply.ok || reply.code !== 'COX_NOT_LEADER') return reply;
-      } else {
-        const leader = this.leaderId();
-        const subject = this.raft
-          ? leader
-            ? `${this.subjects.api}.${leader}`
-            : undefined
-          : this.subjects.api;
-        if (subject) {
-          try {
-            const remaining = Math.max(100, deadline - performance.now());
-            const msg = await requestTraced(this.#nc, subject, encode(ApiRequest, request), {
-              timeout: remaining,
-            });
-            const decoded = decode(ApiReply, msg.data, { where: `reply on ${subject}` });
-            if (!decoded.ok) return this.#error('COX_INTERNAL', decoded.error.message);
-            const reply = decoded.value;
-            if (reply.ok || (reply.code !== 'COX_NOT_LEADER' && reply.code !== 'COX_NO_LEADER'))
-              return reply;
-          } catch (error) {
-            if (performance.now() > deadline) {
-              return this.#error(
-                'COX_TIMEOUT',
-                `leader did not answer: ${error instanceof Error ? error.message : String(error)}`,
-              );
-            }
-          }
-        }
-      }
-      if (performance.now() > deadline)
-        return this.#error('COX_NO_LEADER', 'no leader answered in time');
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
-
-  async #handleAsLeader(request: ApiRequest): Promise<ApiReply> {
-    if (!this.raft || !this.isLeader() || !this.coordinator?.leading) {
-      return this.#error(
-        'COX_NOT_LEADER',
-        `not the leader; leader is ${this.leaderId() ?? 'unknown'}`,
-      );
-    }
-    if (request.op === 'state.get') {
-      await this.raft.readIndex();
-      return this.#ok({ state: this.snapshot() });
-    }
-    if (this.config.api.token === undefined) {
-      return this.#error(
-        'COX_UNAUTHORIZED',
-        'writes are refused: the leader has no api.token configured',
-      );
-    }
-    if (!tokenMatches(this.config.api.token, request.token)) {
-      return this.#error('COX_UNAUTHORIZED', 'missing or wrong API token');
-    }
-    const at = this.state.clockMs;
-    try {
-      switch (request.op) {
-        case 'service.apply': {
-          const r = await this.#propose({ type: 'service.put', at, spec: request.spec });
-          this.coordinator.poke();
-          return this.#fromResult(
-            r.result,
-            r.result.ok
-              ? { ...(r.result.specVersion ? { specVersion: r.result.specVersion } : {}) }
-              : {},
-          );
-        }
-        case 'service.delete': {
-          const r = await this.#propose({ type: 'service.delete', at, name: request.name });
-          this.coordinator.poke();
-          return this.#fromResult(r.result);
-        }
-        case 'node.declare': {
-          const r = await this.#propose({
-            type: 'node.declare',
-            at,
-            nodeId: request.nodeId,
-            state: request.state,
-          });
-          if (r.result.ok && request.state === 'removed') await this.#dropVoter(request.nodeId);
-          return this.#fromResult(r.result);
-        }
-        case 'node.addVoter': {
-          return await this.#addVoter(request.nodeId);
-        }
-        case 'service.scale': {
-          const service = this.state.service(request.name);
-          if (!service || service.deleted)
-            return this.#error('COX_NO_SUCH_SERVICE', `no service ${JSON.stringify(request.name)}`);
-          const outcome = await this.coordinator.manualScale(request.name, request.replicas);
-          switch (outcome.status) {
-            case 'done':
-            case 'nothing':
-            case 'purged':
-              return outcome.status === 'done' && outcome.failed > 0
-                ? this.#error(
-                    'COX_INTERNAL',
-                    `${outcome.failed} of the commands failed; the leader will retry`,
-                  )
-                : this.#ok();
-            case 'lock-held':
-              return this.#error(
-                'COX_LOCK_HELD',
-                `service ${request.name} is locked${outcome.heldBy ? ` by ${outcome.heldBy}` : ''}`,
-              );
-            case 'refused':
-              return this.#error(
-                outcome.code === 'COX_NO_SUCH_SERVICE' ? 'COX_NO_SUCH_SERVICE' : 'COX_INTERNAL',
-                outcome.message,
-              );
-            case 'aborted':
-              return this.#error('COX_NOT_LEADER', `operation aborted: ${String(outcome.error)}`);
-          }
-        }
-      }
-    } catch (error) {
-      if (error instanceof NotLeaderError) return this.#error('COX_NOT_LEADER', error.message);
-      throw error;
-    }
-  }
-
-  #fromResult(result: ClusterApplyResult, extra: { specVersion?: number } = {}): ApiReply {
-    if (result.ok) return this.#ok(extra);
-    const code =
-      result.code === 'COX_NO_SUCH_SERVICE' ||
-      result.code === 'COX_NO_SUCH_NODE' ||
-      result.code === 'COX_LOCK_HELD'
-        ? result.code
-        : result.code === 'COX_INVALID_COMMAND'
-          ? 'COX_INVALID_PAYLOAD'
-          : 'COX_INTERNAL';
-    return this.#error(code, result.message);
   }
 
   /** Stops leading, Raft, the executor and the supervisor. The NATS connection stays open (the agent owns it). */
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
-    this.coordinator?.stop();
+    this.#intake.close();
+    this.#coordinator?.stop();
     this.#elections.close();
     for (const s of this.#subscriptions) s.unsubscribe();
     await this.executor.close();
     this.supervisor.stop();
-    await this.coordinator?.idle();
-    await this.raft?.stop();
+    await this.#coordinator?.idle();
+    await this.#raft?.stop();
   }
 }

@@ -8,28 +8,25 @@
  * Background work never throws into nowhere: each pass and each operation ends
  * in an outcome that goes to `onOutcome` (logged and counted by the member).
  */
+
+import type { ClusterState, ServiceDecisionRecord, ServiceHistory } from '@coxswain/control';
+import {
+  type Committed,
+  type DecideInput,
+  decide,
+  type LockedOutcome,
+  type LockProtocolDeps,
+  LogicalClock,
+  type ObservedNode,
+  planService,
+  type RegisteredPolicy,
+  runLockedOperation,
+} from '@coxswain/control';
 import type { ClusterCommandInput, ScaleCommand, ScaleReply } from '@coxswain/protocol';
 import { withSpan } from '@coxswain/telemetry';
 import { type Context, context, trace } from '@opentelemetry/api';
 import type { Logger } from '../logger.js';
-import type { ClusterState } from './cluster-state.js';
-import {
-  type DecideInput,
-  decide,
-  type ObservedNode,
-  planService,
-  type RegisteredPolicy,
-} from './decide.js';
 import { traceCommand, tracePlan, traceProposal, withReportContext } from './decision-tracing.js';
-import type { ServiceDecisionRecord } from './forecast-policies.js';
-import {
-  type Committed,
-  type LockedOutcome,
-  type LockProtocolDeps,
-  LogicalClock,
-  runLockedOperation,
-} from './lock-protocol.js';
-import type { ServiceHistory } from './node-liveness.js';
 
 const tracer = trace.getTracer('coxswain-coordinator');
 
@@ -103,7 +100,7 @@ export class Coordinator {
       return;
     }
     if (!this.#leading || this.#term !== term) return;
-    this.#clock = new LogicalClock(this.#o.state.clockMs);
+    this.#clock = new LogicalClock(this.#o.state.clockMs, () => performance.now());
     this.#o.logger.info('coordinator leading', { term, clockMs: this.#o.state.clockMs });
     this.#schedule(0);
   }
@@ -177,6 +174,9 @@ export class Coordinator {
       propose: (c) => traceProposal(c, () => this.#o.propose(c)),
       send: (n, c, t) => traceCommand(n, c, () => this.#o.send(n, c, t)),
       commandTimeoutMs: this.#o.commandTimeoutMs ?? 10_000,
+      mono: () => performance.now(),
+      epochNow: Date.now,
+      sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
     };
   }
 

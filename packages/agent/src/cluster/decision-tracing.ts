@@ -10,6 +10,8 @@
  * Proposals and commands outside an operation's span (node registrations, a
  * pass's bookkeeping) are not traced: each would be a trace of its own.
  */
+
+import type { Operation, ServiceDecisionRecord } from '@coxswain/control';
 import type { ClusterCommandInput, NodeReport, ScaleCommand, ScaleReply } from '@coxswain/protocol';
 import { extractTraceContext, recordFailure } from '@coxswain/telemetry';
 import {
@@ -24,8 +26,6 @@ import {
 } from '@opentelemetry/api';
 import type { MsgHdrs } from 'nats';
 import type { RaftEvent } from 'raft-consensus-ts';
-import type { Operation } from './decide.js';
-import type { ServiceDecisionRecord } from './forecast-policies.js';
 
 export const DECISION_SPANS = {
   operation: 'coxswain.scale_operation',

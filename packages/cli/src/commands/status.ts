@@ -6,7 +6,7 @@
  * commands, locks, events) share: the `--api/--token/--json/--consistent`
  * options, the client, the table renderer and the error printer.
  */
-import { ApiClient, ApiRequestError, ApiUnreachableError } from '@coxswain/agent';
+import { ApiClient, ApiRequestError, ApiUnreachableError } from '@coxswain/client';
 import { type ApiMeta, ClusterInfo, CoxswainError } from '@coxswain/protocol';
 import type { Command } from 'commander';
 

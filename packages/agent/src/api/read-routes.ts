@@ -1,0 +1,209 @@
+/**
+ * The cluster API's reads, answered from the local replica (or through the leader with `?consistent=true`).
+ */
+import {
+  type ClusterInfo,
+  type CommandRecord,
+  CommandsQuery,
+  type CommandsReply,
+  type LocksReply,
+  Name,
+  type NodesReply,
+  type RaftRole,
+  ReadQuery,
+  type ServiceDetail,
+  ServiceQuery,
+  type ServicesReply,
+} from '@coxswain/protocol';
+import type { z } from 'zod';
+import type { Router } from '../http-server.js';
+import { ApiError } from './api-errors.js';
+import {
+  badRequest,
+  DEFAULT_COMMAND_LIMIT,
+  DEFAULT_WINDOW_MS,
+  liveness,
+  MAX_COMMAND_LIMIT,
+  MAX_WINDOW_MS,
+  parseDurationMs,
+  parseParam,
+  RECENT_COMMANDS_PER_SERVICE,
+  type RouteKit,
+  runningOf,
+} from './route-kit.js';
+
+/** GET /v1/cluster, /v1/nodes, /v1/services. */
+export function registerClusterReads(router: Router, kit: RouteKit): void {
+  const { view, read } = kit;
+
+  router.add(
+    'GET',
+    '/v1/cluster',
+    read('/v1/cluster', ReadQuery, (_ctx, _q, snapshot, m): ClusterInfo => {
+      const s = view.status();
+      const memberRole = (id: string, voter: boolean): RaftRole | null => {
+        if (id === view.nodeId) return s.role;
+        if (id === s.leaderId) return 'leader';
+        if (!voter) return 'learner';
+        // Membership says voter; without a leader we cannot tell follower from candidate.
+        return s.leaderId ? 'follower' : null;
+      };
+      return {
+        meta: m,
+        cluster: view.cluster,
+        role: s.role,
+        leader: s.leaderId ? { id: s.leaderId, address: view.apiAddressOf(s.leaderId) } : null,
+        term: s.term,
+        commitIndex: s.commitIndex,
+        appliedIndex: snapshot.appliedIndex,
+        members: s.members.map((member) => ({
+          id: member.id,
+          voter: member.voter,
+          address: snapshot.nodes[member.id]?.address ?? null,
+          role: memberRole(member.id, member.voter),
+        })),
+      };
+    }),
+  );
+
+  router.add(
+    'GET',
+    '/v1/nodes',
+    read('/v1/nodes', ReadQuery, (_ctx, _q, snapshot, m): NodesReply => {
+      const reports = view.reports();
+      const ids = new Set([...Object.keys(snapshot.nodes), ...reports.keys()]);
+      return {
+        meta: m,
+        nodes: [...ids].sort().map((id) => ({
+          id,
+          record: snapshot.nodes[id] ?? null,
+          live: liveness(reports.get(id)),
+        })),
+      };
+    }),
+  );
+
+  router.add(
+    'GET',
+    '/v1/services',
+    read('/v1/services', ReadQuery, (_ctx, _q, snapshot, m): ServicesReply => {
+      const reports = view.reports();
+      return {
+        meta: m,
+        services: Object.entries(snapshot.services)
+          .sort(([a], [b]) => a.localeCompare(b))
+          .map(([name, record]) => {
+            const summary: ServicesReply['services'][number] = {
+              name,
+              image: record.spec.image,
+              specVersion: record.specVersion,
+              desiredReplicas: record.desiredReplicas,
+              manualReplicas: record.manualReplicas,
+              placement: record.placement,
+              running: runningOf(name, reports),
+              locked: snapshot.locks[name] !== undefined,
+              deleted: record.deleted,
+            };
+            if (record.reason !== undefined) summary.reason = record.reason;
+            return summary;
+          }),
+      };
+    }),
+  );
+}
+
+/** GET /v1/services/{name}, /v1/commands, /v1/locks. */
+export function registerServiceReads(router: Router, kit: RouteKit): void {
+  const { view, read } = kit;
+
+  router.add(
+    'GET',
+    '/v1/services/:name',
+    read(
+      '/v1/services/{name}',
+      ServiceQuery,
+      (ctx, query, snapshot, m): z.output<typeof ServiceDetail> => {
+        const name = parseParam(Name, ctx, 'name');
+        const record = snapshot.services[name];
+        if (!record)
+          throw new ApiError(404, 'COX_NO_SUCH_SERVICE', `no service ${JSON.stringify(name)}`);
+        const windowMs = query.window ? parseDurationMs(query.window) : DEFAULT_WINDOW_MS;
+        if (windowMs <= 0 || windowMs > MAX_WINDOW_MS) {
+          throw badRequest('query string', [
+            { path: 'query.window', message: 'must be between 1ms and 1h' },
+          ]);
+        }
+        const figures = view.figures(name, windowMs);
+        let forecast: z.output<typeof ServiceDetail>['forecast'] = null;
+        for (const series of Object.values(figures)) {
+          for (const f of series) {
+            if (f.predictedRequestRatePerSecond === undefined) continue;
+            if (!forecast || f.time > forecast.time) {
+              forecast = {
+                time: f.time,
+                predictedRequestRatePerSecond: f.predictedRequestRatePerSecond,
+              };
+            }
+          }
+        }
+        const recentCommands: CommandRecord[] = [];
+        for (
+          let i = snapshot.commands.length - 1;
+          i >= 0 && recentCommands.length < RECENT_COMMANDS_PER_SERVICE;
+          i--
+        ) {
+          const c = snapshot.commands[i]!;
+          if (c.service === name) recentCommands.push(c);
+        }
+        return {
+          meta: m,
+          name,
+          record,
+          running: runningOf(name, view.reports()),
+          lock: snapshot.locks[name] ?? null,
+          windowMs,
+          figures,
+          forecast,
+          recentCommands,
+        };
+      },
+    ),
+  );
+
+  router.add(
+    'GET',
+    '/v1/commands',
+    read('/v1/commands', CommandsQuery, (_ctx, query, snapshot, m): CommandsReply => {
+      const limit = query.limit === undefined ? DEFAULT_COMMAND_LIMIT : Number(query.limit);
+      if (limit < 1 || limit > MAX_COMMAND_LIMIT) {
+        throw badRequest('query string', [
+          { path: 'query.limit', message: `must be between 1 and ${MAX_COMMAND_LIMIT}` },
+        ]);
+      }
+      const matching = snapshot.commands.filter(
+        (c) =>
+          (!query.service || c.service === query.service) &&
+          (!query.status || c.status === query.status),
+      );
+      return { meta: m, commands: matching.slice(-limit).reverse(), total: matching.length };
+    }),
+  );
+
+  router.add(
+    'GET',
+    '/v1/locks',
+    read(
+      '/v1/locks',
+      ReadQuery,
+      (_ctx, _q, snapshot, m): LocksReply => ({
+        meta: m,
+        locks: Object.values(snapshot.locks)
+          .sort((a, b) => a.service.localeCompare(b.service))
+          .map((lock) => {
+            const remainingMs = Math.max(0, lock.acquiredAtMs + lock.leaseMs - snapshot.clockMs);
+            return { ...lock, remainingMs, expired: remainingMs === 0 };
+          }),
+      }),
+    ),
+  );
+}

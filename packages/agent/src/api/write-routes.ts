@@ -1,0 +1,73 @@
+/**
+ * The cluster API's writes: authenticated, applied through the leader.
+ */
+import { Name, NodeId, PROTOCOL_VERSION, ServiceScaleBody, ServiceSpec } from '@coxswain/protocol';
+import type { Router } from '../http-server.js';
+import { badRequest, parseBody, parseParam, type RouteKit } from './route-kit.js';
+
+/** PUT/DELETE /v1/services/{name}, POST /v1/services/{name}/scale, DELETE /v1/nodes/{id}, POST /v1/nodes/{id}/voter. */
+export function registerWriteRoutes(router: Router, kit: RouteKit): void {
+  const { write } = kit;
+
+  router.add(
+    'PUT',
+    '/v1/services/:name',
+    write('PUT /v1/services/{name}', (ctx, token) => {
+      const name = parseParam(Name, ctx, 'name');
+      const spec = parseBody(ServiceSpec, ctx);
+      if (spec.name !== name) {
+        throw badRequest('request body', [
+          {
+            path: 'body.name',
+            message: `must equal the name in the path (${JSON.stringify(name)})`,
+          },
+        ]);
+      }
+      return { v: PROTOCOL_VERSION, op: 'service.apply', token, spec };
+    }),
+  );
+
+  router.add(
+    'DELETE',
+    '/v1/services/:name',
+    write('DELETE /v1/services/{name}', (ctx, token) => ({
+      v: PROTOCOL_VERSION,
+      op: 'service.delete',
+      token,
+      name: parseParam(Name, ctx, 'name'),
+    })),
+  );
+
+  router.add(
+    'POST',
+    '/v1/services/:name/scale',
+    write('POST /v1/services/{name}/scale', (ctx, token) => {
+      const name = parseParam(Name, ctx, 'name');
+      const body = parseBody(ServiceScaleBody, ctx);
+      return { v: PROTOCOL_VERSION, op: 'service.scale', token, name, replicas: body.replicas };
+    }),
+  );
+
+  router.add(
+    'DELETE',
+    '/v1/nodes/:id',
+    write('DELETE /v1/nodes/{id}', (ctx, token) => ({
+      v: PROTOCOL_VERSION,
+      op: 'node.declare',
+      token,
+      nodeId: parseParam(NodeId, ctx, 'id'),
+      state: 'removed',
+    })),
+  );
+
+  router.add(
+    'POST',
+    '/v1/nodes/:id/voter',
+    write('POST /v1/nodes/{id}/voter', (ctx, token) => ({
+      v: PROTOCOL_VERSION,
+      op: 'node.addVoter',
+      token,
+      nodeId: parseParam(NodeId, ctx, 'id'),
+    })),
+  );
+}

@@ -1,0 +1,169 @@
+import {
+  ClusterState,
+  type Committed,
+  encodeClusterCommand,
+  type LockedOutcome,
+  type ObservedNode,
+  ServiceHistory,
+} from '@coxswain/control';
+import {
+  type ClusterCommandInput,
+  type NodeReport,
+  PROTOCOL_VERSION,
+  type ScaleCommand,
+  type ScaleReply,
+} from '@coxswain/protocol';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Coordinator } from '../src/cluster/coordinator.js';
+import { silentLogger } from '../src/logger.js';
+
+const stops: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const s of stops.splice(0)) await s();
+});
+
+async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 5000): Promise<T> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const value = probe();
+    if (value !== undefined) return value;
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+function report(nodeId: string, running: number): NodeReport {
+  return {
+    v: 1,
+    cluster: 'c',
+    nodeId,
+    address: nodeId,
+    role: 'voter',
+    capacity: { cpus: 8, memoryBytes: 2 ** 34, maxReplicas: 50 },
+    labels: {},
+    time: 0,
+    seq: 0,
+    dockerReachable: true,
+    containers: Array.from({ length: running }, (_, i) => ({
+      id: `${nodeId}-${i}`,
+      name: `web-${i}`,
+      service: 'web',
+      image: 'x',
+      status: 'running' as const,
+      health: 'none' as const,
+      specVersion: 1,
+    })),
+    services: running > 0 ? { web: { time: 0, containerCount: running } } : {},
+  };
+}
+
+/** A coordinator over one in-memory replica (the "log" applies at once) and agents that do as told. */
+function setup(options: { readIndexFails?: boolean } = {}) {
+  const state = new ClusterState();
+  let index = 0;
+  const commit = (command: ClusterCommandInput): Committed => {
+    const i = ++index;
+    return {
+      index: i,
+      result: state.applyEntry({ index: i, type: 'normal', data: encodeClusterCommand(command) }),
+    };
+  };
+  commit({
+    type: 'service.put',
+    at: 0,
+    spec: { name: 'web', image: 'x', minReplicas: 2, maxReplicas: 6 },
+  });
+  const running = new Map([
+    ['a', 0],
+    ['b', 0],
+  ]);
+  const sent: ScaleCommand[] = [];
+  const outcomes: LockedOutcome[] = [];
+  const nodeChanges: string[] = [];
+  const observed = (): Map<string, ObservedNode> =>
+    new Map(
+      [...running].map(([id, n]) => [
+        id,
+        { report: report(id, n), receivedAtMs: performance.now() },
+      ]),
+    );
+  const coordinator = new Coordinator({
+    nodeId: 'l',
+    state,
+    logger: silentLogger,
+    propose: async (command) => commit(command),
+    readIndex: async () => {
+      if (options.readIndexFails) throw new Error('no quorum');
+    },
+    send: async (nodeId, command): Promise<ScaleReply> => {
+      sent.push(command);
+      running.set(nodeId, command.replicas);
+      return {
+        v: PROTOCOL_VERSION,
+        id: command.id,
+        ok: true,
+        nodeId,
+        running: command.replicas,
+        started: command.replicas,
+        stopped: 0,
+        durationMs: 1,
+      };
+    },
+    observed,
+    history: new ServiceHistory(),
+    observingSinceMs: performance.now(),
+    decideIntervalMs: 20,
+    onOutcome: (_service, outcome) => outcomes.push(outcome),
+    onNodeChange: (nodeId, change) => nodeChanges.push(`${nodeId} ${change}`),
+  });
+  stops.push(async () => {
+    coordinator.stop();
+    await coordinator.idle();
+  });
+  return { state, coordinator, running, sent, outcomes, nodeChanges };
+}
+
+describe('Coordinator', () => {
+  it('once leading, registers the reporting nodes and places the service through locked operations', async () => {
+    const { state, coordinator, running, sent, outcomes, nodeChanges } = setup();
+    await coordinator.lead(3);
+    expect(coordinator.leading).toBe(true);
+    await until('both nodes running web', () =>
+      running.get('a') === 1 && running.get('b') === 1 ? true : undefined,
+    );
+    expect(nodeChanges.sort()).toEqual(['a registered', 'b registered']);
+    expect(sent.every((c) => c.term === 3 && c.leaderId === 'l')).toBe(true);
+    await until('the outcome', () => outcomes.find((o) => o.status === 'done'));
+    expect(state.service('web')?.placement).toEqual({ a: 1, b: 1 });
+    await coordinator.idle();
+    expect(state.lock('web')).toBeUndefined();
+  });
+
+  it('scales by hand under the lock and keeps the override', async () => {
+    const { state, coordinator, running } = setup();
+    await coordinator.lead(1);
+    await until('placed', () => (state.service('web')?.placementToken ? true : undefined));
+    await coordinator.idle();
+    const outcome = await coordinator.manualScale('web', 4);
+    expect(outcome.status).toBe('done');
+    expect(state.service('web')?.manualReplicas).toBe(4);
+    expect((running.get('a') ?? 0) + (running.get('b') ?? 0)).toBe(4);
+  });
+
+  it('does not lead when it cannot confirm its state, and stops issuing once stopped', async () => {
+    const failing = setup({ readIndexFails: true });
+    await failing.coordinator.lead(1);
+    expect(failing.coordinator.leading).toBe(false);
+    expect((await failing.coordinator.manualScale('web', 2)).status).toBe('aborted');
+
+    const { coordinator, sent } = setup();
+    await coordinator.lead(2);
+    await until('a command', () => (sent.length > 0 ? true : undefined));
+    coordinator.stop();
+    await coordinator.idle();
+    const before = sent.length;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(sent.length).toBe(before);
+    expect(coordinator.leading).toBe(false);
+  });
+});

@@ -1,0 +1,428 @@
+/**
+ * The replicated cluster state: a pure, deterministic state machine. Every
+ * replica applies the same committed Raft entries in the same order and must
+ * end in the same state, so nothing here reads a clock, a random source or the
+ * environment: time comes from the commands (`at`, the proposer's logical ms)
+ * and the fencing token is the entry's own Raft index.
+ */
+import {
+  type ClusterApplyResult,
+  ClusterCommand,
+  type ClusterCommandInput,
+  type ClusterSettings,
+  ClusterStateSnapshot,
+  type CommandRecord,
+  decode,
+  type LockRecord,
+  type NodeRecord,
+  type Placement,
+  PROTOCOL_VERSION,
+  type ServiceRecord,
+  type ServiceSpec,
+  validate,
+} from '@coxswain/protocol';
+
+export const DEFAULT_SETTINGS: ClusterSettings = {
+  decideIntervalMs: 1000,
+  nodeDeadAfterMs: 3000,
+  lockLeaseMs: 15_000,
+  commandLogLimit: 1000,
+};
+
+/** The minimal shape of a Raft log entry this machine needs (structurally a raft-consensus-ts Entry). */
+export interface AppliedEntry {
+  readonly index: number;
+  readonly type: 'normal' | 'config' | 'noop';
+  readonly data: Uint8Array;
+}
+
+const encoder = new TextEncoder();
+
+/** Serialises a command for `RaftNode.propose`; validates first so we never propose what apply would refuse as malformed. */
+export function encodeClusterCommand(command: ClusterCommandInput): Uint8Array {
+  return encoder.encode(JSON.stringify(ClusterCommand.parse(command)));
+}
+
+function fail(
+  code: Extract<ClusterApplyResult, { ok: false }>['code'],
+  message: string,
+  heldBy?: LockRecord,
+): ClusterApplyResult {
+  return heldBy ? { ok: false, code, message, heldBy } : { ok: false, code, message };
+}
+
+function sameJson(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+function clamp(n: number, spec: ServiceSpec): number {
+  return Math.min(spec.maxReplicas, Math.max(spec.minReplicas, n));
+}
+
+export function lockExpired(lock: LockRecord, atMs: number): boolean {
+  return atMs >= lock.acquiredAtMs + lock.leaseMs;
+}
+
+export class ClusterState {
+  #clockMs = 0;
+  #appliedIndex = 0;
+  #services = new Map<string, ServiceRecord>();
+  #locks = new Map<string, LockRecord>();
+  #commands: CommandRecord[] = [];
+  #commandIndex = new Map<string, CommandRecord>();
+  #nodes = new Map<string, NodeRecord>();
+  #settings: ClusterSettings;
+  /** Entries refused as malformed: identical on every replica, counted for /metrics. */
+  #invalidEntries = 0;
+
+  constructor(settings: Partial<ClusterSettings> = {}) {
+    this.#settings = { ...DEFAULT_SETTINGS, ...settings };
+  }
+
+  get clockMs(): number {
+    return this.#clockMs;
+  }
+  get appliedIndex(): number {
+    return this.#appliedIndex;
+  }
+  get settings(): ClusterSettings {
+    return this.#settings;
+  }
+  get invalidEntries(): number {
+    return this.#invalidEntries;
+  }
+  service(name: string): ServiceRecord | undefined {
+    return this.#services.get(name);
+  }
+  services(): ReadonlyMap<string, ServiceRecord> {
+    return this.#services;
+  }
+  lock(service: string): LockRecord | undefined {
+    return this.#locks.get(service);
+  }
+  locks(): ReadonlyMap<string, LockRecord> {
+    return this.#locks;
+  }
+  node(id: string): NodeRecord | undefined {
+    return this.#nodes.get(id);
+  }
+  nodes(): ReadonlyMap<string, NodeRecord> {
+    return this.#nodes;
+  }
+  commands(): readonly CommandRecord[] {
+    return this.#commands;
+  }
+  command(id: string): CommandRecord | undefined {
+    return this.#commandIndex.get(id);
+  }
+
+  /** Applies one Raft entry; `noop` and `config` entries only advance the applied index. */
+  applyEntry(entry: AppliedEntry): ClusterApplyResult {
+    this.#appliedIndex = Math.max(this.#appliedIndex, entry.index);
+    if (entry.type !== 'normal') return { ok: true };
+    const decoded = decode(ClusterCommand, entry.data, { where: `raft entry ${entry.index}` });
+    if (!decoded.ok) {
+      this.#invalidEntries += 1;
+      return fail('COX_INVALID_COMMAND', decoded.error.message);
+    }
+    return this.#apply(decoded.value, entry.index);
+  }
+
+  /** Applies an already-parsed command at log index `index` (tests and the simulator). */
+  apply(command: unknown, index: number): ClusterApplyResult {
+    this.#appliedIndex = Math.max(this.#appliedIndex, index);
+    const checked = validate(ClusterCommand, command, `command at index ${index}`);
+    if (!checked.ok) {
+      this.#invalidEntries += 1;
+      return fail('COX_INVALID_COMMAND', checked.error.message);
+    }
+    return this.#apply(checked.value, index);
+  }
+
+  #apply(command: ClusterCommand, index: number): ClusterApplyResult {
+    // The replicated clock only moves forward, whatever a (new) proposer believes.
+    this.#clockMs = Math.max(this.#clockMs, command.at);
+    const now = this.#clockMs;
+    switch (command.type) {
+      case 'service.put':
+        return this.#putService(command, now);
+      case 'service.delete': {
+        const existing = this.#services.get(command.name);
+        if (!existing)
+          return fail('COX_NO_SUCH_SERVICE', `no service ${JSON.stringify(command.name)}`);
+        this.#services.set(command.name, {
+          ...existing,
+          deleted: true,
+          desiredReplicas: 0,
+          manualReplicas: null,
+          updatedAtMs: now,
+        });
+        return { ok: true };
+      }
+      case 'service.purge': {
+        const existing = this.#services.get(command.name);
+        if (!existing)
+          return fail('COX_NO_SUCH_SERVICE', `no service ${JSON.stringify(command.name)}`);
+        const held = this.#checkLock(command.name, command.token);
+        if (held) return held;
+        if (!existing.deleted)
+          return fail('COX_BAD_PLACEMENT', `service ${command.name} is not deleted`);
+        this.#services.delete(command.name);
+        this.#locks.delete(command.name);
+        return { ok: true };
+      }
+      case 'lock.acquire':
+        return this.#acquireLock(command, index, now);
+      case 'lock.release': {
+        const held = this.#checkLock(command.service, command.token);
+        if (held) return held;
+        this.#locks.delete(command.service);
+        return { ok: true };
+      }
+      case 'scale.set':
+        return this.#setScale(command, now);
+      case 'command.record':
+        return this.#recordCommands(command);
+      case 'command.result':
+        return this.#recordResults(command, now);
+      case 'node.register': {
+        const existing = this.#nodes.get(command.node.id);
+        // A node that was dead (or new) changes state now; an alive one keeps its time.
+        const changedAtMs = existing?.state === 'alive' ? existing.changedAtMs : now;
+        this.#nodes.set(command.node.id, { ...command.node, state: 'alive', changedAtMs });
+        return { ok: true };
+      }
+      case 'node.declare': {
+        const existing = this.#nodes.get(command.nodeId);
+        if (!existing) return fail('COX_NO_SUCH_NODE', `no node ${JSON.stringify(command.nodeId)}`);
+        if (existing.state !== command.state) {
+          this.#nodes.set(command.nodeId, { ...existing, state: command.state, changedAtMs: now });
+        }
+        return { ok: true };
+      }
+      case 'settings.set': {
+        const next = { ...this.#settings };
+        for (const [key, value] of Object.entries(command.settings)) {
+          if (value !== undefined) (next as Record<string, number>)[key] = value;
+        }
+        this.#settings = next;
+        this.#trimCommandLog();
+        return { ok: true };
+      }
+    }
+  }
+
+  #putService(
+    command: Extract<ClusterCommand, { type: 'service.put' }>,
+    now: number,
+  ): ClusterApplyResult {
+    const spec = command.spec;
+    const existing = this.#services.get(spec.name);
+    if (existing && !existing.deleted && sameJson(existing.spec, spec)) {
+      return { ok: true, specVersion: existing.specVersion };
+    }
+    const specVersion = (existing?.specVersion ?? 0) + 1;
+    this.#services.set(spec.name, {
+      spec,
+      specVersion,
+      // A re-applied spec returns the service to its policy, starting from what runs now.
+      desiredReplicas: clamp(
+        existing && !existing.deleted ? existing.desiredReplicas : spec.minReplicas,
+        spec,
+      ),
+      manualReplicas: null,
+      placement: existing?.placement ?? {},
+      placementToken: existing?.placementToken ?? 0,
+      deleted: false,
+      updatedAtMs: now,
+    });
+    return { ok: true, specVersion };
+  }
+
+  #acquireLock(
+    command: Extract<ClusterCommand, { type: 'lock.acquire' }>,
+    index: number,
+    now: number,
+  ): ClusterApplyResult {
+    if (!this.#services.has(command.service)) {
+      return fail('COX_NO_SUCH_SERVICE', `no service ${JSON.stringify(command.service)}`);
+    }
+    const current = this.#locks.get(command.service);
+    // A live lock is never shared, not even with its own holder: one operation per service.
+    // An expired lease is what lets a new leader take over a dead leader's lock.
+    if (current && !lockExpired(current, now)) {
+      return fail(
+        'COX_LOCK_HELD',
+        `service ${command.service} is locked by ${current.holder} (token ${current.token})`,
+        current,
+      );
+    }
+    const lock: LockRecord = {
+      service: command.service,
+      holder: command.holder,
+      term: command.term,
+      token: index,
+      acquiredAtMs: now,
+      leaseMs: command.leaseMs,
+    };
+    this.#locks.set(command.service, lock);
+    // Whatever the previous holder left issued can no longer finish: agents refuse its token now.
+    for (const record of this.#commands) {
+      if (
+        record.service === command.service &&
+        record.status === 'issued' &&
+        record.token < index
+      ) {
+        this.#replaceRecord({ ...record, status: 'abandoned', finishedAtMs: now });
+      }
+    }
+    return { ok: true, token: index };
+  }
+
+  #setScale(
+    command: Extract<ClusterCommand, { type: 'scale.set' }>,
+    now: number,
+  ): ClusterApplyResult {
+    const service = this.#services.get(command.service);
+    if (!service)
+      return fail('COX_NO_SUCH_SERVICE', `no service ${JSON.stringify(command.service)}`);
+    const held = this.#checkLock(command.service, command.token);
+    if (held) return held;
+    let total = 0;
+    for (const [nodeId, count] of Object.entries(command.placement)) {
+      if (count > 0 && !this.#nodes.has(nodeId)) {
+        return fail('COX_NO_SUCH_NODE', `placement names unknown node ${JSON.stringify(nodeId)}`);
+      }
+      total += count;
+    }
+    if (total > command.desiredReplicas) {
+      return fail(
+        'COX_BAD_PLACEMENT',
+        `placement holds ${total} replicas, more than the ${command.desiredReplicas} desired`,
+      );
+    }
+    const placement: Placement = {};
+    for (const [nodeId, count] of Object.entries(command.placement))
+      if (count > 0) placement[nodeId] = count;
+    this.#services.set(command.service, {
+      ...service,
+      desiredReplicas: command.desiredReplicas,
+      manualReplicas:
+        command.manualReplicas === undefined ? service.manualReplicas : command.manualReplicas,
+      placement,
+      placementToken: command.token,
+      reason: command.reason,
+      updatedAtMs: now,
+    });
+    return { ok: true };
+  }
+
+  #recordCommands(
+    command: Extract<ClusterCommand, { type: 'command.record' }>,
+  ): ClusterApplyResult {
+    for (const record of command.records) {
+      const held = this.#checkLock(record.service, command.token);
+      if (held) return held;
+      if (record.token !== command.token) {
+        return fail(
+          'COX_LOCK_NOT_HELD',
+          `record ${record.id} carries token ${record.token}, not ${command.token}`,
+        );
+      }
+    }
+    for (const record of command.records) {
+      if (this.#commandIndex.has(record.id)) this.#replaceRecord(record);
+      else {
+        this.#commands.push(record);
+        this.#commandIndex.set(record.id, record);
+      }
+    }
+    this.#trimCommandLog();
+    return { ok: true };
+  }
+
+  #recordResults(
+    command: Extract<ClusterCommand, { type: 'command.result' }>,
+    now: number,
+  ): ClusterApplyResult {
+    for (const result of command.results) {
+      const record = this.#commandIndex.get(result.id);
+      // Results of an abandoned operation stay abandoned: a later lock already superseded it.
+      if (!record || record.token !== command.token || record.status === 'abandoned') continue;
+      this.#replaceRecord({
+        ...record,
+        status: result.status,
+        finishedAtMs: now,
+        ...(result.running !== undefined ? { running: result.running } : {}),
+        ...(result.error !== undefined ? { error: result.error } : {}),
+        ...(result.finishedAtEpochMs !== undefined
+          ? { finishedAtEpochMs: result.finishedAtEpochMs }
+          : {}),
+      });
+    }
+    return { ok: true };
+  }
+
+  /** Fencing inside the state machine too: only the current lock's token may write under it. */
+  #checkLock(service: string, token: number): ClusterApplyResult | undefined {
+    const lock = this.#locks.get(service);
+    if (!lock || lock.token !== token) {
+      return fail(
+        'COX_LOCK_NOT_HELD',
+        `token ${token} does not hold the lock of ${service}${lock ? ` (held with token ${lock.token})` : ''}`,
+        lock,
+      );
+    }
+    return undefined;
+  }
+
+  #replaceRecord(record: CommandRecord): void {
+    const at = this.#commands.findIndex((r) => r.id === record.id);
+    if (at >= 0) this.#commands[at] = record;
+    this.#commandIndex.set(record.id, record);
+  }
+
+  #trimCommandLog(): void {
+    const excess = this.#commands.length - this.#settings.commandLogLimit;
+    if (excess <= 0) return;
+    for (const dropped of this.#commands.splice(0, excess)) this.#commandIndex.delete(dropped.id);
+  }
+
+  toSnapshot(): ClusterStateSnapshot {
+    return {
+      v: PROTOCOL_VERSION,
+      clockMs: this.#clockMs,
+      appliedIndex: this.#appliedIndex,
+      services: Object.fromEntries(this.#services),
+      locks: Object.fromEntries(this.#locks),
+      commands: [...this.#commands],
+      nodes: Object.fromEntries(this.#nodes),
+      settings: this.#settings,
+    };
+  }
+
+  snapshot(): Uint8Array {
+    return encoder.encode(JSON.stringify(this.toSnapshot()));
+  }
+
+  /** Replaces the whole state with a snapshot; throws when the bytes are not a valid snapshot (Raft then refuses it). */
+  restore(data: Uint8Array): void {
+    const decoded = decode(ClusterStateSnapshot, data, {
+      where: 'cluster state snapshot',
+      maxBytes: 256 * 1024 * 1024,
+    });
+    if (!decoded.ok) throw decoded.error;
+    this.#load(decoded.value);
+  }
+
+  #load(s: ClusterStateSnapshot): void {
+    this.#clockMs = s.clockMs;
+    this.#appliedIndex = s.appliedIndex;
+    this.#services = new Map(Object.entries(s.services));
+    this.#locks = new Map(Object.entries(s.locks));
+    this.#commands = [...s.commands];
+    this.#commandIndex = new Map(s.commands.map((r) => [r.id, r]));
+    this.#nodes = new Map(Object.entries(s.nodes));
+    this.#settings = s.settings;
+  }
+}

@@ -1,0 +1,44 @@
+export {
+  type AppliedEntry,
+  ClusterState,
+  DEFAULT_SETTINGS,
+  encodeClusterCommand,
+  lockExpired,
+} from './cluster-state.js';
+export {
+  type CommandTarget,
+  countActive,
+  type DecideInput,
+  type Decision,
+  decide,
+  type ObservedNode,
+  type Operation,
+  planService,
+  sampleServices,
+} from './decide.js';
+export {
+  ForecastPolicies,
+  type ForecastPoliciesOptions,
+  type PolicyFailure,
+  type ServiceDecisionRecord,
+  type ServiceLookup,
+} from './forecast-policies.js';
+export {
+  type Committed,
+  type LockedOperationOptions,
+  type LockedOutcome,
+  type LockProtocolDeps,
+  LogicalClock,
+  runLockedOperation,
+} from './lock-protocol.js';
+export { freshNodes, ServiceHistory } from './node-liveness.js';
+export { type PlacementNode, type PlacementResult, place } from './placement.js';
+export {
+  DEFAULT_POLICIES,
+  type PolicyInput,
+  type PolicyOutcome,
+  type RegisteredPolicy,
+  type ServiceSample,
+  targetTrackingPolicy,
+  toObservation,
+} from './policy-registry.js';

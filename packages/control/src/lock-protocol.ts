@@ -1,0 +1,256 @@
+/**
+ * The locked command protocol, run by the leader for one service:
+ *
+ *   1. commit lock.acquire(service)   → the entry's index is the fencing token
+ *   2. plan under the lock            (placement only changes under its lock)
+ *   3. commit scale.set + command.record (desired count, placement, the commands)
+ *   4. send the commands to the agents, with token, term and leader id
+ *   5. commit command.result, then lock.release
+ *
+ * At most one operation per service is in flight cluster-wide: the state
+ * machine grants a lock only when none is live, and a lock outlives a dead
+ * leader only by its lease. The leader stops sending before its lease runs out
+ * (by its own monotonic clock, on which the lease is conservative: see
+ * LogicalClock), so the next holder cannot overlap with it. Agents add the last
+ * guard: a command with a token below the highest they stored is refused.
+ *
+ * If a proposal fails (leadership lost), the operation stops where it is; the
+ * lock stays until its lease expires, and the next leader picks the service up.
+ */
+import {
+  type ClusterApplyResult,
+  type ClusterCommandInput,
+  type CommandRecord,
+  type CommandResult,
+  PROTOCOL_VERSION,
+  type ScaleCommand,
+  type ScaleReply,
+} from '@coxswain/protocol';
+import type { ClusterState } from './cluster-state.js';
+import type { Operation } from './decide.js';
+
+/**
+ * The leader's logical time: the replicated clock as it was when this leader
+ * took over, continued by the leader's monotonic clock. The replicated clock is
+ * never ahead of real elapsed time (it is the last committed `at`), so leases
+ * measured on it run at least as long as they would on a perfect clock: a new
+ * leader may wait a little longer than needed, never less.
+ */
+export class LogicalClock {
+  readonly #baseMs: number;
+  readonly #startMono: number;
+  readonly #mono: () => number;
+  constructor(baseMs: number, mono: () => number) {
+    this.#baseMs = baseMs;
+    this.#mono = mono;
+    this.#startMono = mono();
+  }
+  now(): number {
+    return Math.floor(this.#baseMs + (this.#mono() - this.#startMono));
+  }
+}
+
+export interface Committed {
+  readonly index: number;
+  readonly result: ClusterApplyResult;
+}
+
+export interface LockProtocolDeps {
+  readonly nodeId: string;
+  readonly term: number;
+  readonly state: ClusterState;
+  readonly clock: LogicalClock;
+  readonly leaseMs: number;
+  /** Commits a command through Raft; rejects when this node is no longer leader. */
+  propose(command: ClusterCommandInput): Promise<Committed>;
+  /** Sends one command to one agent and returns its reply; rejects on timeout or no responders. */
+  send(nodeId: string, command: ScaleCommand, timeoutMs: number): Promise<ScaleReply>;
+  readonly commandTimeoutMs: number;
+  /** The leader's monotonic clock (ms), for the lease margin. */
+  readonly mono: () => number;
+  /** Wall-clock ms, for the command log's `issuedAtEpochMs` and `finishedAtEpochMs`. */
+  readonly epochNow: () => number;
+  /** Waits before a retry of a send. */
+  readonly sleep: (ms: number) => Promise<void>;
+}
+
+export type LockedOutcome =
+  | {
+      readonly status: 'done';
+      readonly token: number;
+      readonly replies: readonly ScaleReply[];
+      readonly failed: number;
+    }
+  | { readonly status: 'nothing'; readonly token: number }
+  | { readonly status: 'purged'; readonly token: number }
+  | { readonly status: 'lock-held'; readonly heldBy?: string }
+  | { readonly status: 'refused'; readonly code: string; readonly message: string }
+  | { readonly status: 'aborted'; readonly error: unknown; readonly token?: number };
+
+/** A proposal the state machine refused, carrying its result. */
+class RefusedError extends Error {
+  constructor(readonly result: Extract<ClusterApplyResult, { ok: false }>) {
+    super(result.message);
+  }
+}
+
+async function commit(deps: LockProtocolDeps, command: ClusterCommandInput): Promise<Committed> {
+  const committed = await deps.propose(command);
+  if (!committed.result.ok) throw new RefusedError(committed.result);
+  return committed;
+}
+
+export interface LockedOperationOptions {
+  /** Set (number) or clear (null) the manual override in the same scale.set. */
+  readonly manualReplicas?: number | null;
+  /** Where the plan came from, for the command log. */
+  readonly action?: 'scale' | 'reconcile';
+}
+
+export async function runLockedOperation(
+  deps: LockProtocolDeps,
+  service: string,
+  plan: (state: ClusterState) => Operation | undefined,
+  options: LockedOperationOptions = {},
+): Promise<LockedOutcome> {
+  const mono = deps.mono;
+  const startedMono = mono();
+  let token: number | undefined;
+  try {
+    const acquired = await deps.propose({
+      type: 'lock.acquire',
+      at: deps.clock.now(),
+      service,
+      holder: deps.nodeId,
+      term: deps.term,
+      leaseMs: deps.leaseMs,
+    });
+    if (!acquired.result.ok) {
+      if (acquired.result.code === 'COX_LOCK_HELD') {
+        return {
+          status: 'lock-held',
+          ...(acquired.result.heldBy ? { heldBy: acquired.result.heldBy.holder } : {}),
+        };
+      }
+      return { status: 'refused', code: acquired.result.code, message: acquired.result.message };
+    }
+    token = acquired.index;
+    // Everything after this must finish before the lease ends, on our own clock; keep a margin for
+    // the release commit and for clock rate differences.
+    const deadlineMono = startedMono + deps.leaseMs * 0.8;
+
+    const op = plan(deps.state);
+    if (!op && options.manualReplicas === undefined) {
+      await commit(deps, { type: 'lock.release', at: deps.clock.now(), service, token });
+      return { status: 'nothing', token };
+    }
+    if (op?.purge) {
+      await commit(deps, { type: 'service.purge', at: deps.clock.now(), name: service, token });
+      return { status: 'purged', token };
+    }
+    const record = deps.state.service(service);
+    if (!record) throw new Error(`service ${service} vanished under its lock`);
+    const desired = op?.desiredReplicas ?? record.desiredReplicas;
+    const placement = op?.placement ?? record.placement;
+    await commit(deps, {
+      type: 'scale.set',
+      at: deps.clock.now(),
+      service,
+      token,
+      desiredReplicas: desired,
+      placement,
+      ...(options.manualReplicas !== undefined ? { manualReplicas: options.manualReplicas } : {}),
+      ...(op ? { reason: op.reason.slice(0, 2000) } : {}),
+    });
+
+    const targets = op?.targets ?? [];
+    if (targets.length === 0) {
+      await commit(deps, { type: 'lock.release', at: deps.clock.now(), service, token });
+      return { status: 'done', token, replies: [], failed: 0 };
+    }
+    const issuedAtMs = deps.clock.now();
+    const issuedAtEpochMs = deps.epochNow();
+    const records: CommandRecord[] = targets.map((t) => ({
+      id: `${service}.${token}.${t.nodeId}`,
+      service,
+      nodeId: t.nodeId,
+      action: options.action ?? t.action,
+      replicas: t.replicas,
+      token: token!,
+      term: deps.term,
+      leaderId: deps.nodeId,
+      status: 'issued',
+      issuedAtMs,
+      issuedAtEpochMs,
+      ...(op ? { reason: op.reason.slice(0, 2000) } : {}),
+    }));
+    await commit(deps, { type: 'command.record', at: deps.clock.now(), token, records });
+
+    const spec = record.spec;
+    const replies = await Promise.all(
+      records.map(async (r): Promise<ScaleReply | { id: string; error: string }> => {
+        const command: ScaleCommand = {
+          v: PROTOCOL_VERSION,
+          id: r.id,
+          service,
+          spec,
+          specVersion: record.specVersion,
+          replicas: r.replicas,
+          token: token!,
+          term: deps.term,
+          leaderId: deps.nodeId,
+          issuedAt: issuedAtEpochMs,
+          ...(r.reason ? { reason: r.reason } : {}),
+        };
+        let lastError = 'not sent';
+        // Retried with the same id: the agent answers a repeat with its first result.
+        while (mono() < deadlineMono) {
+          const timeoutMs = Math.max(50, Math.min(deps.commandTimeoutMs, deadlineMono - mono()));
+          try {
+            return await deps.send(r.nodeId, command, timeoutMs);
+          } catch (error) {
+            lastError = error instanceof Error ? error.message : String(error);
+            await deps.sleep(Math.min(200, Math.max(0, deadlineMono - mono())));
+          }
+        }
+        return { id: r.id, error: `no reply before the lease margin: ${lastError}` };
+      }),
+    );
+    const results: CommandResult[] = replies.map((reply) => {
+      if ('error' in reply)
+        return {
+          id: reply.id,
+          status: 'failed',
+          error: reply.error.slice(0, 2000),
+          finishedAtEpochMs: deps.epochNow(),
+        };
+      if (reply.ok)
+        return {
+          id: reply.id,
+          status: 'done',
+          running: reply.running,
+          finishedAtEpochMs: deps.epochNow(),
+        };
+      return {
+        id: reply.id,
+        status: reply.code === 'COX_STALE_TOKEN' ? 'refused' : 'failed',
+        error: `${reply.code}: ${reply.message}`.slice(0, 2000),
+        finishedAtEpochMs: deps.epochNow(),
+      };
+    });
+    await commit(deps, { type: 'command.result', at: deps.clock.now(), token, results });
+    await commit(deps, { type: 'lock.release', at: deps.clock.now(), service, token });
+    const ok = replies.filter((r): r is ScaleReply => !('error' in r));
+    return {
+      status: 'done',
+      token,
+      replies: ok,
+      failed: results.filter((r) => r.status !== 'done').length,
+    };
+  } catch (error) {
+    if (error instanceof RefusedError) {
+      return { status: 'refused', code: error.result.code, message: error.result.message };
+    }
+    return token === undefined ? { status: 'aborted', error } : { status: 'aborted', error, token };
+  }
+}

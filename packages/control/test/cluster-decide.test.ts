@@ -1,0 +1,417 @@
+import type { ClusterCommandInput, NodeReport, ServiceSpecInput } from '@coxswain/protocol';
+import { describe, expect, it } from 'vitest';
+import { ClusterState, encodeClusterCommand } from '../src/cluster-state.js';
+import { type DecideInput, decide, type ObservedNode, planService } from '../src/decide.js';
+import { type Committed, LogicalClock, runLockedOperation } from '../src/lock-protocol.js';
+
+let index = 0;
+function apply(state: ClusterState, ...commands: ClusterCommandInput[]) {
+  return commands.map((c) =>
+    state.applyEntry({ index: ++index, type: 'normal', data: encodeClusterCommand(c) }),
+  );
+}
+const reg = (id: string, maxReplicas = 50): ClusterCommandInput => ({
+  type: 'node.register',
+  at: 0,
+  node: {
+    id,
+    address: id,
+    capacity: { cpus: 8, memoryBytes: 2 ** 34, maxReplicas },
+    labels: {},
+    role: 'voter',
+  },
+});
+const spec = (name: string, extra: Partial<ServiceSpecInput> = {}): ServiceSpecInput => ({
+  name,
+  image: 'x',
+  minReplicas: 1,
+  maxReplicas: 10,
+  ...extra,
+});
+
+function report(
+  nodeId: string,
+  containers: Record<string, number>,
+  cpuPercent?: number,
+): NodeReport {
+  const list: NodeReport['containers'] = [];
+  const services: NodeReport['services'] = {};
+  for (const [service, n] of Object.entries(containers)) {
+    for (let i = 0; i < n; i += 1)
+      list.push({
+        id: `${nodeId}-${service}-${i}`,
+        name: 'c',
+        service,
+        image: 'x',
+        status: 'running',
+        health: 'none',
+        specVersion: 1,
+      });
+    services[service] = {
+      time: 0,
+      containerCount: n,
+      ...(cpuPercent !== undefined ? { cpuPercent } : {}),
+    };
+  }
+  return {
+    v: 1,
+    cluster: 'c',
+    nodeId,
+    address: nodeId,
+    role: 'voter',
+    capacity: { cpus: 8, memoryBytes: 2 ** 34, maxReplicas: 50 },
+    labels: {},
+    time: 0,
+    seq: 0,
+    dockerReachable: true,
+    containers: list,
+    services,
+  };
+}
+
+function input(
+  state: ClusterState,
+  observed: Map<string, ObservedNode>,
+  nowMs: number,
+  extra: Partial<DecideInput> = {},
+): DecideInput {
+  return {
+    state,
+    observed,
+    history: new Map(),
+    settledAtMs: new Map(),
+    busy: new Set(),
+    nowMs,
+    logicalNowMs: state.clockMs,
+    observingSinceMs: 0,
+    reconcileGraceMs: 300,
+    ...extra,
+  };
+}
+
+/** Sets placement under a lock, as the leader would. */
+function place(
+  state: ClusterState,
+  service: string,
+  desired: number,
+  placement: Record<string, number>,
+) {
+  const [acq] = apply(state, {
+    type: 'lock.acquire',
+    at: state.clockMs,
+    service,
+    holder: 'l',
+    term: 1,
+    leaseMs: 1000,
+  });
+  const token = acq!.ok ? acq!.token! : 0;
+  apply(
+    state,
+    { type: 'scale.set', at: state.clockMs, service, token, desiredReplicas: desired, placement },
+    { type: 'lock.release', at: state.clockMs, service, token },
+  );
+}
+
+describe('decide', () => {
+  it('registers reporting nodes and places a new service across them', () => {
+    const state = new ClusterState();
+    apply(state, { type: 'service.put', at: 0, spec: spec('web', { minReplicas: 3 }) });
+    const observed = new Map([
+      ['a', { report: report('a', {}), receivedAtMs: 1000 }],
+      ['b', { report: report('b', {}), receivedAtMs: 1000 }],
+      ['c', { report: report('c', {}), receivedAtMs: 1000 }],
+    ]);
+    const d = decide(input(state, observed, 1000));
+    expect(d.register.map((r) => r.id)).toEqual(['a', 'b', 'c']);
+    apply(state, ...d.register.map((node) => ({ type: 'node.register' as const, at: 0, node })));
+    const again = decide(input(state, observed, 1000));
+    expect(again.register).toEqual([]);
+    expect(again.operations).toMatchObject([
+      { service: 'web', desiredReplicas: 3, placement: { a: 1, b: 1, c: 1 } },
+    ]);
+    expect(again.operations[0]!.targets).toEqual([
+      { nodeId: 'a', replicas: 1, action: 'scale' },
+      { nodeId: 'b', replicas: 1, action: 'scale' },
+      { nodeId: 'c', replicas: 1, action: 'scale' },
+    ]);
+  });
+
+  it('does nothing when everything runs as placed', () => {
+    const state = new ClusterState();
+    apply(state, reg('a'), reg('b'), {
+      type: 'service.put',
+      at: 0,
+      spec: spec('web', { minReplicas: 2 }),
+    });
+    place(state, 'web', 2, { a: 1, b: 1 });
+    const observed = new Map([
+      ['a', { report: report('a', { web: 1 }), receivedAtMs: 1000 }],
+      ['b', { report: report('b', { web: 1 }), receivedAtMs: 1000 }],
+    ]);
+    expect(decide(input(state, observed, 1000)).operations).toEqual([]);
+  });
+
+  it('declares a silent node dead after nodeDeadAfter and moves its replicas', () => {
+    const state = new ClusterState({ nodeDeadAfterMs: 3000 });
+    apply(state, reg('a'), reg('b'), reg('c'), {
+      type: 'service.put',
+      at: 0,
+      spec: spec('web', { minReplicas: 3 }),
+    });
+    place(state, 'web', 3, { a: 1, b: 1, c: 1 });
+    const observed = new Map([
+      ['a', { report: report('a', { web: 1 }), receivedAtMs: 10_000 }],
+      ['b', { report: report('b', { web: 1 }), receivedAtMs: 10_000 }],
+      ['c', { report: report('c', { web: 1 }), receivedAtMs: 6_000 }],
+    ]);
+    // 2 s of silence: not dead yet, and its replica stays placed.
+    const early = decide(input(state, observed, 8_000));
+    expect(early.dead).toEqual([]);
+    expect(early.operations).toEqual([]);
+    const late = decide(input(state, observed, 10_000));
+    expect(late.dead).toEqual(['c']);
+    apply(state, { type: 'node.declare', at: 1, nodeId: 'c', state: 'dead' });
+    const moved = decide(input(state, observed, 10_000));
+    expect(moved.operations).toMatchObject([
+      { service: 'web', desiredReplicas: 3, placement: { a: 2, b: 1 } },
+    ]);
+    expect(moved.operations[0]!.targets.map((t) => t.nodeId)).not.toContain('c');
+  });
+
+  it('tells a returned node to drop what it should no longer run, once its report is newer than the last operation', () => {
+    const state = new ClusterState();
+    apply(state, reg('a'), reg('b'), {
+      type: 'service.put',
+      at: 0,
+      spec: spec('web', { minReplicas: 2 }),
+    });
+    place(state, 'web', 2, { a: 2 });
+    const observed = new Map([
+      ['a', { report: report('a', { web: 2 }), receivedAtMs: 5000 }],
+      ['b', { report: report('b', { web: 1 }), receivedAtMs: 5000 }],
+    ]);
+    const settled = new Map([['web', 4900]]);
+    expect(decide(input(state, observed, 5000, { settledAtMs: settled })).operations).toEqual([]);
+    const d = decide(input(state, observed, 5000, { settledAtMs: new Map([['web', 4000]]) }));
+    expect(d.operations[0]!.targets).toContainEqual({
+      nodeId: 'b',
+      replicas: 0,
+      action: 'reconcile',
+    });
+  });
+
+  it('follows the policy on CPU, and a manual override beats it', () => {
+    const state = new ClusterState();
+    apply(state, reg('a'), reg('b'), {
+      type: 'service.put',
+      at: 0,
+      spec: spec('web', {
+        minReplicas: 1,
+        policy: { name: 'target-tracking', params: { targetCpuPercent: 50 } },
+      }),
+    });
+    place(state, 'web', 2, { a: 1, b: 1 });
+    const observed = new Map([
+      ['a', { report: report('a', { web: 1 }, 150), receivedAtMs: 1000 }],
+      ['b', { report: report('b', { web: 1 }, 150), receivedAtMs: 1000 }],
+    ]);
+    const history = new Map([['web', [{ atMs: 1000, replicas: 2, cpuPercent: 150 }]]]);
+    const up = decide(input(state, observed, 1000, { history }));
+    expect(up.operations[0]).toMatchObject({ desiredReplicas: 6, placement: { a: 3, b: 3 } });
+    expect(planService(input(state, observed, 1000, { history }), 'web', 2)).toBeUndefined();
+    expect(planService(input(state, observed, 1000, { history }), 'web', 4)).toMatchObject({
+      desiredReplicas: 4,
+      reason: 'manual override: 4',
+    });
+  });
+
+  it('skips services locked by someone else until the lease expires, and busy ones', () => {
+    const state = new ClusterState();
+    apply(state, reg('a'), { type: 'service.put', at: 0, spec: spec('web') });
+    apply(state, {
+      type: 'lock.acquire',
+      at: 100,
+      service: 'web',
+      holder: 'old',
+      term: 1,
+      leaseMs: 500,
+    });
+    const observed = new Map([['a', { report: report('a', {}), receivedAtMs: 1000 }]]);
+    expect(decide(input(state, observed, 1000, { logicalNowMs: 599 })).operations).toEqual([]);
+    expect(decide(input(state, observed, 1000, { logicalNowMs: 600 })).operations).toHaveLength(1);
+    expect(
+      decide(input(state, observed, 1000, { logicalNowMs: 600, busy: new Set(['web']) }))
+        .operations,
+    ).toEqual([]);
+  });
+
+  it('purges a deleted service once nothing of it runs', () => {
+    const state = new ClusterState();
+    apply(state, reg('a'), { type: 'service.put', at: 0, spec: spec('web') });
+    place(state, 'web', 1, { a: 1 });
+    apply(state, { type: 'service.delete', at: 1, name: 'web' });
+    const running = new Map([['a', { report: report('a', { web: 1 }), receivedAtMs: 1000 }]]);
+    expect(decide(input(state, running, 1000)).operations).toMatchObject([
+      { desiredReplicas: 0, purge: false, targets: [{ nodeId: 'a', replicas: 0 }] },
+    ]);
+    place(state, 'web', 0, {});
+    const gone = new Map([['a', { report: report('a', {}), receivedAtMs: 1000 }]]);
+    expect(decide(input(state, gone, 1000)).operations).toMatchObject([{ purge: true }]);
+  });
+});
+
+describe('runLockedOperation', () => {
+  it('acquires, writes placement and records, sends fenced commands, records results, releases — in that order', async () => {
+    const state = new ClusterState();
+    apply(state, reg('a'), reg('b'), {
+      type: 'service.put',
+      at: 0,
+      spec: spec('web', { minReplicas: 2 }),
+    });
+    const log: string[] = [];
+    const propose = async (c: ClusterCommandInput): Promise<Committed> => {
+      log.push(c.type);
+      const i = ++index;
+      return {
+        index: i,
+        result: state.applyEntry({ index: i, type: 'normal', data: encodeClusterCommand(c) }),
+      };
+    };
+    const sent: Array<{ nodeId: string; token: number; replicas: number }> = [];
+    const observed = new Map([
+      ['a', { report: report('a', {}), receivedAtMs: 1000 }],
+      ['b', { report: report('b', {}), receivedAtMs: 1000 }],
+    ]);
+    const outcome = await runLockedOperation(
+      {
+        nodeId: 'l',
+        term: 3,
+        state,
+        clock: new LogicalClock(0, () => performance.now()),
+        mono: () => performance.now(),
+        epochNow: Date.now,
+        sleep: (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)),
+        leaseMs: 5000,
+        commandTimeoutMs: 1000,
+        propose,
+        send: async (nodeId, command) => {
+          log.push(`send ${nodeId}`);
+          sent.push({ nodeId, token: command.token, replicas: command.replicas });
+          return {
+            v: 1,
+            id: command.id,
+            ok: true,
+            nodeId,
+            running: command.replicas,
+            started: command.replicas,
+            stopped: 0,
+            durationMs: 1,
+          };
+        },
+      },
+      'web',
+      (s) => planService(input(s, observed, 1000), 'web'),
+    );
+    expect(outcome.status).toBe('done');
+    const token = outcome.status === 'done' ? outcome.token : 0;
+    expect(log).toEqual([
+      'lock.acquire',
+      'scale.set',
+      'command.record',
+      'send a',
+      'send b',
+      'command.result',
+      'lock.release',
+    ]);
+    expect(sent).toEqual([
+      { nodeId: 'a', token, replicas: 1 },
+      { nodeId: 'b', token, replicas: 1 },
+    ]);
+    expect(state.lock('web')).toBeUndefined();
+    expect(state.commands().map((c) => c.status)).toEqual(['done', 'done']);
+    expect(state.service('web')?.placementToken).toBe(token);
+  });
+
+  it('gives up at the lease margin when an agent never answers, and records the failure', async () => {
+    const state = new ClusterState();
+    apply(state, reg('a'), { type: 'service.put', at: 0, spec: spec('web') });
+    const propose = async (c: ClusterCommandInput): Promise<Committed> => {
+      const i = ++index;
+      return {
+        index: i,
+        result: state.applyEntry({ index: i, type: 'normal', data: encodeClusterCommand(c) }),
+      };
+    };
+    const observed = new Map([['a', { report: report('a', {}), receivedAtMs: 1000 }]]);
+    let attempts = 0;
+    const t0 = performance.now();
+    const outcome = await runLockedOperation(
+      {
+        nodeId: 'l',
+        term: 1,
+        state,
+        clock: new LogicalClock(0, () => performance.now()),
+        mono: () => performance.now(),
+        epochNow: Date.now,
+        sleep: (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)),
+        leaseMs: 500,
+        commandTimeoutMs: 100,
+        propose,
+        send: async () => {
+          attempts += 1;
+          throw new Error('timeout');
+        },
+      },
+      'web',
+      (s) => planService(input(s, observed, 1000), 'web'),
+    );
+    expect(outcome).toMatchObject({ status: 'done', failed: 1 });
+    expect(attempts).toBeGreaterThan(1);
+    expect(performance.now() - t0).toBeLessThan(500);
+    expect(state.commands()[0]).toMatchObject({
+      status: 'failed',
+      error: expect.stringMatching(/lease margin/),
+    });
+    expect(state.lock('web')).toBeUndefined();
+  });
+
+  it('reports a held lock without touching anything', async () => {
+    const state = new ClusterState();
+    apply(state, reg('a'), { type: 'service.put', at: 0, spec: spec('web') });
+    apply(state, {
+      type: 'lock.acquire',
+      at: 0,
+      service: 'web',
+      holder: 'other',
+      term: 1,
+      leaseMs: 60_000,
+    });
+    const propose = async (c: ClusterCommandInput): Promise<Committed> => {
+      const i = ++index;
+      return {
+        index: i,
+        result: state.applyEntry({ index: i, type: 'normal', data: encodeClusterCommand(c) }),
+      };
+    };
+    const outcome = await runLockedOperation(
+      {
+        nodeId: 'l',
+        term: 2,
+        state,
+        clock: new LogicalClock(0, () => performance.now()),
+        mono: () => performance.now(),
+        epochNow: Date.now,
+        sleep: (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)),
+        leaseMs: 500,
+        commandTimeoutMs: 100,
+        propose,
+        send: async () => {
+          throw new Error('must not send');
+        },
+      },
+      'web',
+      () => undefined,
+    );
+    expect(outcome).toEqual({ status: 'lock-held', heldBy: 'other' });
+  });
+});

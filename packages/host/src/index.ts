@@ -1,0 +1,41 @@
+export {
+  CgroupStatsSource,
+  type ContainerFigures,
+  ContainerStatsCollector,
+  parseNetDev,
+  parseProcCgroup,
+  type RawCounters,
+  type StatsSource,
+  StreamingStatsSource,
+} from './container-stats.js';
+export {
+  containerCreateOptions,
+  DockerDriver,
+  type DockerDriverOptions,
+  type DriverCounters,
+  type DriverEvents,
+  type TrackedContainer,
+} from './docker-driver.js';
+export { DockerOperationError, HealthTimeoutError, ReplicaExitedError } from './errors.js';
+export { type HostLogFields, type HostLogger, silentHostLogger } from './logger.js';
+export {
+  extractRequestMetrics,
+  histogramDelta,
+  histogramQuantile,
+  MetricsParseError,
+  mergeHistogramDeltas,
+  type PromSample,
+  parsePrometheusText,
+  type RequestMetrics,
+  requestFigures,
+  ScrapeError,
+  scrapeMetrics,
+} from './prometheus-scrape.js';
+export { ContainerRates, CounterRate, cpuPercent, memoryPercent, ratePerSecond } from './rates.js';
+export {
+  aggregateServices,
+  countsTowardService,
+  metricsFromLabels,
+  metricsUrl,
+  Sampler,
+} from './sampler.js';
