@@ -9,7 +9,8 @@
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { Lab, loadServiceSpec, makeTempDir, pollUntil } from '@coxswain/lab';
+import { Lab, loadServiceSpec } from '@coxswain/lab';
+import { makeTempDir, pollUntil } from '@coxswain/testkit';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 

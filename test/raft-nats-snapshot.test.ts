@@ -2,6 +2,8 @@
 // as sent once the server holds it (a flush) and as lost when it cannot publish.
 // A leader then keeps one snapshot in flight per follower instead of re-sending
 // it every election timeout (issue 15, item 6).
+
+import { NatsServer, pollUntil } from '@coxswain/testkit';
 import { connect, type NatsConnection } from 'nats';
 import {
   type Entry,
@@ -14,7 +16,6 @@ import {
 } from 'raft-consensus-ts';
 import { NatsTransport } from 'raft-consensus-ts/nats';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { NatsServer, pollUntil } from './kit/index.js';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
