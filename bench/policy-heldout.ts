@@ -3,7 +3,7 @@
 // every policy is judged on each held-out real trace and on 20 generated traces per synthetic
 // family whose seeds no default or table was tuned or trained on. Also the forecast's MASE against
 // seasonal naive per trace and family.
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -106,20 +106,26 @@ function tune(real: readonly Trace[]): Tuning {
     ]),
   );
   const items = new Map<string, Trace[]>([...real.map((t) => [t.name, [t]] as const), ...tuning]);
+  const cacheFile = process.env.TUNING_CACHE;
   const hpa = new Map<string, Cost[]>();
   for (const [name, traces] of items)
-    hpa.set(
-      name,
-      traces.map((t) => slim(runEntry(t, 'hpa', comparisonSetup(t)))),
-    );
+    if (!cacheFile || !existsSync(cacheFile))
+      hpa.set(
+        name,
+        traces.map((t) => slim(runEntry(t, 'hpa', comparisonSetup(t)))),
+      );
   const started = performance.now();
-  const memo = new Map<string, number>();
+  // TUNING_CACHE=file reuses the scores of an earlier run (they depend only on the candidates,
+  // the traces and the policies' code, not on the shipped defaults or the learned table).
+  const memo = new Map<string, number>(
+    cacheFile && existsSync(cacheFile) ? JSON.parse(readFileSync(cacheFile, 'utf8')) : [],
+  );
   const score = (c: number, item: string): number => {
     const key = `${c}/${item}`;
     const known = memo.get(key);
     if (known !== undefined) return known;
     const traces = items.get(item)!;
-    const peers = hpa.get(item)!;
+    const peers = hpa.get(item) ?? traces.map((t) => slim(runEntry(t, 'hpa', comparisonSetup(t))));
     const runs = traces.map((t) => runPredictive(t, candidates[c]!));
     // A family is one item: its traces pooled, so each family weighs like one real trace.
     const v = tuningScore(sum(runs), sum(peers));
@@ -135,6 +141,7 @@ function tune(real: readonly Trace[]): Tuning {
   // Held-out scores, only ever of a fold's own held-out trace.
   const heldOutScore = (c: number, item: string): number => score(c, item);
   const shipped = shippedCandidate(folds, heldOutScore);
+  if (cacheFile) writeFileSync(cacheFile, JSON.stringify([...memo]));
   console.log(
     `tuning: ${candidates.length} candidates × ${items.size} items in ${((performance.now() - started) / 1000).toFixed(0)} s`,
   );

@@ -55,6 +55,7 @@ export {
   learnedPolicy,
 } from './learned-policy.js';
 export { type TrainOptions, trainingTraces, trainLearnedTable } from './learned-train.js';
+export { MedianModel } from './median.js';
 export { dampedSteps, MODEL_KINDS, type ModelKind, ModelSpec, type PointModel } from './model.js';
 export { NaiveModel, SeasonalNaiveModel } from './naive.js';
 export {

@@ -124,9 +124,6 @@ export function simulate(
   const dt = cfg.tickSeconds;
   const ticks = Math.round(totalSim / dt);
   const cap = cfg.capacityPerReplica;
-  const muWorker = 1000 / cfg.serviceTimeMs;
-  // Trace req/s → simulated req/s of a service whose replica serves workers × muWorker.
-  const scale = (cfg.workersPerReplica * muWorker) / cap;
   const rateAt = (bin: number): number => trace.counts[Math.max(0, bin)]! / trace.stepSeconds;
   const binAt = (t: number): number =>
     Math.min(trace.counts.length - 1, Math.floor((t + 1e-9) / binSim));
@@ -162,9 +159,7 @@ export function simulate(
     cfg.compress,
   );
 
-  let memoReady = -1;
-  let memoBin = -1;
-  let memoP95 = 0;
+  const latency = latencyModel(cfg);
   const ticksPerControl = Math.max(1, Math.round(cfg.controlIntervalSeconds / dt));
 
   for (let tick = 0; tick < ticks; tick++) {
@@ -189,23 +184,7 @@ export function simulate(
     served += s;
     dropped += d;
 
-    let p95Ms: number;
-    if (ready === 0) {
-      p95Ms = lambda > 0 ? LATENCY_CAP_MS : 0;
-    } else {
-      if (ready !== memoReady || bin !== memoBin) {
-        const servers = ready * cfg.workersPerReplica;
-        // Past saturation the backlog term carries the delay; the queueing term is taken just below it.
-        const lambdaSim = Math.min(lambda * scale, 0.98 * servers * muWorker);
-        memoP95 = lambda > 0 ? sojournQuantile(0.95, servers, lambdaSim, muWorker) * 1000 : 0;
-        memoReady = ready;
-        memoBin = bin;
-      }
-      p95Ms = Math.min(
-        LATENCY_CAP_MS,
-        memoP95 + (backlog > 0 ? (backlog / capacityRate) * 1000 : 0),
-      );
-    }
+    const p95Ms = latency(ready, bin, lambda, backlog);
     const over = p95Ms > cfg.sloP95Ms;
     if (over) overSlo += dt;
     episodes.tick(
@@ -273,6 +252,34 @@ export function simulate(
     decisions,
     points: chart.points,
     episodes: [...episodes.episodes].sort((x, y) => x.startTraceSeconds - y.startTraceSeconds),
+  };
+}
+
+/**
+ * p95 latency for a tick: the M/M/c (Erlang C) sojourn-time quantile at the
+ * tick's load (memoised while the ready count and bin stay the same), plus the
+ * backlog's drain time; capped at 60 s, and at the cap when nothing serves.
+ */
+function latencyModel(
+  cfg: SimulationConfig,
+): (ready: number, bin: number, lambda: number, backlog: number) => number {
+  const muWorker = 1000 / cfg.serviceTimeMs;
+  const scale = (cfg.workersPerReplica * muWorker) / cfg.capacityPerReplica;
+  let memoReady = -1;
+  let memoBin = -1;
+  let memoP95 = 0;
+  return (ready, bin, lambda, backlog) => {
+    if (ready === 0) return lambda > 0 ? LATENCY_CAP_MS : 0;
+    if (ready !== memoReady || bin !== memoBin) {
+      const servers = ready * cfg.workersPerReplica;
+      // Past saturation the backlog term carries the delay; the queueing term is taken just below it.
+      const lambdaSim = Math.min(lambda * scale, 0.98 * servers * muWorker);
+      memoP95 = lambda > 0 ? sojournQuantile(0.95, servers, lambdaSim, muWorker) * 1000 : 0;
+      memoReady = ready;
+      memoBin = bin;
+    }
+    const capacityRate = ready * cfg.capacityPerReplica;
+    return Math.min(LATENCY_CAP_MS, memoP95 + (backlog > 0 ? (backlog / capacityRate) * 1000 : 0));
   };
 }
 

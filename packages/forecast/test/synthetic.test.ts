@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import {
+  AutoForecaster,
   BurstHeadroom,
   EVALUATION_SEED_BASE,
+  MedianModel,
   SYNTHETIC_FAMILIES,
   syntheticTrace,
   syntheticTraces,
@@ -138,5 +140,33 @@ describe('warmPoolSize', () => {
     expect(
       warmPoolSize({ upperRate: Number.NaN, perReplica: 10, desiredReplicas: 1, maxReplicas: 5 }),
     ).toBe(0);
+  });
+});
+
+describe('MedianModel', () => {
+  it('forecasts the median of its window, unmoved by a one-step spike', () => {
+    const m = new MedianModel(5);
+    expect(Number.isNaN(m.forecast(1))).toBe(true);
+    for (const y of [10, 12, 11, 500, 13]) m.update(y);
+    expect(m.forecast(1)).toBe(12);
+    expect(m.forecast(7)).toBe(12);
+    m.update(14); // window now 12, 11, 500, 13, 14
+    expect(m.forecast(1)).toBe(13);
+    const two = new MedianModel(4);
+    two.update(1);
+    two.update(3);
+    expect(two.forecast(1)).toBe(2);
+  });
+
+  it('is fitted and chosen by the automatic forecaster on spiky traffic', () => {
+    const f = new AutoForecaster({
+      horizons: [1, 2],
+      selectHorizon: 2,
+      season: 'none',
+      firstFitAt: 200,
+    });
+    const t = syntheticTrace('onoff', 4);
+    for (const c of t.counts) f.update(c / t.stepSeconds);
+    expect(f.models().some((m) => m.model.kind === 'median')).toBe(true);
   });
 });
