@@ -37,6 +37,62 @@ const ENTRIES: ComparisonEntry[] = [
   'threshold',
   'score',
 ];
+/**
+ * Written after looking at the run's figures (bench/RESULTS.md): why the goal is met or missed.
+ * Rewrite it when the figures change.
+ */
+const ANALYSIS = `### What the verdicts say, and why the goal is missed where it is
+
+Shipped default: \`predictive\` at target 0.8, p90 forecast, 180 s scale-down stabilization, no
+burst headroom — the setting two of the three folds chose (the folds holding out Azure and
+Wikipedia); the fold holding out NASA chose target 0.75. 72 candidates (target 0.75/0.8/0.85/0.9
+× quantile 0.5/0.8/0.9 × stabilization 60/180/300 s × burst headroom off/p95), each fold scored on
+the two other real traces plus 3 tuning seeds (1–3) of each synthetic family, by distance from
+the goal. Warm pool: opt-in per service, off by default. \`learned\` is not the default.
+
+The goal is met held out on **wikipedia_hourly** (96.9 % less time over the SLO at 89.4 % of
+hpa's replica-seconds) and **synthetic diurnal** (83.2 % less at 95.6 %, 17 of 20 traces). It is
+**not met** on the other held-out cases:
+
+- **nasa_jul95_per_minute** (fold choice target 0.75): 79.4 % less time over the SLO, but at
+  104.6 % of hpa's replica-seconds — 4.6 % too expensive. At the shipped 0.8 it is 63.2 % less at
+  98.7 % (met), but that figure is not held out: the folds that chose 0.8 trained on NASA. So
+  NASA is borderline: the SLO half has room, the cost half has about 5 % of margin either way.
+- **azure_functions_1day_per_minute**: 31.3 % less at 120.9 % (short by 18.7 points of SLO and
+  20.9 % over on cost). **synthetic onoff** (Azure-like, 20 traces): 49.3 % less at 150.1 %.
+  **synthetic flash**: 21.8 % less at 93.0 % (short by 28 points). Why: most of the time lost is
+  at burst onsets (the episode causes say \`burst\`), which no forecast sees coming: a cold-started
+  replica serves 75 s after the burst starts (60 s start-up + up to 15 s to the next decision),
+  and Azure/onoff bursts last 1–5 minutes. The predictive policy still cuts time over the SLO
+  because it sizes from the request rate where hpa sees CPU pinned at 100 % and grows by at most
+  ×1.43 per step; but the replicas it starts arrive late and are held 180 s, which is its extra
+  cost on on/off traffic. Flash crowds are rare (1–4 a day), so after each onset is lost both
+  policies reach the plateau and differ little. The **warm pool** is the one lever that moves
+  these: time over the SLO falls to 31.7 % of hpa's on Azure, 20.8 % on onoff (the SLO half of
+  the goal met), but the pool, sized at the p99 forecast over the start-up time, stands at burst
+  size all day: 171.8 % and 252.6 % of hpa's replica-seconds with standbys at 0.25 of a replica.
+  Burst-aware headroom (p95 of the rises over the lead time) was in the grid and no fold chose it:
+  on the training traces its standing replicas cost more than the SLO they bought.
+- **synthetic trend** and **synthetic ramp**: both policies are nearly perfect (≤ 0.035 % of
+  the time over the SLO; a few seconds per trace, from Poisson noise near capacity). Trend: hpa
+  had 0 s over the SLO in all 20 traces, predictive 4 s in total in one trace (19 of 20 met),
+  so the ratio is ∞ and the pooled verdict is formally NOT met; ramp: 94.4 % of hpa's 0.035 %
+  (14 of 20 traces met). Both at about
+  94–95 % of hpa's replica-seconds. These families do not separate the policies; slow change is
+  what a reactive policy already handles.
+- **learned** (Q-learning; trained on seeds 1–4 of every family, 6 epochs, never on a real
+  trace): no better than predictive anywhere and worse on the smooth families (119 % of hpa's time
+  over the SLO on diurnal, 825 % on ramp). Its reward (−1 per report over the SLO against the
+  over-provisioning ratio) rarely sees a miss, and a miss lands a start-up after the action that
+  caused it, so the table learns to run hot (target 0.9) in many states. Shipped as a working,
+  reproducible baseline (\`coxswain policy train\`), not as a default.
+
+What would close the remaining gap on bursty traffic is not a better forecaster: a start-up
+shorter than the bursts (the warm pool does that, at the stated standby cost; a cheaper standby
+— e.g. a checkpointed process at a lower memory weight — moves the cost side directly), or
+shedding/queueing at the edge. \`coxswain simulate --standby-weight\` shows the trade-off on one's
+own trace.`;
+
 const TUNING_SEEDS_PER_FAMILY = Number(process.env.TUNING_SEEDS ?? 3);
 const EVAL_SEEDS_PER_FAMILY = Number(process.env.EVAL_SEEDS ?? 20);
 
@@ -69,17 +125,39 @@ function grid(): Record<string, unknown>[] {
 const label = (c: Record<string, unknown>): string =>
   `target ${c.targetUtilization}, p${Math.round(Number(c.quantile) * 100)}, stabilization ${c.scaleDownStabilizationSeconds} s, burst ${c.burstQuantile}`;
 
-type Cost = Pick<SimulationResult, 'overSloSeconds' | 'replicaSeconds' | 'simulatedSeconds'>;
-const slim = (r: SimulationResult): Cost => ({
-  overSloSeconds: r.overSloSeconds,
-  replicaSeconds: r.replicaSeconds,
-  simulatedSeconds: r.simulatedSeconds,
-});
-const sum = (rs: readonly Cost[]): Cost => ({
-  overSloSeconds: rs.reduce((s, r) => s + r.overSloSeconds, 0),
-  replicaSeconds: rs.reduce((s, r) => s + r.replicaSeconds, 0),
-  simulatedSeconds: rs.reduce((s, r) => s + r.simulatedSeconds, 0),
-});
+type Cost = Pick<SimulationResult, 'overSloSeconds' | 'replicaSeconds' | 'simulatedSeconds'> & {
+  /** Seconds over the SLO by episode cause (the longest episodes the simulator kept). */
+  readonly causes?: Readonly<Record<string, number>>;
+};
+const slim = (r: SimulationResult): Cost => {
+  const causes: Record<string, number> = {};
+  for (const e of r.episodes) causes[e.cause] = (causes[e.cause] ?? 0) + e.overSloSeconds;
+  return {
+    overSloSeconds: r.overSloSeconds,
+    replicaSeconds: r.replicaSeconds,
+    simulatedSeconds: r.simulatedSeconds,
+    causes,
+  };
+};
+const sum = (rs: readonly Cost[]): Cost => {
+  const causes: Record<string, number> = {};
+  for (const r of rs)
+    for (const [k, v] of Object.entries(r.causes ?? {})) causes[k] = (causes[k] ?? 0) + v;
+  return {
+    overSloSeconds: rs.reduce((s, r) => s + r.overSloSeconds, 0),
+    replicaSeconds: rs.reduce((s, r) => s + r.replicaSeconds, 0),
+    simulatedSeconds: rs.reduce((s, r) => s + r.simulatedSeconds, 0),
+    causes,
+  };
+};
+const causeText = (c: Cost): string => {
+  const total = Object.values(c.causes ?? {}).reduce((a, b) => a + b, 0);
+  if (total === 0) return 'never over the SLO';
+  return Object.entries(c.causes ?? {})
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, v]) => `${k} ${((v / total) * 100).toFixed(0)} %`)
+    .join(', ');
+};
 /** The tuning score: distance from the goal, and a little of the ratios so ties prefer better. */
 const tuningScore = (p: Cost, hpa: Cost): number => {
   const v = verdict(p, hpa);
@@ -200,7 +278,7 @@ function table(name: string, rows: Row[], figures: Figure[]): string[] {
     const v = verdict(r.cost, hpa);
     const over = r.cost.overSloSeconds / r.cost.simulatedSeconds;
     lines.push(
-      `| ${r.entry} | ${(over * 100).toFixed(3)} % | ${r.cost.replicaSeconds.toFixed(0)} | ${r.entry === 'hpa' ? '' : Number.isFinite(v.sloRatio) ? pct(v.sloRatio) : '∞'} | ${r.entry === 'hpa' ? '' : pct(v.costRatio)} | ${r.entry === 'hpa' ? '' : v.met ? 'met' : 'NOT met'} |${r.of ? ` ${r.met}/${r.of} |` : ''}`,
+      `| ${r.entry} | ${(over * 100).toFixed(3)} % | ${r.cost.replicaSeconds.toFixed(0)} | ${r.entry === 'hpa' ? '' : Number.isFinite(v.sloRatio) ? pct(v.sloRatio) : '∞'} | ${r.entry === 'hpa' ? '' : pct(v.costRatio)} | ${r.entry === 'hpa' ? '' : v.met ? 'met' : 'NOT met'} |${r.of ? (r.entry === 'hpa' ? '  |' : ` ${r.met}/${r.of} |`) : ''}`,
     );
     const isPeer = r.entry === 'hpa';
     const hpaOver = hpa.overSloSeconds / hpa.simulatedSeconds;
@@ -230,6 +308,12 @@ export async function run(): Promise<void> {
   const shippedIsDefault = Object.entries(shipped).every(
     ([k, v]) => (defaults as Record<string, unknown>)[k] === v,
   );
+  if (process.env.TUNE_ONLY) {
+    for (const f of t.folds)
+      console.log(`held out ${f.heldOut}: ${label(t.candidates[f.chosen]!)}`);
+    console.log(`shipped: ${label(shipped)}; PredictiveParams defaults match: ${shippedIsDefault}`);
+    return;
+  }
   const figures: Figure[] = [];
   const notes: string[] = [];
   const detail: Record<string, unknown> = {
@@ -297,6 +381,8 @@ export async function run(): Promise<void> {
       '',
       ...verdicts,
       '',
+      ANALYSIS,
+      '',
       ...notes,
       '### Forecast: MASE of the automatic choice against seasonal naive, at the lead horizon',
       '',
@@ -314,7 +400,8 @@ function verdictLine(name: string, rows: Row[]): string {
       : 'more (hpa had none)';
     return `${e} ${cut} time over the SLO at ${pct(v.costRatio)} of the replica-seconds: ${v.met ? 'met' : 'NOT met'}`;
   });
-  return `- ${name}: ${parts.join('; ')}.`;
+  const p = rows.find((r) => r.entry === 'predictive')!.cost;
+  return `- ${name}: ${parts.join('; ')}. Time over the SLO by cause: predictive ${causeText(p)}; hpa ${causeText(hpa)}.`;
 }
 
 function maseLine(

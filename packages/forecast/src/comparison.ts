@@ -27,7 +27,7 @@ export interface ComparisonOptions {
    * running cooler is carried by the forecast's upper quantile instead.
    */
   readonly predictiveTargetPercent?: number;
-  /** Further predictive (and learned, and warm-pool) parameters, over the shipped defaults. */
+  /** Further predictive (and predictive+warm) parameters, over the shipped defaults. */
   readonly predictiveParams?: Record<string, unknown>;
   /** Cost of a paused standby relative to a running replica (default 0.25: its memory share). */
   readonly standbyCostWeight?: number;
@@ -83,16 +83,18 @@ export function comparisonSetup(trace: Trace, options: ComparisonOptions = {}): 
       ? {}
       : { warmPool: { standbyCostWeight: options.standbyCostWeight } }),
   };
-  const told = {
+  // What the coordinator would measure and tell any forecasting policy.
+  const measured = {
     capacityPerReplica: capacity,
     leadTimeSeconds: startup,
     decisionIntervalSeconds: interval,
     stepSeconds: Math.max(binSim, interval),
-    ...options.predictiveParams,
   };
+  const told = { ...measured, ...options.predictiveParams };
   const policyParams: Record<PolicyName, Record<string, unknown>> = {
     predictive: { targetUtilization: predictiveTarget / 100, ...told },
-    learned: { ...told },
+    // The learned policy runs with the settings it was trained with, not predictive's overrides.
+    learned: { ...measured },
     hpa: { metrics: [{ type: 'cpu', targetUtilization: target }] },
     threshold: {},
     score: {},
