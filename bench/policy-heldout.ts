@@ -75,9 +75,9 @@ hpa's replica-seconds) and **synthetic diurnal** (83.2 % less at 95.6 %, 17 of 2
   on the training traces its standing replicas cost more than the SLO they bought.
 - **synthetic trend** and **synthetic ramp**: both policies are nearly perfect (≤ 0.035 % of
   the time over the SLO; a few seconds per trace, from Poisson noise near capacity). Trend: hpa
-  had 0 s over the SLO in all 20 traces, predictive 4 s in total in one trace (19 of 20 met),
-  so the ratio is ∞ and the pooled verdict is formally NOT met; ramp: 94.4 % of hpa's 0.035 %
-  (14 of 20 traces met). Both at about
+  had 0 s over the SLO in all 20 traces, predictive 14 s in one trace (19 of 20 met),
+  so the ratio is ∞ and the pooled verdict is formally NOT met; ramp: 575 s against hpa's 609 s over
+  1.73 million simulated seconds (14 of 20 traces met). Both at about
   94–95 % of hpa's replica-seconds. These families do not separate the policies; slow change is
   what a reactive policy already handles.
 - **learned** (Q-learning; trained on seeds 1–4 of every family, 6 epochs, never on a real
@@ -86,6 +86,21 @@ hpa's replica-seconds) and **synthetic diurnal** (83.2 % less at 95.6 %, 17 of 2
   over-provisioning ratio) rarely sees a miss, and a miss lands a start-up after the action that
   caused it, so the table learns to run hot (target 0.9) in many states. Shipped as a working,
   reproducible baseline (\`coxswain policy train\`), not as a default.
+
+**Forecast (item 6).** The automatic choice beats seasonal naive at the lead horizon on every
+real trace and on the mean of every family (MAE ratio 0.51–0.97). MASE < 1 (the scale being the
+in-sample one-step seasonal-naive MAE of the first 20 %) holds on NASA (0.536), Wikipedia (0.705)
+and diurnal (20/20), but **not on Azure (1.453, was 1.72 before the median model), nor on the
+flash (mean 4.78; 4/20 below 1), trend (1.006; 9/20), onoff (0.946; 13/20) and ramp (0.811;
+16/20) families**. Why: the scale is measured on a window that is calmer than what follows — on
+Azure the out-of-sample one-step naive MAE is 3.43 req/s against 2.00 in the first 576 minutes,
+and a flash crowd or a ramp usually starts after the first 20 % — while the score is at h = 2
+(the lead time), where a burst's onset and end cost every forecast alike. No model can make up
+for a scale taken before the bursts; the median model (window fitted from 3–31) is the best we
+found on spiky traffic (Azure MAE 0.80 of seasonal naive at the same horizon). On flash crowds
+the automatic choice beats seasonal naive on only 7 of 20 traces (MAE ratio 0.974): after a
+sudden plateau the model chosen on the calm part lags until the next reselection (every 24
+points).
 
 What would close the remaining gap on bursty traffic is not a better forecaster: a start-up
 shorter than the bursts (the warm pool does that, at the stated standby cost; a cheaper standby
