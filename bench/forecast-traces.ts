@@ -4,6 +4,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseTrace, type Trace } from '@coxswain/forecast';
 
+/** The one place the benchmarks find the real traces: `traces/` in the repository. */
 export function tracesDir(): string {
   const dir = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'traces');
   if (!existsSync(dir))
@@ -11,7 +12,7 @@ export function tracesDir(): string {
   return dir;
 }
 
-/** Every CSV trace in the repository's traces/, parsed and validated. */
+/** Every CSV trace in traces/, parsed and validated. */
 export function loadTraces(): Trace[] {
   const dir = tracesDir();
   return readdirSync(dir)

@@ -11,6 +11,7 @@ const benchmarks: Record<string, () => Promise<{ run: () => Promise<void> }>> = 
   'heal-host': () => import('./heal-host.js'),
   'scale-reaction': () => import('./scale-reaction.js'),
   'policy-comparison': () => import('./policy-comparison.js'),
+  'policy-heldout': () => import('./policy-heldout.js'),
   'forecast-error': () => import('./forecast-error.js'),
   'policy-throughput': () => import('./policy-throughput.js'),
   'agent-overhead': () => import('./agent-overhead.js'),

@@ -42,7 +42,7 @@ describe('forecast and simulate arguments', () => {
       /option '--horizons <list>' argument '1,zero' is invalid\. horizon "zero" is not a whole number of steps >= 1/,
     );
     expect(parseError(['simulate', '--trace', 'x.csv', '--policy', 'hpa,kpa'])).toMatch(
-      /unknown policy "kpa"; choose from predictive, hpa, threshold, score/,
+      /unknown policy "kpa"; choose from predictive, predictive\+warm, learned, hpa, threshold, score/,
     );
     expect(parseError(['simulate', '--trace', 'x.csv', '--slo-ms', '-5'])).toMatch(
       /--slo-ms must be a positive number, got "-5"/,

@@ -1,5 +1,6 @@
 import type { PolicyName } from './policies.js';
-import { createPolicyRunner } from './policies.js';
+import { createPolicyRunner, isPolicyName } from './policies.js';
+import { PredictiveParams } from './predictive-policy.js';
 import {
   autoCapacity,
   type SimulationConfigInput,
@@ -26,6 +27,24 @@ export interface ComparisonOptions {
    * running cooler is carried by the forecast's upper quantile instead.
    */
   readonly predictiveTargetPercent?: number;
+  /** Further predictive (and predictive+warm) parameters, over the shipped defaults. */
+  readonly predictiveParams?: Record<string, unknown>;
+  /** Cost of a paused standby relative to a running replica (default 0.25: its memory share). */
+  readonly standbyCostWeight?: number;
+}
+
+/** What a comparison can run: every policy, and predictive with a warm pool. */
+export const COMPARISON_ENTRIES = [
+  'predictive',
+  'predictive+warm',
+  'learned',
+  'hpa',
+  'threshold',
+  'score',
+] as const;
+export type ComparisonEntry = (typeof COMPARISON_ENTRIES)[number];
+export function isComparisonEntry(name: string): name is ComparisonEntry {
+  return (COMPARISON_ENTRIES as readonly string[]).includes(name);
 }
 
 export interface ComparisonSetup {
@@ -44,12 +63,13 @@ export interface ComparisonSetup {
  */
 export function comparisonSetup(trace: Trace, options: ComparisonOptions = {}): ComparisonSetup {
   const capacity = options.capacityPerReplica ?? autoCapacity(trace);
-  const compress = options.compress ?? trace.stepSeconds / 60;
+  const compress = options.compress ?? Math.max(1, trace.stepSeconds / 60);
   const startup = options.startupSeconds ?? 60;
   const interval = options.controlIntervalSeconds ?? 15;
   const slo = options.sloP95Ms ?? 250;
   const target = options.targetPercent ?? 70;
-  const predictiveTarget = options.predictiveTargetPercent ?? 80;
+  const predictiveTarget =
+    options.predictiveTargetPercent ?? PredictiveParams.parse({}).targetUtilization * 100;
   const binSim = trace.stepSeconds / compress;
   const simulation: SimulationConfigInput = {
     capacityPerReplica: capacity,
@@ -59,15 +79,22 @@ export function comparisonSetup(trace: Trace, options: ComparisonOptions = {}): 
     sloP95Ms: slo,
     minReplicas: options.minReplicas ?? 1,
     maxReplicas: options.maxReplicas ?? 50,
+    ...(options.standbyCostWeight === undefined
+      ? {}
+      : { warmPool: { standbyCostWeight: options.standbyCostWeight } }),
   };
+  // What the coordinator would measure and tell any forecasting policy.
+  const measured = {
+    capacityPerReplica: capacity,
+    leadTimeSeconds: startup,
+    decisionIntervalSeconds: interval,
+    stepSeconds: Math.max(binSim, interval),
+  };
+  const told = { ...measured, ...options.predictiveParams };
   const policyParams: Record<PolicyName, Record<string, unknown>> = {
-    predictive: {
-      capacityPerReplica: capacity,
-      targetUtilization: predictiveTarget / 100,
-      leadTimeSeconds: startup,
-      decisionIntervalSeconds: interval,
-      stepSeconds: Math.max(binSim, interval),
-    },
+    predictive: { targetUtilization: predictiveTarget / 100, ...told },
+    // The learned policy runs with the settings it was trained with, not predictive's overrides.
+    learned: { ...measured },
     hpa: { metrics: [{ type: 'cpu', targetUtilization: target }] },
     threshold: {},
     score: {},
@@ -76,18 +103,43 @@ export function comparisonSetup(trace: Trace, options: ComparisonOptions = {}): 
   const notes = [
     `trace ${trace.name}: ${trace.counts.length} bins of ${trace.stepSeconds} s (${days.toFixed(1)} days), replayed ${compress}× faster than real time (${((days * 24) / compress).toFixed(1)} simulated hours)`,
     `replica: ${capacity.toPrecision(4)} trace-req/s at 100 % (5 workers × 50 ms mean service time, M/M/c), start-up ${startup} s, queue bound 5 s of capacity, replicas ${simulation.minReplicas}–${simulation.maxReplicas}`,
-    `SLO p95 ≤ ${slo} ms; decisions every ${interval} s; hpa CPU target ${target} %, predictive utilisation target ${predictiveTarget} % on its p90 forecast (lead ${startup} s, step ${Math.max(binSim, interval)} s)`,
+    `SLO p95 ≤ ${slo} ms; decisions every ${interval} s; hpa CPU target ${target} %; predictive ${describePredictive(policyParams.predictive)}; a paused standby costs ${simulation.warmPool?.standbyCostWeight ?? 0.25} of a running replica`,
   ];
   return { simulation, policyParams, notes };
+}
+
+function describePredictive(raw: Record<string, unknown>): string {
+  const p = PredictiveParams.parse(raw);
+  const burst =
+    p.burstQuantile === 'off'
+      ? 'no burst headroom'
+      : `burst headroom p${Math.round(p.burstQuantile * 100)} of rises (half-life ${p.burstHalfLifeSeconds} s)`;
+  return `utilisation target ${Math.round(p.targetUtilization * 100)} % on its p${Math.round(p.quantile * 100)} forecast (lead ${p.leadTimeSeconds} s, step ${p.stepSeconds} s), scale-down stabilization ${p.scaleDownStabilizationSeconds} s, ${burst}`;
+}
+
+/** Runs one entry (a policy, or predictive+warm: predictive with `warmPool: true`). */
+export function runEntry(
+  trace: Trace,
+  entry: ComparisonEntry,
+  setup: ComparisonSetup,
+): SimulationResult {
+  if (entry === 'predictive+warm') {
+    const r = simulate(
+      trace,
+      createPolicyRunner('predictive', { ...setup.policyParams.predictive, warmPool: true }),
+      setup.simulation,
+    );
+    return { ...r, policy: entry };
+  }
+  if (!isPolicyName(entry)) throw new Error(`unknown entry ${entry}`);
+  return simulate(trace, createPolicyRunner(entry, setup.policyParams[entry]), setup.simulation);
 }
 
 /** Runs each named policy through the same simulation. */
 export function runComparison(
   trace: Trace,
-  policies: readonly PolicyName[],
+  policies: readonly ComparisonEntry[],
   setup: ComparisonSetup,
 ): SimulationResult[] {
-  return policies.map((name) =>
-    simulate(trace, createPolicyRunner(name, setup.policyParams[name]), setup.simulation),
-  );
+  return policies.map((name) => runEntry(trace, name, setup));
 }

@@ -1,6 +1,7 @@
 import { EwmaModel } from './ewma.js';
 import { HoltModel } from './holt.js';
 import { HoltWintersModel } from './holt-winters.js';
+import { MedianModel } from './median.js';
 import { ModelSpec, type PointModel } from './model.js';
 import { NaiveModel, SeasonalNaiveModel } from './naive.js';
 
@@ -14,6 +15,8 @@ export function createModel(input: ModelSpec): PointModel {
       return new SeasonalNaiveModel(spec.season);
     case 'ewma':
       return new EwmaModel(spec.alpha);
+    case 'median':
+      return new MedianModel(spec.window);
     case 'holt':
       return new HoltModel(spec.alpha, spec.beta, spec.phi);
     case 'hw-additive':

@@ -24,6 +24,7 @@ export function oneStepMae(spec: ModelSpec, values: ArrayLike<number>, burnIn: n
 }
 
 const EWMA_ALPHAS = [0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9];
+const MEDIAN_WINDOWS = [3, 5, 9, 15, 31];
 const HOLT_ALPHAS = [0.1, 0.3, 0.5, 0.8];
 const HOLT_BETAS = [0.01, 0.05, 0.2];
 const PHIS = [0.9, 0.98];
@@ -40,6 +41,8 @@ export function candidateGrid(kind: ModelSpec['kind'], season: number | undefine
       return [{ kind: 'seasonal-naive', season: season ?? 1 }];
     case 'ewma':
       return EWMA_ALPHAS.map((alpha) => ({ kind: 'ewma', alpha }));
+    case 'median':
+      return MEDIAN_WINDOWS.map((window) => ({ kind: 'median' as const, window }));
     case 'holt':
       return HOLT_ALPHAS.flatMap((alpha) =>
         HOLT_BETAS.flatMap((beta) =>

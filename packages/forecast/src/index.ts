@@ -5,13 +5,18 @@ export {
   type BacktestRow,
   backtest,
 } from './backtest.js';
+export { BurstHeadroom, type BurstHeadroomOptions } from './burst-headroom.js';
 export { CapacityModel, type CapacityModelOptions, type CapacitySample } from './capacity-model.js';
 export { type ChartOptions, renderComparisonHtml } from './chart.js';
 export {
+  COMPARISON_ENTRIES,
+  type ComparisonEntry,
   type ComparisonOptions,
   type ComparisonSetup,
   comparisonSetup,
+  isComparisonEntry,
   runComparison,
+  runEntry,
 } from './comparison.js';
 export { createModel } from './create-model.js';
 export { erlangC, sojournQuantile, sojournTail } from './erlang.js';
@@ -21,6 +26,14 @@ export {
   TraceParseError,
   UnknownPolicyError,
 } from './errors.js';
+export {
+  type Fold,
+  goalDistance,
+  leaveOneOut,
+  shippedCandidate,
+  type Verdict,
+  verdict,
+} from './evaluation.js';
 export { EwmaModel } from './ewma.js';
 export { candidateGrid, fitModel, oneStepMae } from './fit.js';
 export { HoltModel } from './holt.js';
@@ -34,6 +47,15 @@ export {
   hpaScaleDownLimit,
   hpaScaleUpLimit,
 } from './hpa-policy.js';
+export {
+  emptyLearnedTable,
+  LearnedParams,
+  LearnedState,
+  LearnedTable,
+  learnedPolicy,
+} from './learned-policy.js';
+export { type TrainOptions, trainingTraces, trainLearnedTable } from './learned-train.js';
+export { MedianModel } from './median.js';
 export { dampedSteps, MODEL_KINDS, type ModelKind, ModelSpec, type PointModel } from './model.js';
 export { NaiveModel, SeasonalNaiveModel } from './naive.js';
 export {
@@ -74,6 +96,7 @@ export {
   detectSeasons,
   type SeasonDetectOptions,
 } from './season-detect.js';
+export { type EpisodeCause, episodeCause, type SloEpisode } from './sim-fleet.js';
 export {
   autoCapacity,
   SimulationConfig,
@@ -83,6 +106,15 @@ export {
   simulate,
 } from './simulator.js';
 export { linearFit, mean, quantile, quantileSorted, seasonalNaiveMae } from './stats.js';
+export {
+  EVALUATION_SEED_BASE,
+  SYNTHETIC_FAMILIES,
+  type SyntheticFamily,
+  seededRandom,
+  syntheticTrace,
+  syntheticTraces,
+} from './synthetic.js';
 export { TargetTrackingParams, targetTrackingPolicy } from './target-tracking-policy.js';
 export { ThresholdParams, type ThresholdState, thresholdPolicy } from './threshold-policy.js';
 export { aggregate, parseTrace, type Trace, TraceRow, toRates } from './trace.js';
+export { type WarmPoolInput, warmPoolSize } from './warm-pool.js';

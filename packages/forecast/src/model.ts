@@ -9,6 +9,7 @@ export const ModelSpec = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('naive') }),
   z.object({ kind: z.literal('seasonal-naive'), season: z.number().int().min(1) }),
   z.object({ kind: z.literal('ewma'), alpha: z.number().gt(0).max(1) }),
+  z.object({ kind: z.literal('median'), window: z.number().int().min(1).max(1000) }),
   z.object({
     kind: z.literal('holt'),
     alpha: z.number().gt(0).max(1),
@@ -32,6 +33,7 @@ export const MODEL_KINDS: readonly ModelKind[] = [
   'naive',
   'seasonal-naive',
   'ewma',
+  'median',
   'holt',
   'hw-additive',
   'hw-multiplicative',

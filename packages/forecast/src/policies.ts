@@ -1,6 +1,7 @@
 import { issuesOf } from '@coxswain/protocol';
 import { InvalidPolicyParamsError, UnknownPolicyError } from './errors.js';
 import { hpaPolicy } from './hpa-policy.js';
+import { learnedPolicy } from './learned-policy.js';
 import type { PolicyContext, ScalingPolicy } from './policy.js';
 import { predictivePolicy } from './predictive-policy.js';
 import { scorePolicy } from './score-policy.js';
@@ -12,6 +13,7 @@ export const POLICIES = {
   hpa: hpaPolicy,
   threshold: thresholdPolicy,
   score: scorePolicy,
+  learned: learnedPolicy,
 } as const;
 export type PolicyName = keyof typeof POLICIES;
 export const POLICY_NAMES = Object.keys(POLICIES) as PolicyName[];
@@ -21,6 +23,8 @@ export interface RunnerDecision {
   readonly desiredReplicas: number;
   readonly reason: string;
   readonly predictedRequestRatePerSecond?: number;
+  /** Paused standby replicas to keep, for a service with a warm pool (see warmPoolSize). */
+  readonly standbyReplicas?: number;
 }
 
 /** A policy with its validated params and its state held for the caller: one per service. */
@@ -57,6 +61,7 @@ export function createPolicyRunner(name: string, rawParams: unknown = {}): Polic
     decide(context) {
       const d = policy.decide(context, state, params) as ReturnType<typeof policy.decide> & {
         predictedRequestRatePerSecond?: number;
+        standbyReplicas?: number;
       };
       state = d.state;
       return {
@@ -65,6 +70,7 @@ export function createPolicyRunner(name: string, rawParams: unknown = {}): Polic
         ...(d.predictedRequestRatePerSecond === undefined
           ? {}
           : { predictedRequestRatePerSecond: d.predictedRequestRatePerSecond }),
+        ...(d.standbyReplicas === undefined ? {} : { standbyReplicas: d.standbyReplicas }),
       };
     },
   };

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { AutoForecaster } from './auto-forecaster.js';
+import { BurstHeadroom } from './burst-headroom.js';
 import { CapacityModel } from './capacity-model.js';
 import {
   clampReplicas,
@@ -8,6 +9,7 @@ import {
   type PolicyObservation,
   type ScalingPolicy,
 } from './policy.js';
+import { warmPoolSize } from './warm-pool.js';
 
 export const PredictiveParams = z.object({
   /**
@@ -44,6 +46,25 @@ export const PredictiveParams = z.object({
   firstFitAt: z.number().int().min(4).default(288),
   /** When set, capacity is also capped where the learned p95 latency crosses this objective. */
   sloP95Ms: z.number().positive().optional(),
+  /**
+   * Burst-aware headroom: keep this quantile of the rate's recent rises within the lead time
+   * standing above the current rate ('off': none). See BurstHeadroom.
+   */
+  burstQuantile: z.union([z.number().gt(0).lt(1), z.literal('off')]).default('off'),
+  /** Seconds of rises the burst quantile is taken over. */
+  burstWindowSeconds: z
+    .number()
+    .positive()
+    .default(6 * 3600),
+  /** The burst headroom halves every this many seconds without a burst. */
+  burstHalfLifeSeconds: z.number().positive().default(3600),
+  /**
+   * Warm pool (opt-in per service): ask for paused standbys sized from the forecast's
+   * `warmPoolQuantile` over the start-up time (see warmPoolSize), returned as `standbyReplicas`.
+   */
+  warmPool: z.boolean().default(false),
+  warmPoolQuantile: z.number().gt(0).lt(1).default(0.99),
+  warmPoolMax: z.number().int().min(0).default(20),
 });
 export type PredictiveParams = z.output<typeof PredictiveParams>;
 
@@ -64,12 +85,21 @@ export class PredictiveState {
   lastTime = Number.NEGATIVE_INFINITY;
   recommendations: { time: number; value: number }[] = [];
   lastScaleDownAt = Number.NEGATIVE_INFINITY;
+  readonly burst: BurstHeadroom | undefined;
 
   constructor(params: PredictiveParams, sloP95Ms?: number) {
     const lead = Math.max(
       1,
       Math.ceil((params.leadTimeSeconds + params.decisionIntervalSeconds) / params.stepSeconds),
     );
+    if (params.burstQuantile !== 'off') {
+      this.burst = new BurstHeadroom({
+        leadSteps: lead,
+        windowSteps: params.burstWindowSeconds / params.stepSeconds,
+        quantile: params.burstQuantile,
+        halfLifeSteps: params.burstHalfLifeSeconds / params.stepSeconds,
+      });
+    }
     // One more than the lead horizon: "now" sits partway into the open bucket.
     const horizons = Array.from({ length: lead + 1 }, (_, i) => i + 1);
     this.forecaster = new AutoForecaster({
@@ -87,7 +117,7 @@ export class PredictiveState {
   }
 }
 
-function ingest(
+export function ingest(
   state: PredictiveState,
   history: readonly PolicyObservation[],
   params: PredictiveParams,
@@ -115,6 +145,7 @@ function ingest(
       const rate =
         state.bucketSeconds > 0 ? state.bucketRequests / state.bucketSeconds : state.lastClosedRate;
       state.forecaster.update(rate);
+      state.burst?.update(rate);
       state.lastClosedRate = rate;
       // A gap in the reports: carry the last rate across the missing buckets (bounded, so a long outage stays cheap).
       const missing = Math.min(bucket - state.bucket - 1, 10_000);
@@ -141,7 +172,10 @@ export const predictivePolicy: ScalingPolicy<PredictiveParams, PredictiveState> 
     ctx: PolicyContext,
     state: PredictiveState,
     params: PredictiveParams,
-  ): PolicyDecision<PredictiveState> & { readonly predictedRequestRatePerSecond?: number };
+  ): PolicyDecision<PredictiveState> & {
+    readonly predictedRequestRatePerSecond?: number;
+    readonly standbyReplicas?: number;
+  };
 } = {
   name: 'predictive',
   params: PredictiveParams,
@@ -190,8 +224,17 @@ export const predictivePolicy: ScalingPolicy<PredictiveParams, PredictiveState> 
       );
     }
 
+    // Burst-aware: the current rate plus the standing headroom of recent rises.
+    let burstNeed = 0;
+    const headroom = state.burst?.headroom() ?? 0;
+    if (headroom > 0 && latest?.requestRatePerSecond !== undefined) {
+      burstNeed = Math.ceil((latest.requestRatePerSecond + headroom) / perReplica);
+      if (burstNeed > Math.max(reactive, predictive))
+        parts.push(`burst headroom +${r1(headroom)} req/s → ${burstNeed}`);
+    }
+
     let desired = clampReplicas(
-      Math.max(reactive, predictive, 0),
+      Math.max(reactive, predictive, burstNeed, 0),
       ctx.minReplicas,
       ctx.maxReplicas,
     );
@@ -218,12 +261,46 @@ export const predictivePolicy: ScalingPolicy<PredictiveParams, PredictiveState> 
     }
     desired = clampReplicas(desired, ctx.minReplicas, ctx.maxReplicas);
     if (desired < current) state.lastScaleDownAt = ctx.now;
+    let standbyReplicas: number | undefined;
+    if (params.warmPool) {
+      standbyReplicas = standbyFor(ctx, state, params, perReplica, desired, latest);
+      parts.push(`warm pool ${standbyReplicas}`);
+    }
     const capText = `${r1(perReplica)} req/s per replica at ${Math.round(target * 100)}%${state.capacity.learned ? ' (learned)' : ''}`;
     return {
       desiredReplicas: desired,
       reason: `${parts.join('; ') || 'no rate yet'}; ${capText} → ${desired}${note}`,
       state,
       ...(predicted === undefined ? {} : { predictedRequestRatePerSecond: predicted }),
+      ...(standbyReplicas === undefined ? {} : { standbyReplicas }),
     };
   },
 };
+
+/** The warm pool: the forecast's upper quantile over the start-up time (and any burst headroom) beyond `desired`. */
+function standbyFor(
+  ctx: PolicyContext,
+  state: PredictiveState,
+  params: PredictiveParams,
+  perReplica: number,
+  desired: number,
+  latest: PolicyObservation | undefined,
+): number {
+  const f = state.forecaster;
+  let upper = (latest?.requestRatePerSecond ?? 0) + (state.burst?.headroom() ?? 0);
+  if (f.count >= 3) {
+    const hMax = Math.min(
+      f.horizons[f.horizons.length - 1]!,
+      Math.max(1, Math.ceil(params.leadTimeSeconds / params.stepSeconds) + 1),
+    );
+    for (let h = 1; h <= hMax; h++)
+      upper = Math.max(upper, f.upperQuantile(h, params.warmPoolQuantile));
+  }
+  return warmPoolSize({
+    upperRate: upper,
+    perReplica,
+    desiredReplicas: desired,
+    maxReplicas: ctx.maxReplicas,
+    maxPool: params.warmPoolMax,
+  });
+}

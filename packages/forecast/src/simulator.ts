@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { sojournQuantile } from './erlang.js';
 import type { PolicyRunner } from './policies.js';
 import type { PolicyObservation } from './policy.js';
+import { EpisodeLog, SimFleet, type SloEpisode } from './sim-fleet.js';
 import type { Trace } from './trace.js';
 
 export const SimulationConfig = z.object({
@@ -28,6 +29,19 @@ export const SimulationConfig = z.object({
   initialReplicas: z.number().int().min(0).optional(),
   /** Upper bound on recorded chart points per run. */
   maxRecordedPoints: z.number().int().positive().default(1500),
+  /**
+   * Warm pool, for a policy that asks for standbys (`standbyReplicas` in its decision):
+   * a paused standby serves `resumeSeconds` after being unpaused and costs
+   * `standbyCostWeight` of a running replica while paused (its memory; CPU is idle).
+   */
+  warmPool: z
+    .object({
+      resumeSeconds: z.number().nonnegative().default(0.2),
+      standbyCostWeight: z.number().min(0).max(1).default(0.25),
+    })
+    .default({ resumeSeconds: 0.2, standbyCostWeight: 0.25 }),
+  /** SLO episodes kept in the result (the longest). */
+  maxEpisodes: z.number().int().min(0).default(200),
 });
 export type SimulationConfig = z.output<typeof SimulationConfig>;
 export type SimulationConfigInput = z.input<typeof SimulationConfig>;
@@ -58,8 +72,18 @@ export interface SimulationResult {
   readonly dropped: number;
   /** Requests still queued when the trace ended. */
   readonly queuedAtEnd: number;
-  /** Sum over time of running replicas (starting ones included): the cost. */
+  /**
+   * The cost: sum over time of running replicas (starting ones included) plus
+   * standbys at `warmPool.standbyCostWeight` (1 while being created).
+   */
   readonly replicaSeconds: number;
+  /** The standbys' share of `replicaSeconds` (0 without a warm pool). */
+  readonly standbyReplicaSeconds: number;
+  /** Replicas added by unpausing a standby, and by a cold start. */
+  readonly warmStarts: number;
+  readonly coldStarts: number;
+  /** Where time over the SLO was lost: the longest episodes, in time order, with their likely cause. */
+  readonly episodes: readonly SloEpisode[];
   readonly meanReplicas: number;
   /** Decisions that changed the replica count. */
   readonly scaleActions: number;
@@ -100,57 +124,49 @@ export function simulate(
   const dt = cfg.tickSeconds;
   const ticks = Math.round(totalSim / dt);
   const cap = cfg.capacityPerReplica;
-  const muWorker = 1000 / cfg.serviceTimeMs;
-  // Trace req/s → simulated req/s of a service whose replica serves workers × muWorker.
-  const scale = (cfg.workersPerReplica * muWorker) / cap;
-  const rateAt = (bin: number): number => trace.counts[bin]! / trace.stepSeconds;
+  const rateAt = (bin: number): number => trace.counts[Math.max(0, bin)]! / trace.stepSeconds;
+  const binAt = (t: number): number =>
+    Math.min(trace.counts.length - 1, Math.floor((t + 1e-9) / binSim));
 
   const startReplicas =
     cfg.initialReplicas ??
     Math.min(cfg.maxReplicas, Math.max(cfg.minReplicas, Math.ceil(rateAt(0) / (0.7 * cap))));
-  let readyAt: number[] = Array.from({ length: startReplicas }, () => 0);
+  const fleet = new SimFleet(
+    startReplicas,
+    cfg.startupSeconds,
+    cfg.warmPool.resumeSeconds,
+    cfg.warmPool.standbyCostWeight,
+  );
+  const leadSim = cfg.startupSeconds + cfg.controlIntervalSeconds;
+  const episodes = new EpisodeLog(cfg.compress, leadSim, cfg.maxReplicas, cfg.maxEpisodes);
 
   let backlog = 0;
   let arrived = 0;
   let served = 0;
   let dropped = 0;
   let overSlo = 0;
-  let replicaSeconds = 0;
   let scaleActions = 0;
   let replicaChanges = 0;
   let decisions = 0;
+  let standbyTarget: number | undefined;
   const history: PolicyObservation[] = [];
+  const acc = new IntervalAccumulator();
+  const chart = new ChartRecorder(
+    Math.max(
+      1,
+      Math.ceil(Math.ceil(totalSim / cfg.controlIntervalSeconds) / cfg.maxRecordedPoints),
+    ),
+    cfg.compress,
+  );
 
-  // Interval accumulators (reset at each decision).
-  let iArrived = 0;
-  let iServed = 0;
-  let iCapacity = 0;
-  let iP95Sum = 0;
-  let iTicks = 0;
-  let iReadySum = 0;
-
-  // Chart accumulators.
-  const controlsTotal = Math.ceil(totalSim / cfg.controlIntervalSeconds);
-  const recordEvery = Math.max(1, Math.ceil(controlsTotal / cfg.maxRecordedPoints));
-  const points: SimulationPoint[] = [];
-  let rRate = 0;
-  let rReplicas = 0;
-  let rReady = 0;
-  let rP95 = 0;
-  let rCount = 0;
-  let rForecast: number | undefined;
-
-  let memoReady = -1;
-  let memoBin = -1;
-  let memoP95 = 0;
+  const latency = latencyModel(cfg);
   const ticksPerControl = Math.max(1, Math.round(cfg.controlIntervalSeconds / dt));
 
   for (let tick = 0; tick < ticks; tick++) {
     const t = tick * dt;
-    const bin = Math.min(trace.counts.length - 1, Math.floor((t + 1e-9) / binSim));
+    const bin = binAt(t);
     const lambda = rateAt(bin);
-    let ready = 0;
-    for (const r of readyAt) if (r <= t) ready++;
+    const ready = fleet.readyAt(t);
     const capacityRate = ready * cap;
 
     const a = lambda * dt;
@@ -168,55 +184,26 @@ export function simulate(
     served += s;
     dropped += d;
 
-    let p95Ms: number;
-    if (ready === 0) {
-      p95Ms = lambda > 0 ? LATENCY_CAP_MS : 0;
-    } else {
-      if (ready !== memoReady || bin !== memoBin) {
-        const servers = ready * cfg.workersPerReplica;
-        // Past saturation the backlog term carries the delay; the queueing term is taken just below it.
-        const lambdaSim = Math.min(lambda * scale, 0.98 * servers * muWorker);
-        memoP95 = lambda > 0 ? sojournQuantile(0.95, servers, lambdaSim, muWorker) * 1000 : 0;
-        memoReady = ready;
-        memoBin = bin;
-      }
-      p95Ms = Math.min(
-        LATENCY_CAP_MS,
-        memoP95 + (backlog > 0 ? (backlog / capacityRate) * 1000 : 0),
-      );
-    }
-    if (p95Ms > cfg.sloP95Ms) overSlo += dt;
-    replicaSeconds += readyAt.length * dt;
-
-    iArrived += a;
-    iServed += s;
-    iCapacity += k;
-    iP95Sum += p95Ms;
-    iTicks++;
-    iReadySum += ready;
+    const p95Ms = latency(ready, bin, lambda, backlog);
+    const over = p95Ms > cfg.sloP95Ms;
+    if (over) overSlo += dt;
+    episodes.tick(
+      t,
+      dt,
+      over,
+      lambda,
+      rateAt(binAt(Math.max(0, t - leadSim))),
+      fleet.running.length,
+      ready,
+    );
+    fleet.charge(t, dt);
+    acc.add(a, s, k, p95Ms, ready);
 
     if ((tick + 1) % ticksPerControl === 0) {
       const now = (tick + 1) * dt;
-      const seconds = iTicks * dt;
-      const utilisation = iCapacity > 0 ? iServed / iCapacity : 0;
-      const readyNow = readyAt.filter((r) => r <= now).length;
-      const observation: PolicyObservation = {
-        time: Math.round(now * 1000),
-        containerCount: readyNow,
-        ...(readyNow > 0
-          ? {
-              cpuPercent: Math.min(100, utilisation * 100),
-              memoryPercent: 30 + 40 * Math.min(1, utilisation),
-              p95LatencyMs: iP95Sum / iTicks,
-            }
-          : {}),
-        requestRatePerSecond: iArrived / seconds,
-        ingressBytesPerSecond: (iArrived / seconds) * 1024,
-        egressBytesPerSecond: (iServed / seconds) * 8192,
-        queueDepth: backlog,
-      };
+      const observation = acc.observation(now, dt, fleet.readyAt(now), backlog);
       history.push(observation);
-      const current = readyAt.length;
+      const current = fleet.running.length;
       const decision = policy.decide({
         now: observation.time,
         history,
@@ -227,40 +214,23 @@ export function simulate(
       });
       decisions++;
       const desired = Math.max(0, Math.round(decision.desiredReplicas));
+      if (decision.standbyReplicas !== undefined)
+        standbyTarget = Math.max(0, Math.round(decision.standbyReplicas));
       if (desired !== current) {
         scaleActions++;
         replicaChanges += Math.abs(desired - current);
-        if (desired > current) {
-          for (let i = current; i < desired; i++) readyAt.push(now + cfg.startupSeconds);
-        } else {
-          // Stop replicas that are still starting before ones that serve.
-          readyAt = readyAt.sort((x, y) => x - y).slice(0, desired);
-        }
+        if (desired < current) episodes.lastScaleDownSim = now;
       }
-      rRate += observation.requestRatePerSecond ?? 0;
-      rReplicas += readyAt.length;
-      rReady += iReadySum / iTicks;
-      rP95 = Math.max(rP95, observation.p95LatencyMs ?? LATENCY_CAP_MS);
-      rCount++;
-      if (decision.predictedRequestRatePerSecond !== undefined)
-        rForecast = decision.predictedRequestRatePerSecond;
-      if (rCount === recordEvery) {
-        points.push({
-          traceSeconds: now * cfg.compress,
-          requestRate: rRate / rCount,
-          forecastRate: rForecast,
-          replicas: rReplicas / rCount,
-          readyReplicas: rReady / rCount,
-          p95Ms: rP95,
-        });
-        rRate = rReplicas = rReady = rP95 = rCount = 0;
-        rForecast = undefined;
-      }
-      iArrived = iServed = iCapacity = iP95Sum = iTicks = iReadySum = 0;
+      fleet.scale(now, desired, standbyTarget);
+      chart.record(observation, fleet.running.length, acc.meanReady(), decision);
+      acc.reset();
     }
   }
+  episodes.close();
+  episodes.trim();
 
   const simulatedSeconds = ticks * dt;
+  const replicaSeconds = fleet.replicaSeconds + fleet.standbyReplicaSeconds;
   return {
     policy: policy.name,
     simulatedSeconds,
@@ -273,12 +243,134 @@ export function simulate(
     dropped,
     queuedAtEnd: backlog,
     replicaSeconds,
+    standbyReplicaSeconds: fleet.standbyReplicaSeconds,
+    warmStarts: fleet.warmStarts,
+    coldStarts: fleet.coldStarts,
     meanReplicas: simulatedSeconds > 0 ? replicaSeconds / simulatedSeconds : 0,
     scaleActions,
     replicaChanges,
     decisions,
-    points,
+    points: chart.points,
+    episodes: [...episodes.episodes].sort((x, y) => x.startTraceSeconds - y.startTraceSeconds),
   };
+}
+
+/**
+ * p95 latency for a tick: the M/M/c (Erlang C) sojourn-time quantile at the
+ * tick's load (memoised while the ready count and bin stay the same), plus the
+ * backlog's drain time; capped at 60 s, and at the cap when nothing serves.
+ */
+function latencyModel(
+  cfg: SimulationConfig,
+): (ready: number, bin: number, lambda: number, backlog: number) => number {
+  const muWorker = 1000 / cfg.serviceTimeMs;
+  const scale = (cfg.workersPerReplica * muWorker) / cfg.capacityPerReplica;
+  let memoReady = -1;
+  let memoBin = -1;
+  let memoP95 = 0;
+  return (ready, bin, lambda, backlog) => {
+    if (ready === 0) return lambda > 0 ? LATENCY_CAP_MS : 0;
+    if (ready !== memoReady || bin !== memoBin) {
+      const servers = ready * cfg.workersPerReplica;
+      // Past saturation the backlog term carries the delay; the queueing term is taken just below it.
+      const lambdaSim = Math.min(lambda * scale, 0.98 * servers * muWorker);
+      memoP95 = lambda > 0 ? sojournQuantile(0.95, servers, lambdaSim, muWorker) * 1000 : 0;
+      memoReady = ready;
+      memoBin = bin;
+    }
+    const capacityRate = ready * cfg.capacityPerReplica;
+    return Math.min(LATENCY_CAP_MS, memoP95 + (backlog > 0 ? (backlog / capacityRate) * 1000 : 0));
+  };
+}
+
+/** Sums over one decision interval, turned into the figures an agent would report. */
+class IntervalAccumulator {
+  private arrived = 0;
+  private served = 0;
+  private capacity = 0;
+  private p95Sum = 0;
+  private ticks = 0;
+  private readySum = 0;
+
+  add(arrived: number, served: number, capacity: number, p95Ms: number, ready: number): void {
+    this.arrived += arrived;
+    this.served += served;
+    this.capacity += capacity;
+    this.p95Sum += p95Ms;
+    this.ticks++;
+    this.readySum += ready;
+  }
+
+  meanReady(): number {
+    return this.ticks > 0 ? this.readySum / this.ticks : 0;
+  }
+
+  observation(now: number, dt: number, readyNow: number, backlog: number): PolicyObservation {
+    const seconds = this.ticks * dt;
+    const utilisation = this.capacity > 0 ? this.served / this.capacity : 0;
+    return {
+      time: Math.round(now * 1000),
+      containerCount: readyNow,
+      ...(readyNow > 0
+        ? {
+            cpuPercent: Math.min(100, utilisation * 100),
+            memoryPercent: 30 + 40 * Math.min(1, utilisation),
+            p95LatencyMs: this.p95Sum / this.ticks,
+          }
+        : {}),
+      requestRatePerSecond: this.arrived / seconds,
+      ingressBytesPerSecond: (this.arrived / seconds) * 1024,
+      egressBytesPerSecond: (this.served / seconds) * 8192,
+      queueDepth: backlog,
+    };
+  }
+
+  reset(): void {
+    this.arrived = this.served = this.capacity = this.p95Sum = this.ticks = this.readySum = 0;
+  }
+}
+
+/** Averages decisions into at most `maxRecordedPoints` chart points. */
+class ChartRecorder {
+  readonly points: SimulationPoint[] = [];
+  private rate = 0;
+  private replicas = 0;
+  private ready = 0;
+  private p95 = 0;
+  private count = 0;
+  private forecast: number | undefined;
+
+  constructor(
+    private readonly every: number,
+    private readonly compress: number,
+  ) {}
+
+  record(
+    o: PolicyObservation,
+    replicas: number,
+    meanReady: number,
+    decision: { readonly predictedRequestRatePerSecond?: number },
+  ): void {
+    this.rate += o.requestRatePerSecond ?? 0;
+    this.replicas += replicas;
+    this.ready += meanReady;
+    this.p95 = Math.max(this.p95, o.p95LatencyMs ?? LATENCY_CAP_MS);
+    this.count++;
+    if (decision.predictedRequestRatePerSecond !== undefined)
+      this.forecast = decision.predictedRequestRatePerSecond;
+    if (this.count === this.every) {
+      this.points.push({
+        traceSeconds: (o.time / 1000) * this.compress,
+        requestRate: this.rate / this.count,
+        forecastRate: this.forecast,
+        replicas: this.replicas / this.count,
+        readyReplicas: this.ready / this.count,
+        p95Ms: this.p95,
+      });
+      this.rate = this.replicas = this.ready = this.p95 = this.count = 0;
+      this.forecast = undefined;
+    }
+  }
 }
 
 /**

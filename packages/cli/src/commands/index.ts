@@ -6,6 +6,7 @@ import { registerForecastCommand } from './forecast.js';
 import { registerLabCommand } from './lab.js';
 import { registerLocksCommand } from './locks.js';
 import { registerNodesCommand } from './nodes.js';
+import { registerPolicyCommand } from './policy.js';
 import { registerServiceCommand } from './service.js';
 import { registerServicesCommand } from './services.js';
 import { registerSimulateCommand } from './simulate.js';
@@ -21,6 +22,7 @@ export function registerCommands(program: Command): void {
   registerServiceCommand(program);
   registerForecastCommand(program);
   registerSimulateCommand(program);
+  registerPolicyCommand(program);
   registerStatusCommand(program);
   registerServicesCommand(program);
   registerCommandsCommand(program);

@@ -1,15 +1,18 @@
 /**
  * `coxswain simulate --trace FILE --policy predictive,hpa`: replays a request
- * trace through the simulated service under each policy, prints a comparison
- * table, and with --out writes a self-contained HTML chart (load, forecast,
- * replicas and p95 latency over time, one panel per policy).
+ * trace (any CSV of counts per bin, any bin width) through the simulated
+ * service under each policy, prints a comparison table and where each policy
+ * lost time over the SLO (the longest episodes and what surrounded them), and
+ * with --out writes a self-contained HTML chart (load, forecast, replicas and
+ * p95 latency over time, one panel per policy).
  */
 import { writeFileSync } from 'node:fs';
 import {
+  COMPARISON_ENTRIES,
+  type ComparisonEntry,
   comparisonSetup,
-  isPolicyName,
-  POLICY_NAMES,
-  type PolicyName,
+  type EpisodeCause,
+  isComparisonEntry,
   renderComparisonHtml,
   runComparison,
   type SimulationResult,
@@ -17,15 +20,62 @@ import {
 import { type Command, InvalidArgumentError } from 'commander';
 import { parsePositive, readTrace } from './forecast.js';
 
-export function parsePolicies(text: string): PolicyName[] {
+export function parsePolicies(text: string): ComparisonEntry[] {
   const names = text.split(',').map((s) => s.trim());
   for (const n of names) {
-    if (!isPolicyName(n))
+    if (!isComparisonEntry(n))
       throw new InvalidArgumentError(
-        `unknown policy ${JSON.stringify(n)}; choose from ${POLICY_NAMES.join(', ')}`,
+        `unknown policy ${JSON.stringify(n)}; choose from ${COMPARISON_ENTRIES.join(', ')}`,
       );
   }
-  return [...new Set(names as PolicyName[])];
+  return [...new Set(names as ComparisonEntry[])];
+}
+
+const clock = (traceSeconds: number): string => {
+  const d = Math.floor(traceSeconds / 86400);
+  const h = Math.floor((traceSeconds % 86400) / 3600);
+  const m = Math.floor((traceSeconds % 3600) / 60);
+  return `${d > 0 ? `day ${d} ` : ''}${String(h).padStart(2, '0')}:${String(m).padStart(2, '0')}`;
+};
+
+const CAUSE_TEXT: Record<EpisodeCause, string> = {
+  'max-replicas': 'at the replica ceiling (--max-replicas)',
+  burst: 'a burst: the rate at least doubled within a lead time',
+  'after-scale-down': 'soon after a scale-down',
+  growth: 'growth of 20 % or more within a lead time',
+  steady: 'load near capacity at a steady rate',
+};
+
+/** Per policy: time over the SLO by cause, and the longest episodes with their surroundings. */
+export function renderEpisodes(results: readonly SimulationResult[], top = 5): string {
+  const out: string[] = [];
+  for (const r of results) {
+    if (r.episodes.length === 0) {
+      out.push(`${r.policy}: never over the SLO`);
+      continue;
+    }
+    const byCause = new Map<EpisodeCause, number>();
+    for (const e of r.episodes)
+      byCause.set(e.cause, (byCause.get(e.cause) ?? 0) + e.overSloSeconds);
+    const kept = r.episodes.reduce((s, e) => s + e.overSloSeconds, 0);
+    out.push(
+      `${r.policy}: ${r.overSloSeconds.toFixed(0)} s over the SLO in ${r.episodes.length}${kept < r.overSloSeconds - 1e-6 ? '+' : ''} episodes; by cause: ${[
+        ...byCause,
+      ]
+        .sort((a, b) => b[1] - a[1])
+        .map(([c, s]) => `${c} ${s.toFixed(0)} s`)
+        .join(', ')}`,
+    );
+    const longest = [...r.episodes]
+      .sort((a, b) => b.overSloSeconds - a.overSloSeconds)
+      .slice(0, top);
+    for (const e of longest) {
+      out.push(
+        `  ${clock(e.startTraceSeconds)}–${clock(e.endTraceSeconds)} trace time: ${e.overSloSeconds.toFixed(0)} s over; rate ${e.rateBefore.toPrecision(3)} → ${e.rateAtStart.toPrecision(3)} (peak ${e.peakRate.toPrecision(3)}) req/s, ${e.readyAtStart}/${e.replicasAtStart} replicas ready; ${CAUSE_TEXT[e.cause]}`,
+      );
+    }
+  }
+  return out.join('\n');
 }
 
 export function parseAutoOrPositive(name: string): (text: string) => number | 'auto' {
@@ -56,6 +106,7 @@ export function renderComparison(
     'OVER SLO',
     'OVER SLO s',
     'REPLICA-s',
+    'OF WHICH STANDBY',
     'MEAN REPLICAS',
     'ACTIONS',
     'CHURN',
@@ -69,6 +120,7 @@ export function renderComparison(
       pct(r.overSloFraction),
       r.overSloSeconds.toFixed(0),
       r.replicaSeconds.toFixed(0),
+      r.standbyReplicaSeconds.toFixed(0),
       r.meanReplicas.toFixed(2),
       String(r.scaleActions),
       String(r.replicaChanges),
@@ -99,12 +151,19 @@ export function registerSimulateCommand(program: Command): void {
       'replay a request trace through a simulated service under each scaling policy and compare them',
     )
     .requiredOption('--trace <file>', 'CSV with t_seconds,requests (a count per bin)')
-    .option('--policy <list>', `policies to compare (${POLICY_NAMES.join(', ')})`, parsePolicies, [
-      'predictive',
-      'hpa',
-      'threshold',
-      'score',
-    ] as PolicyName[])
+    .option(
+      '--policy <list>',
+      `policies to compare (${COMPARISON_ENTRIES.join(', ')}; predictive+warm is predictive with a warm pool)`,
+      parsePolicies,
+      [
+        'predictive',
+        'predictive+warm',
+        'learned',
+        'hpa',
+        'threshold',
+        'score',
+      ] as ComparisonEntry[],
+    )
     .option('--slo-ms <ms>', 'p95 latency objective', parsePositive('--slo-ms'), 250)
     .option(
       '--capacity <req/s|auto>',
@@ -133,9 +192,20 @@ export function registerSimulateCommand(program: Command): void {
     .option('--hpa-target <percent>', 'CPU target of hpa', parsePositive('--hpa-target'), 70)
     .option(
       '--predictive-target <percent>',
-      'utilisation target of predictive (on its p90 forecast)',
+      'utilisation target of predictive (default: its shipped default)',
       parsePositive('--predictive-target'),
-      80,
+    )
+    .option(
+      '--standby-weight <fraction>',
+      'cost of a paused standby relative to a running replica (its memory share)',
+      parsePositive('--standby-weight'),
+      0.25,
+    )
+    .option(
+      '--episodes <n>',
+      'longest SLO episodes shown per policy',
+      parseWholeNumber('--episodes', 0),
+      5,
     )
     .option('--min-replicas <n>', 'lowest replica count', parseWholeNumber('--min-replicas', 0), 1)
     .option(
@@ -149,14 +219,16 @@ export function registerSimulateCommand(program: Command): void {
     .action(
       (flags: {
         trace: string;
-        policy: PolicyName[];
+        policy: ComparisonEntry[];
         sloMs: number;
         capacity: number | 'auto';
         startup: number;
         compress: number | 'auto';
         interval: number;
         hpaTarget: number;
-        predictiveTarget: number;
+        predictiveTarget?: number;
+        standbyWeight: number;
+        episodes: number;
         minReplicas: number;
         maxReplicas: number;
         out?: string;
@@ -173,7 +245,10 @@ export function registerSimulateCommand(program: Command): void {
             startupSeconds: flags.startup,
             controlIntervalSeconds: flags.interval,
             targetPercent: flags.hpaTarget,
-            predictiveTargetPercent: flags.predictiveTarget,
+            ...(flags.predictiveTarget === undefined
+              ? {}
+              : { predictiveTargetPercent: flags.predictiveTarget }),
+            standbyCostWeight: Math.min(1, flags.standbyWeight),
             minReplicas: flags.minReplicas,
             maxReplicas: flags.maxReplicas,
             ...(flags.capacity === 'auto' ? {} : { capacityPerReplica: flags.capacity }),
@@ -190,6 +265,10 @@ export function registerSimulateCommand(program: Command): void {
             );
           } else {
             console.log(renderComparison(results, setup.notes));
+            if (flags.episodes > 0) {
+              console.log('\nwhere time over the SLO was lost:');
+              console.log(renderEpisodes(results, flags.episodes));
+            }
           }
           if (flags.out) {
             writeFileSync(
