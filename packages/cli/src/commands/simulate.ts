@@ -15,6 +15,7 @@ import {
   type SimulationResult,
 } from '@coxswain/forecast';
 import { type Command, InvalidArgumentError } from 'commander';
+import { UsageError } from '../errors.js';
 import { parsePositive, readTrace } from './forecast.js';
 
 export function parsePolicies(text: string): PolicyName[] {
@@ -164,7 +165,7 @@ export function registerSimulateCommand(program: Command): void {
       }) => {
         try {
           if (flags.minReplicas > flags.maxReplicas)
-            throw new Error(
+            throw new UsageError(
               `--min-replicas ${flags.minReplicas} exceeds --max-replicas ${flags.maxReplicas}`,
             );
           const trace = readTrace(flags.trace);
