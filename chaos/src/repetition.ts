@@ -29,8 +29,8 @@ export interface RepetitionDeps {
   /** Aborts the run (a guard failed): the reason names the guard. */
   readonly abort: (reason: string) => void;
   readonly progress: ((line: string) => void) | undefined;
-  /** Hosts down by faults not yet undone; shared with the runner for Ctrl-C. */
-  readonly down: Set<string>;
+  /** Hosts down by faults not yet undone (a scheduled undo may have brought one back). */
+  readonly down: () => ReadonlySet<string>;
   /** Every fault not yet undone, so Ctrl-C can undo it. */
   readonly active: Set<Injected>;
 }
@@ -123,7 +123,7 @@ class Repetition {
   get probeCtx(): ProbeContext {
     return {
       env: this.#d.env,
-      liveHosts: () => liveHosts(this.#d.env, this.#d.down),
+      liveHosts: () => liveHosts(this.#d.env, this.#d.down()),
       baselineTerm: this.#baselineTerm,
     };
   }
@@ -213,12 +213,12 @@ class Repetition {
     const d = this.#d;
     let host = hostOf(a.fault);
     if (host === 'leader') {
-      const leader = await currentLeader(d.env, d.down);
+      const leader = await currentLeader(d.env, d.down());
       if (!leader) throw new Error('no leader to aim the fault at');
       host = leader.id;
     }
     const refusal = blastRadiusRefusal(
-      { voters: d.env.hosts.filter((h) => h.voter).map((h) => h.name), down: d.down },
+      { voters: d.env.hosts.filter((h) => h.voter).map((h) => h.name), down: d.down() },
       takesDown(a.fault, host),
       d.experiment.blastRadius,
     );
@@ -235,23 +235,16 @@ class Repetition {
     const ctx: FaultContext = { env: d.env, random: d.random, leader: async () => host! };
     const firedAt = performance.now();
     const injected = await inject(a.fault, ctx, host);
+    const tracked = injected;
+    this.#injected.push(tracked);
+    d.active.add(tracked);
+    // The poller starts once the fault counts as active, so its first look already skips the host it took down.
     if (this.#w.faultAtMs === undefined) {
       this.#w.faultAtMs = firedAt;
       this.#w.faultAtEpoch = Date.now();
       this.#polling = true;
       this.#pollDone = this.#poll();
     }
-    for (const h of injected.down) d.down.add(h);
-    const undo = injected.undo;
-    const tracked: Injected = {
-      ...injected,
-      undo: async () => {
-        await undo();
-        for (const h of injected.down) d.down.delete(h);
-      },
-    };
-    this.#injected.push(tracked);
-    d.active.add(tracked);
     this.#mark('fault', `${injected.fault} ${injected.target}`);
     d.events.publish('chaos.fault', `chaos: ${injected.fault} on ${injected.target}`, {
       experiment: d.experiment.title,
@@ -312,7 +305,7 @@ class Repetition {
     this.#phase = 'recover';
     while (!this.#d.signal.aborted) {
       const ms = this.#sinceFault();
-      if (this.#w.deviated && this.#w.recovered) return;
+      if (this.#w.deviated && this.#w.recovered && ms - this.#w.recovered.ms >= e.recoverHold) return;
       // Repaired before the probes saw a dip (a container restarted in a few hundred ms): a few more checks, then done.
       const repairedAt = this.#starts?.starts.find((s) => s.atMs >= this.#w.faultAtMs!)?.atMs;
       if (!this.#w.deviated && repairedAt !== undefined && performance.now() - repairedAt > 2000)
@@ -445,7 +438,7 @@ class Repetition {
 
   async #traceIds(commandIds: readonly string[]): Promise<string[]> {
     const ids = new Set<string>();
-    for (const h of liveHosts(this.#d.env, this.#d.down)) {
+    for (const h of liveHosts(this.#d.env, this.#d.down())) {
       try {
         for (const id of await this.#d.env.api.traceIdsOf(h.apiUrl, commandIds)) ids.add(id);
       } catch {
@@ -457,7 +450,7 @@ class Repetition {
 
   async execute(): Promise<RepetitionResult> {
     const e = this.#d.experiment;
-    this.#baselineTerm = (await currentLeader(this.#d.env, this.#d.down))?.term;
+    this.#baselineTerm = (await currentLeader(this.#d.env, this.#d.down()))?.term;
     try {
       await this.#method();
       if (!this.#failure && !this.#refused) await this.#observe();

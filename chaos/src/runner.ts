@@ -65,8 +65,8 @@ export async function runExperiment(
   const seed = options.seed ?? 1;
   const random = seededRandom(seed);
   const startEpoch = Date.now();
-  const down = new Set<string>();
   const active = new Set<Injected>();
+  const down = (): ReadonlySet<string> => new Set([...active].filter((i) => !i.undone()).flatMap((i) => i.down));
   const controller = new AbortController();
   const onUserAbort = () => controller.abort('interrupted (Ctrl-C)');
   options.signal?.addEventListener('abort', onUserAbort);
@@ -79,7 +79,7 @@ export async function runExperiment(
   };
   const ctx = {
     env: options.env,
-    liveHosts: () => liveHosts(options.env, down),
+    liveHosts: () => liveHosts(options.env, down()),
     baselineTerm: undefined,
   };
   const run: ChaosActivityRun[] = [];

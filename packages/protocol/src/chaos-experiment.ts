@@ -208,6 +208,8 @@ export const ChaosExperiment = z.strictObject({
   pauseBetween: DurationMs.default(2000),
   /** How long after the method the runner waits for the steady state to come back. */
   recoverTimeout: DurationMs.default(60_000),
+  /** The steady state counts as back once it has held this long (a blip that heals at once is not recovery). */
+  recoverHold: DurationMs.default(5000),
   /** Probe polling interval while a repetition runs. */
   pollInterval: DurationMs.default(200),
   blastRadius: ChaosBlastRadius.default({ maxHostsDown: 1, allowQuorumLoss: false }),
