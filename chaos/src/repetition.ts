@@ -305,7 +305,8 @@ class Repetition {
     this.#phase = 'recover';
     while (!this.#d.signal.aborted) {
       const ms = this.#sinceFault();
-      if (this.#w.deviated && this.#w.recovered && ms - this.#w.recovered.ms >= e.recoverHold) return;
+      if (this.#w.deviated && this.#w.recovered && ms - this.#w.recovered.ms >= e.recoverHold)
+        return;
       // Repaired before the probes saw a dip (a container restarted in a few hundred ms): a few more checks, then done.
       const repairedAt = this.#starts?.starts.find((s) => s.atMs >= this.#w.faultAtMs!)?.atMs;
       if (!this.#w.deviated && repairedAt !== undefined && performance.now() - repairedAt > 2000)

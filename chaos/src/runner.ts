@@ -66,7 +66,8 @@ export async function runExperiment(
   const random = seededRandom(seed);
   const startEpoch = Date.now();
   const active = new Set<Injected>();
-  const down = (): ReadonlySet<string> => new Set([...active].filter((i) => !i.undone()).flatMap((i) => i.down));
+  const down = (): ReadonlySet<string> =>
+    new Set([...active].filter((i) => !i.undone()).flatMap((i) => i.down));
   const controller = new AbortController();
   const onUserAbort = () => controller.abort('interrupted (Ctrl-C)');
   options.signal?.addEventListener('abort', onUserAbort);
