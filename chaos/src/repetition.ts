@@ -89,6 +89,8 @@ interface Watch {
   states: string;
   /** When every steady-state probe passed (ms after the fault). */
   okPolls: number[];
+  /** The latest failing probe's detail, for a verdict that says why the steady state is not back. */
+  lastFailure: string | undefined;
 }
 
 class Repetition {
@@ -107,6 +109,7 @@ class Repetition {
     timeline: [],
     states: '',
     okPolls: [],
+    lastFailure: undefined,
   };
   #starts: ContainerStarts | undefined;
   #failure: string | undefined;
@@ -150,6 +153,11 @@ class Repetition {
       });
       const failed = e.steadyState.probes.filter((_, i) => !steady[i]?.ok);
       if (failed.length > 0) {
+        this.#w.lastFailure =
+          `${failed[0]!.name}: ${steady[e.steadyState.probes.indexOf(failed[0]!)]?.detail ?? ''}`.slice(
+            0,
+            300,
+          );
         if (!this.#w.firstFailure)
           this.#w.firstFailure = {
             ms,
@@ -479,6 +487,8 @@ class Repetition {
             ms: heldAfterRepair,
             source: 'steady state held: first passing check after the repair',
           });
+    if (this.#w.deviated && !this.#w.recovered && this.#w.lastFailure)
+      this.#mark('still failing', this.#w.lastFailure);
     const phases = phasesOf(
       {
         firstProbeFailure: this.#w.firstFailure,
