@@ -41,16 +41,27 @@ async function firstAnswer<T>(
   throw new Error(`no live host answered (${errors.join('; ') || 'no live host'})`);
 }
 
-async function replicas(ctx: ProbeContext, service: string): Promise<ProbeOutcome> {
+async function replicas(
+  ctx: ProbeContext,
+  service: string,
+  mode: 'placed' | 'total',
+): Promise<ProbeOutcome> {
   const { value, host } = await firstAnswer(ctx, (url) => ctx.env.api.services(url));
   const svc = value.services.find((s) => s.name === service && !s.deleted);
   if (!svc) return { ok: false, value: null, detail: `${host} knows no service ${service}` };
   const running = Object.values(svc.running).reduce((a, b) => a + b, 0);
+  // Replicas running where the cluster placed them: a dead node's orphans (its agent gone, its
+  // containers still up, as static stability wants) count in `running` but not here.
+  const placed = Object.entries(svc.placement).reduce(
+    (a, [node, want]) => a + Math.min(want, svc.running[node] ?? 0),
+    0,
+  );
   const desired = svc.desiredReplicas;
+  const counted = mode === 'placed' ? placed : running;
   return {
-    ok: desired > 0 && running === desired,
-    value: { running, desired },
-    detail: `${service} ${running}/${desired} running (per ${host})`,
+    ok: desired > 0 && counted === desired,
+    value: { running, placed, desired },
+    detail: `${service} ${counted}/${desired} running${mode === 'placed' ? ` where placed (${running} in all)` : ''} (per ${host})`,
   };
 }
 
@@ -214,7 +225,7 @@ export function runCommand(
 async function evaluate(p: ChaosProbe, ctx: ProbeContext): Promise<ProbeOutcome> {
   switch (p.type) {
     case 'replicas':
-      return replicas(ctx, p.service);
+      return replicas(ctx, p.service, p.count);
     case 'leader':
       return leader(ctx);
     case 'http':

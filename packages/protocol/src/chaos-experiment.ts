@@ -34,7 +34,13 @@ const ProbeBase = {
 const HostRef = z.union([NodeId, z.literal('leader')]);
 
 export const ChaosProbe = z.discriminatedUnion('type', [
-  z.strictObject({ ...ProbeBase, type: z.literal('replicas'), service: Name }),
+  z.strictObject({
+    ...ProbeBase,
+    type: z.literal('replicas'),
+    service: Name,
+    /** `placed`: replicas running where the cluster placed them; `total`: every running replica. */
+    count: z.enum(['placed', 'total']).default('placed'),
+  }),
   z.strictObject({ ...ProbeBase, type: z.literal('leader') }),
   z.strictObject({
     ...ProbeBase,
