@@ -224,7 +224,8 @@ class Repetition {
       const leader = await currentLeader(d.env, d.down());
       if (!leader) throw new Error('no leader to aim the fault at');
       host = leader.id;
-    }
+    } else if (host?.startsWith('runs:'))
+      host = await this.#followerRunning(host.slice('runs:'.length));
     const refusal = blastRadiusRefusal(
       { voters: d.env.hosts.filter((h) => h.voter).map((h) => h.name), down: d.down() },
       takesDown(a.fault, host),
@@ -265,6 +266,29 @@ class Repetition {
   }
 
   #pollDone: Promise<void> | undefined;
+
+  /** A live follower the cluster placed a replica of `service` on, chosen with the run's seed. */
+  async #followerRunning(service: string): Promise<string> {
+    const d = this.#d;
+    const leader = (await currentLeader(d.env, d.down()))?.id;
+    for (const h of liveHosts(d.env, d.down())) {
+      try {
+        const svc = (await d.env.api.services(h.apiUrl)).services.find((s) => s.name === service);
+        const hosts = Object.entries(svc?.placement ?? {})
+          .filter(
+            ([node, n]) =>
+              n > 0 && node !== leader && liveHosts(d.env, d.down()).some((x) => x.name === node),
+          )
+          .map(([node]) => node)
+          .sort();
+        if (hosts.length === 0) throw new Error(`no live follower runs ${service}`);
+        return hosts[Math.floor(d.random() * hosts.length)]!;
+      } catch (error) {
+        if ((error as Error).message.startsWith('no live follower')) throw error;
+      }
+    }
+    throw new Error(`no host answered where ${service} runs`);
+  }
 
   async #waitFor(probe: ChaosProbe, timeoutMs: number): Promise<unknown> {
     const deadline = performance.now() + timeoutMs;

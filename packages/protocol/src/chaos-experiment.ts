@@ -30,8 +30,15 @@ const ProbeBase = {
   tolerance: ChaosTolerance.optional(),
 };
 
-/** A host chosen by name, or the cluster's leader resolved when the fault fires. */
-const HostRef = z.union([NodeId, z.literal('leader')]);
+/**
+ * A host chosen by name; `leader`, the leader when the fault fires; or `runs:<service>`, a follower
+ * the cluster placed a replica of that service on (seeded choice), so the fault hits the service.
+ */
+const HostRef = z.union([
+  NodeId,
+  z.literal('leader'),
+  z.string().regex(/^runs:[a-z0-9]([a-z0-9_-]*[a-z0-9])?$/, '"runs:<service>"'),
+]);
 
 export const ChaosProbe = z.discriminatedUnion('type', [
   z.strictObject({
