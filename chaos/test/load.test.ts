@@ -90,6 +90,19 @@ describe('experiment files', () => {
       expect(loadExperiment(`${dir}${f}`).experiment.title).toBe(f.replace('.yaml', ''));
   });
 
+  it('aims a host fault by name, at the leader, or at a follower running a service', () => {
+    const withHost = (host: string) =>
+      minimal.replace(
+        '{ kind: container-kill, service: web, count: 1 }',
+        `{ kind: host-kill, host: "${host}" }`,
+      );
+    for (const host of ['host-2', 'leader', 'runs:web'])
+      expect(parseExperiment('x.yaml', withHost(host)).experiment.method[0]).toMatchObject({
+        fault: { host },
+      });
+    expect(problemsOf(withHost('runs:Web!'))[0]?.field).toBe('method[0].fault.host');
+  });
+
   it('names a missing file', () => {
     expect(() => loadExperiment('/nonexistent/exp.yaml')).toThrow(
       /\/nonexistent\/exp\.yaml:0:0: \(file\)/,
