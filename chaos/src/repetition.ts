@@ -266,6 +266,7 @@ class Repetition {
   }
 
   #pollDone: Promise<void> | undefined;
+  #recoveredAtEnd: Mark | undefined;
 
   /** A live follower the cluster placed a replica of `service` on, chosen with the run's seed. */
   async #followerRunning(service: string): Promise<string> {
@@ -337,8 +338,12 @@ class Repetition {
     this.#phase = 'recover';
     while (!this.#d.signal.aborted) {
       const ms = this.#sinceFault();
-      if (this.#w.deviated && this.#w.recovered && ms - this.#w.recovered.ms >= e.recoverHold)
+      if (this.#w.deviated && this.#w.recovered && ms - this.#w.recovered.ms >= e.recoverHold) {
+        // Held long enough: this is the recovery, whatever a later undo (a healed link, a woken
+        // process) stirs up before the poller stops; that shows in the timeline, not here.
+        this.#recoveredAtEnd = this.#w.recovered;
         return;
+      }
       // Repaired before the probes saw a dip (a container restarted in a few hundred ms): a few more checks, then done.
       const repairedAt = this.#starts?.starts.find((s) => s.atMs >= this.#w.faultAtMs!)?.atMs;
       if (!this.#w.deviated && repairedAt !== undefined && performance.now() - repairedAt > 2000)
@@ -504,6 +509,7 @@ class Repetition {
         ? this.#w.okPolls.find((ms) => ms >= decided)
         : undefined;
     const recovered =
+      this.#recoveredAtEnd ??
       this.#w.recovered ??
       (heldAfterRepair === undefined
         ? undefined
