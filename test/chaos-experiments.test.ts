@@ -94,7 +94,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await events?.close();
   await lab?.stop();
-  removeDir(dir);
+  await removeDir(dir);
 }, 120_000);
 
 async function run(
