@@ -49,8 +49,11 @@ export {
 export { CommandErrorCode, MAX_COMMAND_BYTES, ScaleCommand, ScaleReply } from './command.js';
 export {
   ByteSize,
+  DataRecord,
   DurationMs,
   EpochMs,
+  MAX_DATA_DEPTH,
+  MAX_DURATION_MS,
   Name,
   NodeId,
   PROTOCOL_VERSION,
@@ -60,6 +63,7 @@ export { AgentConfig } from './config.js';
 export { ContainerHealth, ContainerState, ContainerStatus } from './container.js';
 export {
   DEFAULT_MAX_PAYLOAD_BYTES,
+  DEFAULT_MAX_YAML_BYTES,
   type DecodeOptions,
   type DecodeResult,
   decode,
@@ -67,6 +71,7 @@ export {
   encode,
   formatPath,
   issuesOf,
+  MAX_YAML_FLOW_DEPTH,
   validate,
 } from './decode.js';
 export {
@@ -106,6 +111,7 @@ export type HealthCheck = z.output<typeof S.HealthCheck>;
 export type MetricsEndpoint = z.output<typeof S.MetricsEndpoint>;
 export type PortMapping = z.output<typeof S.PortMapping>;
 export type ScaleCommand = z.output<typeof S.ScaleCommand>;
+export type CommandSignature = z.output<typeof S.CommandSignature>;
 export type ScaleReply = z.output<typeof S.ScaleReply>;
 export type CommandErrorCode = z.output<typeof S.CommandErrorCode>;
 export type ClusterEvent = z.output<typeof S.ClusterEvent>;
@@ -145,3 +151,22 @@ export type ServiceDetail = z.output<typeof S.ServiceDetail>;
 export type ServicesReply = z.output<typeof S.ServicesReply>;
 export type ServiceSummary = z.output<typeof S.ServiceSummary>;
 export type WriteReply = z.output<typeof S.WriteReply>;
+export {
+  CommandSignatureError,
+  type CommandSignatureErrorCode,
+  canonicalJson,
+  commandSigningBytes,
+  generateSigningKeyPair,
+  type KeyResult,
+  loadVoterKeys,
+  privateKeyFromPem,
+  privateKeyToPem,
+  publicKeyFromText,
+  publicKeyToBase64,
+  type SigningContext,
+  type SigningKey,
+  signCommand,
+  type VerifyResult,
+  type VoterKeys,
+  verifyCommand,
+} from './command-signature.js';
