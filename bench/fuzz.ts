@@ -12,16 +12,18 @@ interface Args {
   inputs: number;
   seed: number;
   only: string | undefined;
+  record: string;
 }
 
 function parseArgs(argv: readonly string[]): Args {
-  const args: Args = { inputs: 1_000_000, seed: 20_261_202, only: undefined };
+  const args: Args = { inputs: 1_000_000, seed: 20_261_202, only: undefined, record: 'fuzz' };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const value = argv[i + 1];
     if (flag === '--inputs' && value) args.inputs = Number(value.replace(/_/g, ''));
     else if (flag === '--seed' && value) args.seed = Number(value);
     else if (flag === '--only' && value) args.only = value;
+    else if (flag === '--record' && value) args.record = value;
     else continue;
     i++;
   }
@@ -105,8 +107,12 @@ export async function run(argv: readonly string[] = process.argv.slice(2)): Prom
     '',
     `Heap (heapUsed after two forced GCs): ${heapBefore.toFixed(1)} MiB before, ${heapAfterFirstPass.toFixed(1)} MiB after every decoder, ${heapAfter.toFixed(1)} MiB after a second pass of ${targets[0]?.name}. Raft codec errors are strings (labelled "string: ..." by their first words), not typed codes.`,
   ].join('\n');
-  recordResult({ benchmark: 'fuzz', figures, notes });
-  const jsonPath = join(fileURLToPath(new URL('.', import.meta.url)), 'results', 'fuzz.json');
+  recordResult({ benchmark: args.record, figures, notes });
+  const jsonPath = join(
+    fileURLToPath(new URL('.', import.meta.url)),
+    'results',
+    `${args.record}.json`,
+  );
   const recorded = JSON.parse(readFileSync(jsonPath, 'utf8')) as object;
   writeFileSync(
     jsonPath,

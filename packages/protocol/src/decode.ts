@@ -46,7 +46,21 @@ export function validate<S extends z.ZodType>(
   value: unknown,
   where = 'value',
 ): DecodeResult<z.output<S>> {
-  const parsed = schema.safeParse(value);
+  let parsed: z.ZodSafeParseResult<z.output<S>>;
+  try {
+    parsed = schema.safeParse(value) as z.ZodSafeParseResult<z.output<S>>;
+  } catch (cause) {
+    // zod gathers one issue per bad element and spreads them into push(): an
+    // array of ~260,000 wrong values under a union overflowed the stack (fuzz
+    // campaign, ApiReply). Such a payload is invalid; say so instead of throwing.
+    const detail = cause instanceof Error ? cause.message : String(cause);
+    return {
+      ok: false,
+      error: new InvalidPayloadError(where, [
+        { path: '(root)', message: `too many problems to list (${detail})` },
+      ]),
+    };
+  }
   if (parsed.success) return { ok: true, value: parsed.data };
   return { ok: false, error: new InvalidPayloadError(where, issuesOf(parsed.error)) };
 }

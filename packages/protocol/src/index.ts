@@ -170,3 +170,15 @@ export {
   type VoterKeys,
   verifyCommand,
 } from './command-signature.js';
+export {
+  agentPermissions,
+  type InboxMode,
+  inboxPrefixFor,
+  type NatsClusterNode,
+  type NatsConfigInput,
+  type NatsCredential,
+  type NatsTlsFiles,
+  natsServerConfig,
+  operatorPermissions,
+  type SubjectPermissions,
+} from './nats-permissions.js';

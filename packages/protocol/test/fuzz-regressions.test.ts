@@ -61,3 +61,14 @@ describe('fuzz regressions', () => {
     );
   });
 });
+
+describe('fuzz regressions: wide arrays', () => {
+  it('an array of 260,000 wrong values under a union is refused, not a stack overflow', async () => {
+    const { ApiReply } = await import('@coxswain/protocol');
+    const command = `[${'0,'.repeat(260_000)}0]`;
+    const text = `{"v":1,"ok":true,"servedBy":"n1","leaderId":null,"state":{"v":1,"clockMs":1,"appliedIndex":1,"services":{"web":{"spec":{"name":"web","image":"i","command":${command}},"specVersion":1,"desiredReplicas":1,"manualReplicas":null,"placement":{},"placementToken":0,"updatedAtMs":0}},"locks":{},"commands":[],"nodes":{},"settings":{}}}`;
+    const r = decode(ApiReply, text, { maxBytes: 1e6 });
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.error.code).toBe('COX_INVALID_PAYLOAD');
+  });
+});

@@ -5,6 +5,7 @@ import { registerEventsCommand } from './events.js';
 import { registerForecastCommand } from './forecast.js';
 import { registerLabCommand } from './lab.js';
 import { registerLocksCommand } from './locks.js';
+import { registerNatsConfigCommand } from './nats-config.js';
 import { registerNodesCommand } from './nodes.js';
 import { registerServiceCommand } from './service.js';
 import { registerServicesCommand } from './services.js';
@@ -28,4 +29,5 @@ export function registerCommands(program: Command): void {
   registerEventsCommand(program);
   registerTracesCommand(program);
   registerVoterCommand(program);
+  registerNatsConfigCommand(program);
 }
