@@ -12,22 +12,9 @@ import { type InjectedBug, setInjectedBugs } from '../src/injected-bugs.js';
 import { RaftNode } from '../src/runtime/raft-node.js';
 import { FileStorage } from '../src/storage/file-storage.js';
 import type { StorageFileSystem } from '../src/storage/file-system.js';
-import type {
-  Entry,
-  InitialState,
-  Membership,
-  NodeId,
-  Snapshot,
-  StateMachine,
-} from '../src/types.js';
+import type { InitialState, Membership, NodeId } from '../src/types.js';
 import { FaultyFs, type FsStats } from './faulty-fs.js';
-import {
-  checkLinearizable,
-  type Operation,
-  type RegisterInput,
-  type RegisterOutput,
-  registerModel,
-} from './linearizability.js';
+import { checkLinearizable, registerModel } from './linearizability.js';
 import {
   CheckedStorage,
   Invariants,
@@ -36,6 +23,13 @@ import {
   sameState,
   Violation,
 } from './node-sim-checks.js';
+import { type ClientOp, Clients } from './node-sim-clients.js';
+import {
+  checkDurableMajority,
+  converged,
+  type SimNode,
+  simStateMachine,
+} from './node-sim-state.js';
 import { type NetStats, SimNetwork } from './sim-network.js';
 import { nodeClock, Process, Scheduler } from './sim-scheduler.js';
 
@@ -79,41 +73,8 @@ export async function runNodeSimulation(options: NodeSimOptions): Promise<NodeSi
   }
 }
 
-interface SimNode {
-  readonly id: NodeId;
-  bootstrap: Membership | undefined;
-  fs: FaultyFs;
-  incarnation: number;
-  proc: Process | undefined;
-  node: RaftNode | undefined;
-  acked: StorageHooks['acked'];
-  kv: Map<string, string>;
-  applied: number;
-  /** A bit was flipped in its synced data: the next load must refuse, or see what the clean image holds. */
-  flipOracle: Promise<InitialState | Error> | undefined;
-  /** Its disk was found corrupt: it stays down (an operator would wipe and re-add it). */
-  diskDead: boolean;
-  /** Removed from the configuration and wiped; may be added again. */
-  removed: boolean;
-}
-
-interface ClientOp {
-  readonly id: number;
-  readonly client: number;
-  readonly node: NodeId;
-  readonly proc: Process;
-  readonly input: RegisterInput;
-  readonly call: number;
-  readonly startedAt: number;
-  ret?: number;
-  output?: RegisterOutput;
-  settledAt?: number;
-  /** 'ok', 'failed' (certainly not applied), 'unknown'. */
-  outcome?: 'ok' | 'failed' | 'unknown';
-}
-
 const enc = new TextEncoder();
-const dec = new TextDecoder();
+const _dec = new TextDecoder();
 const DIR = '/data';
 
 class NodeSimulation {
@@ -134,9 +95,7 @@ class NodeSimulation {
   private healed = false;
   private flipped = false;
   private failure: Violation | undefined;
-  private readonly ops: ClientOp[] = [];
-  private clock = 0;
-  private nextValue = 1;
+  private readonly clients: Clients;
   private markersCommitted = 0;
   private readonly stats: Record<string, number> = {
     events: 0,
@@ -173,6 +132,14 @@ class NodeSimulation {
     this.diskFaulty = r.next() < 0.7;
     // 0.2–5 MB/s links: a 200 KB snapshot holds a link for 40 ms to a second.
     this.net = new SimNetwork(this.sched, r, r.int(200, 5_000), r.int(1, 4), r.int(4_000, 64_000));
+    this.clients = new Clients({
+      sched: this.sched,
+      rng: this.rng,
+      live: () => this.live(),
+      fail: (v) => this.fail(v),
+      keepGoing: () => !this.healed || this.sched.now < this.chaosMs + this.livenessMs / 2,
+      checkReadLiveness: options.checkReadLiveness === true,
+    });
     const voters = Array.from({ length: options.nodes }, (_, i) => `n${i + 1}`);
     for (const id of voters) this.addNode(id, { voters, learners: [] });
     for (const id of ['s1', 's2']) {
@@ -219,7 +186,7 @@ class NodeSimulation {
   async run(): Promise<NodeSimResult> {
     for (const n of this.nodes.values()) if (!n.removed) this.start(n);
     for (let c = 0; c < 3; c++)
-      this.sched.after(this.rng.int(20, 80), undefined, () => this.client(c));
+      this.sched.after(this.rng.int(20, 80), undefined, () => this.clients.client(c));
     this.sched.after(this.rng.int(50, 150), undefined, () => this.fault());
     this.sched.at(this.chaosMs, undefined, () => this.heal());
     const end = this.chaosMs + this.livenessMs;
@@ -245,7 +212,7 @@ class NodeSimulation {
     for (const n of this.nodes.values()) if (n.proc) n.proc.alive = false;
     let violation = this.failure?.message;
     if (violation === undefined) {
-      const r = checkLinearizable(registerModel, this.history(), { maxExplored: 300_000 });
+      const r = checkLinearizable(registerModel, this.clients.history(), { maxExplored: 300_000 });
       if (r.result === 'illegal')
         violation = `linearizability: history of ${r.operations} ops is not linearizable`;
     }
@@ -262,6 +229,7 @@ class NodeSimulation {
 
   private collectStats(): Record<string, number> {
     const out: Record<string, number> = { ...this.stats, virtualMs: Math.round(this.sched.now) };
+    out.operations = this.clients.operations;
     out.committed = this.inv.maxCommitted;
     out.markers = this.markersCommitted;
     for (const n of this.nodes.values())
@@ -300,7 +268,7 @@ class NodeSimulation {
       id: n.id,
       storage,
       transport,
-      stateMachine: this.stateMachine(n),
+      stateMachine: simStateMachine(n, this.inv, (v) => this.fail(v), this.snapshotPadBytes),
       ...(n.bootstrap === undefined ? {} : { bootstrap: n.bootstrap }),
       config: this.raftConfig,
       tickMs: this.tickMs,
@@ -364,35 +332,6 @@ class NodeSimulation {
       );
   }
 
-  private stateMachine(n: SimNode): StateMachine {
-    return {
-      apply: (e: Entry) => {
-        try {
-          this.inv.apply(n.id, e);
-        } catch (v) {
-          this.fail(v);
-        }
-        // The runtime hands the state machine normal entries only (no-ops and config entries are its own).
-        if (e.index <= n.applied)
-          this.fail(new Violation(`${n.id} applied ${e.index} after ${n.applied}`));
-        n.applied = e.index;
-        const cmd = JSON.parse(dec.decode(e.data)) as {
-          key?: string;
-          value?: string;
-          marker?: number;
-        };
-        if (cmd.key !== undefined && cmd.value !== undefined) n.kv.set(cmd.key, cmd.value);
-        return undefined;
-      },
-      snapshot: () =>
-        enc.encode(JSON.stringify({ kv: [...n.kv], pad: 'p'.repeat(this.snapshotPadBytes) })),
-      restore: (s: Snapshot) => {
-        n.kv = new Map((JSON.parse(dec.decode(s.data)) as { kv: [string, string][] }).kv);
-        n.applied = s.meta.index;
-      },
-    };
-  }
-
   private onNodeError(n: SimNode, proc: Process, err: unknown): void {
     const code = (err as RaftError).code;
     if (code === 'RAFT_STORAGE_WRITE' || code === 'RAFT_STORAGE_FAILED') {
@@ -427,31 +366,12 @@ class NodeSimulation {
       if (!this.flipped && this.rng.next() < 0.25) this.flip(n);
     } else this.stats.kills = (this.stats.kills ?? 0) + 1;
     this.trace(`${powerLoss ? 'power loss' : 'kill'} ${n.id}`);
-    if (powerLoss) this.checkDurableMajority();
+    if (powerLoss)
+      if (!this.flipped && (this.stats.configChanges ?? 0) === 0)
+        checkDurableMajority(this.nodes, this.inv);
     this.sched.after(this.rng.int(20, 300), undefined, () => {
       if (!this.healed && !n.removed) this.start(n);
     });
-  }
-
-  /**
-   * Raft's safety rests on every committed entry being durable on a majority
-   * (acknowledgements follow fsyncs). Checked at each power loss while the
-   * membership is the bootstrap one and no disk was lost to corruption.
-   */
-  private checkDurableMajority(): void {
-    if ((this.stats.configChanges ?? 0) > 0) return;
-    const voters = [...this.nodes.values()].filter((n) => n.bootstrap !== undefined);
-    if (this.flipped) return;
-    const majority = Math.floor(voters.length / 2) + 1;
-    for (const [index, c] of this.inv.committed) {
-      const holders = voters.filter(
-        (n) => n.acked.log.base >= index || n.acked.log.at(index) === c.term,
-      ).length;
-      if (holders < majority)
-        throw new Violation(
-          `durability: committed entry ${index} is durable on ${holders} of ${voters.length} voters`,
-        );
-    }
   }
 
   private flip(n: SimNode): void {
@@ -643,119 +563,13 @@ class NodeSimulation {
     );
   }
 
-  // ---------------------------------------------------------------- clients
-
-  private client(c: number): void {
-    const live = this.live();
-    const n = live[this.rng.int(0, live.length)];
-    if (n?.node === undefined || n.proc === undefined) {
-      this.sched.after(20, undefined, () => this.client(c));
-      return;
-    }
-    const key = this.rng.next() < 0.5 ? 'x' : 'y';
-    const input: RegisterInput =
-      this.rng.next() < 0.55
-        ? { key, kind: 'write', value: `v${this.nextValue++}` }
-        : { key, kind: 'read' };
-    const op: ClientOp = {
-      id: this.ops.length + 1,
-      client: c,
-      node: n.id,
-      proc: n.proc,
-      input,
-      call: ++this.clock,
-      startedAt: this.sched.now,
-    };
-    this.ops.push(op);
-    this.stats.operations = (this.stats.operations ?? 0) + 1;
-    const next = (): void => {
-      if (!this.healed || this.sched.now < this.chaosMs + this.livenessMs / 2)
-        this.sched.after(this.rng.int(0, 30), undefined, () => this.client(c));
-    };
-    const settle = (outcome: ClientOp['outcome'], output?: RegisterOutput): void => {
-      op.outcome = outcome;
-      op.settledAt = this.sched.now;
-      if (outcome === 'ok') {
-        op.ret = ++this.clock;
-        op.output = output ?? null;
-      }
-      next();
-    };
-    const failed = (err: unknown): void => {
-      if (!(err instanceof RaftError)) {
-        this.fail(new Violation(`untyped error from ${n.id}: ${String(err)}`));
-        return;
-      }
-      const certain =
-        err.code === 'RAFT_NOT_LEADER' ||
-        err.code === 'RAFT_TRANSFER_IN_PROGRESS' ||
-        (err.code === 'RAFT_PROPOSAL_DROPPED' && !err.message.includes('outcome unknown'));
-      settle(input.kind === 'read' || certain ? 'failed' : 'unknown');
-    };
-    const node = n.node;
-    if (input.kind === 'write') {
-      node
-        .propose(enc.encode(JSON.stringify({ key, value: input.value })))
-        .then(() => settle('ok'), failed);
-    } else {
-      node.readIndex().then(() => settle('ok', n.kv.get(key) ?? null), failed);
-    }
-  }
-
-  private history(): Operation<RegisterInput, RegisterOutput>[] {
-    const out: Operation<RegisterInput, RegisterOutput>[] = [];
-    for (const op of this.ops) {
-      if (op.outcome === 'failed') continue;
-      if (op.outcome === 'ok')
-        out.push({
-          call: op.call,
-          ret: op.ret as number,
-          input: op.input,
-          output: op.output,
-          client: op.client,
-        });
-      else if (op.input.kind === 'write')
-        out.push({
-          call: op.call,
-          ret: Number.POSITIVE_INFINITY,
-          input: op.input,
-          output: undefined,
-          client: op.client,
-        });
-    }
-    return out;
-  }
-
   // ---------------------------------------------------------------- liveness
-
-  /** Pending operations on processes still running (a crashed process's callers saw the connection drop). */
-  private pendingOps(): ClientOp[] {
-    const reads = this.options.checkReadLiveness === true;
-    return this.ops.filter(
-      (o) => o.outcome === undefined && o.proc.alive && (reads || o.input.kind === 'write'),
-    );
-  }
-
-  private converged(): string | undefined {
-    const l = this.leader();
-    if (l?.node === undefined) return 'no leader';
-    const s = l.node.status();
-    const members = [...s.membership.voters, ...s.membership.learners];
-    for (const id of members) {
-      const n = this.nodes.get(id) as SimNode;
-      if (n.diskDead) continue;
-      if (n.node === undefined) return `${id} is not running`;
-      const applied = n.node.status().appliedIndex;
-      if (applied < s.commitIndex) return `${id} applied ${applied} of ${s.commitIndex}`;
-      if (JSON.stringify([...n.kv].sort()) !== JSON.stringify([...l.kv].sort()))
-        return `${id} state differs from ${l.id}`;
-    }
-    return undefined;
-  }
 
   private settled(): boolean {
     return (
-      this.markersCommitted >= 3 && this.pendingOps().length === 0 && this.converged() === undefined
+      this.markersCommitted >= 3 &&
+      this.clients.pendingOps().length === 0 &&
+      converged(this.nodes, this.leader()) === undefined
     );
   }
 
@@ -764,19 +578,19 @@ class NodeSimulation {
       throw new Violation(
         `liveness: ${this.markersCommitted} markers committed in ${this.livenessMs}ms after healing (one link slow and lossy)`,
       );
-    const pending = this.pendingOps();
+    const pending = this.clients.pendingOps();
     if (pending.length > 0) {
       const o = pending[0] as ClientOp;
       throw new Violation(
         `liveness: ${pending.length} operations never settled, e.g. ${o.input.kind} on ${o.node} started at ${o.startedAt.toFixed(0)}ms`,
       );
     }
-    const late = this.ops.filter(
+    const late = this.clients.ops.filter(
       (o) => o.settledAt !== undefined && o.settledAt > this.chaosMs + this.livenessMs,
     );
     if (late.length > 0)
       throw new Violation(`liveness: ${late.length} operations settled after the bound`);
-    const c = this.converged();
+    const c = converged(this.nodes, this.leader());
     if (c !== undefined) throw new Violation(`convergence: ${c}`);
   }
 }

@@ -162,6 +162,15 @@ export class FileStorage implements RaftStorage {
         await this.append(this.headerRecords(), 0);
         tail.selfContained = true;
       }
+      if (this.sync) {
+        // A killed process may have left records written but never synced; they are in the page
+        // cache, so this load sees them and the node will act on them (ack them, vote by them).
+        // Make them durable first, or a power loss later takes back what was acknowledged.
+        await this.guard(tail.path, 0, 0, () => this.fs.syncFile(tail.path));
+        await this.guard(this.walDir, 0, 0, () => this.fs.syncDir(this.walDir));
+        await this.guard(this.snapDir, 0, 0, () => this.fs.syncDir(this.snapDir));
+        this.syncs++;
+      }
     }
     this.loaded = true;
     return {
