@@ -54,7 +54,8 @@ class Inode {
 
   sync(): void {
     if (this.syncPoints.length > 64) this.syncPoints.splice(0, 32);
-    this.syncPoints.push(this.size);
+    // A sync with nothing new (load() syncing what it read) is not a record boundary.
+    if (this.syncPoints[this.syncPoints.length - 1] !== this.size) this.syncPoints.push(this.size);
     this.durable = undefined;
     this.syncedSize = this.size;
   }
