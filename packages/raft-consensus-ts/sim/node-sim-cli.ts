@@ -47,6 +47,8 @@ export async function runNodeCampaign(o: CampaignOptions): Promise<number> {
       console.log(
         `${done}/${o.seeds} seeds, ${violations} violations, ${s.toFixed(1)}s (${(done / s).toFixed(1)} seeds/s)`,
       );
+      // Totals so far, so that a campaign cut short by a time limit still reports what it injected.
+      console.log(JSON.stringify({ start: o.start, done, violations, totals }));
     }
   }
   console.log(JSON.stringify({ start: o.start, seeds: o.seeds, violations, totals }));
