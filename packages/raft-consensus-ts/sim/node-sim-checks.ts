@@ -119,7 +119,12 @@ export interface StorageHooks {
   /** What the node says it is at the moment of a save (undefined before it started). */
   readonly status: () => Status | undefined;
   /** What the node's storage acknowledged, across restarts of its process. */
-  readonly acked: { hardState: HardState; log: TermLog };
+  readonly acked: {
+    hardState: HardState;
+    log: TermLog;
+    /** A save or snapshot issued but not acknowledged: after a kill it may still have landed whole. */
+    inflight?: readonly Entry[] | 'snapshot';
+  };
 }
 
 export function newAcked(): StorageHooks['acked'] {
@@ -157,7 +162,15 @@ export class CheckedStorage implements RaftStorage {
       throw new Violation(`durability: ${node} lost snapshot ${acked.log.base} (loaded ${base})`);
     const loaded = new TermLog();
     loaded.reset(state);
-    for (let i = Math.max(base, acked.log.base) + 1; i <= acked.log.last(); i++) {
+    const inflight = acked.inflight;
+    const snapshotLanded = inflight === 'snapshot' && base > acked.log.base;
+    const first = inflight !== undefined && inflight !== 'snapshot' ? inflight[0] : undefined;
+    // An unacknowledged save is one record: it landed whole (its entries replace the log from its first index) or not at all.
+    const landed =
+      first !== undefined &&
+      (inflight as readonly Entry[]).every((e) => e.index <= base || loaded.at(e.index) === e.term);
+    const checkTo = landed && first !== undefined ? first.index - 1 : acked.log.last();
+    for (let i = Math.max(base, acked.log.base) + 1; !snapshotLanded && i <= checkTo; i++) {
       if (loaded.at(i) !== acked.log.at(i))
         throw new Violation(
           `durability: ${node} acknowledged entry ${i} (t${acked.log.at(i)}), loaded t${loaded.at(i) ?? 'none'}`,
@@ -165,6 +178,7 @@ export class CheckedStorage implements RaftStorage {
     }
     acked.hardState = hs;
     acked.log.reset(state);
+    acked.inflight = undefined;
     this.stored.reset(state);
     this.loadedState = state;
     return state;
@@ -172,8 +186,10 @@ export class CheckedStorage implements RaftStorage {
 
   async save(hardState: HardState | undefined, entries: readonly Entry[]): Promise<void> {
     this.hooks.inv.stored(this.hooks.node, this.stored, entries, this.hooks.status());
-    await this.inner.save(hardState, entries);
     const { acked } = this.hooks;
+    if (entries.length > 0) acked.inflight = entries;
+    await this.inner.save(hardState, entries);
+    acked.inflight = undefined;
     if (
       hardState &&
       (hardState.term !== acked.hardState.term || hardState.vote !== acked.hardState.vote)
@@ -185,7 +201,9 @@ export class CheckedStorage implements RaftStorage {
   async saveSnapshot(snapshot: Snapshot): Promise<void> {
     const { index, term } = snapshot.meta;
     this.stored.snapshot(index, term);
+    this.hooks.acked.inflight = 'snapshot';
     await this.inner.saveSnapshot(snapshot);
+    this.hooks.acked.inflight = undefined;
     this.hooks.acked.log.snapshot(index, term);
   }
 

@@ -123,7 +123,6 @@ class NodeSimulation {
       maxInflightMessages: r.next() < 0.5 ? r.int(1, 4) : 64,
       preVote: r.next() < 0.8,
       checkQuorum: r.next() < 0.8,
-      randomSeed: options.seed,
     };
     this.snapshotEvery = r.int(8, 40);
     this.snapshotPadBytes = r.next() < 0.3 ? r.int(20_000, 200_000) : r.int(0, 2_000);
@@ -271,7 +270,11 @@ class NodeSimulation {
       transport,
       stateMachine: simStateMachine(n, this.inv, (v) => this.fail(v), this.snapshotPadBytes),
       ...(n.bootstrap === undefined ? {} : { bootstrap: n.bootstrap }),
-      config: this.raftConfig,
+      // Each node and incarnation its own election jitter: shared jitter means endless split votes.
+      config: {
+        ...this.raftConfig,
+        randomSeed: hashSeed(`${this.options.seed}:${n.id}:${n.incarnation}`),
+      },
       tickMs: this.tickMs,
       clock,
       snapshotEvery: this.snapshotEvery,
@@ -499,6 +502,7 @@ class NodeSimulation {
       spare.removed = false;
       spare.fs = this.newFs();
       spare.acked = newAcked();
+      spare.flipOracle = undefined;
       spare.kv = new Map();
       spare.applied = 0;
       this.start(spare);
