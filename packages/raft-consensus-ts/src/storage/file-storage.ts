@@ -134,8 +134,8 @@ export class FileStorage implements RaftStorage {
       });
       if (validEnd < data.length) {
         // A torn tail: the crash happened mid-write, so nothing after it was acknowledged.
-        await this.fs.truncate(path, validEnd);
-        await this.fs.syncFile(path);
+        await this.guard(path, 0, 0, () => this.fs.truncate(path, validEnd));
+        await this.guard(path, 0, 0, () => this.fs.syncFile(path));
         seg.size = validEnd;
       }
       this.segments.push(seg);
