@@ -89,7 +89,9 @@ describe('predictive policy', () => {
     const reactive = Math.ceil(70 / 7);
     expect(decision.desiredReplicas).toBeGreaterThan(reactive);
     expect(decision.reason).toMatch(/forecast/);
-    expect(decision.predictedRequestRatePerSecond).toBeGreaterThan(70);
+    expect(
+      (decision as { predictedRequestRatePerSecond?: number }).predictedRequestRatePerSecond,
+    ).toBeGreaterThan(70);
   });
 
   it('holds a scale-down for the stabilization window', () => {
