@@ -367,6 +367,7 @@ export class Agent {
             out.set(service, (out.get(service) ?? 0) + n);
         return out;
       },
+      staleRefused: () => member.executor.fencing.refused,
       reportAgeMs: () => {
         const now = performance.now();
         return new Map([...this.#peers].map(([id, p]) => [id, now - p.receivedAtMs]));

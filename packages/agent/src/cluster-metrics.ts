@@ -64,7 +64,37 @@ export interface ClusterMetricsSource {
   /** Healthy replicas per service over all nodes, from the latest reports. */
   running(): ReadonlyMap<string, number>;
   reportAgeMs(): ReadonlyMap<string, number>;
-  /** Locks held in the replicated state. */
+  /** Commands this agent refused for a stale fencing token, by service. */
+  staleRefused(): ReadonlyMap<string, number>;
+}
+
+/** Until ServiceSpec carries a recovery SLA, every service may spend this long below desired. */
+export const DEFAULT_RECOVERY_SLA_SECONDS = 60;
+
+/**
+ * How long each service has been below desired without a break, as seen at
+ * each scrape (a dip between two scrapes that heals before the next is not
+ * seen). Monotonic `nowMs`.
+ */
+export class BelowDesired {
+  readonly #since = new Map<string, number>();
+  observe(
+    desired: ReadonlyMap<string, number>,
+    running: ReadonlyMap<string, number>,
+    nowMs: number,
+  ) {
+    const out: { labels: { service: string }; value: number }[] = [];
+    for (const [service, want] of desired) {
+      const below = (running.get(service) ?? 0) < want;
+      if (!below) this.#since.delete(service);
+      else if (!this.#since.has(service)) this.#since.set(service, nowMs);
+      const since = this.#since.get(service);
+      out.push({ labels: { service }, value: since === undefined ? 0 : (nowMs - since) / 1000 });
+    }
+    for (const service of [...this.#since.keys()])
+      if (!desired.has(service)) this.#since.delete(service);
+    return out;
+  }
 }
 
 /** Registers the cluster's gauges and returns the leader-change hook (call it on each `leader-changed`). */
@@ -149,6 +179,35 @@ export function registerClusterMetrics(m: MetricsRegistry, src: ClusterMetricsSo
     "Age of the node's latest report as this node measured it.",
     () => [...src.reportAgeMs()].map(([id, ms]) => ({ labels: { node_id: id }, value: ms / 1000 })),
     ['node_id'],
+  );
+  m.counterFrom(
+    'coxswain_stale_tokens_refused_total',
+    'On an agent: commands refused because their fencing token was below the highest stored for the service.',
+    () => [...src.staleRefused()].map(([service, value]) => ({ labels: { service }, value })),
+    ['service'],
+  );
+  const desiredOf = () =>
+    new Map(
+      Object.entries(src.snapshot().services)
+        .filter(([, r]) => !r.deleted)
+        .map(([service, r]) => [service, r.desiredReplicas] as const),
+    );
+  const below = new BelowDesired();
+  m.gauge(
+    'coxswain_service_below_desired_seconds',
+    'How long running has been below desired without a break (0 when it is not), as seen at scrapes.',
+    () => below.observe(desiredOf(), src.running(), performance.now()),
+    ['service'],
+  );
+  m.gauge(
+    'coxswain_service_recovery_sla_seconds',
+    'The time the service may spend below desired (60 s until ServiceSpec carries an SLA).',
+    () =>
+      [...desiredOf().keys()].map((service) => ({
+        labels: { service },
+        value: DEFAULT_RECOVERY_SLA_SECONDS,
+      })),
+    ['service'],
   );
   return () => changes.inc();
 }

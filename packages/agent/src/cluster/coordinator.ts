@@ -251,6 +251,7 @@ export class Coordinator {
       outcome,
       traceId,
       atEpochMs: Date.now(),
+      monoNowMs: performance.now(),
     });
   }
 
@@ -271,6 +272,10 @@ export class Coordinator {
         );
       }
       for (const nodeId of decision.dead) {
+        const onIt = [...this.#o.state.services()]
+          .filter(([, r]) => (r.placement[nodeId] ?? 0) > 0)
+          .map(([name]) => name);
+        this.#o.observer?.nodeDead(onIt, performance.now());
         changes.push(
           this.#o
             .propose({ type: 'node.declare', at, nodeId, state: 'dead' })

@@ -30,6 +30,8 @@ export interface DecisionContext {
   readonly outcome: LockedOutcome;
   readonly traceId?: string | undefined;
   readonly atEpochMs: number;
+  /** Monotonic ms when the operation ended. */
+  readonly monoNowMs: number;
 }
 
 /**

@@ -24,6 +24,9 @@ export class LeaderObserver {
   readonly #commands: Counter;
   readonly #decisionDuration: Histogram;
   readonly #decisionsTotal: Counter;
+  readonly #heal: Histogram;
+  /** Services that had replicas on a node declared dead, with when it was declared (monotonic ms). */
+  readonly #healing = new Map<string, number>();
 
   constructor(m: MetricsRegistry) {
     this.#commitLatency = m.histogram(
@@ -48,10 +51,21 @@ export class LeaderObserver {
       [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
       ['policy'],
     );
+    this.#heal = m.histogram(
+      'coxswain_heal_duration_seconds',
+      "From a node declared dead to its replicas' replacements running and healthy (kind=node).",
+      [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120],
+      ['kind'],
+    );
     this.#decisionsTotal = m.counter('coxswain_decisions_total', 'Decisions the leader made.', [
       'service',
       'outcome',
     ]);
+  }
+
+  /** A node was declared dead with replicas of these services on it: their replacement is timed. */
+  nodeDead(services: readonly string[], nowMs: number): void {
+    for (const s of services) if (!this.#healing.has(s)) this.#healing.set(s, nowMs);
   }
 
   committed(seconds: number): void {
@@ -70,5 +84,11 @@ export class LeaderObserver {
   operationEnded(c: DecisionContext): void {
     const rec = this.decisions.record(c);
     this.#decisionsTotal.inc({ service: c.service, outcome: rec.outcome.status });
+    const since = this.#healing.get(c.service);
+    if (since !== undefined && c.outcome.status === 'done' && c.outcome.failed === 0) {
+      // The agents reply once the replacements run and are healthy.
+      this.#heal.observe((c.monoNowMs - since) / 1000, { kind: 'node' });
+      this.#healing.delete(c.service);
+    }
   }
 }

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { registerAgentCommand } from './agent.js';
 import { registerCommandsCommand } from './commands.js';
 import { registerEventsCommand } from './events.js';
+import { registerExplainCommand } from './explain.js';
 import { registerForecastCommand } from './forecast.js';
 import { registerLabCommand } from './lab.js';
 import { registerLocksCommand } from './locks.js';
@@ -29,5 +30,6 @@ export function registerCommands(program: Command): void {
   registerLocksCommand(program);
   registerEventsCommand(program);
   registerTracesCommand(program);
+  registerExplainCommand(program);
   registerVoterCommand(program);
 }
