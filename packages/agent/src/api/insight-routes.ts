@@ -41,6 +41,7 @@ export function registerInsightRoutes(
         if (!leaderId || !address)
           throw new NoLeaderError('no leader known: decisions are kept by the leader', address);
         return await forward(
+          kit,
           `${address}/v1/services/${encodeURIComponent(name)}/decisions?limit=${limit}`,
           address,
         );
@@ -60,7 +61,7 @@ export function registerInsightRoutes(
   });
 }
 
-async function forward(url: string, leaderAddress: string) {
+async function forward(kit: RouteKit, url: string, leaderAddress: string) {
   let res: Response;
   try {
     res = await fetch(url, { signal: AbortSignal.timeout(FORWARD_TIMEOUT_MS) });
@@ -76,9 +77,5 @@ async function forward(url: string, leaderAddress: string) {
   }
   const decoded = decode(DecisionsReply, text, { where: `GET ${url}`, maxBytes: 16 * 1024 * 1024 });
   if (!decoded.ok) throw decoded.error;
-  return {
-    status: 200,
-    headers: { 'content-type': 'application/json; charset=utf-8' },
-    body: JSON.stringify(decoded.value),
-  };
+  return kit.jsonReply(decoded.value, decoded.value.meta);
 }
