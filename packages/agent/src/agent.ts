@@ -24,7 +24,7 @@ import { runningByService } from './api/cluster-api.js';
 import { type MountedClusterApi, mountClusterApi } from './api/mount-cluster-api.js';
 import { ClusterMember, type LocalMemberOptions } from './cluster/cluster-member.js';
 import { LeaderObserver } from './cluster/leader-observer.js';
-import { raftHealth, registerClusterMetrics } from './cluster-metrics.js';
+import { raftHealth, registerClusterMetrics, rejectedLabels } from './cluster-metrics.js';
 import { HttpServer, json, text } from './http-server.js';
 import { RateLimitedLog, subscribeValidated } from './inbound.js';
 import { createLogger, type Logger } from './logger.js';
@@ -123,6 +123,7 @@ export class Agent {
       'coxswain_rejected_messages_total',
       'NATS messages dropped because they failed their schema.',
       ['reason', 'subject'],
+      rejectedLabels,
     );
     const published = m.counter('coxswain_reports_published_total', 'Node reports published.');
     const dropped = m.counter(
@@ -229,6 +230,11 @@ export class Agent {
               config: this.config,
               logger: this.logger,
               onRejected: countOnce,
+              apiRejected: this.metrics.counter(
+                'coxswain_api_rejected_total',
+                'API requests refused, by route and error code.',
+                ['route', 'code'],
+              ),
               decisions: (service, limit) => this.observer.decisions.recent(service, limit),
               health: () => this.health(),
             });

@@ -7,6 +7,34 @@ import type { ClusterHealth, ClusterStateSnapshot } from '@coxswain/protocol';
 import type { Status } from 'raft-consensus-ts';
 import type { MetricsRegistry } from './metrics-registry.js';
 
+/**
+ * `coxswain_rejected_messages_total`'s labels as METRICS.md defines them: the
+ * kind of subject (report, raft, cmd, events, api; other for the rest) and
+ * the reason (invalid, malformed, too_large; else the code, lower-cased).
+ */
+export function rejectedLabels(labels: Readonly<Record<string, string>>): Record<string, string> {
+  const subject = labels.subject ?? '';
+  const kind = /(^|\.)report(\.|$)/.test(subject)
+    ? 'report'
+    : /(^|\.)raft(\.|$)/.test(subject)
+      ? 'raft'
+      : /(^|\.)cmd(\.|$)|^reply /.test(subject)
+        ? 'cmd'
+        : /(^|\.)events?(\.|$)|^(listener|publish|decode)$/.test(subject)
+          ? 'events'
+          : /(^|\.)api(\.|$)/.test(subject)
+            ? 'api'
+            : 'other';
+  const code = labels.reason ?? '';
+  const reason =
+    {
+      COX_INVALID_PAYLOAD: 'invalid',
+      COX_MALFORMED_PAYLOAD: 'malformed',
+      COX_PAYLOAD_TOO_LARGE: 'too_large',
+    }[code] ?? code.replace(/^COX_/, '').toLowerCase();
+  return { subject: kind, reason };
+}
+
 /** A voter unheard from for longer than this, or further behind, is not healthy. */
 export const HEALTHY_CONTACT_MS = 5000;
 export const HEALTHY_LAG_ENTRIES = 1000;

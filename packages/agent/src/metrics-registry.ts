@@ -25,17 +25,21 @@ export class Counter {
   readonly name: string;
   readonly #inner: prom.Counter<string>;
   readonly #values = new Map<string, number>();
-  constructor(inner: prom.Counter<string>, name: string) {
+  readonly #normalize: ((labels: Labels) => Labels) | undefined;
+  constructor(inner: prom.Counter<string>, name: string, normalize?: (labels: Labels) => Labels) {
     this.#inner = inner;
     this.name = name;
+    this.#normalize = normalize;
   }
-  inc(labels?: Labels, by = 1): void {
+  inc(given?: Labels, by = 1): void {
+    const labels = given && this.#normalize ? this.#normalize(given) : given;
     if (labels && Object.keys(labels).length > 0) this.#inner.inc(labels, by);
     else this.#inner.inc(by);
     const key = keyOf(labels);
     this.#values.set(key, (this.#values.get(key) ?? 0) + by);
   }
-  get(labels?: Labels): number {
+  get(given?: Labels): number {
+    const labels = given && this.#normalize ? this.#normalize(given) : given;
     return this.#values.get(keyOf(labels)) ?? 0;
   }
   /** Sum over every label set. */
@@ -115,7 +119,13 @@ export class MetricsRegistry {
     if (options.defaultMetrics !== false) prom.collectDefaultMetrics({ register: this.registry });
   }
 
-  counter(name: string, help: string, labelNames: readonly string[] = []): Counter {
+  /** `normalize` maps the labels callers give onto the exported ones (bounded values). */
+  counter(
+    name: string,
+    help: string,
+    labelNames: readonly string[] = [],
+    normalize?: (labels: Labels) => Labels,
+  ): Counter {
     const existing = this.#counters.get(name);
     if (existing) return existing;
     const inner = new prom.Counter({
@@ -124,7 +134,7 @@ export class MetricsRegistry {
       labelNames: [...labelNames],
       registers: [this.registry],
     });
-    const c = new Counter(inner, name);
+    const c = new Counter(inner, name, normalize);
     this.#counters.set(name, c);
     return c;
   }
