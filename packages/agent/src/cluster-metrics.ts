@@ -32,7 +32,7 @@ export function rejectedLabels(labels: Readonly<Record<string, string>>): Record
       COX_MALFORMED_PAYLOAD: 'malformed',
       COX_PAYLOAD_TOO_LARGE: 'too_large',
     }[code] ?? code.replace(/^COX_/, '').toLowerCase();
-  return { subject: kind, reason };
+  return { reason, subject: kind };
 }
 
 /** A voter unheard from for longer than this, or further behind, is not healthy. */
