@@ -208,26 +208,19 @@ describe('agent end to end', () => {
     const peer: NodeReport = { ...received.at(-1)!.report, nodeId: 'n2', seq: 0 };
     client.publish(S.report('n2'), JSON.stringify(peer));
     await client.flush();
-    const label = `subject="${S.reports}"`;
+    const label = `subject="report"`;
     await pollUntil(
       'the rejects to be counted',
       async () => {
         const text = (await agent.http.inject('GET', '/metrics')).body;
-        return metric(
-          text,
-          `coxswain_rejected_messages_total{reason="COX_PAYLOAD_TOO_LARGE",${label}}`,
-        ) === 1
+        return metric(text, `coxswain_rejected_messages_total{reason="too_large",${label}}`) === 1
           ? text
           : undefined;
       },
       5000,
     ).then((text) => {
-      expect(
-        metric(text, `coxswain_rejected_messages_total{reason="COX_MALFORMED_PAYLOAD",${label}}`),
-      ).toBe(2);
-      expect(
-        metric(text, `coxswain_rejected_messages_total{reason="COX_INVALID_PAYLOAD",${label}}`),
-      ).toBe(1);
+      expect(metric(text, `coxswain_rejected_messages_total{reason="malformed",${label}}`)).toBe(2);
+      expect(metric(text, `coxswain_rejected_messages_total{reason="invalid",${label}}`)).toBe(1);
     });
     await pollUntil('the peer report', () => (agent.peers().has('n2') ? true : undefined), 5000);
     expect(agent.peers().has('evil')).toBe(false);
@@ -246,7 +239,7 @@ describe('reporter', () => {
   it('sends an oversize report without its container list, counted, rather than one peers would refuse', async () => {
     const registry = new MetricsRegistry();
     const published = registry.counter('published', 'p');
-    const dropped = registry.counter('dropped', 'd');
+    const dropped = registry.counter('dropped', 'd', ['reason']);
     const link = new NatsLink({ servers: [ns.url], name: 'trim-test' });
     expect(await link.start(5000)).toBe(true);
     const reporter = new Reporter({

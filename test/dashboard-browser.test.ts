@@ -11,6 +11,7 @@ import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Lab, loadServiceSpec } from '@coxswain/lab';
+import { DecisionsReply } from '@coxswain/protocol';
 import { makeTempDir, pollUntil } from '@coxswain/testkit';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
@@ -212,6 +213,73 @@ describe('the dashboard in chromium against a live lab', () => {
       await shot(page, 'cluster-after-failover');
       expect(errors).toEqual([]);
       expect(foreign).toEqual([]);
+    } finally {
+      await browser?.close();
+      await lab.stop();
+      rmSync(stateDir, { recursive: true, force: true });
+    }
+  }, 300_000);
+  it('the decision view explains a scale-up', async () => {
+    mkdirSync(SHOTS, { recursive: true });
+    const stateDir = makeTempDir('cxdd-');
+    const lab = await Lab.start({
+      hosts: 3,
+      natsServers: 1,
+      stateDir,
+      network: 'netns',
+      log: () => {},
+      agentCommand: [process.execPath, '--conditions=@coxswain/source', '--import', tsx, bin],
+      services: [],
+    });
+    let browser: Browser | undefined;
+    try {
+      const leader = (await lab.waitForLeader(90_000)).leader!.id;
+      await lab.waitForAllNodes(60_000);
+      await lab.api(leader).applyService(loadServiceSpec());
+      await pollUntil(
+        'web at its minimum',
+        async () => {
+          const web = (await lab.api(leader).services()).services.find((s) => s.name === 'web');
+          return web && Object.values(web.running).reduce((a, b) => a + b, 0) === 2
+            ? web
+            : undefined;
+        },
+        60_000,
+        250,
+      );
+      await lab.api(leader).scaleService('web', 5);
+      const served = lab.hosts.find((h) => h.name !== leader)!;
+      const reply = await pollUntil(
+        'a scale-up decision for web',
+        async () => {
+          const r = await fetch(`${served.apiUrl}/v1/services/web/decisions?limit=20`);
+          if (!r.ok) return undefined;
+          const body = DecisionsReply.parse(await r.json());
+          return body.decisions.some((d) => d.desiredReplicas === 5 && d.currentReplicas < 5)
+            ? body
+            : undefined;
+        },
+        30_000,
+        250,
+      );
+      const d = reply.decisions.find((x) => x.desiredReplicas === 5 && x.currentReplicas < 5)!;
+      expect(d.binding.rule).toBe('manual_pin');
+      expect(d.outcome.status).toBe('scaled');
+      browser = await launchChromium();
+      const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+      const errors = watchErrors(page);
+      await page.goto(`${served.apiUrl}/#decisions/web`);
+      const card = page.locator(`[data-decision="${d.id}"]`);
+      await card.waitFor({ timeout: 10_000 });
+      await expect(card.getAttribute('data-direction')).resolves.toBe('up');
+      await expect(card.locator('.delta').textContent()).resolves.toContain(
+        `${d.currentReplicas} → 5`,
+      );
+      await expect(card.locator('.rule').textContent()).resolves.toBe('manual pin');
+      await expect(card.locator('.why').textContent()).resolves.toBe(d.binding.detail);
+      await expect(card.locator('.reason').textContent()).resolves.toBe(d.reason);
+      await shot(page, 'decisions-scale-up');
+      expect(errors).toEqual([]);
     } finally {
       await browser?.close();
       await lab.stop();

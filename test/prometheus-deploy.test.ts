@@ -3,8 +3,8 @@
  * written to (deploy/prometheus/METRICS.md): Debian's promtool checks the
  * scrape config and the alert rules and runs the rules' unit tests; the
  * Grafana dashboard parses and queries only metrics the table defines, with
- * the suffixes their types allow. (That every metric exists on a live agent
- * waits for the agent's move to prom-client.)
+ * the suffixes their types allow. That every metric they query exists on a
+ * live agent is checked in test/prometheus-lab.test.ts.
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';

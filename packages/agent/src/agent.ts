@@ -20,8 +20,11 @@ import {
   traceHeaders,
 } from '@coxswain/telemetry';
 import { SpanStatusCode, trace } from '@opentelemetry/api';
+import { runningByService } from './api/cluster-api.js';
 import { type MountedClusterApi, mountClusterApi } from './api/mount-cluster-api.js';
 import { ClusterMember, type LocalMemberOptions } from './cluster/cluster-member.js';
+import { LeaderObserver } from './cluster/leader-observer.js';
+import { raftHealth, registerClusterMetrics, rejectedLabels } from './cluster-metrics.js';
 import { HttpServer, json, text } from './http-server.js';
 import { RateLimitedLog, subscribeValidated } from './inbound.js';
 import { createLogger, type Logger } from './logger.js';
@@ -76,6 +79,8 @@ export class Agent {
   readonly config: AgentConfig;
   readonly logger: Logger;
   readonly metrics = new MetricsRegistry();
+  /** The leader's decision log and its histograms (leader-observer.ts). */
+  readonly observer = new LeaderObserver(this.metrics);
   readonly driver: DockerDriver;
   readonly stats: ContainerStatsCollector;
   readonly sampler: Sampler;
@@ -116,12 +121,15 @@ export class Agent {
     const m = this.metrics;
     this.rejected = m.counter(
       'coxswain_rejected_messages_total',
-      'Inbound NATS messages dropped, by subject and reason.',
+      'NATS messages dropped because they failed their schema.',
+      ['reason', 'subject'],
+      rejectedLabels,
     );
     const published = m.counter('coxswain_reports_published_total', 'Node reports published.');
     const dropped = m.counter(
       'coxswain_reports_dropped_total',
       'Node reports not published, by reason (disconnected, too_large, error; containers_trimmed = sent without the container list).',
+      ['reason'],
     );
     this.#sampleFailures = m.counter(
       'coxswain_sample_failures_total',
@@ -203,13 +211,18 @@ export class Agent {
         driver: this.driver,
         logger: this.logger,
         onRejected: countOnce,
+        observer: this.observer,
         ...(typeof options.cluster === 'object' ? options.cluster : {}),
       });
       this.member = member;
+      const leaderChanged = this.#registerClusterMetrics(member);
       this.predictedRates ??= () => member.predictedRates();
       this.link.onFirstConnect((nc) => {
         this.#memberJoining = member.connect(nc).then(
           () => {
+            member.raft?.on('event', (e) => {
+              if (e.type === 'leader-changed') leaderChanged();
+            });
             this.#clusterApi = mountClusterApi({
               router: this.http.router,
               member,
@@ -217,6 +230,13 @@ export class Agent {
               config: this.config,
               logger: this.logger,
               onRejected: countOnce,
+              apiRejected: this.metrics.counter(
+                'coxswain_api_rejected_total',
+                'API requests refused, by route and error code.',
+                ['route', 'code'],
+              ),
+              decisions: (service, limit) => this.observer.decisions.recent(service, limit),
+              health: () => this.health(),
             });
           },
           (error: unknown) => this.logger.error('cluster member could not join', { error }),
@@ -321,57 +341,100 @@ export class Agent {
     return { nats: this.link.connected, docker: this.driver.streamConnected };
   }
 
+  /** Raft health as `GET /v1/cluster` shows it: on the leader, else null. */
+  health(): ReturnType<typeof raftHealth> {
+    const status = this.member?.status();
+    if (!status) return null;
+    const now = performance.now();
+    const contactAgeMs = new Map<string, number>();
+    for (const [id, p] of this.#peers) contactAgeMs.set(id, now - p.receivedAtMs);
+    const nc = this.link.connection;
+    const known = new Set<string>(this.config.nats.servers);
+    for (const url of nc?.info?.connect_urls ?? []) known.add(url);
+    return raftHealth({
+      status,
+      contactAgeMs,
+      connectedServer: nc && this.link.connected ? nc.getServer() : null,
+      knownServers: [...known],
+    });
+  }
+
+  #registerClusterMetrics(member: ClusterMember): () => void {
+    return registerClusterMetrics(this.metrics, {
+      status: () => member.status(),
+      snapshot: () => member.snapshot(),
+      health: () => this.health(),
+      running: () => {
+        const out = new Map<string, number>();
+        for (const p of this.#peers.values())
+          for (const [service, n] of Object.entries(
+            runningByService({ report: p.report, ageMs: 0 }),
+          ))
+            out.set(service, (out.get(service) ?? 0) + n);
+        return out;
+      },
+      staleRefused: () => member.executor.fencing.refused,
+      reportAgeMs: () => {
+        const now = performance.now();
+        return new Map([...this.#peers].map(([id, p]) => [id, now - p.receivedAtMs]));
+      },
+    });
+  }
+
   #registerMetrics(): void {
     const m = this.metrics;
     const d = this.driver.counters;
-    m.gauge(
+    m.counterFrom(
       'coxswain_docker_events_total',
       'Docker engine events received.',
       () => d.eventsReceived,
     );
-    m.gauge(
+    m.counterFrom(
       'coxswain_docker_stream_reconnects_total',
-      'Docker event stream reconnects.',
+      'Reconnects of the Docker event stream.',
       () => d.streamReconnects,
     );
-    m.gauge(
+    m.counterFrom(
       'coxswain_docker_list_calls_total',
-      'Full container lists (start and resyncs).',
+      'Container list calls to the engine.',
       () => d.listCalls,
     );
-    m.gauge('coxswain_docker_reachable', '1 while the Docker event stream is connected.', () =>
+    m.gauge('coxswain_docker_reachable', '1 when the agent reaches its Docker engine.', () =>
       this.driver.streamConnected ? 1 : 0,
     );
-    m.gauge('coxswain_nats_connected', '1 while connected to NATS.', () =>
+    m.gauge('coxswain_nats_connected', '1 while connected to a NATS server.', () =>
       this.link.connected ? 1 : 0,
     );
-    m.gauge(
+    m.counterFrom(
       'coxswain_nats_reconnects_total',
       'NATS reconnects.',
       () => this.link.counters.reconnects,
     );
-    m.gauge('coxswain_containers', 'Labelled containers in the driver view, by status.', () => {
-      const byStatus = new Map<string, number>();
-      for (const c of this.driver.replicas())
-        byStatus.set(c.status, (byStatus.get(c.status) ?? 0) + 1);
-      return [...byStatus].map(([status, value]) => ({ labels: { status }, value }));
-    });
-    m.gauge('coxswain_stats_reads_total', 'Container stats reads, by source.', () => [
-      { labels: { source: 'cgroup' }, value: this.stats.counters.cgroupReads },
-      { labels: { source: 'streaming' }, value: this.stats.counters.streamingReads },
-      { labels: { source: 'failed' }, value: this.stats.counters.failedReads },
-    ]);
     m.gauge(
-      'coxswain_scrape_failures_total',
-      "Failed scrapes of replicas' metrics endpoints.",
-      () => this.sampler.counters.scrapeFailures,
+      'coxswain_containers',
+      'Containers of coxswain services on this host, by Docker state.',
+      () => {
+        const byState = new Map<string, number>();
+        for (const c of this.driver.replicas())
+          byState.set(c.status, (byState.get(c.status) ?? 0) + 1);
+        return [...byState].map(([state, value]) => ({ labels: { state }, value }));
+      },
+      ['state'],
     );
-    m.gauge('process_cpu_seconds_total', 'User and system CPU time of the agent process.', () => {
-      const u = process.cpuUsage();
-      return (u.user + u.system) / 1e6;
-    });
-    m.gauge('process_resident_memory_bytes', 'Resident set size of the agent process.', () =>
-      process.memoryUsage.rss(),
+    m.counterFrom(
+      'coxswain_stats_reads_total',
+      'Container stats reads, by source.',
+      () => [
+        { labels: { source: 'cgroup' }, value: this.stats.counters.cgroupReads },
+        { labels: { source: 'streaming' }, value: this.stats.counters.streamingReads },
+        { labels: { source: 'failed' }, value: this.stats.counters.failedReads },
+      ],
+      ['source'],
+    );
+    m.counterFrom(
+      'coxswain_scrape_failures_total',
+      "Failed scrapes of a replica's metrics endpoint.",
+      () => this.sampler.counters.scrapeFailures,
     );
   }
 
@@ -385,8 +448,8 @@ export class Agent {
         ready.nats && ready.docker ? 200 : 503,
       );
     });
-    r.add('GET', '/metrics', () =>
-      text(this.metrics.render(), 'text/plain; version=0.0.4; charset=utf-8'),
+    r.add('GET', '/metrics', async () =>
+      text(await this.metrics.render(), this.metrics.contentType),
     );
     r.add('GET', '/v1/node', () => {
       const report = this.#lastReport;

@@ -91,6 +91,11 @@ export class Executor {
   readonly #log: OperationLogEntry[] = [];
   #subscription: Subscription | undefined;
 
+  /** The fencing store this executor admits commands through. */
+  get fencing(): FencingStore {
+    return this.#o.fencing;
+  }
+
   constructor(options: ExecutorOptions) {
     this.#o = { healthTimeoutMs: 30_000, stopTimeoutMs: 2_000, rememberCommands: 1024, ...options };
   }

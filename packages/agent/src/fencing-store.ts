@@ -113,9 +113,15 @@ export class FencingStore {
    * retried command, or the same operation's command after a restart.
    * Callers serialise admissions per service (the executor's per-service lock).
    */
+  /** Commands refused here for a stale token, by service (`coxswain_stale_tokens_refused_total`). */
+  readonly refused = new Map<string, number>();
+
   async admit(service: string, token: number): Promise<void> {
     const highest = this.highest(service);
-    if (token < highest) throw new StaleFencingTokenError(service, token, highest);
+    if (token < highest) {
+      this.refused.set(service, (this.refused.get(service) ?? 0) + 1);
+      throw new StaleFencingTokenError(service, token, highest);
+    }
     if (token === highest) return;
     this.#highest.set(service, token);
     await this.#persist();

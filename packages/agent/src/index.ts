@@ -37,6 +37,7 @@ export {
   type LocalMemberOptions,
 } from './cluster/cluster-member.js';
 export { Coordinator, type CoordinatorOptions } from './cluster/coordinator.js';
+export { bindingOf, DecisionLog, decisionRecordOf } from './cluster/decision-log.js';
 export {
   DECISION_SPANS,
   decisionAttributes,
@@ -48,6 +49,7 @@ export {
   withReportContext,
 } from './cluster/decision-tracing.js';
 export { KeyedMutex } from './cluster/keyed-mutex.js';
+export { raftHealth } from './cluster-metrics.js';
 export {
   type ConfigOverrides,
   convertValue,
@@ -101,7 +103,7 @@ export {
   type LogLevel,
   silentLogger,
 } from './logger.js';
-export { Counter, Gauge, Histogram, type Labels, MetricsRegistry } from './metrics-registry.js';
+export { Counter, Histogram, type Labels, MetricsRegistry } from './metrics-registry.js';
 export { NatsLink, type PublishOutcome, Reporter, reconnectDelayMs } from './reporter.js';
 export {
   type DiedEvent,

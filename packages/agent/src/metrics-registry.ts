@@ -1,41 +1,46 @@
 /**
- * A small Prometheus registry: counters and gauges with labels, rendered in
- * text exposition format 0.0.4. Enough for the agent's own /metrics without a
- * client library; other parts of the agent register their own series on it.
+ * The agent's Prometheus registry, on `prom-client`. A thin layer that keeps
+ * the agent's call sites short: counters the agent increments, counters and
+ * gauges read at scrape time from a callback (so they are never stale), and
+ * histograms. Names, labels and buckets are the table of
+ * deploy/prometheus/METRICS.md; `prom-client`'s default process metrics are
+ * registered too.
  */
+import * as prom from 'prom-client';
+
 export type Labels = Readonly<Record<string, string>>;
+type Sampled = number | ReadonlyArray<{ labels: Labels; value: number }>;
 
-function escapeLabel(value: string): string {
-  return value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
-}
-
-function labelKey(labels: Labels | undefined): string {
+function keyOf(labels: Labels | undefined): string {
   if (!labels) return '';
-  const keys = Object.keys(labels).sort();
-  if (keys.length === 0) return '';
-  return `{${keys.map((k) => `${k}="${escapeLabel(labels[k]!)}"`).join(',')}}`;
+  return JSON.stringify(
+    Object.keys(labels)
+      .sort()
+      .map((k) => [k, labels[k]]),
+  );
 }
 
-function formatNumber(n: number): string {
-  if (n === Number.POSITIVE_INFINITY) return '+Inf';
-  if (n === Number.NEGATIVE_INFINITY) return '-Inf';
-  return String(n);
-}
-
+/** A counter the agent increments; keeps its own totals so callers and tests can read them back. */
 export class Counter {
   readonly name: string;
-  readonly help: string;
+  readonly #inner: prom.Counter<string>;
   readonly #values = new Map<string, number>();
-  constructor(name: string, help: string) {
+  readonly #normalize: ((labels: Labels) => Labels) | undefined;
+  constructor(inner: prom.Counter<string>, name: string, normalize?: (labels: Labels) => Labels) {
+    this.#inner = inner;
     this.name = name;
-    this.help = help;
+    this.#normalize = normalize;
   }
-  inc(labels?: Labels, by = 1): void {
-    const key = labelKey(labels);
+  inc(given?: Labels, by = 1): void {
+    const labels = given && this.#normalize ? this.#normalize(given) : given;
+    if (labels && Object.keys(labels).length > 0) this.#inner.inc(labels, by);
+    else this.#inner.inc(by);
+    const key = keyOf(labels);
     this.#values.set(key, (this.#values.get(key) ?? 0) + by);
   }
-  get(labels?: Labels): number {
-    return this.#values.get(labelKey(labels)) ?? 0;
+  get(given?: Labels): number {
+    const labels = given && this.#normalize ? this.#normalize(given) : given;
+    return this.#values.get(keyOf(labels)) ?? 0;
   }
   /** Sum over every label set. */
   total(): number {
@@ -43,113 +48,144 @@ export class Counter {
     for (const v of this.#values.values()) sum += v;
     return sum;
   }
-  render(): string[] {
-    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`];
-    if (this.#values.size === 0) lines.push(`${this.name} 0`);
-    for (const [key, value] of this.#values)
-      lines.push(`${this.name}${key} ${formatNumber(value)}`);
-    return lines;
-  }
 }
 
-/** A gauge read at scrape time from a callback, so it is never stale. */
-export class Gauge {
-  readonly name: string;
-  readonly help: string;
-  readonly #collect: () => number | ReadonlyArray<{ labels: Labels; value: number }>;
-  constructor(
-    name: string,
-    help: string,
-    collect: () => number | ReadonlyArray<{ labels: Labels; value: number }>,
-  ) {
-    this.name = name;
-    this.help = help;
-    this.#collect = collect;
-  }
-  render(): string[] {
-    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} gauge`];
-    let value: number | ReadonlyArray<{ labels: Labels; value: number }>;
-    try {
-      value = this.#collect();
-    } catch {
-      return lines;
-    }
-    if (typeof value === 'number') {
-      if (Number.isFinite(value)) lines.push(`${this.name} ${formatNumber(value)}`);
-    } else {
-      for (const v of value)
-        if (Number.isFinite(v.value))
-          lines.push(`${this.name}${labelKey(v.labels)} ${formatNumber(v.value)}`);
-    }
-    return lines;
-  }
-}
-
-/** Fixed-bucket histogram (seconds), as Prometheus client libraries make them. */
 export class Histogram {
   readonly name: string;
-  readonly help: string;
-  readonly #bounds: readonly number[];
-  readonly #counts: number[];
-  #sum = 0;
+  readonly #inner: prom.Histogram<string>;
   #count = 0;
-  constructor(name: string, help: string, bounds: readonly number[]) {
+  constructor(inner: prom.Histogram<string>, name: string) {
+    this.#inner = inner;
     this.name = name;
-    this.help = help;
-    this.#bounds = [...bounds].sort((a, b) => a - b);
-    this.#counts = this.#bounds.map(() => 0);
   }
-  observe(value: number): void {
-    this.#sum += value;
+  observe(value: number, labels?: Labels): void {
+    if (!Number.isFinite(value) || value < 0) return;
+    if (labels && Object.keys(labels).length > 0) this.#inner.observe(labels, value);
+    else this.#inner.observe(value);
     this.#count++;
-    for (let i = 0; i < this.#bounds.length; i++) if (value <= this.#bounds[i]!) this.#counts[i]!++;
   }
   get count(): number {
     return this.#count;
   }
-  render(): string[] {
-    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`];
-    this.#bounds.forEach((b, i) => {
-      lines.push(`${this.name}_bucket{le="${formatNumber(b)}"} ${this.#counts[i]}`);
-    });
-    lines.push(`${this.name}_bucket{le="+Inf"} ${this.#count}`);
-    lines.push(`${this.name}_sum ${this.#sum}`, `${this.name}_count ${this.#count}`);
-    return lines;
-  }
 }
 
-export class MetricsRegistry {
-  readonly #metrics = new Map<string, Counter | Gauge | Histogram>();
+type Read = () => Sampled;
 
-  counter(name: string, help: string): Counter {
-    const existing = this.#metrics.get(name);
-    if (existing instanceof Counter) return existing;
-    const c = new Counter(name, help);
-    this.#metrics.set(name, c);
+function valuesOf(read: Read): { value: number; labels: Record<string, string> }[] {
+  let value: Sampled;
+  try {
+    value = read();
+  } catch {
+    return [];
+  }
+  if (typeof value === 'number') return Number.isFinite(value) ? [{ value, labels: {} }] : [];
+  return value
+    .filter((v) => Number.isFinite(v.value))
+    .map((v) => ({ value: v.value, labels: { ...v.labels } }));
+}
+
+/**
+ * A series read from a callback at scrape time. A callback that throws, or
+ * returns no value, exports no sample (never an invented 0).
+ */
+function sampled<T extends typeof prom.Gauge | typeof prom.Counter>(
+  Base: T,
+  type: 'gauge' | 'counter',
+) {
+  // biome-ignore lint/suspicious/noExplicitAny: prom-client's metric classes share this constructor shape.
+  return class extends (Base as any) {
+    readonly #read: Read;
+    readonly #meta: { name: string; help: string };
+    constructor(config: prom.GaugeConfiguration<string>, read: Read) {
+      super(config);
+      this.#read = read;
+      this.#meta = { name: config.name, help: config.help };
+    }
+    async get() {
+      return { ...this.#meta, type, aggregator: 'sum', values: valuesOf(this.#read) };
+    }
+  };
+}
+
+const SampledGauge = sampled(prom.Gauge, 'gauge');
+const SampledCounter = sampled(prom.Counter, 'counter');
+
+export class MetricsRegistry {
+  readonly registry = new prom.Registry();
+  readonly #counters = new Map<string, Counter>();
+  readonly #histograms = new Map<string, Histogram>();
+
+  constructor(options: { defaultMetrics?: boolean } = {}) {
+    if (options.defaultMetrics !== false) prom.collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** `normalize` maps the labels callers give onto the exported ones (bounded values). */
+  counter(
+    name: string,
+    help: string,
+    labelNames: readonly string[] = [],
+    normalize?: (labels: Labels) => Labels,
+  ): Counter {
+    const existing = this.#counters.get(name);
+    if (existing) return existing;
+    const inner = new prom.Counter({
+      name,
+      help,
+      labelNames: [...labelNames],
+      registers: [this.registry],
+    });
+    const c = new Counter(inner, name, normalize);
+    this.#counters.set(name, c);
     return c;
   }
 
-  gauge(
-    name: string,
-    help: string,
-    collect: () => number | ReadonlyArray<{ labels: Labels; value: number }>,
-  ): Gauge {
-    const g = new Gauge(name, help, collect);
-    this.#metrics.set(name, g);
-    return g;
+  /** A counter whose value another part keeps (a monotonic field), read at scrape time. */
+  counterFrom(name: string, help: string, collect: Read, labelNames: readonly string[] = []): void {
+    this.#drop(name);
+    new SampledCounter(
+      { name, help, labelNames: [...labelNames], registers: [this.registry] },
+      collect,
+    );
   }
 
-  histogram(name: string, help: string, bounds: readonly number[]): Histogram {
-    const existing = this.#metrics.get(name);
-    if (existing instanceof Histogram) return existing;
-    const h = new Histogram(name, help, bounds);
-    this.#metrics.set(name, h);
+  /** A gauge read at scrape time from a callback; a throwing or empty callback exports no sample. */
+  gauge(name: string, help: string, collect: Read, labelNames: readonly string[] = []): void {
+    this.#drop(name);
+    new SampledGauge(
+      { name, help, labelNames: [...labelNames], registers: [this.registry] },
+      collect,
+    );
+  }
+
+  histogram(
+    name: string,
+    help: string,
+    buckets: readonly number[],
+    labelNames: readonly string[] = [],
+  ): Histogram {
+    const existing = this.#histograms.get(name);
+    if (existing) return existing;
+    const inner = new prom.Histogram({
+      name,
+      help,
+      buckets: [...buckets],
+      labelNames: [...labelNames],
+      registers: [this.registry],
+    });
+    const h = new Histogram(inner, name);
+    this.#histograms.set(name, h);
     return h;
   }
 
-  render(): string {
-    const lines: string[] = [];
-    for (const m of this.#metrics.values()) lines.push(...m.render());
-    return `${lines.join('\n')}\n`;
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  render(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  #drop(name: string): void {
+    if (this.registry.getSingleMetric(name)) this.registry.removeSingleMetric(name);
   }
 }

@@ -33,6 +33,7 @@ const ROUTES: Array<[method: string, routerPath: string]> = [
   ['PUT', '/v1/services/web'],
   ['DELETE', '/v1/services/web'],
   ['POST', '/v1/services/web/scale'],
+  ['GET', '/v1/services/web/decisions'],
   ['GET', '/v1/commands'],
   ['GET', '/v1/locks'],
   ['GET', '/v1/events'],
@@ -85,7 +86,11 @@ describe('the OpenAPI document', () => {
   it('describes every mounted route, and every described route is mounted', async () => {
     const { n1 } = threeNodeCluster();
     const server = new HttpServer({ host: '127.0.0.1', port: 0 });
-    registerClusterApi(server.router, { view: n1, token: 'x'.repeat(16) });
+    registerClusterApi(server.router, {
+      view: n1,
+      token: 'x'.repeat(16),
+      decisions: () => [],
+    });
     const described = new Set<string>();
     for (const [path, item] of Object.entries(doc.paths)) {
       for (const method of Object.keys(item)) described.add(`${method.toUpperCase()} ${path}`);

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { rejectedLabels } from '../src/cluster-metrics.js';
 import { RateLimitedLog } from '../src/inbound.js';
 import { createLogger } from '../src/logger.js';
 import { MetricsRegistry } from '../src/metrics-registry.js';
@@ -43,20 +44,40 @@ describe('logger', () => {
 });
 
 describe('MetricsRegistry', () => {
-  it('renders counters with labels, gauges and histograms', () => {
-    const m = new MetricsRegistry();
-    const c = m.counter('x_total', 'X.');
+  it('renders counters with labels, sampled gauges and counters, and histograms via prom-client', async () => {
+    const m = new MetricsRegistry({ defaultMetrics: false });
+    const c = m.counter('x_total', 'X.', ['subject', 'reason']);
     c.inc({ subject: 'a.b', reason: 'COX_"Q"' });
     c.inc({ subject: 'a.b', reason: 'COX_"Q"' }, 2);
     m.gauge('g', 'G.', () => 5);
+    m.gauge('gl', 'GL.', () => [{ labels: { state: 'running' }, value: 2 }], ['state']);
+    let events = 3;
+    m.counterFrom('e_total', 'E.', () => events);
+    m.gauge('broken', 'B.', () => {
+      throw new Error('no source');
+    });
     m.histogram('h_seconds', 'H.', [0.1, 1]).observe(0.5);
-    const text = m.render();
-    expect(text).toContain('x_total{reason="COX_\\"Q\\"",subject="a.b"} 3');
+    let text = await m.render();
+    expect(text).toContain('x_total{subject="a.b",reason="COX_\\"Q\\""} 3');
+    expect(text).toContain('# TYPE x_total counter');
     expect(text).toContain('g 5');
+    expect(text).toContain('gl{state="running"} 2');
+    expect(text).toContain('# TYPE e_total counter');
+    expect(text).toContain('e_total 3');
+    expect(text).not.toMatch(/^broken /m);
     expect(text).toContain('h_seconds_bucket{le="0.1"} 0');
     expect(text).toContain('h_seconds_bucket{le="1"} 1');
     expect(text).toContain('h_seconds_count 1');
     expect(c.total()).toBe(3);
+    events = 7;
+    text = await m.render();
+    expect(text).toContain('e_total 7');
+  });
+
+  it('exports the default process metrics', async () => {
+    const text = await new MetricsRegistry().render();
+    expect(text).toContain('process_cpu_seconds_total');
+    expect(text).toContain('nodejs_heap_size_total_bytes');
   });
 });
 
@@ -66,5 +87,27 @@ describe('reconnectDelayMs', () => {
     expect(reconnectDelayMs(0, 100, 5000, () => 1)).toBe(100);
     expect(reconnectDelayMs(3, 100, 5000, () => 1)).toBe(800);
     expect(reconnectDelayMs(30, 100, 5000, () => 1)).toBe(5000);
+  });
+});
+
+describe('rejectedLabels', () => {
+  it("maps subjects and codes onto METRICS.md's bounded labels", () => {
+    expect(rejectedLabels({ subject: 'cox.c.report.*', reason: 'COX_PAYLOAD_TOO_LARGE' })).toEqual({
+      subject: 'report',
+      reason: 'too_large',
+    });
+    expect(rejectedLabels({ subject: 'cox.c.raft.n1', reason: 'COX_MALFORMED_PAYLOAD' })).toEqual({
+      subject: 'raft',
+      reason: 'malformed',
+    });
+    expect(rejectedLabels({ subject: 'reply _INBOX.x', reason: 'COX_INVALID_PAYLOAD' })).toEqual({
+      subject: 'cmd',
+      reason: 'invalid',
+    });
+    expect(rejectedLabels({ subject: 'cox.c.events', reason: 'COX_TOO_MANY_PEERS' }).reason).toBe(
+      'too_many_peers',
+    );
+    expect(rejectedLabels({ subject: 'cox.c.api.n2', reason: 'x' }).subject).toBe('api');
+    expect(rejectedLabels({ subject: 'service.policy', reason: 'x' }).subject).toBe('other');
   });
 });

@@ -7,9 +7,11 @@
 import {
   ApiErrorBody,
   ClusterEvent,
+  ClusterHealth,
   ClusterInfo,
   CommandsReply,
   CoxswainError,
+  DecisionsReply,
   decode,
   LocksReply,
   NodesReply,
@@ -18,7 +20,7 @@ import {
   ServicesReply,
   WriteReply,
 } from '@coxswain/protocol';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { SseParser } from './sse.js';
 
 export interface ApiClientOptions {
@@ -179,6 +181,30 @@ export class ApiClient {
     options: RequestOptions = {},
   ): Promise<ServiceDetail> {
     return this.get(`/v1/services/${encodeURIComponent(name)}`, ServiceDetail, query, options);
+  }
+
+  /** GET /v1/services/{name}/decisions: the leader's last `limit` decisions about it, newest first. */
+  decisions(name: string, limit?: number, options: RequestOptions = {}): Promise<DecisionsReply> {
+    return this.get(
+      `/v1/services/${encodeURIComponent(name)}/decisions`,
+      DecisionsReply,
+      limit === undefined ? {} : { limit: String(limit) },
+      options,
+    );
+  }
+
+  /** GET /v1/cluster's Raft health (`health`), null when the answering node cannot tell (not the leader). */
+  async clusterHealth(
+    query: ReadQuery = {},
+    options: RequestOptions = {},
+  ): Promise<ClusterHealth | null> {
+    const reply = await this.get(
+      '/v1/cluster',
+      z.object({ health: ClusterHealth.nullish() }),
+      query,
+      options,
+    );
+    return reply.health ?? null;
   }
 
   /** GET /v1/commands, newest first. */

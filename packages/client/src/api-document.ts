@@ -8,6 +8,7 @@ import {
   ClusterInfo,
   CommandsQuery,
   CommandsReply,
+  DecisionsReply,
   EventsQuery,
   LocksReply,
   Name,
@@ -38,6 +39,7 @@ const SCHEMAS: readonly NamedSchema[] = [
   { name: 'ServiceDetail', schema: ServiceDetail, io: 'output' },
   { name: 'CommandsReply', schema: CommandsReply, io: 'output' },
   { name: 'LocksReply', schema: LocksReply, io: 'output' },
+  { name: 'DecisionsReply', schema: DecisionsReply, io: 'output' },
   { name: 'WriteReply', schema: WriteReply, io: 'output' },
   { name: 'ClusterEvent', schema: ClusterEvent, io: 'output' },
   { name: 'ServiceSpecInput', schema: ServiceSpec, io: 'input' },
@@ -168,6 +170,20 @@ const OPERATIONS: readonly OpenApiOperation[] = [
     responses: {
       200: { description: 'Applied by the leader.', schema: 'WriteReply' },
       ...WRITE_ERRORS,
+    },
+  },
+  {
+    method: 'get',
+    path: '/v1/services/{name}/decisions',
+    operationId: 'getServiceDecisions',
+    summary:
+      "The leader's last N decisions about a service: inputs, forecast, the binding rule, outcome (newest first; served by the leader, forwarded there from other nodes)",
+    tags: ['services'],
+    pathParams: serviceName,
+    query: z.object({ limit: z.string().regex(/^\d+$/).optional() }),
+    responses: {
+      200: { description: 'Recent decisions, newest first.', schema: 'DecisionsReply' },
+      ...READ_ERRORS,
     },
   },
   {

@@ -13,6 +13,7 @@
 import { buildClusterApiDocument } from '@coxswain/client';
 import type { Router } from '../http-server.js';
 import { registerEventRoutes } from './event-routes.js';
+import { registerInsightRoutes } from './insight-routes.js';
 import { registerClusterReads, registerServiceReads } from './read-routes.js';
 import { type ClusterApi, type ClusterApiOptions, createRouteKit } from './route-kit.js';
 import { registerWriteRoutes } from './write-routes.js';
@@ -32,6 +33,7 @@ export function registerClusterApi(router: Router, options: ClusterApiOptions): 
   registerServiceReads(router, kit);
   registerWriteRoutes(router, kit);
   registerEventRoutes(router, kit);
+  if (options.decisions) registerInsightRoutes(router, kit, options.decisions);
 
   // --- documents ---------------------------------------------------------
 

@@ -6,7 +6,7 @@
  */
 
 import { dashboardHtml } from '@coxswain/dashboard';
-import type { AgentConfig } from '@coxswain/protocol';
+import type { AgentConfig, ClusterHealth } from '@coxswain/protocol';
 import type { NatsConnection, Subscription } from 'nats';
 import type { ClusterMember } from '../cluster/cluster-member.js';
 import { attachEventBusToNats, EventBus } from '../events.js';
@@ -14,6 +14,7 @@ import type { Router } from '../http-server.js';
 import type { Logger } from '../logger.js';
 import { type ClusterApi, type RejectionCounter, registerClusterApi } from './cluster-api.js';
 import { ClusterMemberView } from './cluster-member-view.js';
+import type { DecisionSource } from './insight-routes.js';
 
 export interface MountClusterApiOptions {
   readonly router: Router;
@@ -25,6 +26,9 @@ export interface MountClusterApiOptions {
   readonly onRejected?: (subject: string, reason: string) => void;
   /** Counts refused API requests by {route, code}. */
   readonly apiRejected?: RejectionCounter;
+  /** The leader's decision log and Raft health (insight-routes.ts, cluster-metrics.ts). */
+  readonly decisions?: DecisionSource;
+  readonly health?: () => ClusterHealth | null;
   /** Events kept for `/v1/events` replay (default 1000). */
   readonly eventCapacity?: number;
 }
@@ -60,6 +64,8 @@ export function mountClusterApi(o: MountClusterApiOptions): MountedClusterApi {
     token: o.config.api.token,
     dashboardHtml,
     ...(o.apiRejected ? { rejected: o.apiRejected } : {}),
+    ...(o.decisions ? { decisions: o.decisions } : {}),
+    ...(o.health ? { health: o.health } : {}),
   });
   return {
     api,

@@ -62,6 +62,7 @@ export function registerClusterReads(router: Router, kit: RouteKit): void {
           address: snapshot.nodes[member.id]?.address ?? null,
           role: memberRole(member.id, member.voter),
         })),
+        ...(kit.health ? { health: kit.health() } : {}),
       };
     }),
   );

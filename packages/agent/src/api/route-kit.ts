@@ -5,6 +5,7 @@
  */
 
 import type { JsonObject } from '@coxswain/client';
+import type { ClusterHealth } from '@coxswain/protocol';
 import {
   type ApiErrorBody,
   type ApiMeta,
@@ -21,6 +22,7 @@ import type { z } from 'zod';
 import type { HttpResponse, RequestContext } from '../http-server.js';
 import { ApiError, UnauthorizedError } from './api-errors.js';
 import { type ApiWrite, type ClusterView, NoLeaderError, type ReportView } from './cluster-view.js';
+import type { DecisionSource } from './insight-routes.js';
 import { tokenMatches } from './token.js';
 
 export interface RejectionCounter {
@@ -45,6 +47,10 @@ export interface ClusterApiOptions {
   readonly rejected?: RejectionCounter;
   /** Agent version for the OpenAPI document. */
   readonly version?: string;
+  /** The leader's decision log for `/v1/services/{name}/decisions` (insight-routes.ts). */
+  readonly decisions?: DecisionSource;
+  /** Raft health for `/v1/cluster`'s `health` (cluster-metrics.ts); null off the leader. */
+  readonly health?: () => ClusterHealth | null;
 }
 
 export interface ClusterApi {
@@ -350,6 +356,7 @@ export function createRouteKit(options: ClusterApiOptions) {
 
   return {
     view,
+    health: options.health,
     consistentReadTimeoutMs,
     writeTimeoutMs,
     maxEventStreams,

@@ -18,6 +18,7 @@
  * the token check), report-intake.ts (reports, decoded once), command-sender.ts
  * (commands to agents, cluster events).
  */
+
 import { join } from 'node:path';
 import {
   ClusterState,
@@ -50,6 +51,7 @@ import { CommandSender } from './command-sender.js';
 import { Coordinator } from './coordinator.js';
 import { ElectionSpans, ReportContexts } from './decision-tracing.js';
 import { KeyedMutex } from './keyed-mutex.js';
+import type { LeaderObserver } from './leader-observer.js';
 import { MemberApi } from './member-api.js';
 import { type RaftTuning, startRaftNode, VoterChanges } from './raft-membership.js';
 import { ReportIntake } from './report-intake.js';
@@ -83,6 +85,8 @@ export interface LocalMemberOptions {
   };
   /** How long a forwarded API request may take (manual scaling waits for its operation). */
   readonly apiTimeoutMs?: number;
+  /** The leader's metrics and decision log (leader-observer.ts). */
+  readonly observer?: LeaderObserver;
 }
 
 const API_QUEUE = 'cox-api';
@@ -360,6 +364,7 @@ export class ClusterMember {
       traceParent: (service) => this.#reportContexts.contextFor(service),
       decisionInputs: (service) => this.forecast.lastDecision(service),
       onOutcome: (service, outcome) => this.#commands.onOutcome(service, outcome),
+      ...(this.#o.observer ? { observer: this.#o.observer } : {}),
       onNodeChange: (nodeId, change) =>
         this.#commands.event(
           change === 'dead' ? 'node.dead' : 'node.joined',

@@ -18,6 +18,7 @@ import {
   type LockProtocolDeps,
   LogicalClock,
   type ObservedNode,
+  type Operation,
   planService,
   type RegisteredPolicy,
   runLockedOperation,
@@ -27,6 +28,7 @@ import { withSpan } from '@coxswain/telemetry';
 import { type Context, context, trace } from '@opentelemetry/api';
 import type { Logger } from '../logger.js';
 import { traceCommand, tracePlan, traceProposal, withReportContext } from './decision-tracing.js';
+import { commandResultOf, type LeaderObserver } from './leader-observer.js';
 
 const tracer = trace.getTracer('coxswain-coordinator');
 
@@ -57,6 +59,8 @@ export interface CoordinatorOptions {
   decisionInputs?(service: string): ServiceDecisionRecord | undefined;
   onOutcome?(service: string, outcome: LockedOutcome): void;
   onNodeChange?(nodeId: string, change: 'registered' | 'dead'): void;
+  /** Metrics and the decision log (leader-observer.ts). */
+  readonly observer?: LeaderObserver;
 }
 
 export class Coordinator {
@@ -171,13 +175,84 @@ export class Coordinator {
       state: this.#o.state,
       clock: this.#clock!,
       leaseMs: this.#o.lockLeaseMs ?? this.#o.state.settings.lockLeaseMs,
-      propose: (c) => traceProposal(c, () => this.#o.propose(c)),
-      send: (n, c, t) => traceCommand(n, c, () => this.#o.send(n, c, t)),
+      propose: (c) => traceProposal(c, () => this.#timedPropose(c)),
+      send: (n, c, t) => traceCommand(n, c, () => this.#timedSend(n, c, t)),
       commandTimeoutMs: this.#o.commandTimeoutMs ?? 10_000,
       mono: () => performance.now(),
       epochNow: Date.now,
       sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
     };
+  }
+
+  async #timedPropose(command: ClusterCommandInput): Promise<Committed> {
+    const started = performance.now();
+    const committed = await this.#o.propose(command);
+    this.#o.observer?.committed((performance.now() - started) / 1000);
+    return committed;
+  }
+
+  async #timedSend(nodeId: string, command: ScaleCommand, timeoutMs: number): Promise<ScaleReply> {
+    const started = performance.now();
+    const seconds = () => (performance.now() - started) / 1000;
+    try {
+      const reply = await this.#o.send(nodeId, command, timeoutMs);
+      this.#o.observer?.commandEnded(seconds(), commandResultOf(reply));
+      return reply;
+    } catch (error) {
+      this.#o.observer?.commandEnded(seconds(), this.#leading ? 'timeout' : 'abandoned');
+      throw error;
+    }
+  }
+
+  /** Plans one service under its lock, timing the decision and keeping what it decided. */
+  #plan(
+    service: string,
+    manualReplicas: number | null | undefined,
+    keep: (op: Operation | undefined) => void,
+  ) {
+    return tracePlan(
+      service,
+      () => {
+        const started = performance.now();
+        const op = planService(this.#input(performance.now()), service, manualReplicas);
+        const policy = this.#o.state.service(service)?.spec.policy.name ?? 'unknown';
+        this.#o.observer?.decided(policy, (performance.now() - started) / 1000);
+        keep(op);
+        return op;
+      },
+      this.#o.decisionInputs,
+    );
+  }
+
+  #recordOutcome(
+    service: string,
+    manualReplicas: number | null | undefined,
+    before: number,
+    op: Operation | undefined,
+    outcome: LockedOutcome,
+    traceId: string | undefined,
+  ): void {
+    const observer = this.#o.observer;
+    if (!observer) return;
+    const record = this.#o.state.service(service);
+    const spec = record?.spec;
+    const pinned = manualReplicas !== undefined ? manualReplicas : (record?.manualReplicas ?? null);
+    observer.operationEnded({
+      service,
+      term: this.#term,
+      leaderId: this.#o.nodeId,
+      policy: spec?.policy.name ?? 'unknown',
+      currentReplicas: before,
+      minReplicas: spec?.minReplicas ?? 0,
+      maxReplicas: spec?.maxReplicas ?? 0,
+      manualReplicas: pinned,
+      record: this.#o.decisionInputs?.(service),
+      operation: op,
+      outcome,
+      traceId,
+      atEpochMs: Date.now(),
+      monoNowMs: performance.now(),
+    });
   }
 
   /** One decision pass. Never throws. */
@@ -197,6 +272,10 @@ export class Coordinator {
         );
       }
       for (const nodeId of decision.dead) {
+        const onIt = [...this.#o.state.services()]
+          .filter(([, r]) => (r.placement[nodeId] ?? 0) > 0)
+          .map(([name]) => name);
+        this.#o.observer?.nodeDead(onIt, performance.now());
         changes.push(
           this.#o
             .propose({ type: 'node.declare', at, nodeId, state: 'dead' })
@@ -230,17 +309,16 @@ export class Coordinator {
         'coxswain.scale_operation',
         { 'coxswain.service': service, 'coxswain.term': this.#term },
         async (span) => {
+          const before = this.#o.state.service(service)?.desiredReplicas ?? 0;
+          let op: Operation | undefined;
           const outcome = await runLockedOperation(
             this.#lockDeps(),
             service,
-            () =>
-              tracePlan(
-                service,
-                () => planService(this.#input(performance.now()), service, manualReplicas),
-                this.#o.decisionInputs,
-              ),
+            () => this.#plan(service, manualReplicas, (o) => (op = o)),
             manualReplicas === undefined ? {} : { manualReplicas },
           );
+          const traceId = span.spanContext().traceId;
+          this.#recordOutcome(service, manualReplicas, before, op, outcome, traceId);
           span.setAttribute('coxswain.outcome', outcome.status);
           if ('token' in outcome && outcome.token !== undefined)
             span.setAttribute('coxswain.token', outcome.token);

@@ -3,6 +3,7 @@ import { registerAgentCommand } from './agent.js';
 import { registerChaosCommand } from './chaos.js';
 import { registerCommandsCommand } from './commands.js';
 import { registerEventsCommand } from './events.js';
+import { registerExplainCommand } from './explain.js';
 import { registerForecastCommand } from './forecast.js';
 import { registerLabCommand } from './lab.js';
 import { registerLocksCommand } from './locks.js';
@@ -31,6 +32,7 @@ export function registerCommands(program: Command): void {
   registerLocksCommand(program);
   registerEventsCommand(program);
   registerTracesCommand(program);
+  registerExplainCommand(program);
   registerVoterCommand(program);
   registerChaosCommand(program);
   registerNatsConfigCommand(program);

@@ -7,7 +7,7 @@
  * options, the client, the table renderer and the error printer.
  */
 import { ApiClient, ApiRequestError, ApiUnreachableError } from '@coxswain/client';
-import { type ApiMeta, ClusterInfo, CoxswainError } from '@coxswain/protocol';
+import { type ApiMeta, ClusterHealth, ClusterInfo, CoxswainError } from '@coxswain/protocol';
 import type { Command } from 'commander';
 
 export const DEFAULT_API = 'http://127.0.0.1:7070';
@@ -77,6 +77,29 @@ export function renderMeta(meta: ApiMeta): string {
   return `(${parts.join(', ')})`;
 }
 
+/** `/v1/cluster` with its Raft health (present on the leader's answer). */
+export const ClusterInfoWithHealth = ClusterInfo.extend({ health: ClusterHealth.nullish() });
+
+/** Raft health as `nomad operator autopilot health` prints it: a summary, then a row per voter. */
+export function renderHealth(health: ClusterHealth | null | undefined): string {
+  if (!health) return 'health:   unknown (only the leader can tell; no leader answered)';
+  const head = [
+    `health:   ${health.healthyVoters} of ${health.voters.length} voters healthy, quorum ${health.quorum}, failure tolerance ${health.failureTolerance}`,
+    `nats:     ${health.nats.connectedServer ?? 'disconnected'} (${health.nats.knownServers.length} server${health.nats.knownServers.length === 1 ? '' : 's'} known)`,
+  ];
+  const rows = [['VOTER', 'LEADER', 'HEALTHY', 'LAST CONTACT', 'MATCH INDEX', 'LAG']];
+  for (const v of health.voters)
+    rows.push([
+      v.id,
+      v.leader ? 'yes' : 'no',
+      v.healthy ? 'yes' : 'no',
+      ms(v.lastContactMs),
+      v.matchIndex === null ? '-' : String(v.matchIndex),
+      v.lag === null ? '-' : String(v.lag),
+    ]);
+  return `${head.join('\n')}\n\n${renderTable(rows)}`;
+}
+
 export function renderStatus(info: ClusterInfo): string {
   const leader = info.leader
     ? `${info.leader.id}${info.leader.address ? ` (${info.leader.address})` : ''}`
@@ -126,9 +149,16 @@ export function registerStatusCommand(program: Command): void {
       .description('show the cluster: leader, term, commit index, members and their roles'),
   ).action(async (flags: ApiFlags) => {
     try {
-      const info = await clientFrom(flags).get('/v1/cluster', ClusterInfo, consistentQuery(flags));
-      if (flags.json) printJson(info);
-      else process.stdout.write(`${renderStatus(info)}\n`);
+      const client = clientFrom(flags);
+      const info = await client.get('/v1/cluster', ClusterInfoWithHealth, consistentQuery(flags));
+      let health = info.health ?? null;
+      // Only the leader knows its followers' progress: ask it when another node answered.
+      if (!health && info.leader?.address && info.leader.id !== info.meta.node) {
+        const leader = clientFrom({ ...flags, api: info.leader.address });
+        health = await leader.clusterHealth().catch(() => null);
+      }
+      if (flags.json) printJson({ ...info, health });
+      else process.stdout.write(`${renderStatus(info)}\n\n${renderHealth(health)}\n`);
     } catch (error) {
       reportFailure('status', error);
     }

@@ -20,6 +20,25 @@ export interface TracesFlags {
   traceId?: string;
   limit?: string;
   json?: boolean;
+  follow?: boolean;
+}
+
+async function follow(fetchAll: () => Promise<SpanRecord[][]>): Promise<void> {
+  const follower = new TraceFollower();
+  let stop = false;
+  process.once('SIGINT', () => {
+    stop = true;
+  });
+  while (!stop) {
+    try {
+      const ready = follower.feed(mergeSpans(await fetchAll()), performance.now());
+      for (const spans of ready) process.stdout.write(`${renderTraces(spans)}\n\n`);
+    } catch (error) {
+      reportFailure('traces', error);
+      process.exitCode = 0;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
 }
 
 /** Attributes worth a glance on the tree line; the rest are in `--json`. */
@@ -113,6 +132,51 @@ export function renderTraces(spans: readonly SpanRecord[]): string {
   return blocks.join('\n\n');
 }
 
+/**
+ * `--follow`: which traces to print as they happen. A trace is printed once,
+ * when no new span of it arrived for `quietMs` (so its commands' spans from
+ * the other agents are in); traces already there at the first poll are not.
+ */
+export class TraceFollower {
+  readonly #quietMs: number;
+  readonly #done = new Set<string>();
+  readonly #pending = new Map<string, { spans: Map<string, SpanRecord>; changedMs: number }>();
+  #first = true;
+
+  constructor(quietMs = 1500) {
+    this.#quietMs = quietMs;
+  }
+
+  /** Takes the latest poll's spans; returns the spans of the traces to print now, oldest first. */
+  feed(spans: readonly SpanRecord[], nowMs: number): SpanRecord[][] {
+    for (const s of spans) {
+      if (this.#done.has(s.traceId)) continue;
+      if (this.#first) {
+        this.#done.add(s.traceId);
+        continue;
+      }
+      let p = this.#pending.get(s.traceId);
+      if (!p) {
+        p = { spans: new Map(), changedMs: nowMs };
+        this.#pending.set(s.traceId, p);
+      }
+      if (!p.spans.has(s.spanId)) {
+        p.spans.set(s.spanId, s);
+        p.changedMs = nowMs;
+      }
+    }
+    this.#first = false;
+    const out: SpanRecord[][] = [];
+    for (const [traceId, p] of this.#pending) {
+      if (nowMs - p.changedMs < this.#quietMs) continue;
+      out.push([...p.spans.values()]);
+      this.#pending.delete(traceId);
+      this.#done.add(traceId);
+    }
+    return out.sort((a, b) => a[0]!.startMs - b[0]!.startMs);
+  }
+}
+
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
@@ -133,6 +197,7 @@ export function registerTracesCommand(program: Command): void {
     .option('--trace-id <id>', 'only this trace (32 hex digits)')
     .option('--limit <n>', 'at most this many recent spans per agent')
     .option('--json', 'print the merged spans as JSON')
+    .option('--follow', 'keep polling and print each new trace as a tree once it is complete')
     .action(async (flags: TracesFlags) => {
       try {
         const urls = flags.api.length > 0 ? flags.api : [undefined];
@@ -140,16 +205,18 @@ export function registerTracesCommand(program: Command): void {
           traceId: flags.traceId,
           limit: flags.limit,
         };
-        const lists = await Promise.all(
-          urls.map(async (url) => {
-            const client = clientFrom({
-              ...(url !== undefined ? { api: url } : {}),
-              ...(flags.token !== undefined ? { token: flags.token } : {}),
-            });
-            return (await client.get('/v1/traces', RecentSpansResponse, query)).spans;
-          }),
-        );
-        const spans = mergeSpans(lists);
+        const fetchAll = () =>
+          Promise.all(
+            urls.map(async (url) => {
+              const client = clientFrom({
+                ...(url !== undefined ? { api: url } : {}),
+                ...(flags.token !== undefined ? { token: flags.token } : {}),
+              });
+              return (await client.get('/v1/traces', RecentSpansResponse, query)).spans;
+            }),
+          );
+        if (flags.follow) return await follow(fetchAll);
+        const spans = mergeSpans(await fetchAll());
         if (flags.json) printJson({ spans });
         else process.stdout.write(`${renderTraces(spans)}\n`);
       } catch (error) {
