@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import type * as S from './schemas.js';
 
+export { AgentOperation, AgentOperationsReply } from './agent-operations.js';
 export {
   ApiErrorBody,
   ApiIssue,
@@ -122,6 +123,8 @@ export type MetricsEndpoint = z.output<typeof S.MetricsEndpoint>;
 export type PortMapping = z.output<typeof S.PortMapping>;
 export type ScaleCommand = z.output<typeof S.ScaleCommand>;
 export type ScaleReply = z.output<typeof S.ScaleReply>;
+export type AgentOperation = z.output<typeof S.AgentOperation>;
+export type AgentOperationsReply = z.output<typeof S.AgentOperationsReply>;
 export type CommandErrorCode = z.output<typeof S.CommandErrorCode>;
 export type ClusterEvent = z.output<typeof S.ClusterEvent>;
 export type ClusterEventType = z.output<typeof S.ClusterEventType>;

@@ -1,6 +1,8 @@
 /**
  * The cluster API's reads, answered from the local replica (or through the leader with `?consistent=true`).
  */
+
+import type { ClusterStateSnapshot } from '@coxswain/protocol';
 import {
   type ClusterInfo,
   type CommandRecord,
@@ -18,6 +20,7 @@ import {
 import type { z } from 'zod';
 import type { Router } from '../http-server.js';
 import { ApiError } from './api-errors.js';
+import type { ReportView } from './cluster-view.js';
 import {
   badRequest,
   DEFAULT_COMMAND_LIMIT,
@@ -31,6 +34,30 @@ import {
   type RouteKit,
   runningOf,
 } from './route-kit.js';
+
+/**
+ * A service's replicas per node from the latest reports, split by whether the
+ * report can be trusted: a node declared dead (or removed), or whose report is
+ * older than nodeDeadAfter, goes under `unknown`, not `running`.
+ */
+export function countsOf(
+  service: string,
+  reports: ReadonlyMap<string, ReportView>,
+  snapshot: Pick<ClusterStateSnapshot, 'nodes' | 'settings'>,
+): { running: Record<string, number>; unknown: Record<string, number> } {
+  const running = runningOf(service, reports);
+  const unknown: Record<string, number> = {};
+  for (const [nodeId, n] of Object.entries(running)) {
+    const node = snapshot.nodes[nodeId];
+    const age = reports.get(nodeId)?.ageMs ?? Number.POSITIVE_INFINITY;
+    const stale = age > snapshot.settings.nodeDeadAfterMs;
+    if (stale || (node !== undefined && node.state !== 'alive')) {
+      unknown[nodeId] = n;
+      delete running[nodeId];
+    }
+  }
+  return { running, unknown };
+}
 
 /** GET /v1/cluster, /v1/nodes, /v1/services. */
 export function registerClusterReads(router: Router, kit: RouteKit): void {
@@ -100,7 +127,7 @@ export function registerClusterReads(router: Router, kit: RouteKit): void {
               desiredReplicas: record.desiredReplicas,
               manualReplicas: record.manualReplicas,
               placement: record.placement,
-              running: runningOf(name, reports),
+              ...countsOf(name, reports, snapshot),
               locked: snapshot.locks[name] !== undefined,
               deleted: record.deleted,
             };
@@ -159,7 +186,7 @@ export function registerServiceReads(router: Router, kit: RouteKit): void {
           meta: m,
           name,
           record,
-          running: runningOf(name, view.reports()),
+          ...countsOf(name, view.reports(), snapshot),
           lock: snapshot.locks[name] ?? null,
           windowMs,
           figures,

@@ -207,6 +207,8 @@ export class ClusterMember {
         ? { checkIntervalMs: o.supervisor.checkIntervalMs }
         : {}),
       ...(o.supervisor?.standby ? { standby: o.supervisor.standby } : {}),
+      // After an absence longer than nodeDeadAfter, restore nothing until a leader confirms it.
+      absence: { dir: join(dataDir, 'supervisor'), holdAfterMs: o.config.nodeDeadAfterMs },
     });
     const member = new ClusterMember(o, executor, supervisor);
     // Healing first: it needs nobody, and it must run even if Raft cannot start.

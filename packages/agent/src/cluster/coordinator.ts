@@ -278,6 +278,12 @@ export class Coordinator {
     replicas: number | null,
     timeoutMs = 30_000,
   ): Promise<LockedOutcome> {
+    const spec = this.#o.state.service(service)?.spec;
+    if (spec && replicas !== null) {
+      const issue = scaleLimitIssue(replicas, spec.maxReplicas);
+      if (issue)
+        return { status: 'refused', code: 'COX_INVALID_PAYLOAD', message: `replicas ${issue}` };
+    }
     const deadline = performance.now() + timeoutMs;
     for (;;) {
       if (!this.#leading || !this.#clock)
@@ -291,4 +297,13 @@ export class Coordinator {
       await Promise.race([...this.#operations, new Promise((resolve) => setTimeout(resolve, 100))]);
     }
   }
+}
+
+/**
+ * Why a manual replica count is refused, or undefined when it is accepted: never
+ * more than maxReplicas. Below minReplicas is allowed (an operator's override
+ * holds against the policy, down to 0).
+ */
+export function scaleLimitIssue(replicas: number, max: number): string | undefined {
+  return replicas > max ? `must be at most maxReplicas (${max}); got ${replicas}` : undefined;
 }
