@@ -1,4 +1,9 @@
-import { PROTOCOL_VERSION, ServicesReply } from '@coxswain/protocol';
+import {
+  AgentOperationsReply,
+  CommandsReply,
+  PROTOCOL_VERSION,
+  ServicesReply,
+} from '@coxswain/protocol';
 import {
   API_TOKEN,
   NatsServer,
@@ -86,21 +91,21 @@ describe('promises: replicas, commands and counts', () => {
     let failedId: string | undefined;
     try {
       // The leader still sees the victim alive (< nodeDeadAfter), so the scale-up places 2 there.
-      const scaling = cluster
-        .api({
-          v: PROTOCOL_VERSION,
-          op: 'service.scale',
-          token: API_TOKEN,
-          name: 'web',
-          replicas: MAX,
-        })
-        .catch((e: unknown) => e);
+      // Through the leader's HTTP API: a NATS API request could be queued to the frozen agent.
+      const leaderUrl = `http://127.0.0.1:${apiPort(cluster.hosts.get(leader)!)}`;
+      const scaling = fetch(`${leaderUrl}/v1/services/web/scale`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${API_TOKEN}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ replicas: MAX }),
+      }).catch((e: unknown) => e);
       const failed = await waitFor(
         'the leader records the frozen agent’s command failed',
-        async () =>
-          (await cluster.state()).commands.find(
-            (c) => c.nodeId === victim.id && c.service === 'web' && c.status === 'failed',
-          ),
+        async () => {
+          // From the leader's HTTP API: a NATS API request could be queued to the frozen agent.
+          const url = `${leaderUrl}/v1/commands?service=web&status=failed`;
+          const reply = CommandsReply.parse(await (await fetch(url)).json());
+          return reply.commands.find((c) => c.nodeId === victim.id);
+        },
         20_000,
       );
       failedId = failed.id;
@@ -120,6 +125,14 @@ describe('promises: replicas, commands and counts', () => {
     const seen = opLines(victim).filter((o) => o.id === failedId);
     // Delivered after the resume (NATS kept it in the socket) and refused, not silently lost.
     expect(seen.length).toBeGreaterThan(0);
+    // The agent's own audit route says the same: that token refused for web, never accepted.
+    const audit = AgentOperationsReply.parse(
+      await (await fetch(`http://127.0.0.1:${apiPort(victim)}/v1/agent/operations`)).json(),
+    );
+    const failedToken = Number(failedId?.split('.')[1]);
+    expect(audit.node).toBe(victim.id);
+    expect(audit.tokens.web?.refused).toContain(failedToken);
+    expect(audit.tokens.web?.accepted ?? []).not.toContain(failedToken);
     for (const o of seen)
       expect(o).toMatchObject({ outcome: 'refused', code: 'COX_COMMAND_EXPIRED' });
     await waitFor(

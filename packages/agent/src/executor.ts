@@ -159,6 +159,11 @@ export class Executor {
     return this.#log;
   }
 
+  /** The highest fencing token stored for a service (0 when none). */
+  highestToken(service: string): number {
+    return this.#o.fencing.highest(service);
+  }
+
   /** Answers commands on `cmd.<node>`; a payload that fails validation gets a COX_INVALID_PAYLOAD reply. */
   listen(nc: NatsConnection, subjects: Subjects): void {
     const subject = subjects.cmd(this.#o.nodeId);

@@ -2,7 +2,7 @@
  * The cluster API's reads, answered from the local replica (or through the leader with `?consistent=true`).
  */
 
-import type { ClusterStateSnapshot } from '@coxswain/protocol';
+import type { AgentOperationsReply, ClusterStateSnapshot } from '@coxswain/protocol';
 import {
   type ClusterInfo,
   type CommandRecord,
@@ -18,9 +18,27 @@ import {
   type ServicesReply,
 } from '@coxswain/protocol';
 import type { z } from 'zod';
-import type { Router } from '../http-server.js';
+import { json, type Router } from '../http-server.js';
 import { ApiError } from './api-errors.js';
-import type { ReportView } from './cluster-view.js';
+import type { ExecutorView, ReportView } from './cluster-view.js';
+
+/** The operation log and, per service, the tokens accepted (acted on, or tried) and refused. */
+export function agentOperations(node: string, executor: ExecutorView): AgentOperationsReply {
+  const operations = [...executor.history()];
+  const tokens: AgentOperationsReply['tokens'] = {};
+  for (const o of operations) {
+    const t = tokens[o.service] ?? {
+      accepted: [],
+      refused: [],
+      highest: executor.highestToken(o.service),
+    };
+    tokens[o.service] = t;
+    const list = o.outcome === 'refused' ? t.refused : t.accepted;
+    if (!list.includes(o.token)) list.push(o.token);
+  }
+  return { node, operations, tokens };
+}
+
 import {
   badRequest,
   DEFAULT_COMMAND_LIMIT,
@@ -139,9 +157,16 @@ export function registerClusterReads(router: Router, kit: RouteKit): void {
   );
 }
 
-/** GET /v1/services/{name}, /v1/commands, /v1/locks. */
+/** GET /v1/services/{name}, /v1/commands, /v1/locks, /v1/agent/operations. */
 export function registerServiceReads(router: Router, kit: RouteKit): void {
   const { view, read } = kit;
+
+  // This agent's own executor (never forwarded): the fencing audit's source.
+  router.add('GET', '/v1/agent/operations', () => {
+    const executor = view.executor;
+    if (!executor) throw new ApiError(404, 'COX_NOT_FOUND', 'this node runs no executor');
+    return json(agentOperations(view.nodeId, executor));
+  });
 
   router.add(
     'GET',
