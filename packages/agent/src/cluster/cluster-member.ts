@@ -355,8 +355,9 @@ export class ClusterMember {
       history: this.history,
       observingSinceMs: this.#observingSinceMs,
       decideIntervalMs: c.decideIntervalMs ?? config.decideIntervalMs,
-      ...(c.lockLeaseMs !== undefined ? { lockLeaseMs: c.lockLeaseMs } : {}),
-      ...(c.commandTimeoutMs !== undefined ? { commandTimeoutMs: c.commandTimeoutMs } : {}),
+      ...optional('lockLeaseMs', c.lockLeaseMs ?? config.coordinator.lockLeaseMs),
+      ...optional('commandTimeoutMs', c.commandTimeoutMs ?? config.coordinator.commandTimeoutMs),
+      ...optional('maxClockSkewMs', config.coordinator.maxClockSkewMs),
       ...(c.reconcileGraceMs !== undefined ? { reconcileGraceMs: c.reconcileGraceMs } : {}),
       policies: c.policies ?? this.forecast.registry(),
       traceParent: (service) => this.#reportContexts.contextFor(service),
@@ -380,9 +381,10 @@ export class ClusterMember {
         this.#o.coordinator?.decideIntervalMs ?? this.config.decideIntervalMs,
       ),
       nodeDeadAfterMs: Math.round(this.config.nodeDeadAfterMs),
-      ...(this.#o.coordinator?.lockLeaseMs !== undefined
-        ? { lockLeaseMs: this.#o.coordinator.lockLeaseMs }
-        : {}),
+      ...optional(
+        'lockLeaseMs',
+        this.#o.coordinator?.lockLeaseMs ?? this.config.coordinator.lockLeaseMs,
+      ),
     };
     const differs = Object.entries(want).some(([k, v]) => (s as Record<string, number>)[k] !== v);
     if (!differs) return;
@@ -412,4 +414,9 @@ export class ClusterMember {
     await this.#coordinator?.idle();
     await this.#raft?.stop();
   }
+}
+
+/** `{ [key]: value }` when value is set, else `{}` (exactOptionalPropertyTypes). */
+function optional<K extends string>(key: K, value: number | undefined): Partial<Record<K, number>> {
+  return value === undefined ? {} : ({ [key]: value } as Record<K, number>);
 }

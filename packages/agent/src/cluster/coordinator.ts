@@ -46,6 +46,8 @@ export interface CoordinatorOptions {
   readonly decideIntervalMs?: number;
   readonly lockLeaseMs?: number;
   readonly commandTimeoutMs?: number;
+  /** The clock-skew bound command expiry allows for (lock-protocol.ts; default 500 ms). */
+  readonly maxClockSkewMs?: number;
   /** How long after an operation a node's report must arrive before its counts are trusted again. */
   readonly reconcileGraceMs?: number;
   /** Smallest gap between two passes when poked by reports. */
@@ -174,6 +176,7 @@ export class Coordinator {
       propose: (c) => traceProposal(c, () => this.#o.propose(c)),
       send: (n, c, t) => traceCommand(n, c, () => this.#o.send(n, c, t)),
       commandTimeoutMs: this.#o.commandTimeoutMs ?? 10_000,
+      ...(this.#o.maxClockSkewMs !== undefined ? { maxClockSkewMs: this.#o.maxClockSkewMs } : {}),
       mono: () => performance.now(),
       epochNow: Date.now,
       sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
