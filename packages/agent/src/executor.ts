@@ -107,6 +107,16 @@ export class CommandExpiredError extends Error {
   }
 }
 
+/** Throws CommandExpiredError when the command's issuedAt + ttlMs has passed on `now` (no ttlMs: never). */
+function expiryCheck(command: ScaleCommand, now: () => number): (step: string) => void {
+  const expiresAt = command.ttlMs !== undefined ? command.issuedAt + command.ttlMs : undefined;
+  return (step) => {
+    if (expiresAt === undefined) return;
+    const late = now() - expiresAt;
+    if (late > 0) throw new CommandExpiredError(step, late);
+  };
+}
+
 /** Fixed-window limiter for log lines: at most `perWindow` per `windowMs`, then one summary. */
 export class LogLimiter {
   #windowStart = Number.NEGATIVE_INFINITY;
@@ -277,20 +287,10 @@ export class Executor {
         `spec names ${command.spec.name}, command names ${command.service}`,
       );
     }
-    const expiresAt = command.ttlMs !== undefined ? command.issuedAt + command.ttlMs : undefined;
-    const checkExpiry = (step: string): void => {
-      if (expiresAt === undefined) return;
-      const late = this.#o.now() - expiresAt;
-      if (late > 0) throw new CommandExpiredError(step, late);
-    };
+    const checkExpiry = expiryCheck(command, this.#o.now);
     const expired = (error: CommandExpiredError): ScaleReply => {
       finish('refused', error.code);
-      log.warn('refused expired command', {
-        step: error.step,
-        lateMs: Math.round(error.lateMs),
-        issuedAt: command.issuedAt,
-        ttlMs: command.ttlMs,
-      });
+      log.warn('refused expired command', { step: error.step, lateMs: Math.round(error.lateMs) });
       return failure('COX_COMMAND_EXPIRED', error.message);
     };
     try {

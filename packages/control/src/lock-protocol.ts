@@ -218,21 +218,7 @@ export async function runLockedOperation(
           ttlMs,
           ...(r.reason ? { reason: r.reason } : {}),
         };
-        let lastError = 'not sent';
-        // Retried with the same id: the agent answers a repeat with its first result.
-        while (mono() < sendUntilMono) {
-          const timeoutMs = Math.max(50, Math.min(deps.commandTimeoutMs, sendUntilMono - mono()));
-          try {
-            return await deps.send(r.nodeId, command, timeoutMs);
-          } catch (error) {
-            lastError = error instanceof Error ? error.message : String(error);
-            await deps.sleep(Math.min(200, Math.max(0, sendUntilMono - mono())));
-          }
-        }
-        // Not "failed" before the agent must have stopped considering it (TTL + skew).
-        const wait = failAfterMono - mono();
-        if (wait > 0) await deps.sleep(wait);
-        return { id: r.id, error: `no reply before the command expired: ${lastError}` };
+        return sendUntilExpired(deps, r.nodeId, command, sendUntilMono, failAfterMono);
       }),
     );
     const results: CommandResult[] = replies.map((reply) => {
@@ -272,4 +258,32 @@ export async function runLockedOperation(
     }
     return token === undefined ? { status: 'aborted', error } : { status: 'aborted', error, token };
   }
+}
+
+/**
+ * Sends one command, retried with the same id (the agent answers a repeat with
+ * its first result) until its TTL; without a reply, waits out TTL + skew before
+ * giving up, so "failed" is recorded only once the agent must refuse it.
+ */
+async function sendUntilExpired(
+  deps: LockProtocolDeps,
+  nodeId: string,
+  command: ScaleCommand,
+  sendUntilMono: number,
+  failAfterMono: number,
+): Promise<ScaleReply | { id: string; error: string }> {
+  const mono = deps.mono;
+  let lastError = 'not sent';
+  while (mono() < sendUntilMono) {
+    const timeoutMs = Math.max(50, Math.min(deps.commandTimeoutMs, sendUntilMono - mono()));
+    try {
+      return await deps.send(nodeId, command, timeoutMs);
+    } catch (error) {
+      lastError = error instanceof Error ? error.message : String(error);
+      await deps.sleep(Math.min(200, Math.max(0, sendUntilMono - mono())));
+    }
+  }
+  const wait = failAfterMono - mono();
+  if (wait > 0) await deps.sleep(wait);
+  return { id: command.id, error: `no reply before the command expired: ${lastError}` };
 }
