@@ -191,6 +191,9 @@ export class Agent {
         nodeId: this.config.nodeId,
         host: hostname(),
         log: this.logger,
+        ...(this.config.telemetry.spanRingSize !== undefined
+          ? { ringSize: this.config.telemetry.spanRingSize }
+          : {}),
       });
     }
     const dockerUp = await this.driver.start({ retry: true });

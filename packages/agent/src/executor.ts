@@ -9,6 +9,14 @@
  * an older spec version after. A retried command id returns the first result
  * (NATS delivers at most once, so the leader retries with the same id).
  *
+ * Commands expire (see `ScaleCommand.ttlMs`): a command whose issuedAt + ttlMs
+ * has passed on this node's wall clock is refused with COX_COMMAND_EXPIRED
+ * before its token or assignment is stored, and the check is repeated before
+ * each irreversible step (the creates, the removes). With the cluster's clocks
+ * within the skew bound the leader allows for, a command the leader has
+ * recorded as failed can no longer start work here: an agent frozen with the
+ * command in its socket refuses it when it wakes.
+ *
  * Operations on one service run one at a time on this node (the per-service
  * mutex the supervisor shares), and each is logged with its wall-clock start and
  * end, so a test can check from the agents' own logs that no two overlap.
@@ -82,11 +90,64 @@ export interface ExecutorOptions {
    * container start); the supervisor prepares a new standby afterwards.
    */
   readonly unpause?: (id: string) => Promise<void>;
+  /** Wall clock (epoch ms) for command expiry; Date.now by default. */
+  readonly now?: () => number;
+  /** At most this many "refused invalid command" log lines per minute (the counter counts them all). */
+  readonly invalidLogsPerMinute?: number;
+}
+
+/** A command reached the point of acting after its expiry (issuedAt + ttlMs). */
+export class CommandExpiredError extends Error {
+  readonly code = 'COX_COMMAND_EXPIRED';
+  constructor(
+    readonly step: string,
+    readonly lateMs: number,
+  ) {
+    super(`command expired ${Math.round(lateMs)} ms before ${step}`);
+  }
+}
+
+/** Throws CommandExpiredError when the command's issuedAt + ttlMs has passed on `now` (no ttlMs: never). */
+function expiryCheck(command: ScaleCommand, now: () => number): (step: string) => void {
+  const expiresAt = command.ttlMs !== undefined ? command.issuedAt + command.ttlMs : undefined;
+  return (step) => {
+    if (expiresAt === undefined) return;
+    const late = now() - expiresAt;
+    if (late > 0) throw new CommandExpiredError(step, late);
+  };
+}
+
+/** Fixed-window limiter for log lines: at most `perWindow` per `windowMs`, then one summary. */
+export class LogLimiter {
+  #windowStart = Number.NEGATIVE_INFINITY;
+  #count = 0;
+  #dropped = 0;
+  constructor(
+    readonly perWindow: number,
+    readonly windowMs: number,
+  ) {}
+  /** Whether to log now; `dropped` is how many were suppressed in the previous window (reported once). */
+  take(nowMono: number): { log: boolean; dropped: number } {
+    let dropped = 0;
+    if (nowMono - this.#windowStart >= this.windowMs) {
+      dropped = this.#dropped;
+      this.#windowStart = nowMono;
+      this.#count = 0;
+      this.#dropped = 0;
+    }
+    if (this.#count < this.perWindow) {
+      this.#count += 1;
+      return { log: true, dropped };
+    }
+    this.#dropped += 1;
+    return { log: false, dropped };
+  }
 }
 
 export class Executor {
   readonly #o: Required<Omit<ExecutorOptions, 'onRejected' | 'unpause'>> &
     Pick<ExecutorOptions, 'onRejected' | 'unpause'>;
+  readonly #invalidLogs: LogLimiter;
   readonly #results = new Map<string, Promise<ScaleReply>>();
   readonly #log: OperationLogEntry[] = [];
   #subscription: Subscription | undefined;
@@ -97,12 +158,25 @@ export class Executor {
   }
 
   constructor(options: ExecutorOptions) {
-    this.#o = { healthTimeoutMs: 30_000, stopTimeoutMs: 2_000, rememberCommands: 1024, ...options };
+    this.#o = {
+      healthTimeoutMs: 30_000,
+      stopTimeoutMs: 2_000,
+      rememberCommands: 1024,
+      now: Date.now,
+      invalidLogsPerMinute: 10,
+      ...options,
+    };
+    this.#invalidLogs = new LogLimiter(this.#o.invalidLogsPerMinute, 60_000);
   }
 
   /** The most recent operations (at most 1,000), oldest first. */
   history(): readonly OperationLogEntry[] {
     return this.#log;
+  }
+
+  /** The highest fencing token stored for a service (0 when none). */
+  highestToken(service: string): number {
+    return this.#o.fencing.highest(service);
   }
 
   /** Answers commands on `cmd.<node>`; a payload that fails validation gets a COX_INVALID_PAYLOAD reply. */
@@ -120,7 +194,13 @@ export class Executor {
         });
         if (!decoded.ok) {
           this.#o.onRejected?.(decoded.error.code);
-          this.#o.logger.warn('refused invalid command', { subject, error: decoded.error.message });
+          const gate = this.#invalidLogs.take(performance.now());
+          if (gate.log)
+            this.#o.logger.warn('refused invalid command', {
+              subject,
+              error: decoded.error.message,
+              ...(gate.dropped > 0 ? { suppressedBefore: gate.dropped } : {}),
+            });
           const reply: ScaleReply = {
             v: PROTOCOL_VERSION,
             id: 'unknown',
@@ -212,6 +292,17 @@ export class Executor {
         `spec names ${command.spec.name}, command names ${command.service}`,
       );
     }
+    const checkExpiry = expiryCheck(command, this.#o.now);
+    const expired = (error: CommandExpiredError): ScaleReply => {
+      finish('refused', error.code);
+      log.warn('refused expired command', { step: error.step, lateMs: Math.round(error.lateMs) });
+      return failure('COX_COMMAND_EXPIRED', error.message);
+    };
+    try {
+      checkExpiry('accepting it');
+    } catch (error) {
+      return expired(error as CommandExpiredError);
+    }
     try {
       // The check that keeps a deposed leader out: see fencing-store.ts.
       await fencing.admit(command.service, command.token);
@@ -228,7 +319,11 @@ export class Executor {
       finish('failed', 'COX_INTERNAL');
       return failure('COX_INTERNAL', `fencing store: ${String(error)}`);
     }
+    const previous = assignments.get(command.service);
+    let assigned = false;
     try {
+      checkExpiry('storing the assignment');
+      assigned = true;
       await assignments.set(command.service, {
         replicas: command.replicas,
         spec: command.spec,
@@ -241,6 +336,7 @@ export class Executor {
       let toCreate = Math.max(0, command.replicas - current.length);
       let unpaused = 0;
       const unpause = this.#o.unpause;
+      if (toCreate > 0) checkExpiry('creating replicas');
       if (toCreate > 0 && unpause) {
         const standbys = driver
           .replicas(command.service)
@@ -263,6 +359,7 @@ export class Executor {
         .sort((a, b) => rank(a) - rank(b) || (b.startedAt ?? 0) - (a.startedAt ?? 0))
         .slice(0, Math.max(0, current.length - command.replicas));
       const toRemove = [...surplus, ...outdated];
+      if (toRemove.length > 0) checkExpiry('removing replicas');
       await Promise.all(toRemove.map((c) => this.#remove(c.id)));
       const running = driver
         .replicas(command.service)
@@ -279,6 +376,16 @@ export class Executor {
         durationMs: performance.now() - t0,
       };
     } catch (error) {
+      if (error instanceof CommandExpiredError) {
+        // Expired after the assignment was stored: put the previous one back, so the supervisor does
+        // not heal toward a count the leader has given up on.
+        if (assigned)
+          await (previous
+            ? assignments.set(command.service, previous)
+            : assignments.delete(command.service)
+          ).catch(() => {});
+        return expired(error);
+      }
       const code = (error as { code?: string }).code;
       const replyCode =
         code === 'COX_HEALTH_TIMEOUT' || code === 'COX_DOCKER_ERROR' ? code : 'COX_INTERNAL';

@@ -142,6 +142,8 @@ export class Router {
   }): Promise<HttpResponse | undefined> {
     const url = new URL(input.url, 'http://agent.local');
     const found = this.match(input.method, url.pathname);
+    const unsupported = unsupportedMediaType(input.method, input.headers, input.body);
+    if (unsupported && !('allowed' in found)) return unsupported;
     if ('allowed' in found) {
       if (found.allowed.length === 0)
         return errorResponse(404, 'COX_NOT_FOUND', `no route for ${url.pathname}`);
@@ -175,6 +177,30 @@ export class Router {
     }
   }
 }
+
+/**
+ * Bodies are JSON: a request with a body whose content-type is given and is
+ * not JSON (`application/json` or `+json`) answers 415 instead of being parsed
+ * as JSON anyway. A body without a content-type is still taken as JSON.
+ */
+function unsupportedMediaType(
+  method: string,
+  headers: Record<string, string | string[] | undefined>,
+  body: string,
+): HttpResponse | undefined {
+  if (body === '' || method === 'GET' || method === 'HEAD') return undefined;
+  const raw = headers['content-type'];
+  const type = (Array.isArray(raw) ? raw[0] : raw)?.split(';')[0]?.trim().toLowerCase();
+  if (!type || type === 'application/json' || type.endsWith('+json')) return undefined;
+  return errorResponse(
+    415,
+    'COX_UNSUPPORTED_MEDIA_TYPE',
+    `request bodies are JSON (content-type application/json); got ${type}`,
+  );
+}
+
+/** Request headers beyond this answer 431 (Node's own limit is 16 KiB). */
+export const MAX_HEADER_BYTES = 16 * 1024;
 
 export interface InjectResult extends HttpResponse {
   json<T = unknown>(): T;
@@ -213,7 +239,7 @@ export class HttpServer {
   /** Listens; resolves with the bound port (useful with port 0). */
   async listen(): Promise<number> {
     const maxBody = this.#options.maxBodyBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
-    const server = createServer((req, res) => {
+    const server = createServer({ maxHeaderSize: MAX_HEADER_BYTES }, (req, res) => {
       const chunks: Buffer[] = [];
       let size = 0;
       let refused = false;
@@ -251,6 +277,30 @@ export class HttpServer {
       });
     });
     server.keepAliveTimeout = 5000;
+    // Oversized headers: a clean 431 (and the rest of the request read and dropped, so the client
+    // sees the answer rather than a reset), other parse errors a 400.
+    server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+      if (!socket.writable) {
+        socket.destroy();
+        return;
+      }
+      const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
+      const body = JSON.stringify({
+        error: tooLarge
+          ? {
+              code: 'COX_HEADERS_TOO_LARGE',
+              message: `request headers over ${MAX_HEADER_BYTES} bytes`,
+            }
+          : { code: 'COX_MALFORMED_REQUEST', message: 'malformed HTTP request' },
+      });
+      const status = tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request';
+      socket.on('data', () => {});
+      socket.on('error', () => {});
+      socket.end(
+        `HTTP/1.1 ${status}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+      );
+      setTimeout(() => socket.destroy(), 2000).unref();
+    });
     this.#server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

@@ -17,7 +17,19 @@
  * paused (cgroup freezer: no CPU, memory kept); a death unpauses one, which
  * takes tens of milliseconds, and a new standby is prepared afterwards, off
  * the critical path. The price is the standbys' memory.
+ *
+ * Static stability ends where the cluster may have moved the replicas: after
+ * an absence longer than nodeDeadAfter (`absence`), the leader has declared
+ * this node dead and placed its replicas elsewhere. So a supervisor that starts
+ * after being down that long (its last "alive" mark on disk is older), or that
+ * finds its own event loop was frozen that long (SIGSTOP, a VM pause), holds
+ * every assignment it had: it restarts nothing until a leader confirms the
+ * service, which is a command accepted for it afterwards (the assignment's
+ * token changes). Replicas still running are left alone; the leader trims or
+ * keeps them.
  */
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { ContainerState } from '@coxswain/protocol';
 import type { AssignmentStore } from './cluster/assignment-store.js';
 import type { KeyedMutex } from './cluster/keyed-mutex.js';
@@ -65,6 +77,23 @@ export interface SupervisorOptions {
   readonly onHeal?: (result: HealResult) => void;
   /** Warm standbys per assigned service (see above); absent or count 0 disables them. */
   readonly standby?: StandbyOptions;
+  /** Holding assignments after an absence (see above); absent: never hold. */
+  readonly absence?: AbsenceOptions;
+}
+
+export interface AbsenceOptions {
+  /** Where the "alive" mark is kept (a small file, rewritten every check). */
+  readonly dir: string;
+  /** nodeDeadAfter: an absence or freeze longer than this holds the assignments. */
+  readonly holdAfterMs: number;
+  /** Wall clock (epoch ms); Date.now by default. */
+  readonly now?: () => number;
+}
+
+/** Why the supervisor holds an assignment, for logs and the API. */
+export interface HeldAssignment {
+  readonly token: number;
+  readonly reason: string;
 }
 
 export interface StandbyOptions {
@@ -76,8 +105,11 @@ export interface StandbyOptions {
 const DEAD = new Set(['exited', 'dead']);
 
 export class Supervisor {
-  readonly #o: Required<Omit<SupervisorOptions, 'onHeal' | 'standby'>> &
-    Pick<SupervisorOptions, 'onHeal' | 'standby'>;
+  readonly #o: Required<Omit<SupervisorOptions, 'onHeal' | 'standby' | 'absence'>> &
+    Pick<SupervisorOptions, 'onHeal' | 'standby' | 'absence'>;
+  /** Services held until a leader confirms them, with the assignment token they were held at. */
+  readonly #held = new Map<string, HeldAssignment>();
+  #lastTickMono: number | undefined;
   readonly #pending = new Set<string>();
   readonly #restartsAt = new Map<string, number[]>();
   #timer: NodeJS.Timeout | undefined;
@@ -106,10 +138,86 @@ export class Supervisor {
 
   start(): void {
     this.#stopped = false;
+    this.#checkAbsenceAtStart();
     this.#o.driver.on('container-died', this.#onDied);
     this.#o.driver.on('resynced', this.#onResynced);
-    this.#timer = setInterval(() => this.checkAll(), this.#o.checkIntervalMs);
+    this.#timer = setInterval(() => this.#tick(), this.#o.checkIntervalMs);
     this.#timer.unref();
+    this.#tick();
+  }
+
+  /** Services held after an absence, until a leader confirms them. */
+  held(): ReadonlyMap<string, HeldAssignment> {
+    return this.#held;
+  }
+
+  #holdAll(reason: string): void {
+    for (const [service, a] of this.#o.assignments.all()) {
+      if (this.#held.has(service)) continue;
+      this.#held.set(service, { token: a.token, reason });
+    }
+    if (this.#held.size > 0)
+      this.#o.logger.warn('holding assignments until a leader confirms them', {
+        reason,
+        services: [...this.#held.keys()],
+      });
+  }
+
+  /** Held, unless a command with another token was accepted since (the leader confirmed it). */
+  #isHeld(service: string): boolean {
+    const h = this.#held.get(service);
+    if (!h) return false;
+    const a = this.#o.assignments.get(service);
+    if (a && a.token !== h.token) {
+      this.#held.delete(service);
+      this.#o.logger.info('assignment confirmed by a leader', { service, token: a.token });
+      return false;
+    }
+    return true;
+  }
+
+  #aliveFile(): string | undefined {
+    return this.#o.absence ? join(this.#o.absence.dir, 'alive.json') : undefined;
+  }
+
+  #checkAbsenceAtStart(): void {
+    const absence = this.#o.absence;
+    const file = this.#aliveFile();
+    if (!absence || !file || this.#o.assignments.all().size === 0) return;
+    const now = (absence.now ?? Date.now)();
+    let last: number | undefined;
+    try {
+      const parsed = JSON.parse(readFileSync(file, 'utf8')) as { epochMs?: unknown };
+      if (typeof parsed.epochMs === 'number' && Number.isFinite(parsed.epochMs))
+        last = parsed.epochMs;
+    } catch {
+      // No mark (or a torn one): the absence is unknown, so it may have been long.
+    }
+    if (last === undefined) this.#holdAll('no alive mark: absence of unknown length');
+    else if (now - last > absence.holdAfterMs)
+      this.#holdAll(`down ${Math.round(now - last)} ms, longer than ${absence.holdAfterMs} ms`);
+  }
+
+  #tick(): void {
+    const absence = this.#o.absence;
+    const file = this.#aliveFile();
+    if (absence && file) {
+      const mono = performance.now();
+      // A gap between ticks much longer than the interval: this process was frozen (a pause detector).
+      if (this.#lastTickMono !== undefined) {
+        const frozen = mono - this.#lastTickMono - this.#o.checkIntervalMs;
+        if (frozen > absence.holdAfterMs)
+          this.#holdAll(`frozen ${Math.round(frozen)} ms, longer than ${absence.holdAfterMs} ms`);
+      }
+      this.#lastTickMono = mono;
+      try {
+        mkdirSync(absence.dir, { recursive: true });
+        writeFileSync(`${file}.tmp`, JSON.stringify({ epochMs: (absence.now ?? Date.now)() }));
+        renameSync(`${file}.tmp`, file);
+      } catch (error) {
+        this.#o.logger.warn('cannot write the alive mark', { error });
+      }
+    }
     this.checkAll();
   }
 
@@ -123,6 +231,7 @@ export class Supervisor {
 
   checkAll(): void {
     for (const service of this.#o.assignments.all().keys()) {
+      if (this.#isHeld(service)) continue;
       const a = this.#o.assignments.get(service);
       const all = this.#o.driver.replicas(service);
       const active = all.filter(isActive).length;
@@ -188,6 +297,7 @@ export class Supervisor {
   /** Queues one heal of `service`; deaths arriving while one is queued join it. */
   schedule(service: string): void {
     if (this.#stopped || this.#pending.has(service) || !this.#o.assignments.get(service)) return;
+    if (this.#isHeld(service)) return;
     this.#pending.add(service);
     const delay = this.#backoff(service);
     const go = (): void => {
@@ -219,7 +329,7 @@ export class Supervisor {
       this.#pending.delete(service);
       const { driver, logger } = this.#o;
       const assignment = this.#o.assignments.get(service);
-      if (!assignment || this.#stopped)
+      if (!assignment || this.#stopped || this.#isHeld(service))
         return { service, started: 0, unpaused: 0, removedDead: 0, durationMs: 0 };
       const all: ContainerState[] = driver.replicas(service);
       const active = all.filter(isActive).length;

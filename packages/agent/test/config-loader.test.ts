@@ -35,6 +35,24 @@ describe('loadAgentConfig', () => {
     expect(config.nats.servers).toEqual(['nats://a:4222', 'nats://b:4222']);
     expect(config.sampleIntervalMs).toBe(2000);
   });
+  it('sets the lock lease, command timeout, clock-skew bound and span ring size from the file and env', async () => {
+    const path = file(
+      'c.yaml',
+      'nodeId: n1\ncoordinator:\n  lockLeaseMs: 8s\n  commandTimeoutMs: 3s\ntelemetry:\n  spanRingSize: 500\n',
+    );
+    const config = await loadAgentConfig({
+      file: path,
+      env: { COXSWAIN_MAX_CLOCK_SKEW: '250ms', COXSWAIN_COMMAND_TIMEOUT: '4s' },
+      flags: {},
+    });
+    expect(config.coordinator).toEqual({
+      lockLeaseMs: 8000,
+      commandTimeoutMs: 4000,
+      maxClockSkewMs: 250,
+    });
+    expect(config.telemetry).toEqual({ spanRingSize: 500 });
+  });
+
   it('names the file and the path of a bad field', async () => {
     const path = file('b.yaml', 'nodeId: n1\nlog:\n  level: chatty\n');
     await expect(loadAgentConfig({ file: path })).rejects.toThrow(

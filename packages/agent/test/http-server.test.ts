@@ -1,3 +1,4 @@
+import { request } from 'node:http';
 import { InvalidPayloadError } from '@coxswain/protocol';
 import { describe, expect, it } from 'vitest';
 import { HttpError, HttpServer, json } from '../src/http-server.js';
@@ -51,6 +52,22 @@ describe('HttpServer.inject', () => {
     expect(r.status).toBe(201);
     expect(r.json()).toEqual({ got: { a: 1 } });
   });
+
+  it('answers 415 to a text/plain body instead of parsing it as JSON; JSON types and no type pass', async () => {
+    const s = server();
+    const plain = await s.inject('POST', '/v1/echo', '{"a":1}', { 'content-type': 'text/plain' });
+    expect(plain.status).toBe(415);
+    expect(plain.json()).toMatchObject({ error: { code: 'COX_UNSUPPORTED_MEDIA_TYPE' } });
+    const typed = await s.inject('POST', '/v1/echo', '{"a":1}', {
+      'content-type': 'application/json; charset=utf-8',
+    });
+    expect(typed.status).toBe(201);
+    const merge = await s.inject('POST', '/v1/echo', '{"a":1}', {
+      'content-type': 'application/merge-patch+json',
+    });
+    expect(merge.status).toBe(201);
+    expect((await s.inject('POST', '/v1/echo', '{"a":1}')).status).toBe(201);
+  });
 });
 
 describe('HttpServer over a socket', () => {
@@ -68,6 +85,39 @@ describe('HttpServer over a socket', () => {
       expect(big.status).toBe(413);
       const head = await fetch(`http://127.0.0.1:${port}/v1/services/api`, { method: 'HEAD' });
       expect(head.status).toBe(200);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('answers 431 to a 100 KB Authorization header instead of resetting the connection', async () => {
+    const s = server();
+    const port = await s.listen();
+    try {
+      const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = request(
+          {
+            host: '127.0.0.1',
+            port,
+            path: '/v1/services/api',
+            headers: { authorization: `Bearer ${'a'.repeat(100 * 1024)}` },
+            maxHeaderSize: 1024 * 1024,
+          },
+          (res) => {
+            let body = '';
+            res.on('data', (d: Buffer) => {
+              body += d.toString();
+            });
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+          },
+        );
+        req.on('error', reject);
+        req.end();
+      });
+      expect(answer.status).toBe(431);
+      expect(JSON.parse(answer.body)).toMatchObject({ error: { code: 'COX_HEADERS_TOO_LARGE' } });
+      // The server is still fine afterwards.
+      expect((await fetch(`http://127.0.0.1:${port}/v1/services/api`)).status).toBe(200);
     } finally {
       await s.close();
     }

@@ -5,6 +5,7 @@
  * further down.
  */
 import {
+  AgentOperationsReply,
   ApiErrorBody,
   ClusterEvent,
   ClusterHealth,
@@ -215,6 +216,15 @@ export class ApiClient {
   /** GET /v1/locks. */
   locks(query: ReadQuery = {}, options: RequestOptions = {}): Promise<LocksReply> {
     return this.get('/v1/locks', LocksReply, query, options);
+  }
+
+  /**
+   * GET /v1/agent/operations: this agent's own operation log and the fencing
+   * tokens it accepted and refused per service (answered by the node asked,
+   * never forwarded), for a fencing audit across agents.
+   */
+  agentOperations(options: RequestOptions = {}): Promise<AgentOperationsReply> {
+    return this.get('/v1/agent/operations', AgentOperationsReply, {}, options);
   }
 
   /** GET /v1/openapi.json: the API's own description (an OpenAPI 3.1 document). */

@@ -252,8 +252,12 @@ function decideService(
     desired = 0;
     reason = 'service deleted';
   } else if (service.manualReplicas !== null) {
-    desired = service.manualReplicas;
-    reason = `manual override: ${desired}`;
+    // Never above max, even for an override set before the spec's max was lowered.
+    desired = Math.min(spec.maxReplicas, service.manualReplicas);
+    reason =
+      desired < service.manualReplicas
+        ? `manual override: ${service.manualReplicas}, capped at maxReplicas ${desired}`
+        : `manual override: ${desired}`;
   } else {
     const policy = policies.get(spec.policy.name);
     const policyState: PolicyInput = {

@@ -67,6 +67,14 @@ export interface LockProtocolDeps {
   /** Sends one command to one agent and returns its reply; rejects on timeout or no responders. */
   send(nodeId: string, command: ScaleCommand, timeoutMs: number): Promise<ScaleReply>;
   readonly commandTimeoutMs: number;
+  /**
+   * The bound on wall-clock differences between hosts (default 500 ms; hosts
+   * are assumed NTP-synchronised within it). A command carries issuedAt and a
+   * TTL; the agent refuses it after issuedAt + TTL on its own clock, and the
+   * leader records a command without reply "failed" only after TTL + this
+   * margin, so a command recorded as failed can no longer start work.
+   */
+  readonly maxClockSkewMs?: number;
   /** The leader's monotonic clock (ms), for the lease margin. */
   readonly mono: () => number;
   /** Wall-clock ms, for the command log's `issuedAtEpochMs` and `finishedAtEpochMs`. */
@@ -171,6 +179,13 @@ export async function runLockedOperation(
     }
     const issuedAtMs = deps.clock.now();
     const issuedAtEpochMs = deps.epochNow();
+    // Command expiry (see maxClockSkewMs): sends stop at the TTL, "failed" waits for TTL + skew, and
+    // both end inside the lease.
+    const skewMs = deps.maxClockSkewMs ?? 500;
+    const issuedMono = mono();
+    const sendUntilMono = Math.min(deadlineMono, startedMono + deps.leaseMs * 0.9 - skewMs);
+    const ttlMs = Math.max(1, Math.floor(sendUntilMono - issuedMono));
+    const failAfterMono = issuedMono + ttlMs + skewMs;
     const records: CommandRecord[] = targets.map((t) => ({
       id: `${service}.${token}.${t.nodeId}`,
       service,
@@ -201,20 +216,10 @@ export async function runLockedOperation(
           term: deps.term,
           leaderId: deps.nodeId,
           issuedAt: issuedAtEpochMs,
+          ttlMs,
           ...(r.reason ? { reason: r.reason } : {}),
         };
-        let lastError = 'not sent';
-        // Retried with the same id: the agent answers a repeat with its first result.
-        while (mono() < deadlineMono) {
-          const timeoutMs = Math.max(50, Math.min(deps.commandTimeoutMs, deadlineMono - mono()));
-          try {
-            return await deps.send(r.nodeId, command, timeoutMs);
-          } catch (error) {
-            lastError = error instanceof Error ? error.message : String(error);
-            await deps.sleep(Math.min(200, Math.max(0, deadlineMono - mono())));
-          }
-        }
-        return { id: r.id, error: `no reply before the lease margin: ${lastError}` };
+        return sendUntilExpired(deps, r.nodeId, command, sendUntilMono, failAfterMono);
       }),
     );
     const results: CommandResult[] = replies.map((reply) => {
@@ -254,4 +259,32 @@ export async function runLockedOperation(
     }
     return token === undefined ? { status: 'aborted', error } : { status: 'aborted', error, token };
   }
+}
+
+/**
+ * Sends one command, retried with the same id (the agent answers a repeat with
+ * its first result) until its TTL; without a reply, waits out TTL + skew before
+ * giving up, so "failed" is recorded only once the agent must refuse it.
+ */
+async function sendUntilExpired(
+  deps: LockProtocolDeps,
+  nodeId: string,
+  command: ScaleCommand,
+  sendUntilMono: number,
+  failAfterMono: number,
+): Promise<ScaleReply | { id: string; error: string }> {
+  const mono = deps.mono;
+  let lastError = 'not sent';
+  while (mono() < sendUntilMono) {
+    const timeoutMs = Math.max(50, Math.min(deps.commandTimeoutMs, sendUntilMono - mono()));
+    try {
+      return await deps.send(nodeId, command, timeoutMs);
+    } catch (error) {
+      lastError = error instanceof Error ? error.message : String(error);
+      await deps.sleep(Math.min(200, Math.max(0, sendUntilMono - mono())));
+    }
+  }
+  const wait = failAfterMono - mono();
+  if (wait > 0) await deps.sleep(wait);
+  return { id: command.id, error: `no reply before the command expired: ${lastError}` };
 }

@@ -332,7 +332,7 @@ describe('runLockedOperation', () => {
     expect(state.service('web')?.placementToken).toBe(token);
   });
 
-  it('gives up at the lease margin when an agent never answers, and records the failure', async () => {
+  it('gives up when the command expires, and records the failure only after TTL + skew', async () => {
     const state = new ClusterState();
     apply(state, reg('a'), { type: 'service.put', at: 0, spec: spec('web') });
     const propose = async (c: ClusterCommandInput): Promise<Committed> => {
@@ -344,6 +344,9 @@ describe('runLockedOperation', () => {
     };
     const observed = new Map([['a', { report: report('a', {}), receivedAtMs: 1000 }]]);
     let attempts = 0;
+    let ttlMs = 0;
+    let issuedAt = 0;
+    let recordedAt = 0;
     const t0 = performance.now();
     const outcome = await runLockedOperation(
       {
@@ -356,9 +359,15 @@ describe('runLockedOperation', () => {
         sleep: (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)),
         leaseMs: 500,
         commandTimeoutMs: 100,
-        propose,
-        send: async () => {
+        maxClockSkewMs: 50,
+        propose: async (c) => {
+          if (c.type === 'command.result') recordedAt = Date.now();
+          return propose(c);
+        },
+        send: async (_node, command) => {
           attempts += 1;
+          ttlMs = command.ttlMs ?? 0;
+          issuedAt = command.issuedAt;
           throw new Error('timeout');
         },
       },
@@ -368,9 +377,13 @@ describe('runLockedOperation', () => {
     expect(outcome).toMatchObject({ status: 'done', failed: 1 });
     expect(attempts).toBeGreaterThan(1);
     expect(performance.now() - t0).toBeLessThan(500);
+    // The command expires inside the lease, and "failed" is recorded no sooner than TTL + skew.
+    expect(ttlMs).toBeGreaterThan(0);
+    expect(ttlMs + 50).toBeLessThan(500);
+    expect(recordedAt - issuedAt).toBeGreaterThanOrEqual(ttlMs + 50 - 1);
     expect(state.commands()[0]).toMatchObject({
       status: 'failed',
-      error: expect.stringMatching(/lease margin/),
+      error: expect.stringMatching(/expired/),
     });
     expect(state.lock('web')).toBeUndefined();
   });

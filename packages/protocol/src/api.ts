@@ -103,8 +103,14 @@ export const ServiceSummary = z.object({
   desiredReplicas: z.number().int().nonnegative(),
   manualReplicas: z.number().int().nonnegative().nullable(),
   placement: Placement,
-  /** Replicas counted from the latest reports, per node. */
+  /**
+   * Replicas counted from the latest reports, per node, of live nodes only: a
+   * node the cluster declared dead, or whose last report is older than
+   * nodeDeadAfter, is not counted here but under `unknown`.
+   */
   running: z.record(NodeId, z.number().int().nonnegative()),
+  /** Replicas in the last report of a dead or stale node, per node: maybe running, not counted. */
+  unknown: z.record(NodeId, z.number().int().nonnegative()).optional(),
   locked: z.boolean(),
   deleted: z.boolean(),
   reason: z.string().optional(),
@@ -124,7 +130,9 @@ export const ServiceDetail = z.object({
   meta: ApiMeta,
   name: Name,
   record: ServiceRecord,
+  /** As in ServiceSummary: live nodes only. */
   running: z.record(NodeId, z.number().int().nonnegative()),
+  unknown: z.record(NodeId, z.number().int().nonnegative()).optional(),
   lock: LockRecord.nullable(),
   windowMs: z.number().int().positive(),
   /** The nine figures over the window, per reporting node, oldest first. */

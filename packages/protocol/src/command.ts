@@ -30,6 +30,15 @@ export const ScaleCommand = z.object({
   term: z.number().int().nonnegative(),
   leaderId: NodeId,
   issuedAt: EpochMs,
+  /**
+   * How long after `issuedAt` (on the leader's wall clock) the command may
+   * still start work. The agent refuses it (COX_COMMAND_EXPIRED) once its own
+   * wall clock passes issuedAt + ttlMs, before storing the token and again
+   * before each create or remove. The leader records the command "failed" only
+   * after issuedAt + ttlMs + the cluster's clock-skew bound. Absent: no expiry
+   * (commands from older leaders).
+   */
+  ttlMs: z.number().int().positive().optional(),
   /** The policy's explanation, for logs and traces. */
   reason: z.string().max(2000).optional(),
   /** Absent from leaders that do not sign yet; agents that require signatures refuse such commands. */
@@ -42,6 +51,7 @@ export const CommandErrorCode = z.enum([
   'COX_DOCKER_ERROR',
   'COX_HEALTH_TIMEOUT',
   'COX_WRONG_NODE',
+  'COX_COMMAND_EXPIRED',
   'COX_INTERNAL',
 ]);
 

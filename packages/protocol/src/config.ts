@@ -49,6 +49,26 @@ export const AgentConfig = z
       .default({}),
     labels: z.record(z.string(), z.string()).default({}),
     /**
+     * The leader's lock protocol: the lock lease (becomes the cluster setting
+     * when this node leads), how long one command send may wait for its reply,
+     * and the bound on clock differences between hosts that command expiry
+     * allows for (see ScaleCommand.ttlMs). Unset: the built-in defaults
+     * (15 s, 10 s, 500 ms).
+     */
+    coordinator: z
+      .object({
+        lockLeaseMs: DurationMs.optional(),
+        commandTimeoutMs: DurationMs.optional(),
+        maxClockSkewMs: DurationMs.optional(),
+      })
+      .strict()
+      .default({}),
+    /** How many finished spans `/v1/traces` keeps (default 2000). */
+    telemetry: z
+      .object({ spanRingSize: z.number().int().min(1).max(1_000_000).optional() })
+      .strict()
+      .default({}),
+    /**
      * A voter that joins an existing cluster (replacing a lost one) starts Raft
      * without bootstrapping and waits to be added with `coxswain voter add` /
      * `POST /v1/nodes/{id}/voter`; it learns the membership from config entries.

@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import type * as C from './chaos-experiment.js';
 import type * as S from './schemas.js';
 
+export { AgentOperation, AgentOperationsReply } from './agent-operations.js';
 export {
   ApiErrorBody,
   ApiIssue,
@@ -153,6 +154,8 @@ export type PortMapping = z.output<typeof S.PortMapping>;
 export type ScaleCommand = z.output<typeof S.ScaleCommand>;
 export type CommandSignature = z.output<typeof S.CommandSignature>;
 export type ScaleReply = z.output<typeof S.ScaleReply>;
+export type AgentOperation = z.output<typeof S.AgentOperation>;
+export type AgentOperationsReply = z.output<typeof S.AgentOperationsReply>;
 export type CommandErrorCode = z.output<typeof S.CommandErrorCode>;
 export type ClusterEvent = z.output<typeof S.ClusterEvent>;
 export type ClusterEventType = z.output<typeof S.ClusterEventType>;

@@ -1,5 +1,6 @@
 // The schema values in one namespace, so index.ts can name a type after its schema.
 
+export { AgentOperation, AgentOperationsReply } from './agent-operations.js';
 export {
   ApiErrorBody,
   ApiIssue,

@@ -7,7 +7,7 @@
  *
  * argv[2]: JSON { config: AgentConfigInput, member?: { lockLeaseMs, commandTimeoutMs, reconcileGraceMs } }
  */
-import { Agent, ClusterMember, createLogger } from '@coxswain/agent';
+import { Agent, ClusterMember, createLogger, mountClusterApi } from '@coxswain/agent';
 import { AgentConfig } from '@coxswain/protocol';
 import { connect } from 'nats';
 
@@ -40,6 +40,8 @@ const member = await ClusterMember.start({
 });
 // The leader's forecasts ride in this node's reports (the ninth figure).
 agent.predictedRates = () => member.predictedRates();
+// The cluster API on the agent's HTTP port (logged as apiPort in "agent started"), as a real agent has it.
+const clusterApi = mountClusterApi({ router: agent.http.router, member, nc, config, logger });
 process.stdout.write(`${JSON.stringify({ ready: true, node: config.nodeId })}\n`);
 
 let stopping = false;
@@ -47,6 +49,7 @@ process.on('SIGTERM', () => {
   if (stopping) return;
   stopping = true;
   void (async () => {
+    clusterApi.close();
     await member.stop();
     await nc.close();
     await agent.stop();

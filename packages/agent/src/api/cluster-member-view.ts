@@ -28,6 +28,7 @@ import type { EventBus } from '../events.js';
 import {
   type ApiWrite,
   type ClusterView,
+  type ExecutorView,
   NoLeaderError,
   type RaftStatusView,
   type ReportView,
@@ -243,6 +244,10 @@ export class ClusterMemberView implements ClusterView {
     // Answer at once rather than wait out an election: the client may retry elsewhere or later.
     if (!leaderId) throw new NoLeaderError('there is no leader to apply the write');
     return this.#o.member.submit(write);
+  }
+
+  get executor(): ExecutorView {
+    return this.#o.member.executor;
   }
 
   reports(): ReadonlyMap<string, ReportView> {

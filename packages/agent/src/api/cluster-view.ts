@@ -15,6 +15,7 @@ import {
   type ServiceFigures,
 } from '@coxswain/protocol';
 import type { EventBus } from '../events.js';
+import type { OperationLogEntry } from '../executor.js';
 
 export interface RaftMemberView {
   readonly id: string;
@@ -71,6 +72,14 @@ export interface ClusterView {
   /** Figures of one service over the last `windowMs`, per reporting node, oldest first. */
   figures(service: string, windowMs: number): Record<string, ServiceFigures[]>;
   readonly events: EventBus;
+  /** This agent's executor, for `GET /v1/agent/operations`; absent where there is none. */
+  readonly executor?: ExecutorView;
+}
+
+/** What the operations route reads of the executor. */
+export interface ExecutorView {
+  history(): readonly OperationLogEntry[];
+  highestToken(service: string): number;
 }
 
 /** No leader is known, or it could not be reached: writes and consistent reads answer 503. */

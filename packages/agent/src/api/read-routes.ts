@@ -1,6 +1,8 @@
 /**
  * The cluster API's reads, answered from the local replica (or through the leader with `?consistent=true`).
  */
+
+import type { AgentOperationsReply, ClusterStateSnapshot } from '@coxswain/protocol';
 import {
   type ClusterInfo,
   type CommandRecord,
@@ -16,8 +18,27 @@ import {
   type ServicesReply,
 } from '@coxswain/protocol';
 import type { z } from 'zod';
-import type { Router } from '../http-server.js';
+import { json, type Router } from '../http-server.js';
 import { ApiError } from './api-errors.js';
+import type { ExecutorView, ReportView } from './cluster-view.js';
+
+/** The operation log and, per service, the tokens accepted (acted on, or tried) and refused. */
+export function agentOperations(node: string, executor: ExecutorView): AgentOperationsReply {
+  const operations = [...executor.history()];
+  const tokens: AgentOperationsReply['tokens'] = {};
+  for (const o of operations) {
+    const t = tokens[o.service] ?? {
+      accepted: [],
+      refused: [],
+      highest: executor.highestToken(o.service),
+    };
+    tokens[o.service] = t;
+    const list = o.outcome === 'refused' ? t.refused : t.accepted;
+    if (!list.includes(o.token)) list.push(o.token);
+  }
+  return { node, operations, tokens };
+}
+
 import {
   badRequest,
   DEFAULT_COMMAND_LIMIT,
@@ -31,6 +52,30 @@ import {
   type RouteKit,
   runningOf,
 } from './route-kit.js';
+
+/**
+ * A service's replicas per node from the latest reports, split by whether the
+ * report can be trusted: a node declared dead (or removed), or whose report is
+ * older than nodeDeadAfter, goes under `unknown`, not `running`.
+ */
+export function countsOf(
+  service: string,
+  reports: ReadonlyMap<string, ReportView>,
+  snapshot: Pick<ClusterStateSnapshot, 'nodes' | 'settings'>,
+): { running: Record<string, number>; unknown: Record<string, number> } {
+  const running = runningOf(service, reports);
+  const unknown: Record<string, number> = {};
+  for (const [nodeId, n] of Object.entries(running)) {
+    const node = snapshot.nodes[nodeId];
+    const age = reports.get(nodeId)?.ageMs ?? Number.POSITIVE_INFINITY;
+    const stale = age > snapshot.settings.nodeDeadAfterMs;
+    if (stale || (node !== undefined && node.state !== 'alive')) {
+      unknown[nodeId] = n;
+      delete running[nodeId];
+    }
+  }
+  return { running, unknown };
+}
 
 /** GET /v1/cluster, /v1/nodes, /v1/services. */
 export function registerClusterReads(router: Router, kit: RouteKit): void {
@@ -101,7 +146,7 @@ export function registerClusterReads(router: Router, kit: RouteKit): void {
               desiredReplicas: record.desiredReplicas,
               manualReplicas: record.manualReplicas,
               placement: record.placement,
-              running: runningOf(name, reports),
+              ...countsOf(name, reports, snapshot),
               locked: snapshot.locks[name] !== undefined,
               deleted: record.deleted,
             };
@@ -113,9 +158,16 @@ export function registerClusterReads(router: Router, kit: RouteKit): void {
   );
 }
 
-/** GET /v1/services/{name}, /v1/commands, /v1/locks. */
+/** GET /v1/services/{name}, /v1/commands, /v1/locks, /v1/agent/operations. */
 export function registerServiceReads(router: Router, kit: RouteKit): void {
   const { view, read } = kit;
+
+  // This agent's own executor (never forwarded): the fencing audit's source.
+  router.add('GET', '/v1/agent/operations', () => {
+    const executor = view.executor;
+    if (!executor) throw new ApiError(404, 'COX_NOT_FOUND', 'this node runs no executor');
+    return json(agentOperations(view.nodeId, executor));
+  });
 
   router.add(
     'GET',
@@ -160,7 +212,7 @@ export function registerServiceReads(router: Router, kit: RouteKit): void {
           meta: m,
           name,
           record,
-          running: runningOf(name, view.reports()),
+          ...countsOf(name, view.reports(), snapshot),
           lock: snapshot.locks[name] ?? null,
           windowMs,
           figures,

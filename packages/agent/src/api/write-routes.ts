@@ -2,6 +2,7 @@
  * The cluster API's writes: authenticated, applied through the leader.
  */
 import { Name, NodeId, PROTOCOL_VERSION, ServiceScaleBody, ServiceSpec } from '@coxswain/protocol';
+import { scaleLimitIssue } from '../cluster/coordinator.js';
 import type { Router } from '../http-server.js';
 import { badRequest, parseBody, parseParam, type RouteKit } from './route-kit.js';
 
@@ -44,6 +45,13 @@ export function registerWriteRoutes(router: Router, kit: RouteKit): void {
     write('POST /v1/services/{name}/scale', (ctx, token) => {
       const name = parseParam(Name, ctx, 'name');
       const body = parseBody(ServiceScaleBody, ctx);
+      // Never more than max: refused here against the local replica, and again
+      // by the leader's coordinator against the committed spec.
+      const spec = kit.view.snapshot().services[name]?.spec;
+      if (spec && body.replicas !== null) {
+        const limit = scaleLimitIssue(body.replicas, spec.maxReplicas);
+        if (limit) throw badRequest('request body', [{ path: 'body.replicas', message: limit }]);
+      }
       return { v: PROTOCOL_VERSION, op: 'service.scale', token, name, replicas: body.replicas };
     }),
   );

@@ -59,6 +59,11 @@ export class AssignmentStore {
     await this.#persist();
   }
 
+  async delete(service: string): Promise<void> {
+    if (!this.#byService.delete(service)) return;
+    await this.#persist();
+  }
+
   #persist(): Promise<void> {
     const next = this.#writing.then(() =>
       writeFileDurable(

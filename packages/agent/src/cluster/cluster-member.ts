@@ -211,6 +211,8 @@ export class ClusterMember {
         ? { checkIntervalMs: o.supervisor.checkIntervalMs }
         : {}),
       ...(o.supervisor?.standby ? { standby: o.supervisor.standby } : {}),
+      // After an absence longer than nodeDeadAfter, restore nothing until a leader confirms it.
+      absence: { dir: join(dataDir, 'supervisor'), holdAfterMs: o.config.nodeDeadAfterMs },
     });
     const member = new ClusterMember(o, executor, supervisor);
     // Healing first: it needs nobody, and it must run even if Raft cannot start.
@@ -357,8 +359,9 @@ export class ClusterMember {
       history: this.history,
       observingSinceMs: this.#observingSinceMs,
       decideIntervalMs: c.decideIntervalMs ?? config.decideIntervalMs,
-      ...(c.lockLeaseMs !== undefined ? { lockLeaseMs: c.lockLeaseMs } : {}),
-      ...(c.commandTimeoutMs !== undefined ? { commandTimeoutMs: c.commandTimeoutMs } : {}),
+      ...optional('lockLeaseMs', c.lockLeaseMs ?? config.coordinator.lockLeaseMs),
+      ...optional('commandTimeoutMs', c.commandTimeoutMs ?? config.coordinator.commandTimeoutMs),
+      ...optional('maxClockSkewMs', config.coordinator.maxClockSkewMs),
       ...(c.reconcileGraceMs !== undefined ? { reconcileGraceMs: c.reconcileGraceMs } : {}),
       policies: c.policies ?? this.forecast.registry(),
       traceParent: (service) => this.#reportContexts.contextFor(service),
@@ -383,9 +386,10 @@ export class ClusterMember {
         this.#o.coordinator?.decideIntervalMs ?? this.config.decideIntervalMs,
       ),
       nodeDeadAfterMs: Math.round(this.config.nodeDeadAfterMs),
-      ...(this.#o.coordinator?.lockLeaseMs !== undefined
-        ? { lockLeaseMs: this.#o.coordinator.lockLeaseMs }
-        : {}),
+      ...optional(
+        'lockLeaseMs',
+        this.#o.coordinator?.lockLeaseMs ?? this.config.coordinator.lockLeaseMs,
+      ),
     };
     const differs = Object.entries(want).some(([k, v]) => (s as Record<string, number>)[k] !== v);
     if (!differs) return;
@@ -415,4 +419,9 @@ export class ClusterMember {
     await this.#coordinator?.idle();
     await this.#raft?.stop();
   }
+}
+
+/** `{ [key]: value }` when value is set, else `{}` (exactOptionalPropertyTypes). */
+function optional<K extends string>(key: K, value: number | undefined): Partial<Record<K, number>> {
+  return value === undefined ? {} : ({ [key]: value } as Record<K, number>);
 }

@@ -48,6 +48,8 @@ export interface CoordinatorOptions {
   readonly decideIntervalMs?: number;
   readonly lockLeaseMs?: number;
   readonly commandTimeoutMs?: number;
+  /** The clock-skew bound command expiry allows for (lock-protocol.ts; default 500 ms). */
+  readonly maxClockSkewMs?: number;
   /** How long after an operation a node's report must arrive before its counts are trusted again. */
   readonly reconcileGraceMs?: number;
   /** Smallest gap between two passes when poked by reports. */
@@ -178,6 +180,7 @@ export class Coordinator {
       propose: (c) => traceProposal(c, () => this.#timedPropose(c)),
       send: (n, c, t) => traceCommand(n, c, () => this.#timedSend(n, c, t)),
       commandTimeoutMs: this.#o.commandTimeoutMs ?? 10_000,
+      ...(this.#o.maxClockSkewMs !== undefined ? { maxClockSkewMs: this.#o.maxClockSkewMs } : {}),
       mono: () => performance.now(),
       epochNow: Date.now,
       sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
@@ -356,6 +359,12 @@ export class Coordinator {
     replicas: number | null,
     timeoutMs = 30_000,
   ): Promise<LockedOutcome> {
+    const spec = this.#o.state.service(service)?.spec;
+    if (spec && replicas !== null) {
+      const issue = scaleLimitIssue(replicas, spec.maxReplicas);
+      if (issue)
+        return { status: 'refused', code: 'COX_INVALID_PAYLOAD', message: `replicas ${issue}` };
+    }
     const deadline = performance.now() + timeoutMs;
     for (;;) {
       if (!this.#leading || !this.#clock)
@@ -369,4 +378,13 @@ export class Coordinator {
       await Promise.race([...this.#operations, new Promise((resolve) => setTimeout(resolve, 100))]);
     }
   }
+}
+
+/**
+ * Why a manual replica count is refused, or undefined when it is accepted: never
+ * more than maxReplicas. Below minReplicas is allowed (an operator's override
+ * holds against the policy, down to 0).
+ */
+export function scaleLimitIssue(replicas: number, max: number): string | undefined {
+  return replicas > max ? `must be at most maxReplicas (${max}); got ${replicas}` : undefined;
 }
