@@ -7,15 +7,16 @@
  *   4. send the commands to the agents, with token, term and leader id
  *   5. commit command.result, then lock.release
  *
- * At most one operation per service is in flight cluster-wide: the state
- * machine grants a lock only when none is live, and a lock outlives a dead
- * leader only by its lease. The leader stops sending before its lease runs out
- * (by its own monotonic clock, on which the lease is conservative: see
- * LogicalClock), so the next holder cannot overlap with it. Agents add the last
- * guard: a command with a token below the highest they stored is refused.
+ * At most one operation per service is in flight cluster-wide within a term:
+ * the state machine grants a lock only when none of this term is live. A lock
+ * of an earlier term is taken over at once by the next leader (lockBlocks):
+ * Raft guarantees the old leader can commit nothing more, the state machine
+ * refuses its writes by token, agents refuse a command whose token is below
+ * the highest they stored, and commands expire (the executor checks issuedAt
+ * plus the lease margin). The leader stops sending before its lease runs out.
  *
  * If a proposal fails (leadership lost), the operation stops where it is; the
- * lock stays until its lease expires, and the next leader picks the service up.
+ * next leader takes the service over at once.
  */
 import {
   type ClusterApplyResult,
@@ -85,7 +86,9 @@ export type LockedOutcome =
   | { readonly status: 'purged'; readonly token: number }
   | { readonly status: 'lock-held'; readonly heldBy?: string }
   | { readonly status: 'refused'; readonly code: string; readonly message: string }
-  | { readonly status: 'aborted'; readonly error: unknown; readonly token?: number };
+  | { readonly status: 'aborted'; readonly error: unknown; readonly token?: number }
+  /** The caller's deadline passed before the write was committed: nothing of it applied. */
+  | { readonly status: 'expired'; readonly token?: number };
 
 /** A proposal the state machine refused, carrying its result. */
 class RefusedError extends Error {
@@ -105,6 +108,12 @@ export interface LockedOperationOptions {
   readonly manualReplicas?: number | null;
   /** Where the plan came from, for the command log. */
   readonly action?: 'scale' | 'reconcile';
+  /** With manualReplicas: the override's order; the state machine refuses it behind a newer one. */
+  readonly manualSeq?: number;
+  /** The API write's idempotency key, recorded with the scale.set. */
+  readonly key?: string;
+  /** Monotonic ms after which the operation starts nothing (its caller stopped waiting). */
+  readonly notAfterMono?: number;
 }
 
 export async function runLockedOperation(
@@ -116,7 +125,9 @@ export async function runLockedOperation(
   const mono = deps.mono;
   const startedMono = mono();
   let token: number | undefined;
+  const late = (): boolean => options.notAfterMono !== undefined && mono() >= options.notAfterMono;
   try {
+    if (late()) return { status: 'expired' };
     const acquired = await deps.propose({
       type: 'lock.acquire',
       at: deps.clock.now(),
@@ -152,6 +163,10 @@ export async function runLockedOperation(
     if (!record) throw new Error(`service ${service} vanished under its lock`);
     const desired = op?.desiredReplicas ?? record.desiredReplicas;
     const placement = op?.placement ?? record.placement;
+    if (late()) {
+      await commit(deps, { type: 'lock.release', at: deps.clock.now(), service, token });
+      return { status: 'expired', token };
+    }
     await commit(deps, {
       type: 'scale.set',
       at: deps.clock.now(),
@@ -160,6 +175,8 @@ export async function runLockedOperation(
       desiredReplicas: desired,
       placement,
       ...(options.manualReplicas !== undefined ? { manualReplicas: options.manualReplicas } : {}),
+      ...(options.manualSeq !== undefined ? { manualSeq: options.manualSeq } : {}),
+      ...(options.key !== undefined ? { key: options.key } : {}),
       ...(op ? { reason: op.reason.slice(0, 2000) } : {}),
     });
 
@@ -203,17 +220,20 @@ export async function runLockedOperation(
           ...(r.reason ? { reason: r.reason } : {}),
         };
         let lastError = 'not sent';
-        // Retried with the same id: the agent answers a repeat with its first result.
-        while (mono() < deadlineMono) {
-          const timeoutMs = Math.max(50, Math.min(deps.commandTimeoutMs, deadlineMono - mono()));
+        // Retried with the same id: the agent answers a repeat with its first result. One
+        // target gets commandTimeoutMs in all, so a host that does not answer (frozen, cut
+        // off) holds the service's operation, and healing, no longer than that.
+        const giveUpMono = Math.min(deadlineMono, mono() + deps.commandTimeoutMs);
+        while (mono() < giveUpMono) {
+          const timeoutMs = Math.max(50, giveUpMono - mono());
           try {
             return await deps.send(r.nodeId, command, timeoutMs);
           } catch (error) {
             lastError = error instanceof Error ? error.message : String(error);
-            await deps.sleep(Math.min(200, Math.max(0, deadlineMono - mono())));
+            await deps.sleep(Math.min(200, Math.max(0, giveUpMono - mono())));
           }
         }
-        return { id: r.id, error: `no reply before the lease margin: ${lastError}` };
+        return { id: r.id, error: `no reply within the command timeout: ${lastError}` };
       }),
     );
     const results: CommandResult[] = replies.map((reply) => {
