@@ -124,7 +124,7 @@ class FakeAgent {
 }
 
 describe('a leader driving the control core through a leader change', () => {
-  it('decides, locks and commands; a new leader takes the old term's lock over at once and fences the old one', async () => {
+  it('decides, locks and commands; a new leader takes the old term lock over at once and fences the old one', async () => {
     let monoMs = 0;
     const mono = (): number => monoMs;
     const log = new SharedLog();
