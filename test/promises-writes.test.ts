@@ -141,4 +141,25 @@ describe('promises about writes under a frozen leader', () => {
     expect(state.writes.filter((w) => w.key === key)).toHaveLength(1);
     await waitFor('4 running', async () => ((await cluster.total('web')) === 4 ? true : undefined));
   }, 90_000);
+
+  it('an agent asked to stop without a quorum stops within a bound', async () => {
+    const [a, b, c] = ids as [string, string, string];
+    cluster.signal(b, 'SIGSTOP');
+    cluster.signal(c, 'SIGSTOP');
+    // A write left pending on the agent (no quorum: it cannot commit).
+    const pending = post(urlOf(a), '/v1/services/web/scale', { replicas: 5 }, 30_000);
+    await sleep(500);
+    const child = cluster.hosts.get(a)!.child!;
+    const t0 = performance.now();
+    const exited = new Promise<number>((resolve) =>
+      child.once('exit', () => resolve(performance.now() - t0)),
+    );
+    child.kill('SIGTERM');
+    const took = await Promise.race([exited, sleep(20_000).then(() => Number.POSITIVE_INFINITY)]);
+    cluster.hosts.get(a)!.child = undefined;
+    cluster.signal(b, 'SIGCONT');
+    cluster.signal(c, 'SIGCONT');
+    await pending;
+    expect(took, 'ms from SIGTERM to exit').toBeLessThan(12_000);
+  }, 60_000);
 });
