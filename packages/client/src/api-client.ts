@@ -17,6 +17,7 @@ import {
   type ServiceSpecInput,
   ServicesReply,
   WriteReply,
+  WriteStatusReply,
 } from '@coxswain/protocol';
 import type { z } from 'zod';
 import { SseParser } from './sse.js';
@@ -279,6 +280,15 @@ export class ApiClient {
   /** Adds a node started with `join` as a learner, then promotes it once caught up. */
   addVoter(id: string, options: RequestOptions = {}): Promise<WriteReply> {
     return this.#write('POST', `/v1/nodes/${encodeURIComponent(id)}/voter`, undefined, options);
+  }
+
+  /** GET /v1/writes/{key}: whether the write with that idempotency key applied. */
+  writeStatus(
+    key: string,
+    query: ReadQuery = {},
+    options: RequestOptions = {},
+  ): Promise<WriteStatusReply> {
+    return this.get(`/v1/writes/${encodeURIComponent(key)}`, WriteStatusReply, query, options);
   }
 
   /** The events the agent kept (the last `replay`, or those after `since`), without following. */

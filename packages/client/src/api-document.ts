@@ -9,6 +9,7 @@ import {
   CommandsQuery,
   CommandsReply,
   EventsQuery,
+  IdempotencyKey,
   LocksReply,
   Name,
   NodeId,
@@ -20,6 +21,7 @@ import {
   ServiceSpec,
   ServicesReply,
   WriteReply,
+  WriteStatusReply,
 } from '@coxswain/protocol';
 import { z } from 'zod';
 import {
@@ -39,6 +41,7 @@ const SCHEMAS: readonly NamedSchema[] = [
   { name: 'CommandsReply', schema: CommandsReply, io: 'output' },
   { name: 'LocksReply', schema: LocksReply, io: 'output' },
   { name: 'WriteReply', schema: WriteReply, io: 'output' },
+  { name: 'WriteStatusReply', schema: WriteStatusReply, io: 'output' },
   { name: 'ClusterEvent', schema: ClusterEvent, io: 'output' },
   { name: 'ServiceSpecInput', schema: ServiceSpec, io: 'input' },
   { name: 'ServiceScaleBody', schema: ServiceScaleBody, io: 'input' },
@@ -113,7 +116,11 @@ const OPERATIONS: readonly OpenApiOperation[] = [
     pathParams: { id: NodeId },
     auth: true,
     responses: {
-      200: { description: 'The node is a voter.', schema: 'WriteReply' },
+      202: {
+        description:
+          'Accepted: added as a learner, then promoted, in the background; poll GET /v1/cluster.',
+        schema: 'WriteReply',
+      },
       ...WRITE_ERRORS,
     },
   },
@@ -204,6 +211,22 @@ const OPERATIONS: readonly OpenApiOperation[] = [
     tags: ['cluster'],
     query: ReadQuery,
     responses: { 200: { description: 'Every held lock.', schema: 'LocksReply' }, ...READ_ERRORS },
+  },
+  {
+    method: 'get',
+    path: '/v1/writes/{key}',
+    operationId: 'writeStatus',
+    summary: 'Whether the write with this idempotency key applied (what a 504 asks to check)',
+    tags: ['cluster'],
+    pathParams: { key: IdempotencyKey },
+    query: ReadQuery,
+    responses: {
+      200: {
+        description: 'Applied or not, as the replicated state remembers it.',
+        schema: 'WriteStatusReply',
+      },
+      ...READ_ERRORS,
+    },
   },
   {
     method: 'get',
