@@ -93,6 +93,9 @@ describe('promises about writes under a frozen leader', () => {
     const leader = await newLeader(old);
     // Item 2: the frozen leader held the lock; the new leader must not wait out its 15 s lease.
     let three = await post(urlOf(leader), '/v1/services/web/scale', { replicas: 3 });
+    console.log(
+      `[promises] scale 3 through the new leader: ${three.status} in ${Math.round(three.ms)} ms`,
+    );
     expect.soft(three.status, three.body).toBe(200);
     // The bound: the new leader's first operation may wait one command timeout (2 s here) on the
     // frozen host, then the write's own operation runs; far below the 15 s lease and the 10 s 504.
