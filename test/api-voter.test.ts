@@ -158,16 +158,22 @@ describe('replacing a lost voter through the API', () => {
     await startJoiner();
     // n4 bootstrapped nothing: it is in no group until the leader adds it.
     expect(joiner!.member!.raft!.status().membership.voters).not.toContain('n4');
-    // Asked of a follower: forwarded to the leader, which adds then promotes n4.
+    // Asked of a follower: forwarded to the leader, which accepts at once (202) and adds then
+    // promotes n4 in the background; GET /v1/cluster shows when n4 is a voter.
     const reply = await apis.get(survivor!)!.client.addVoter('n4');
-    expect(reply).toMatchObject({ ok: true, appliedBy: leader });
-    const info = await leaderApi.get('/v1/cluster', ClusterInfo, { consistent: 'true' });
-    expect(
-      info.members
-        .filter((m) => m.voter)
-        .map((m) => m.id)
-        .sort(),
-    ).toEqual([leader, survivor!, 'n4'].sort());
+    expect(reply).toMatchObject({ ok: true, appliedBy: leader, accepted: true });
+    await waitFor(
+      'n4 listed as a voter',
+      async () => {
+        const info = await leaderApi.get('/v1/cluster', ClusterInfo, { consistent: 'true' });
+        const voters = info.members
+          .filter((m) => m.voter)
+          .map((m) => m.id)
+          .sort();
+        return voters.join() === [leader, survivor!, 'n4'].sort().join() ? true : undefined;
+      },
+      25_000,
+    );
     const commit = cluster.hosts.get(leader)!.member!.raft!.status().commitIndex;
     await waitFor(
       "n4's Raft to apply up to the leader's commit index",

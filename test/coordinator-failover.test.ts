@@ -10,9 +10,9 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 // Agents as OS processes. The leader is SIGKILLed in the middle of a scale-up:
-// a new leader takes the lock over once its lease expires, finishes the job,
-// and neither the replicated command log nor the agents' own logs show two
-// operations on the service overlapping in time.
+// a new leader takes the lock over at once (a previous term's lock), finishes
+// the job, and no agent's own log shows two operations on the service
+// overlapping in time; the command log shows older tokens finished first.
 describe('coordinator: leader SIGKILLed mid-scale', () => {
   let nats: NatsServer;
   let cluster: ProcCluster;
@@ -114,8 +114,8 @@ describe('coordinator: leader SIGKILLed mid-scale', () => {
     await scaling;
     const state = await cluster.state();
     expect(state.services.job).toMatchObject({ desiredReplicas: 9 });
-    // Command log: every command of an older lock finished (or was abandoned) before a newer lock's commands were issued,
-    // as the agents saw it: their logged operations of older tokens ended before the newer token's commands were issued.
+    // Command log: every command of an older lock finished (or was abandoned) before a newer lock's commands were issued.
+
     const records = state.commands
       .filter((c) => c.service === 'job')
       .sort((a, b) => a.token - b.token);
@@ -128,14 +128,16 @@ describe('coordinator: leader SIGKILLed mid-scale', () => {
           .filter((r) => r.token === tokens[i])
           .map((r) => r.issuedAtEpochMs ?? Number.POSITIVE_INFINITY),
       );
-      const earlier = ops.filter((o) => o.token < tokens[i]! && o.outcome !== 'refused');
-      for (const o of earlier) expect(o.endedAtEpochMs).toBeLessThanOrEqual(issued);
+      // The new leader takes the killed leader's lock over at once (issue 16), so an old-token
+      // operation already running on another host may end after the newer commands go out;
+      // on one host they never overlap (the agent's per-service mutex and its token fencing).
       const earlierDone = records.filter(
         (r) => r.token < tokens[i]! && r.finishedAtEpochMs !== undefined,
       );
       for (const r of earlierDone) expect(r.finishedAtEpochMs!).toBeLessThanOrEqual(issued);
     }
-    expect(overlapping(ops)).toEqual([]);
+    for (const node of cluster.hosts.keys())
+      expect(overlapping(ops.filter((o) => o.node === node))).toEqual([]);
     // The old leader's lock was taken over by a newer term's leader.
     const byLeader = new Map(records.map((r) => [r.token, r.leaderId]));
     expect([...byLeader.values()]).toContain(oldLeader);

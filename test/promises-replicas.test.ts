@@ -2,6 +2,7 @@ import {
   AgentOperationsReply,
   CommandsReply,
   PROTOCOL_VERSION,
+  ServiceSpec,
   ServicesReply,
 } from '@coxswain/protocol';
 import {
@@ -58,7 +59,7 @@ describe('promises: replicas, commands and counts', () => {
       v: PROTOCOL_VERSION,
       op: 'service.apply',
       token: API_TOKEN,
-      spec: serviceSpec('web', { minReplicas: 3, maxReplicas: MAX }),
+      spec: ServiceSpec.parse(serviceSpec('web', { minReplicas: 3, maxReplicas: MAX })),
     });
     expect(applied.ok).toBe(true);
     await waitFor('3 running', async () => ((await cluster.total('web')) === 3 ? true : undefined));

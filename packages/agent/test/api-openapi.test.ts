@@ -36,12 +36,16 @@ const ROUTES: Array<[method: string, routerPath: string]> = [
   ['GET', '/v1/services/web/decisions'],
   ['GET', '/v1/commands'],
   ['GET', '/v1/locks'],
+  ['GET', '/v1/writes/some-key-1'],
   ['GET', '/v1/events'],
   ['GET', '/v1/openapi.json'],
 ];
 
 function openapiPath(path: string): string {
-  return path.replace('/nodes/n3', '/nodes/{id}').replace('/services/web', '/services/{name}');
+  return path
+    .replace('/nodes/n3', '/nodes/{id}')
+    .replace('/services/web', '/services/{name}')
+    .replace('/writes/some-key-1', '/writes/{key}');
 }
 
 function refsIn(value: unknown, out: string[] = []): string[] {

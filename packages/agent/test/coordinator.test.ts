@@ -144,7 +144,7 @@ describe('Coordinator', () => {
     await coordinator.lead(1);
     await until('placed', () => (state.service('web')?.placementToken ? true : undefined));
     await coordinator.idle();
-    const outcome = await coordinator.manualScale('web', 4);
+    const outcome = await coordinator.manualScale('web', { replicas: 4 });
     expect(outcome.status).toBe('done');
     expect(state.service('web')?.manualReplicas).toBe(4);
     expect((running.get('a') ?? 0) + (running.get('b') ?? 0)).toBe(4);
@@ -154,7 +154,7 @@ describe('Coordinator', () => {
     const failing = setup({ readIndexFails: true });
     await failing.coordinator.lead(1);
     expect(failing.coordinator.leading).toBe(false);
-    expect((await failing.coordinator.manualScale('web', 2)).status).toBe('aborted');
+    expect((await failing.coordinator.manualScale('web', { replicas: 2 })).status).toBe('aborted');
 
     const { coordinator, sent } = setup();
     await coordinator.lead(2);

@@ -169,7 +169,7 @@ describe('the decision log on a scripted leader', () => {
     expect(clamped.binding).toMatchObject({ rule: 'clamp', limit: 6 });
     await coordinator.idle();
 
-    expect((await coordinator.manualScale('web', 3)).status).toBe('done');
+    expect((await coordinator.manualScale('web', { replicas: 3 })).status).toBe('done');
     const [pin] = observer.decisions.recent('web', 1);
     expect(pin).toMatchObject({
       policy: 'manual',

@@ -75,9 +75,9 @@ describe('Executor: command expiry', () => {
     expect(driver.replicas('web')).toHaveLength(3);
     // A scale-down to 1 of a new spec version: creates one, waits for health, then would remove 3.
     const waitHealthy = driver.waitHealthy.bind(driver);
-    driver.waitHealthy = async (id, t) => {
+    driver.waitHealthy = async (id: string) => {
       now = 20_000; // frozen past the TTL while waiting
-      await waitHealthy(id, t);
+      await waitHealthy(id);
     };
     const reply = await e.execute(command(1, 5, { specVersion: 2 }));
     expect(reply).toMatchObject({ ok: false, code: 'COX_COMMAND_EXPIRED' });

@@ -20,6 +20,7 @@ import {
   type ServiceSpecInput,
   ServicesReply,
   WriteReply,
+  WriteStatusReply,
 } from '@coxswain/protocol';
 import { z } from 'zod';
 import { SseParser } from './sse.js';
@@ -31,11 +32,27 @@ export interface ApiClientOptions {
   readonly token?: string | undefined;
   /** Per request, not for event streams (default 10 s). */
   readonly timeoutMs?: number;
+  /** Retries of a write answered 503/504 or not answered at all, with the same idempotency key (default 4). */
+  readonly writeRetries?: number;
+  /** First pause before a retry, doubled each time up to 2 s (default 250 ms). */
+  readonly retryDelayMs?: number;
 }
 
 /** Per call: overrides the client's request timeout (a manual scale waits for its command). */
 export interface RequestOptions {
   readonly timeoutMs?: number;
+  /** Writes: the idempotency key (generated when absent); every retry sends the same. */
+  readonly idempotencyKey?: string;
+  /** Writes: overrides the client's `writeRetries`. */
+  readonly retries?: number;
+  /** Writes: called before each retry (the CLI says so on stderr). */
+  readonly onRetry?: (attempt: number, error: Error, key: string) => void;
+}
+
+/** Whether a write may have been lost and is safe to send again with its key. */
+function retryable(error: unknown): error is Error {
+  if (error instanceof ApiUnreachableError) return true;
+  return error instanceof ApiRequestError && (error.status === 503 || error.status === 504);
 }
 
 /** Query of every read: `consistent: 'true'` reads through the leader. */
@@ -100,11 +117,15 @@ export class ApiClient {
   readonly baseUrl: string;
   readonly #token: string | undefined;
   readonly #timeoutMs: number;
+  readonly #writeRetries: number;
+  readonly #retryDelayMs: number;
 
   constructor(options: ApiClientOptions) {
     this.baseUrl = options.baseUrl.replace(/\/+$/, '');
     this.#token = options.token;
     this.#timeoutMs = options.timeoutMs ?? 10_000;
+    this.#writeRetries = Math.max(0, Math.floor(options.writeRetries ?? 4));
+    this.#retryDelayMs = Math.max(0, options.retryDelayMs ?? 250);
   }
 
   async #request(
@@ -112,9 +133,10 @@ export class ApiClient {
     path: string,
     body?: unknown,
     timeoutMs = this.#timeoutMs,
+    extraHeaders: Readonly<Record<string, string>> = {},
   ): Promise<{ status: number; text: string }> {
     const url = `${this.baseUrl}${path}`;
-    const headers: Record<string, string> = { accept: 'application/json' };
+    const headers: Record<string, string> = { accept: 'application/json', ...extraHeaders };
     if (this.#token && method !== 'GET') headers.authorization = `Bearer ${this.#token}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
     let res: Response;
@@ -233,13 +255,33 @@ export class ApiClient {
     return JSON.parse(text) as Record<string, unknown>;
   }
 
+  /**
+   * A write, retried by itself when it may have been lost (503, 504, no
+   * answer): every attempt carries the same `Idempotency-Key`, so the leader
+   * applies it at most once and answers a repeat with the first result.
+   */
   async #write(
     method: string,
     path: string,
     body?: unknown,
     options: RequestOptions = {},
   ): Promise<WriteReply> {
-    const { text } = await this.#request(method, path, body, options.timeoutMs);
+    const key = options.idempotencyKey ?? crypto.randomUUID();
+    const retries = Math.max(0, Math.floor(options.retries ?? this.#writeRetries));
+    let text: string;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        ({ text } = await this.#request(method, path, body, options.timeoutMs, {
+          'idempotency-key': key,
+        }));
+        break;
+      } catch (error) {
+        if (attempt >= retries || !retryable(error)) throw error;
+        options.onRetry?.(attempt + 1, error, key);
+        const pause = Math.min(2000, this.#retryDelayMs * 2 ** attempt);
+        await new Promise((resolve) => setTimeout(resolve, pause));
+      }
+    }
     const decoded = decode(WriteReply, text, { where: `${method} ${path}` });
     if (!decoded.ok) throw decoded.error;
     return decoded.value;
@@ -274,6 +316,15 @@ export class ApiClient {
   /** Adds a node started with `join` as a learner, then promotes it once caught up. */
   addVoter(id: string, options: RequestOptions = {}): Promise<WriteReply> {
     return this.#write('POST', `/v1/nodes/${encodeURIComponent(id)}/voter`, undefined, options);
+  }
+
+  /** GET /v1/writes/{key}: whether the write with that idempotency key applied. */
+  writeStatus(
+    key: string,
+    query: ReadQuery = {},
+    options: RequestOptions = {},
+  ): Promise<WriteStatusReply> {
+    return this.get(`/v1/writes/${encodeURIComponent(key)}`, WriteStatusReply, query, options);
   }
 
   /** The events the agent kept (the last `replay`, or those after `since`), without following. */

@@ -10,6 +10,7 @@ import {
   CommandsReply,
   DecisionsReply,
   EventsQuery,
+  IdempotencyKey,
   LocksReply,
   Name,
   NodeId,
@@ -21,6 +22,7 @@ import {
   ServiceSpec,
   ServicesReply,
   WriteReply,
+  WriteStatusReply,
 } from '@coxswain/protocol';
 import { z } from 'zod';
 import {
@@ -41,6 +43,7 @@ const SCHEMAS: readonly NamedSchema[] = [
   { name: 'LocksReply', schema: LocksReply, io: 'output' },
   { name: 'DecisionsReply', schema: DecisionsReply, io: 'output' },
   { name: 'WriteReply', schema: WriteReply, io: 'output' },
+  { name: 'WriteStatusReply', schema: WriteStatusReply, io: 'output' },
   { name: 'ClusterEvent', schema: ClusterEvent, io: 'output' },
   { name: 'ServiceSpecInput', schema: ServiceSpec, io: 'input' },
   { name: 'ServiceScaleBody', schema: ServiceScaleBody, io: 'input' },
@@ -115,7 +118,11 @@ const OPERATIONS: readonly OpenApiOperation[] = [
     pathParams: { id: NodeId },
     auth: true,
     responses: {
-      200: { description: 'The node is a voter.', schema: 'WriteReply' },
+      202: {
+        description:
+          'Accepted: added as a learner, then promoted, in the background; poll GET /v1/cluster.',
+        schema: 'WriteReply',
+      },
       ...WRITE_ERRORS,
     },
   },
@@ -220,6 +227,22 @@ const OPERATIONS: readonly OpenApiOperation[] = [
     tags: ['cluster'],
     query: ReadQuery,
     responses: { 200: { description: 'Every held lock.', schema: 'LocksReply' }, ...READ_ERRORS },
+  },
+  {
+    method: 'get',
+    path: '/v1/writes/{key}',
+    operationId: 'writeStatus',
+    summary: 'Whether the write with this idempotency key applied (what a 504 asks to check)',
+    tags: ['cluster'],
+    pathParams: { key: IdempotencyKey },
+    query: ReadQuery,
+    responses: {
+      200: {
+        description: 'Applied or not, as the replicated state remembers it.',
+        schema: 'WriteStatusReply',
+      },
+      ...READ_ERRORS,
+    },
   },
   {
     method: 'get',

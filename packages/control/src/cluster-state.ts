@@ -6,6 +6,7 @@
  * and the fencing token is the entry's own Raft index.
  */
 import {
+  type AppliedWrite,
   type ClusterApplyResult,
   ClusterCommand,
   type ClusterCommandInput,
@@ -14,6 +15,7 @@ import {
   type CommandRecord,
   decode,
   type LockRecord,
+  MANUAL_SEQ_PER_INDEX,
   type NodeRecord,
   type Placement,
   PROTOCOL_VERSION,
@@ -21,6 +23,7 @@ import {
   type ServiceSpec,
   validate,
 } from '@coxswain/protocol';
+import { WriteKeys } from './write-keys.js';
 
 export const DEFAULT_SETTINGS: ClusterSettings = {
   decideIntervalMs: 1000,
@@ -59,8 +62,24 @@ function clamp(n: number, spec: ServiceSpec): number {
   return Math.min(spec.maxReplicas, Math.max(spec.minReplicas, n));
 }
 
+/** The override order after a spec write at `index`: overrides accepted before it stay out. */
+function orderAfter(existing: ServiceRecord | undefined, index: number): number {
+  return Math.max(existing?.manualSeq ?? 0, index * MANUAL_SEQ_PER_INDEX);
+}
+
 export function lockExpired(lock: LockRecord, atMs: number): boolean {
   return atMs >= lock.acquiredAtMs + lock.leaseMs;
+}
+
+/**
+ * Whether `lock` keeps a holder in `term` out at `atMs`. A lock of an earlier
+ * term is taken over at once: Raft guarantees its leader can no longer commit
+ * (the state machine fences its writes by token), and agents refuse its
+ * commands once they have seen the newer token. Without a term, only the lease frees it.
+ */
+export function lockBlocks(lock: LockRecord, atMs: number, term?: number): boolean {
+  if (term !== undefined && lock.term < term) return false;
+  return !lockExpired(lock, atMs);
 }
 
 export class ClusterState {
@@ -74,6 +93,7 @@ export class ClusterState {
   #settings: ClusterSettings;
   /** Entries refused as malformed: identical on every replica, counted for /metrics. */
   #invalidEntries = 0;
+  #writes = new WriteKeys();
 
   constructor(settings: Partial<ClusterSettings> = {}) {
     this.#settings = { ...DEFAULT_SETTINGS, ...settings };
@@ -112,6 +132,10 @@ export class ClusterState {
   commands(): readonly CommandRecord[] {
     return this.#commands;
   }
+  /** The write applied with idempotency key `key`, while the state remembers it. */
+  appliedWrite(key: string): AppliedWrite | undefined {
+    return this.#writes.get(key);
+  }
   command(id: string): CommandRecord | undefined {
     return this.#commandIndex.get(id);
   }
@@ -140,12 +164,19 @@ export class ClusterState {
   }
 
   #apply(command: ClusterCommand, index: number): ClusterApplyResult {
+    const result = this.#applyCommand(command, index);
+    if (result.ok && 'key' in command && command.key !== undefined)
+      this.#writes.record(command.key, index, command.type);
+    return result;
+  }
+
+  #applyCommand(command: ClusterCommand, index: number): ClusterApplyResult {
     // The replicated clock only moves forward, whatever a (new) proposer believes.
     this.#clockMs = Math.max(this.#clockMs, command.at);
     const now = this.#clockMs;
     switch (command.type) {
       case 'service.put':
-        return this.#putService(command, now);
+        return this.#putService(command, index, now);
       case 'service.delete': {
         const existing = this.#services.get(command.name);
         if (!existing)
@@ -155,6 +186,7 @@ export class ClusterState {
           deleted: true,
           desiredReplicas: 0,
           manualReplicas: null,
+          manualSeq: orderAfter(existing, index),
           updatedAtMs: now,
         });
         return { ok: true };
@@ -214,6 +246,7 @@ export class ClusterState {
 
   #putService(
     command: Extract<ClusterCommand, { type: 'service.put' }>,
+    index: number,
     now: number,
   ): ClusterApplyResult {
     const spec = command.spec;
@@ -231,6 +264,8 @@ export class ClusterState {
         spec,
       ),
       manualReplicas: null,
+      // An override accepted before this spec cannot come back after it.
+      manualSeq: orderAfter(existing, index),
       placement: existing?.placement ?? {},
       placementToken: existing?.placementToken ?? 0,
       deleted: false,
@@ -249,8 +284,8 @@ export class ClusterState {
     }
     const current = this.#locks.get(command.service);
     // A live lock is never shared, not even with its own holder: one operation per service.
-    // An expired lease is what lets a new leader take over a dead leader's lock.
-    if (current && !lockExpired(current, now)) {
+    // A lock of an earlier term is taken over at once (lockBlocks says why that is safe).
+    if (current && lockBlocks(current, now, command.term)) {
       return fail(
         'COX_LOCK_HELD',
         `service ${command.service} is locked by ${current.holder} (token ${current.token})`,
@@ -288,6 +323,17 @@ export class ClusterState {
       return fail('COX_NO_SUCH_SERVICE', `no service ${JSON.stringify(command.service)}`);
     const held = this.#checkLock(command.service, command.token);
     if (held) return held;
+    if (
+      command.manualReplicas !== undefined &&
+      command.manualSeq !== undefined &&
+      service.manualSeq !== undefined &&
+      command.manualSeq < service.manualSeq
+    ) {
+      return fail(
+        'COX_SUPERSEDED',
+        `a newer write (order ${service.manualSeq}) replaced the manual count of ${command.service}; this one (order ${command.manualSeq}) is not applied`,
+      );
+    }
     let total = 0;
     for (const [nodeId, count] of Object.entries(command.placement)) {
       if (count > 0 && !this.#nodes.has(nodeId)) {
@@ -309,6 +355,9 @@ export class ClusterState {
       desiredReplicas: command.desiredReplicas,
       manualReplicas:
         command.manualReplicas === undefined ? service.manualReplicas : command.manualReplicas,
+      ...(command.manualReplicas !== undefined && command.manualSeq !== undefined
+        ? { manualSeq: command.manualSeq }
+        : {}),
       placement,
       placementToken: command.token,
       reason: command.reason,
@@ -398,6 +447,7 @@ export class ClusterState {
       commands: [...this.#commands],
       nodes: Object.fromEntries(this.#nodes),
       settings: this.#settings,
+      writes: this.#writes.toArray(),
     };
   }
 
@@ -424,5 +474,6 @@ export class ClusterState {
     this.#commandIndex = new Map(s.commands.map((r) => [r.id, r]));
     this.#nodes = new Map(Object.entries(s.nodes));
     this.#settings = s.settings;
+    this.#writes.load(s.writes);
   }
 }

@@ -6,7 +6,7 @@
  */
 import type { NodeRegistration, NodeReport, Placement, ServiceRecord } from '@coxswain/protocol';
 import type { ClusterState } from './cluster-state.js';
-import { lockExpired } from './cluster-state.js';
+import { lockBlocks } from './cluster-state.js';
 import { type PlacementNode, place } from './placement.js';
 import {
   DEFAULT_POLICIES,
@@ -33,6 +33,8 @@ export interface DecideInput {
   readonly nowMs: number;
   /** The leader's logical time (continues the replicated clock), for lease checks. */
   readonly logicalNowMs: number;
+  /** The leader's Raft term: a lock of an earlier term does not hold its service back (lockBlocks). */
+  readonly term?: number;
   /** When this process started observing reports: a node unseen since then is not dead before nodeDeadAfter. */
   readonly observingSinceMs: number;
   /** How long after an operation a report must arrive before its counts are trusted. */
@@ -215,7 +217,7 @@ export function decide(input: DecideInput): Decision {
   for (const [name, service] of input.state.services()) {
     if (input.busy.has(name)) continue;
     const lock = input.state.lock(name);
-    if (lock && !lockExpired(lock, input.logicalNowMs)) continue;
+    if (lock && lockBlocks(lock, input.logicalNowMs, input.term)) continue;
     const op = decideService(name, service, input, ctx);
     if (op) operations.push(op);
   }

@@ -3,6 +3,7 @@ export {
   ClusterState,
   DEFAULT_SETTINGS,
   encodeClusterCommand,
+  lockBlocks,
   lockExpired,
 } from './cluster-state.js';
 export {
@@ -43,3 +44,4 @@ export {
   targetTrackingPolicy,
   toObservation,
 } from './policy-registry.js';
+export { WriteKeys } from './write-keys.js';

@@ -7,15 +7,16 @@
  *   4. send the commands to the agents, with token, term and leader id
  *   5. commit command.result, then lock.release
  *
- * At most one operation per service is in flight cluster-wide: the state
- * machine grants a lock only when none is live, and a lock outlives a dead
- * leader only by its lease. The leader stops sending before its lease runs out
- * (by its own monotonic clock, on which the lease is conservative: see
- * LogicalClock), so the next holder cannot overlap with it. Agents add the last
- * guard: a command with a token below the highest they stored is refused.
+ * At most one operation per service is in flight cluster-wide within a term:
+ * the state machine grants a lock only when none of this term is live. A lock
+ * of an earlier term is taken over at once by the next leader (lockBlocks):
+ * Raft guarantees the old leader can commit nothing more, the state machine
+ * refuses its writes by token, agents refuse a command whose token is below
+ * the highest they stored, and commands expire (the executor checks issuedAt
+ * plus the lease margin). The leader stops sending before its lease runs out.
  *
  * If a proposal fails (leadership lost), the operation stops where it is; the
- * lock stays until its lease expires, and the next leader picks the service up.
+ * next leader takes the service over at once.
  */
 import {
   type ClusterApplyResult,
@@ -94,7 +95,9 @@ export type LockedOutcome =
   | { readonly status: 'purged'; readonly token: number }
   | { readonly status: 'lock-held'; readonly heldBy?: string }
   | { readonly status: 'refused'; readonly code: string; readonly message: string }
-  | { readonly status: 'aborted'; readonly error: unknown; readonly token?: number };
+  | { readonly status: 'aborted'; readonly error: unknown; readonly token?: number }
+  /** The caller's deadline passed before the write was committed: nothing of it applied. */
+  | { readonly status: 'expired'; readonly token?: number };
 
 /** A proposal the state machine refused, carrying its result. */
 class RefusedError extends Error {
@@ -114,6 +117,12 @@ export interface LockedOperationOptions {
   readonly manualReplicas?: number | null;
   /** Where the plan came from, for the command log. */
   readonly action?: 'scale' | 'reconcile';
+  /** With manualReplicas: the override's order; the state machine refuses it behind a newer one. */
+  readonly manualSeq?: number;
+  /** The API write's idempotency key, recorded with the scale.set. */
+  readonly key?: string;
+  /** Monotonic ms after which the operation starts nothing (its caller stopped waiting). */
+  readonly notAfterMono?: number;
 }
 
 export async function runLockedOperation(
@@ -125,7 +134,9 @@ export async function runLockedOperation(
   const mono = deps.mono;
   const startedMono = mono();
   let token: number | undefined;
+  const late = (): boolean => options.notAfterMono !== undefined && mono() >= options.notAfterMono;
   try {
+    if (late()) return { status: 'expired' };
     const acquired = await deps.propose({
       type: 'lock.acquire',
       at: deps.clock.now(),
@@ -161,6 +172,10 @@ export async function runLockedOperation(
     if (!record) throw new ServiceVanishedError(service);
     const desired = op?.desiredReplicas ?? record.desiredReplicas;
     const placement = op?.placement ?? record.placement;
+    if (late()) {
+      await commit(deps, { type: 'lock.release', at: deps.clock.now(), service, token });
+      return { status: 'expired', token };
+    }
     await commit(deps, {
       type: 'scale.set',
       at: deps.clock.now(),
@@ -169,6 +184,8 @@ export async function runLockedOperation(
       desiredReplicas: desired,
       placement,
       ...(options.manualReplicas !== undefined ? { manualReplicas: options.manualReplicas } : {}),
+      ...(options.manualSeq !== undefined ? { manualSeq: options.manualSeq } : {}),
+      ...(options.key !== undefined ? { key: options.key } : {}),
       ...(op ? { reason: op.reason.slice(0, 2000) } : {}),
     });
 
@@ -180,10 +197,15 @@ export async function runLockedOperation(
     const issuedAtMs = deps.clock.now();
     const issuedAtEpochMs = deps.epochNow();
     // Command expiry (see maxClockSkewMs): sends stop at the TTL, "failed" waits for TTL + skew, and
-    // both end inside the lease.
+    // both end inside the lease. One target gets commandTimeoutMs in all (TTL + skew), so a host
+    // that does not answer (frozen, cut off) holds the service's operation, and healing, no longer.
     const skewMs = deps.maxClockSkewMs ?? 500;
     const issuedMono = mono();
-    const sendUntilMono = Math.min(deadlineMono, startedMono + deps.leaseMs * 0.9 - skewMs);
+    const sendUntilMono = Math.min(
+      deadlineMono,
+      startedMono + deps.leaseMs * 0.9 - skewMs,
+      issuedMono + deps.commandTimeoutMs - skewMs,
+    );
     const ttlMs = Math.max(1, Math.floor(sendUntilMono - issuedMono));
     const failAfterMono = issuedMono + ttlMs + skewMs;
     const records: CommandRecord[] = targets.map((t) => ({

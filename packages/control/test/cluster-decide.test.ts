@@ -409,7 +409,7 @@ describe('runLockedOperation', () => {
     const outcome = await runLockedOperation(
       {
         nodeId: 'l',
-        term: 2,
+        term: 1,
         state,
         clock: new LogicalClock(0, () => performance.now()),
         mono: () => performance.now(),

@@ -59,7 +59,7 @@ describe('ClusterState', () => {
     expect(s.lock('web')).toMatchObject({ holder: 'b', term: 2, token: 9, acquiredAtMs: 12 });
   });
 
-  it('refuses a second holder while the lease runs, even the same holder, and hands over once it expires', () => {
+  it('refuses a second holder of the same term while the lease runs, even the same holder, and hands over once it expires', () => {
     const s = new ClusterState();
     run(s, 1, [{ type: 'service.put', at: 0, spec: spec() }]);
     run(s, 2, [
@@ -67,7 +67,7 @@ describe('ClusterState', () => {
     ]);
     const [same, other] = run(s, 3, [
       { type: 'lock.acquire', at: 200, service: 'web', holder: 'a', term: 1, leaseMs: 500 },
-      { type: 'lock.acquire', at: 599, service: 'web', holder: 'b', term: 2, leaseMs: 500 },
+      { type: 'lock.acquire', at: 599, service: 'web', holder: 'b', term: 1, leaseMs: 500 },
     ]);
     expect(same).toMatchObject({
       ok: false,
@@ -76,9 +76,112 @@ describe('ClusterState', () => {
     });
     expect(other).toMatchObject({ ok: false, code: 'COX_LOCK_HELD' });
     const [taken] = run(s, 5, [
-      { type: 'lock.acquire', at: 600, service: 'web', holder: 'b', term: 2, leaseMs: 500 },
+      { type: 'lock.acquire', at: 600, service: 'web', holder: 'b', term: 1, leaseMs: 500 },
     ]);
     expect(taken).toEqual({ ok: true, token: 5 });
+  });
+
+  it("takes over a previous term's live lock at once, and fences the old holder's writes", () => {
+    const s = new ClusterState();
+    run(s, 1, [node('n1'), { type: 'service.put', at: 0, spec: spec() }]);
+    run(s, 3, [
+      { type: 'lock.acquire', at: 100, service: 'web', holder: 'a', term: 1, leaseMs: 15_000 },
+      {
+        type: 'command.record',
+        at: 101,
+        token: 3,
+        records: [
+          {
+            id: 'web.3.n1',
+            service: 'web',
+            nodeId: 'n1',
+            action: 'scale',
+            replicas: 7,
+            token: 3,
+            term: 1,
+            leaderId: 'a',
+            status: 'issued',
+            issuedAtMs: 101,
+          },
+        ],
+      },
+    ]);
+    // An older term never takes a newer term's lock; a newer term takes it long before the lease ends.
+    const [older, newer] = run(s, 5, [
+      { type: 'lock.acquire', at: 200, service: 'web', holder: 'z', term: 0, leaseMs: 500 },
+      { type: 'lock.acquire', at: 200, service: 'web', holder: 'b', term: 2, leaseMs: 15_000 },
+    ]);
+    expect(older).toMatchObject({ ok: false, code: 'COX_LOCK_HELD' });
+    expect(newer).toEqual({ ok: true, token: 6 });
+    expect(s.lock('web')).toMatchObject({ holder: 'b', term: 2, token: 6 });
+    // What the old holder left issued is abandoned; its writes under token 3 are refused.
+    expect(s.command('web.3.n1')?.status).toBe('abandoned');
+    const [stale, release] = run(s, 7, [
+      {
+        type: 'scale.set',
+        at: 201,
+        service: 'web',
+        token: 3,
+        desiredReplicas: 7,
+        placement: { n1: 7 },
+        manualReplicas: 7,
+      },
+      { type: 'lock.release', at: 202, service: 'web', token: 3 },
+    ]);
+    expect(stale).toMatchObject({ ok: false, code: 'COX_LOCK_NOT_HELD' });
+    expect(release).toMatchObject({ ok: false, code: 'COX_LOCK_NOT_HELD' });
+    expect(s.service('web')?.manualReplicas).toBeNull();
+  });
+
+  it('never lets a manual override accepted earlier replace one accepted later', () => {
+    const s = new ClusterState();
+    run(s, 1, [node('n1'), { type: 'service.put', at: 0, spec: spec() }]);
+    const set = (token: number, replicas: number, manualSeq: number, key: string) => ({
+      type: 'scale.set' as const,
+      at: 10,
+      service: 'web',
+      token,
+      desiredReplicas: replicas,
+      placement: { n1: replicas },
+      manualReplicas: replicas,
+      manualSeq,
+      key,
+    });
+    const acquire = (term: number) => ({
+      type: 'lock.acquire' as const,
+      at: 10,
+      service: 'web',
+      holder: `l${term}`,
+      term,
+      leaseMs: 15_000,
+    });
+    // The newer write (accepted at commit index 3: order 3001) lands first; the older one
+    // (accepted at commit index 2: order 2001) comes late and is refused.
+    const [, newer, , older] = run(s, 3, [
+      acquire(2),
+      set(3, 3, 3001, 'key-newer-3'),
+      acquire(3),
+      set(5, 7, 2001, 'key-older-7'),
+    ]);
+    expect(newer).toEqual({ ok: true });
+    expect(older).toMatchObject({ ok: false, code: 'COX_SUPERSEDED' });
+    expect(s.service('web')).toMatchObject({ manualReplicas: 3, manualSeq: 3001 });
+    expect(s.appliedWrite('key-newer-3')).toEqual({
+      key: 'key-newer-3',
+      index: 4,
+      op: 'scale.set',
+    });
+    expect(s.appliedWrite('key-older-7')).toBeUndefined();
+    // A spec applied later resets the order to its own index: an override accepted before it stays out.
+    run(s, 7, [
+      { type: 'service.put', at: 11, spec: spec('web', { env: { A: '1' } }), key: 'put-key-1' },
+    ]);
+    const [, late] = run(s, 8, [acquire(4), set(8, 5, 5000, 'key-late-5')]);
+    expect(late).toMatchObject({ ok: false, code: 'COX_SUPERSEDED' });
+    const copy = new ClusterState();
+    copy.restore(s.snapshot());
+    expect(copy.toSnapshot()).toEqual(s.toSnapshot());
+    expect(copy.appliedWrite('put-key-1')).toMatchObject({ op: 'service.put', index: 7 });
   });
 
   it('measures leases on the replicated clock, which never goes back', () => {
@@ -87,9 +190,9 @@ describe('ClusterState', () => {
       { type: 'service.put', at: 1000, spec: spec() },
       { type: 'lock.acquire', at: 1000, service: 'web', holder: 'a', term: 1, leaseMs: 500 },
     ]);
-    // A new leader whose own view of time is behind cannot make the lock look expired.
+    // A holder whose own view of time is behind cannot make the lock look expired.
     const [r] = run(s, 3, [
-      { type: 'lock.acquire', at: 10, service: 'web', holder: 'b', term: 2, leaseMs: 500 },
+      { type: 'lock.acquire', at: 10, service: 'web', holder: 'b', term: 1, leaseMs: 500 },
     ]);
     expect(r).toMatchObject({ ok: false, code: 'COX_LOCK_HELD' });
     expect(s.clockMs).toBe(1000);

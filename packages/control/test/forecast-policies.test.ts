@@ -52,6 +52,7 @@ describe('ForecastPolicies', () => {
     const policies = new ForecastPolicies({ now: () => 0 });
     expect([...policies.registry().keys()].sort()).toEqual([
       'hpa',
+      'learned',
       'predictive',
       'score',
       'target-tracking',

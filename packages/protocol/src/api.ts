@@ -172,6 +172,21 @@ export const WriteReply = z.object({
   /** The leader that applied the write (this node, or the one it was forwarded to). */
   appliedBy: NodeId,
   specVersion: z.number().int().positive().optional(),
+  /** The write's idempotency key: retry with it (Idempotency-Key header) and it applies at most once. */
+  key: z.string().optional(),
+  /** The key had been applied before: this answer repeats it, nothing was applied again. */
+  replayed: z.boolean().optional(),
+  /** 202: accepted, running in the background (voter add); poll GET /v1/cluster. */
+  accepted: z.boolean().optional(),
+});
+
+/** `GET /v1/writes/{key}`: whether a write with that idempotency key was applied. */
+export const WriteStatusReply = z.object({
+  meta: ApiMeta,
+  key: z.string(),
+  applied: z.boolean(),
+  index: z.number().int().positive().optional(),
+  op: z.string().optional(),
 });
 
 /** `GET /v1/events?types=leader.elected,node.dead&since=<id>`: replay from the ring, then stream. */

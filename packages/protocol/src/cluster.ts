@@ -54,6 +54,21 @@ export const CommandRecord = z.object({
   reason: z.string().max(2000).optional(),
 });
 
+/** A write's idempotency key (the `Idempotency-Key` header, or one the API generated). */
+export const IdempotencyKey = z
+  .string()
+  .min(8)
+  .max(128)
+  .regex(/^[A-Za-z0-9._:-]+$/, 'letters, digits and . _ : - only');
+
+/** A write whose key the state machine recorded: a repeat with the key returns this, and applies nothing. */
+export const AppliedWrite = z.object({
+  key: IdempotencyKey,
+  /** The Raft index of the entry that applied it. */
+  index: z.number().int().positive(),
+  op: z.string().max(64),
+});
+
 export const NodeDeclaredState = z.enum(['alive', 'dead', 'removed']);
 
 export const NodeRecord = z.object({
@@ -82,6 +97,11 @@ export const ServiceRecord = z.object({
   desiredReplicas: z.number().int().nonnegative(),
   /** Set by `coxswain service scale`: the policy is bypassed until cleared or the spec is re-applied. */
   manualReplicas: z.number().int().nonnegative().nullable(),
+  /**
+   * Order of the write that set `manualReplicas` (the leader's commit index when it accepted
+   * the request): an override accepted earlier never replaces one accepted later.
+   */
+  manualSeq: z.number().int().nonnegative().optional(),
   placement: Placement,
   /** Token of the lock under which placement was last written. */
   placementToken: z.number().int().nonnegative(),
@@ -100,9 +120,13 @@ export const ClusterStateSnapshot = z.object({
   commands: z.array(CommandRecord),
   nodes: z.record(NodeId, NodeRecord),
   settings: ClusterSettings,
+  /** The idempotency keys of recent writes, oldest first (bounded: see WRITE_KEYS_KEPT). */
+  writes: z.array(AppliedWrite).default([]),
 });
 
 const base = { at: LogicalMs };
+/** A write's idempotency key, recorded when the entry applies. */
+const keyed = { key: IdempotencyKey.optional() };
 
 export const NodeRegistration = NodeRecord.pick({
   id: true,
@@ -121,8 +145,8 @@ export const CommandResult = z.object({
 });
 
 export const ClusterCommand = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('service.put'), ...base, spec: ServiceSpec }),
-  z.object({ type: z.literal('service.delete'), ...base, name: Name }),
+  z.object({ type: z.literal('service.put'), ...base, ...keyed, spec: ServiceSpec }),
+  z.object({ type: z.literal('service.delete'), ...base, ...keyed, name: Name }),
   /** Forgets a deleted service once its replicas are gone; under its lock like any change of placement. */
   z.object({ type: z.literal('service.purge'), ...base, name: Name, token: Token }),
   z.object({
@@ -144,6 +168,9 @@ export const ClusterCommand = z.discriminatedUnion('type', [
     placement: Placement,
     /** A number sets the manual override, null clears it, absent leaves it. */
     manualReplicas: z.number().int().nonnegative().nullable().optional(),
+    /** With manualReplicas: the override's order (ServiceRecord.manualSeq); an older one is refused. */
+    manualSeq: z.number().int().nonnegative().optional(),
+    ...keyed,
     reason: z.string().max(2000).optional(),
   }),
   z.object({
@@ -162,6 +189,7 @@ export const ClusterCommand = z.discriminatedUnion('type', [
   z.object({
     type: z.literal('node.declare'),
     ...base,
+    ...keyed,
     nodeId: NodeId,
     state: NodeDeclaredState,
   }),
@@ -175,6 +203,7 @@ export const ClusterApplyErrorCode = z.enum([
   'COX_NO_SUCH_SERVICE',
   'COX_NO_SUCH_NODE',
   'COX_BAD_PLACEMENT',
+  'COX_SUPERSEDED',
 ]);
 
 /** What applying one command returned; the proposer reads it from `propose()`. */
@@ -197,23 +226,35 @@ export const ClusterApplyResult = z.discriminatedUnion('ok', [
  * Requests on `cox.<cluster>.api` (any agent answers; writes are forwarded to
  * the leader on `cox.<cluster>.api.<leaderId>`). Writes carry the API token.
  */
+/**
+ * What every write carries besides its token: the idempotency key, and how many ms the
+ * caller still waits for it (a forwarded request; the leader starts no work once it is 0).
+ */
+const writeMeta = {
+  key: IdempotencyKey.optional(),
+  deadlineMs: z.number().int().nonnegative().optional(),
+};
+
 export const ApiRequest = z.discriminatedUnion('op', [
   z.object({
     v: VersionField,
     op: z.literal('service.apply'),
     token: z.string().optional(),
+    ...writeMeta,
     spec: ServiceSpec,
   }),
   z.object({
     v: VersionField,
     op: z.literal('service.delete'),
     token: z.string().optional(),
+    ...writeMeta,
     name: Name,
   }),
   z.object({
     v: VersionField,
     op: z.literal('service.scale'),
     token: z.string().optional(),
+    ...writeMeta,
     name: Name,
     /** null returns the service to its policy. */
     replicas: z.number().int().nonnegative().nullable(),
@@ -222,6 +263,7 @@ export const ApiRequest = z.discriminatedUnion('op', [
     v: VersionField,
     op: z.literal('node.declare'),
     token: z.string().optional(),
+    ...writeMeta,
     nodeId: NodeId,
     state: NodeDeclaredState,
   }),
@@ -230,6 +272,7 @@ export const ApiRequest = z.discriminatedUnion('op', [
     v: VersionField,
     op: z.literal('node.addVoter'),
     token: z.string().optional(),
+    ...writeMeta,
     nodeId: NodeId,
   }),
   z.object({ v: VersionField, op: z.literal('state.get') }),
@@ -245,6 +288,7 @@ export const ApiErrorCode = z.enum([
   'COX_NO_SUCH_NODE',
   'COX_TIMEOUT',
   'COX_INTERNAL',
+  'COX_SUPERSEDED',
 ]);
 
 export const ApiReply = z.discriminatedUnion('ok', [
@@ -256,6 +300,10 @@ export const ApiReply = z.discriminatedUnion('ok', [
     leaderId: NodeId.nullable(),
     specVersion: z.number().int().positive().optional(),
     state: ClusterStateSnapshot.optional(),
+    /** The key was applied before: nothing was applied again. */
+    replayed: z.boolean().optional(),
+    /** Accepted and running in the background (voter add): poll for the outcome. */
+    accepted: z.boolean().optional(),
   }),
   z.object({
     v: VersionField,
@@ -270,3 +318,10 @@ export const ApiReply = z.discriminatedUnion('ok', [
 export const ServiceScaleBody = z.object({ replicas: z.number().int().nonnegative().nullable() });
 
 export const DEFAULT_LOCK_LEASE_MS = 15_000;
+/**
+ * Manual writes ordered within one commit index: an override's order (manualSeq) is the
+ * leader's commit index at acceptance times this, plus its arrival within that index.
+ */
+export const MANUAL_SEQ_PER_INDEX = 1000;
+/** Idempotency keys the replicated state remembers (oldest forgotten first). */
+export const WRITE_KEYS_KEPT = 4096;

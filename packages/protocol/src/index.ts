@@ -25,6 +25,7 @@ export {
   ServiceSummary,
   ServicesReply,
   WriteReply,
+  WriteStatusReply,
 } from './api.js';
 export {
   ChaosActivity,
@@ -54,6 +55,7 @@ export {
   ApiErrorCode,
   ApiReply,
   ApiRequest,
+  AppliedWrite,
   ClusterApplyErrorCode,
   ClusterApplyResult,
   ClusterCommand,
@@ -64,13 +66,16 @@ export {
   CommandResult,
   CommandStatus,
   DEFAULT_LOCK_LEASE_MS,
+  IdempotencyKey,
   LockRecord,
+  MANUAL_SEQ_PER_INDEX,
   NodeDeclaredState,
   NodeRecord,
   NodeRegistration,
   Placement,
   ServiceRecord,
   ServiceScaleBody,
+  WRITE_KEYS_KEPT,
 } from './cluster.js';
 export {
   BindingRule,
@@ -194,6 +199,8 @@ export type ServiceDetail = z.output<typeof S.ServiceDetail>;
 export type ServicesReply = z.output<typeof S.ServicesReply>;
 export type ServiceSummary = z.output<typeof S.ServiceSummary>;
 export type WriteReply = z.output<typeof S.WriteReply>;
+export type WriteStatusReply = z.output<typeof S.WriteStatusReply>;
+export type AppliedWrite = z.output<typeof S.AppliedWrite>;
 export type BindingRule = z.output<typeof S.BindingRule>;
 export type ChaosFaultData = z.output<typeof S.ChaosFaultData>;
 export type ChaosVerdictData = z.output<typeof S.ChaosVerdictData>;

@@ -23,11 +23,13 @@ export {
   ServiceSummary,
   ServicesReply,
   WriteReply,
+  WriteStatusReply,
 } from './api.js';
 export {
   ApiErrorCode,
   ApiReply,
   ApiRequest,
+  AppliedWrite,
   ClusterApplyErrorCode,
   ClusterApplyResult,
   ClusterCommand,

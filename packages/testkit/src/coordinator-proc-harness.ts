@@ -135,6 +135,21 @@ export class ProcCluster {
     });
   }
 
+  /** SIGSTOP (freeze) or SIGCONT (resume) the agent process: a paused VM or a stalled process. */
+  signal(id: string, signal: 'SIGSTOP' | 'SIGCONT'): void {
+    this.hosts.get(id)?.child?.kill(signal);
+  }
+
+  /** `http://127.0.0.1:<port>` of the agent's HTTP API (member option `fullAgent: 1`), from its log. */
+  apiUrl(id: string): string | undefined {
+    for (const line of this.hosts.get(id)?.lines ?? []) {
+      if (!line.includes('"agent started"')) continue;
+      const port = (JSON.parse(line) as { apiPort?: number }).apiPort;
+      if (port) return `http://127.0.0.1:${port}`;
+    }
+    return undefined;
+  }
+
   /** SIGKILL the agent process only (its dockerd and containers live on). */
   killAgent(id: string): void {
     const host = this.hosts.get(id)!;

@@ -4,6 +4,7 @@
  * wrappers (read-routes.ts, write-routes.ts, event-routes.ts).
  */
 
+import { randomUUID } from 'node:crypto';
 import type { JsonObject } from '@coxswain/client';
 import type { ClusterHealth } from '@coxswain/protocol';
 import {
@@ -12,6 +13,7 @@ import {
   type ApiReply,
   type ClusterStateSnapshot,
   decode,
+  IdempotencyKey,
   InvalidPayloadError,
   type NodeLiveness,
   type SchemaIssue,
@@ -81,7 +83,26 @@ export const STATUS_BY_REPLY_CODE: Record<string, number> = {
   COX_NO_SUCH_NODE: 404,
   COX_TIMEOUT: 504,
   COX_INTERNAL: 500,
+  COX_SUPERSEDED: 409,
 };
+
+/** How much sooner than the HTTP answer's timeout the write itself stops starting work. */
+const WRITE_DEADLINE_MARGIN_MS = 500;
+
+/** A 504 or 503 on a write says how to find out whether it applied, and how to retry it safely. */
+function withRetryHint(error: unknown, key: string | undefined): unknown {
+  if (key === undefined || !(error instanceof ApiError)) return error;
+  if (error.httpStatus !== 504 && error.httpStatus !== 503) return error;
+  if (error.message.includes('Idempotency-Key')) return error;
+  const hint =
+    error.httpStatus === 504
+      ? `; the write may still apply: check GET /v1/writes/${key}, or retry with the same Idempotency-Key`
+      : '; retry with the same Idempotency-Key';
+  return new ApiError(error.httpStatus, error.code, `${error.message}${hint}`, {
+    ...(error.issues ? { issues: error.issues } : {}),
+    ...(error.leader !== undefined ? { leader: error.leader } : {}),
+  });
+}
 
 export function headerValue(headers: RequestContext['headers'], name: string): string | undefined {
   const value = headers[name];
@@ -326,12 +347,18 @@ export function createRouteKit(options: ClusterApiOptions) {
     return match[1]!;
   };
 
-  const replyToResponse = (reply: ApiReply): HttpResponse => {
+  const replyToResponse = (reply: ApiReply, key?: string): HttpResponse => {
     const m = meta(false);
     if (reply.ok) {
       const body: WriteReply = { meta: m, ok: true, appliedBy: reply.servedBy };
       if (reply.specVersion !== undefined) body.specVersion = reply.specVersion;
-      return jsonReply(body, m);
+      if (key !== undefined) body.key = key;
+      if (reply.replayed) body.replayed = true;
+      if (reply.accepted) body.accepted = true;
+      const response = jsonReply(body, m, reply.accepted ? 202 : 200);
+      return key === undefined
+        ? response
+        : { ...response, headers: { ...response.headers, 'idempotency-key': key } };
     }
     const leaderId = view.status().leaderId;
     const noLeader = reply.code === 'COX_NO_LEADER' || reply.code === 'COX_NOT_LEADER';
@@ -340,17 +367,41 @@ export function createRouteKit(options: ClusterApiOptions) {
     });
   };
 
-  /** A write: authenticate first (an unauthenticated caller learns nothing from validation), then apply through the leader. */
+  /** The write's idempotency key: the client's `Idempotency-Key` header, or a new one. */
+  const keyOf = (ctx: RequestContext): string => {
+    const given = headerValue(ctx.headers, 'idempotency-key');
+    if (given === undefined) return randomUUID();
+    const checked = validate(IdempotencyKey, given, 'Idempotency-Key header');
+    if (!checked.ok)
+      throw badRequest(
+        'headers',
+        prefixed(issuesOfResult(checked.error), 'headers.idempotency-key'),
+      );
+    return checked.value;
+  };
+
+  /**
+   * A write: authenticate first (an unauthenticated caller learns nothing from
+   * validation), then apply through the leader. The write carries its key and
+   * its deadline (a little before this answer's timeout): after that nothing
+   * of it starts, and a 504 says how to find out whether it applied.
+   */
   const write =
     (route: string, build: (ctx: RequestContext, token: string) => ApiWrite) =>
     async (ctx: RequestContext): Promise<HttpResponse> => {
+      let key: string | undefined;
       try {
         const token = authenticate(ctx);
-        const request = build(ctx, token);
+        key = keyOf(ctx);
+        const deadlineMs = Math.max(100, writeTimeoutMs - WRITE_DEADLINE_MARGIN_MS);
+        const request = { ...build(ctx, token), key, deadlineMs } as ApiWrite;
         const reply = await withTimeout(view.submit(request), writeTimeoutMs, 'write');
-        return replyToResponse(reply);
+        return replyToResponse(reply, key);
       } catch (error) {
-        return errorReply(route, error);
+        const response = errorReply(route, withRetryHint(error, key));
+        return key === undefined
+          ? response
+          : { ...response, headers: { ...response.headers, 'idempotency-key': key } };
       }
     };
 

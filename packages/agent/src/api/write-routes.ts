@@ -1,14 +1,39 @@
 /**
  * The cluster API's writes: authenticated, applied through the leader.
  */
-import { Name, NodeId, PROTOCOL_VERSION, ServiceScaleBody, ServiceSpec } from '@coxswain/protocol';
+import {
+  IdempotencyKey,
+  Name,
+  NodeId,
+  PROTOCOL_VERSION,
+  ReadQuery,
+  ServiceScaleBody,
+  ServiceSpec,
+  type WriteStatusReply,
+} from '@coxswain/protocol';
 import { scaleLimitIssue } from '../cluster/coordinator.js';
 import type { Router } from '../http-server.js';
 import { badRequest, parseBody, parseParam, type RouteKit } from './route-kit.js';
 
-/** PUT/DELETE /v1/services/{name}, POST /v1/services/{name}/scale, DELETE /v1/nodes/{id}, POST /v1/nodes/{id}/voter. */
+/**
+ * PUT/DELETE /v1/services/{name}, POST /v1/services/{name}/scale, DELETE /v1/nodes/{id},
+ * POST /v1/nodes/{id}/voter (202: poll GET /v1/cluster), and GET /v1/writes/{key}: whether
+ * the write with that idempotency key applied (what a 504 tells the client to check).
+ */
 export function registerWriteRoutes(router: Router, kit: RouteKit): void {
-  const { write } = kit;
+  const { write, read } = kit;
+
+  router.add(
+    'GET',
+    '/v1/writes/:key',
+    read('GET /v1/writes/{key}', ReadQuery, (ctx, _query, snapshot, meta): WriteStatusReply => {
+      const key = parseParam(IdempotencyKey, ctx, 'key');
+      const applied = snapshot.writes.find((w) => w.key === key);
+      return applied
+        ? { meta, key, applied: true, index: applied.index, op: applied.op }
+        : { meta, key, applied: false };
+    }),
+  );
 
   router.add(
     'PUT',

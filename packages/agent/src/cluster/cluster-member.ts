@@ -90,6 +90,8 @@ export interface LocalMemberOptions {
 }
 
 const API_QUEUE = 'cox-api';
+/** How long `stop()` waits for each part (operations, Raft) before it goes on without it. */
+const STOP_WAIT_MS = 3000;
 
 export class ClusterMember {
   readonly config: AgentConfig;
@@ -406,7 +408,11 @@ export class ClusterMember {
     return { index: committed.index, result: committed.result as ClusterApplyResult };
   }
 
-  /** Stops leading, Raft, the executor and the supervisor. The NATS connection stays open (the agent owns it). */
+  /**
+   * Stops leading, Raft, the executor and the supervisor. The NATS connection stays open (the
+   * agent owns it). Bounded: without a quorum an operation's proposal never commits, so running
+   * operations get `STOP_WAIT_MS`, then Raft stops (which fails what is still pending).
+   */
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
@@ -414,10 +420,26 @@ export class ClusterMember {
     this.#coordinator?.stop();
     this.#elections.close();
     for (const s of this.#subscriptions) s.unsubscribe();
-    await this.executor.close();
+    await this.#within(this.executor.close(), 'the executor');
     this.supervisor.stop();
-    await this.#coordinator?.idle();
-    await this.#raft?.stop();
+    if (this.#coordinator) await this.#within(this.#coordinator.idle(), 'running operations');
+    if (this.#raft) await this.#within(this.#raft.stop(), 'raft');
+  }
+
+  async #within(work: Promise<unknown>, what: string): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => {
+      timer = setTimeout(() => resolve('late'), STOP_WAIT_MS);
+    });
+    const ended = await Promise.race([work.then(() => 'done' as const), late]).catch(
+      (error: unknown) => {
+        this.#log.warn('stopping failed', { what, error });
+        return 'done' as const;
+      },
+    );
+    clearTimeout(timer);
+    if (ended === 'late')
+      this.#log.warn('stopping without waiting longer', { what, waitedMs: STOP_WAIT_MS });
   }
 }
 

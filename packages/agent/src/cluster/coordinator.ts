@@ -164,6 +164,7 @@ export class Coordinator {
       busy: this.#busy,
       nowMs,
       logicalNowMs: this.#clock?.now() ?? this.#o.state.clockMs,
+      term: this.#term,
       observingSinceMs: this.#o.observingSinceMs,
       reconcileGraceMs: this.#o.reconcileGraceMs ?? 300,
       ...(this.#o.policies ? { policies: this.#o.policies } : {}),
@@ -300,7 +301,8 @@ export class Coordinator {
     }
   }
 
-  #start(service: string, manualReplicas?: number | null): Promise<LockedOutcome> | undefined {
+  #start(service: string, manual?: ManualWrite): Promise<LockedOutcome> | undefined {
+    const manualReplicas = manual?.replicas;
     if (!this.#leading || this.#busy.has(service)) return undefined;
     this.#busy.add(service);
     this.counters.operations += 1;
@@ -318,7 +320,16 @@ export class Coordinator {
             this.#lockDeps(),
             service,
             () => this.#plan(service, manualReplicas, (o) => (op = o)),
-            manualReplicas === undefined ? {} : { manualReplicas },
+            manual === undefined
+              ? {}
+              : {
+                  manualReplicas: manual.replicas,
+                  ...(manual.seq !== undefined ? { manualSeq: manual.seq } : {}),
+                  ...(manual.key !== undefined ? { key: manual.key } : {}),
+                  ...(manual.notAfterMono !== undefined
+                    ? { notAfterMono: manual.notAfterMono }
+                    : {}),
+                },
           );
           const traceId = span.spanContext().traceId;
           this.#recordOutcome(service, manualReplicas, before, op, outcome, traceId);
@@ -351,30 +362,28 @@ export class Coordinator {
   /**
    * `coxswain service scale`: sets (or with null, clears) the manual override
    * under the service's lock, like any other change. Waits for an operation of
-   * this leader on the service to finish first, and for another holder's lock
-   * (a previous leader's) to be released or to expire.
+   * this leader on the service to finish first (a previous term's lock is taken
+   * over at once), and starts nothing after `manual.notAfterMono`: its caller
+   * has stopped waiting, and a write answered with a timeout must not start late.
    */
-  async manualScale(
-    service: string,
-    replicas: number | null,
-    timeoutMs = 30_000,
-  ): Promise<LockedOutcome> {
+  async manualScale(service: string, manual: ManualWrite): Promise<LockedOutcome> {
     const spec = this.#o.state.service(service)?.spec;
-    if (spec && replicas !== null) {
-      const issue = scaleLimitIssue(replicas, spec.maxReplicas);
+    if (spec && manual.replicas !== null) {
+      const issue = scaleLimitIssue(manual.replicas, spec.maxReplicas);
       if (issue)
         return { status: 'refused', code: 'COX_INVALID_PAYLOAD', message: `replicas ${issue}` };
     }
-    const deadline = performance.now() + timeoutMs;
+    const deadline = manual.notAfterMono ?? performance.now() + 30_000;
+    const write = { ...manual, notAfterMono: deadline };
     for (;;) {
       if (!this.#leading || !this.#clock)
         return { status: 'aborted', error: new Error('not leading') };
-      const started = this.#busy.has(service) ? undefined : this.#start(service, replicas);
+      if (performance.now() >= deadline) return { status: 'expired' };
+      const started = this.#busy.has(service) ? undefined : this.#start(service, write);
       if (started) {
         const outcome = await started;
         if (outcome.status !== 'lock-held') return outcome;
       }
-      if (performance.now() > deadline) return { status: 'lock-held' };
       await Promise.race([...this.#operations, new Promise((resolve) => setTimeout(resolve, 100))]);
     }
   }
@@ -387,4 +396,14 @@ export class Coordinator {
  */
 export function scaleLimitIssue(replicas: number, max: number): string | undefined {
   return replicas > max ? `must be at most maxReplicas (${max}); got ${replicas}` : undefined;
+}
+
+/** A manual scale from the API: the count, and what orders and bounds the write. */
+export interface ManualWrite {
+  readonly replicas: number | null;
+  /** The override's order (the leader's commit index when it accepted the request). */
+  readonly seq?: number;
+  readonly key?: string;
+  /** Monotonic ms after which nothing of the write may start. */
+  readonly notAfterMono?: number;
 }

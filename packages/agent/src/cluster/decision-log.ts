@@ -89,6 +89,7 @@ function statusOf(outcome: LockedOutcome): Status {
     case 'refused':
       return 'refused';
     case 'aborted':
+    case 'expired':
       return 'failed';
   }
 }

@@ -13,6 +13,7 @@ import {
   type ClusterStateSnapshot,
   decode,
   encode,
+  MANUAL_SEQ_PER_INDEX,
   PROTOCOL_VERSION,
   type Subjects,
 } from '@coxswain/protocol';
@@ -21,7 +22,7 @@ import type { Msg, NatsConnection } from 'nats';
 import { NotLeaderError, type RaftNode } from 'raft-consensus-ts';
 import { tokenMatches } from '../api/token.js';
 import type { Logger } from '../logger.js';
-import type { Coordinator } from './coordinator.js';
+import type { Coordinator, ManualWrite } from './coordinator.js';
 import type { VoterChanges } from './raft-membership.js';
 
 export interface MemberApiOptions {
@@ -42,8 +43,15 @@ export interface MemberApiOptions {
 
 type ErrorCode = Extract<ApiReply, { ok: false }>['code'];
 
+function isNoResponders(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === '503';
+}
+
 export class MemberApi {
   readonly #o: MemberApiOptions;
+  readonly #adding = new Set<string>();
+  #seqIndex = -1;
+  #seqWithin = 0;
 
   constructor(options: MemberApiOptions) {
     this.#o = options;
@@ -60,6 +68,7 @@ export class MemberApi {
   /** The NATS subscription callback; `viaQueue` is the shared subject (forward if not leader). */
   onMessage(err: Error | null, msg: Msg, viaQueue: boolean): void {
     if (err || this.#o.stopped()) return;
+    const receivedMono = performance.now();
     const decoded = decode(ApiRequest, msg.data, { where: msg.subject });
     if (!decoded.ok) {
       this.#o.onRejected?.(this.#o.subjects.api, decoded.error.code);
@@ -68,8 +77,8 @@ export class MemberApi {
     }
     void withConsumerSpan(msg, `coxswain.api ${decoded.value.op}`, async () => {
       const reply = viaQueue
-        ? await this.submit(decoded.value)
-        : await this.#handleAsLeader(decoded.value);
+        ? await this.submit(decoded.value, receivedMono)
+        : await this.#handleAsLeader(decoded.value, this.#deadlineOf(decoded.value, receivedMono));
       this.#respond(msg, reply);
     }).catch((error: unknown) => {
       this.#o.log.error('api handler failed', { error });
@@ -78,6 +87,15 @@ export class MemberApi {
         this.#error('COX_INTERNAL', error instanceof Error ? error.message : String(error)),
       );
     });
+  }
+
+  /** The monotonic ms after which the request's caller no longer waits (its `deadlineMs`, counted from receipt). */
+  #deadlineOf(request: ApiRequest, receivedMono: number): number {
+    const budget =
+      'deadlineMs' in request && request.deadlineMs !== undefined
+        ? request.deadlineMs
+        : (this.#o.apiTimeoutMs ?? 30_000);
+    return receivedMono + budget;
   }
 
   #respond(msg: Msg, reply: ApiReply): void {
@@ -93,7 +111,14 @@ export class MemberApi {
     return { v: PROTOCOL_VERSION, ok: false, servedBy: this.#o.config.nodeId, code, message };
   }
 
-  #ok(extra: { specVersion?: number; state?: ClusterStateSnapshot } = {}): ApiReply {
+  #ok(
+    extra: {
+      specVersion?: number;
+      state?: ClusterStateSnapshot;
+      replayed?: boolean;
+      accepted?: boolean;
+    } = {},
+  ): ApiReply {
     return {
       v: PROTOCOL_VERSION,
       ok: true,
@@ -105,24 +130,31 @@ export class MemberApi {
 
   /**
    * Handles an API request here when this node leads, else forwards it to the
-   * leader (waiting out an election for up to a few seconds). Never throws.
+   * leader (waiting out an election), until the request's deadline: after it,
+   * nothing is retried or forwarded, so a write whose caller was answered never
+   * starts later. A forward carries the time left; the leader starts no work
+   * once it has run out. Never throws.
    */
-  async submit(request: ApiRequest): Promise<ApiReply> {
+  async submit(request: ApiRequest, receivedMono = performance.now()): Promise<ApiReply> {
     const raft = this.#o.raft();
     if (request.op === 'state.get' && raft) return this.#ok({ state: this.#o.snapshot() });
     const subjects = this.#o.subjects;
-    const deadline = performance.now() + (this.#o.apiTimeoutMs ?? 30_000);
+    const deadline = this.#deadlineOf(request, receivedMono);
     for (;;) {
+      if (performance.now() >= deadline) return this.#timeout(request, 'no leader accepted it');
       if (this.#isLeader()) {
-        const reply = await this.#handleAsLeader(request);
+        const reply = await this.#handleAsLeader(request, deadline);
         if (reply.ok || reply.code !== 'COX_NOT_LEADER') return reply;
       } else {
         const leader = this.#leaderId();
         const subject = raft ? (leader ? `${subjects.api}.${leader}` : undefined) : subjects.api;
         if (subject) {
+          const remaining = Math.floor(deadline - performance.now());
+          if (remaining <= 0) return this.#timeout(request, 'no leader accepted it');
+          const forwarded: ApiRequest =
+            request.op === 'state.get' ? request : { ...request, deadlineMs: remaining };
           try {
-            const remaining = Math.max(100, deadline - performance.now());
-            const msg = await requestTraced(this.#o.nc(), subject, encode(ApiRequest, request), {
+            const msg = await requestTraced(this.#o.nc(), subject, encode(ApiRequest, forwarded), {
               timeout: remaining,
             });
             const decoded = decode(ApiReply, msg.data, { where: `reply on ${subject}` });
@@ -131,22 +163,46 @@ export class MemberApi {
             if (reply.ok || (reply.code !== 'COX_NOT_LEADER' && reply.code !== 'COX_NO_LEADER'))
               return reply;
           } catch (error) {
-            if (performance.now() > deadline) {
-              return this.#error(
-                'COX_TIMEOUT',
-                `leader did not answer: ${error instanceof Error ? error.message : String(error)}`,
+            // A forward that timed out may have reached the leader: never sent again.
+            if (performance.now() >= deadline || !isNoResponders(error)) {
+              return this.#timeout(
+                request,
+                `the leader did not answer: ${error instanceof Error ? error.message : String(error)}`,
               );
             }
           }
         }
       }
-      if (performance.now() > deadline)
-        return this.#error('COX_NO_LEADER', 'no leader answered in time');
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await new Promise((resolve) =>
+        setTimeout(resolve, Math.max(0, Math.min(100, deadline - performance.now()))),
+      );
     }
   }
 
-  async #handleAsLeader(request: ApiRequest): Promise<ApiReply> {
+  /** The honest timeout: what may have happened, and how to find out. */
+  #timeout(request: ApiRequest, why: string): ApiReply {
+    const key = 'key' in request ? request.key : undefined;
+    const how = key
+      ? `check GET /v1/writes/${key}, or retry with the same Idempotency-Key`
+      : 'retry with an Idempotency-Key';
+    return this.#error(
+      'COX_TIMEOUT',
+      `deadline passed (${why}); the write may still apply: ${how}`,
+    );
+  }
+
+  /** The leader's order of manual writes: its commit index at acceptance, then arrival within it. */
+  #nextSeq(raft: RaftNode): number {
+    const index = raft.status().commitIndex;
+    if (index !== this.#seqIndex) {
+      this.#seqIndex = index;
+      this.#seqWithin = 0;
+    }
+    this.#seqWithin = Math.min(MANUAL_SEQ_PER_INDEX - 1, this.#seqWithin + 1);
+    return index * MANUAL_SEQ_PER_INDEX + this.#seqWithin;
+  }
+
+  async #handleAsLeader(request: ApiRequest, deadline: number): Promise<ApiReply> {
     const raft = this.#o.raft();
     const coordinator = this.#o.coordinator();
     if (!raft || !this.#isLeader() || !coordinator?.leading) {
@@ -159,6 +215,12 @@ export class MemberApi {
       await raft.readIndex();
       return this.#ok({ state: this.#o.snapshot() });
     }
+    if (performance.now() >= deadline) {
+      return this.#error(
+        'COX_TIMEOUT',
+        'deadline passed before the leader started the write; nothing of it applied',
+      );
+    }
     const token = this.#o.config.api.token;
     if (token === undefined) {
       return this.#error(
@@ -169,8 +231,10 @@ export class MemberApi {
     if (!tokenMatches(request.token, token)) {
       return this.#error('COX_UNAUTHORIZED', 'missing or wrong API token');
     }
+    const applied = request.key ? this.#o.state.appliedWrite(request.key) : undefined;
+    if (applied) return this.#ok({ replayed: true });
     try {
-      return await this.#write(request, coordinator);
+      return await this.#write(request, coordinator, raft, deadline);
     } catch (error) {
       if (error instanceof NotLeaderError) return this.#error('COX_NOT_LEADER', error.message);
       throw error;
@@ -180,11 +244,14 @@ export class MemberApi {
   async #write(
     request: Exclude<ApiRequest, { op: 'state.get' }>,
     coordinator: Coordinator,
+    raft: RaftNode,
+    deadline: number,
   ): Promise<ApiReply> {
     const at = this.#o.state.clockMs;
+    const key = request.key !== undefined ? { key: request.key } : {};
     switch (request.op) {
       case 'service.apply': {
-        const r = await this.#o.propose({ type: 'service.put', at, spec: request.spec });
+        const r = await this.#o.propose({ type: 'service.put', at, ...key, spec: request.spec });
         coordinator.poke();
         return this.#fromResult(
           r.result,
@@ -194,7 +261,7 @@ export class MemberApi {
         );
       }
       case 'service.delete': {
-        const r = await this.#o.propose({ type: 'service.delete', at, name: request.name });
+        const r = await this.#o.propose({ type: 'service.delete', at, ...key, name: request.name });
         coordinator.poke();
         return this.#fromResult(r.result);
       }
@@ -202,6 +269,7 @@ export class MemberApi {
         const r = await this.#o.propose({
           type: 'node.declare',
           at,
+          ...key,
           nodeId: request.nodeId,
           state: request.state,
         });
@@ -209,23 +277,50 @@ export class MemberApi {
           await this.#o.voters()?.drop(request.nodeId);
         return this.#fromResult(r.result);
       }
-      case 'node.addVoter': {
-        const added = await this.#o.voters()!.add(request.nodeId);
-        return added.ok ? this.#ok({}) : this.#error('COX_TIMEOUT', added.message);
-      }
+      case 'node.addVoter':
+        return this.#addVoter(request.nodeId);
       case 'service.scale':
-        return this.#scale(request, coordinator);
+        return this.#scale(request, coordinator, {
+          replicas: request.replicas,
+          seq: this.#nextSeq(raft),
+          ...key,
+          notAfterMono: deadline,
+        });
     }
+  }
+
+  /**
+   * Adds a voter in the background (catching up can take longer than any HTTP
+   * request should wait): answered at once as accepted; GET /v1/cluster shows
+   * the node as a voter once it is one.
+   */
+  #addVoter(nodeId: string): ApiReply {
+    const voters = this.#o.voters();
+    if (!voters) return this.#error('COX_NOT_LEADER', 'this node runs no Raft');
+    if (!this.#adding.has(nodeId)) {
+      this.#adding.add(nodeId);
+      void voters
+        .add(nodeId)
+        .then(
+          (added) => {
+            if (!added.ok) this.#o.log.warn('voter add failed', { nodeId, error: added.message });
+          },
+          (error: unknown) => this.#o.log.warn('voter add failed', { nodeId, error }),
+        )
+        .finally(() => this.#adding.delete(nodeId));
+    }
+    return this.#ok({ accepted: true });
   }
 
   async #scale(
     request: Extract<ApiRequest, { op: 'service.scale' }>,
     coordinator: Coordinator,
+    manual: ManualWrite,
   ): Promise<ApiReply> {
     const service = this.#o.state.service(request.name);
     if (!service || service.deleted)
       return this.#error('COX_NO_SUCH_SERVICE', `no service ${JSON.stringify(request.name)}`);
-    const outcome = await coordinator.manualScale(request.name, request.replicas);
+    const outcome = await coordinator.manualScale(request.name, manual);
     switch (outcome.status) {
       case 'done':
       case 'nothing':
@@ -243,8 +338,15 @@ export class MemberApi {
         );
       case 'refused':
         return this.#error(
-          outcome.code === 'COX_NO_SUCH_SERVICE' ? 'COX_NO_SUCH_SERVICE' : 'COX_INTERNAL',
+          outcome.code === 'COX_NO_SUCH_SERVICE' || outcome.code === 'COX_SUPERSEDED'
+            ? outcome.code
+            : 'COX_INTERNAL',
           outcome.message,
+        );
+      case 'expired':
+        return this.#error(
+          'COX_TIMEOUT',
+          'deadline passed before the leader committed the write; nothing of it applied',
         );
       case 'aborted':
         return this.#error('COX_NOT_LEADER', `operation aborted: ${String(outcome.error)}`);
@@ -256,7 +358,8 @@ export class MemberApi {
     const code =
       result.code === 'COX_NO_SUCH_SERVICE' ||
       result.code === 'COX_NO_SUCH_NODE' ||
-      result.code === 'COX_LOCK_HELD'
+      result.code === 'COX_LOCK_HELD' ||
+      result.code === 'COX_SUPERSEDED'
         ? result.code
         : result.code === 'COX_INVALID_COMMAND'
           ? 'COX_INVALID_PAYLOAD'

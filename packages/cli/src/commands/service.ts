@@ -5,6 +5,7 @@
  * (`--token` or $COXSWAIN_API_TOKEN). The spec file is validated here first,
  * so a typo is reported with its path before anything is sent.
  */
+import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import {
   ApiReply,
@@ -20,6 +21,10 @@ import {
 } from '@coxswain/protocol';
 import type { Command } from 'commander';
 import { connect } from 'nats';
+
+/** Retries of a write that may have been lost (same idempotency key each time). */
+const WRITE_RETRIES = 4;
+const RETRIED_CODES = new Set(['COX_TIMEOUT', 'COX_NO_LEADER', 'COX_NOT_LEADER']);
 
 interface ConnFlags {
   nats?: string[];
@@ -69,20 +74,43 @@ export async function apiRequest(flags: ConnFlags, request: ApiRequestType): Pro
       1,
     );
   }
+  // A write carries an idempotency key and the time its sender waits; one that may have been
+  // lost (no answer, no leader, a timeout) is sent again with the same key: applied at most once.
+  const write = request.op !== 'state.get';
+  const keyed: ApiRequestType = write
+    ? { ...request, key: randomUUID(), deadlineMs: Math.max(100, timeout - 500) }
+    : request;
   try {
-    const msg = await nc.request(subject, encode(ApiRequest, request), { timeout });
-    const reply = decode(ApiReply, msg.data, { where: `reply on ${subject}` });
-    if (!reply.ok) throw new ServiceCommandError(reply.error.message, 1);
-    return reply.value;
-  } catch (error) {
-    if (error instanceof ServiceCommandError) throw error;
-    const text = (error as Error).message;
-    throw new ServiceCommandError(
-      /no responders/i.test(text)
-        ? `no voter of cluster ${flags.cluster} answers on ${subject}`
-        : `request on ${subject} failed: ${text}`,
-      1,
-    );
+    for (let attempt = 0; ; attempt++) {
+      let reply: ApiReply | undefined;
+      let lost: string | undefined;
+      try {
+        const msg = await nc.request(subject, encode(ApiRequest, keyed), { timeout });
+        const decoded = decode(ApiReply, msg.data, { where: `reply on ${subject}` });
+        if (!decoded.ok) throw new ServiceCommandError(decoded.error.message, 1);
+        reply = decoded.value;
+        if (!reply.ok && RETRIED_CODES.has(reply.code)) lost = `${reply.code}: ${reply.message}`;
+      } catch (error) {
+        if (error instanceof ServiceCommandError) throw error;
+        const text = (error as Error).message;
+        if (!write || attempt >= WRITE_RETRIES) {
+          throw new ServiceCommandError(
+            /no responders/i.test(text)
+              ? `no voter of cluster ${flags.cluster} answers on ${subject}`
+              : `request on ${subject} failed: ${text}`,
+            1,
+          );
+        }
+        lost = text;
+      }
+      if (lost === undefined || !write || attempt >= WRITE_RETRIES) {
+        if (reply) return reply;
+        throw new ServiceCommandError(`request on ${subject} failed: ${lost}`, 1);
+      }
+      const key = (keyed as { key?: string }).key;
+      process.stderr.write(`retrying with the same idempotency key ${key} (${lost})\n`);
+      await new Promise((resolve) => setTimeout(resolve, Math.min(2000, 250 * 2 ** attempt)));
+    }
   } finally {
     await nc.close();
   }

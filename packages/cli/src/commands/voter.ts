@@ -20,6 +20,10 @@ export function registerVoterCommand(program: Command): void {
     try {
       const reply = await clientFrom(flags).addVoter(id);
       if (flags.json) printJson(reply);
+      else if (reply.accepted)
+        process.stdout.write(
+          `${id} accepted by ${reply.appliedBy}: joining as a learner, then voter; see coxswain status\n`,
+        );
       else process.stdout.write(`${id} is a voter (applied by ${reply.appliedBy})\n`);
     } catch (error) {
       reportFailure('voter add', error);
