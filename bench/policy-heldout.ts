@@ -198,7 +198,10 @@ function tune(real: readonly Trace[]): Tuning {
       syntheticTraces(f, 1, TUNING_SEEDS_PER_FAMILY),
     ]),
   );
-  const items = new Map<string, Trace[]>([...real.map((t) => [t.name, [t]] as const), ...tuning]);
+  const items = new Map<string, Trace[]>([
+    ...real.map((t): [string, Trace[]] => [t.name, [t]]),
+    ...tuning,
+  ]);
   const cacheFile = process.env.TUNING_CACHE;
   const hpa = new Map<string, Cost[]>();
   for (const [name, traces] of items)

@@ -44,6 +44,9 @@ check() {
 
 # --- Lint and format -----------------------------------------------------------
 check "biome" pnpm exec biome ci .
+# Sources, tests and benchmarks type-check (tests and bench are noEmit projects in the root tsconfig).
+check "typecheck" pnpm exec tsc --build
+check "import cycles" pnpm run check:cycles
 
 # --- Unit and integration tests ------------------------------------------------------
 echo

@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 /**
  * The dashboard in a real browser (Debian's chromium through playwright-core,
  * headless, --no-sandbox as root) against a live 3-host lab: the page loads
@@ -88,7 +89,7 @@ describe('the dashboard in chromium against a live lab', () => {
         60_000,
         250,
       );
-      await lab.api(leader).scale('web', 4);
+      await lab.api(leader).scaleService('web', 4);
 
       // The page is opened from a follower: the leader's agent is the one that will die.
       const served = lab.hosts.find((h) => h.name !== leader)!;

@@ -8,17 +8,9 @@
 import { existsSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import {
-  isAlive,
-  Lab,
-  type LabView,
-  loadServiceSpec,
-  makeTempDir,
-  pollUntil,
-  renderLabTable,
-  runScenario,
-} from '@coxswain/lab';
+import { Lab, type LabView, loadServiceSpec, renderLabTable, runScenario } from '@coxswain/lab';
 import type { ClusterInfo, ServicesReply } from '@coxswain/protocol';
+import { isAlive, makeTempDir, pollUntil } from '@coxswain/testkit';
 import { describe, expect, it } from 'vitest';
 
 const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;

@@ -1,4 +1,11 @@
 export {
+  LabAbortedError,
+  LabConfigError,
+  LabStateError,
+  NoSuchLabHostError,
+  ScenarioStepError,
+} from './errors.js';
+export {
   DEFAULT_AGENT_BIN,
   DEFAULT_LAB_SERVICES,
   Lab,

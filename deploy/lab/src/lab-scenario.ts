@@ -10,6 +10,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ServiceSpec } from '@coxswain/protocol';
+import { ScenarioStepError } from './errors.js';
 import type { Lab } from './lab.js';
 import { loadServiceSpec } from './sample-service.js';
 
@@ -176,7 +177,7 @@ export async function runScenario(lab: Lab, options: ScenarioOptions): Promise<S
 /** A host whose agent answers (any agent forwards writes to the leader). */
 async function anyAgent(lab: Lab): Promise<string> {
   const snap = await lab.refreshCluster();
-  if (!snap) throw new Error('no agent answers its API');
+  if (!snap) throw new ScenarioStepError('no agent answers its API');
   return snap.fromHost;
 }
 
@@ -200,7 +201,7 @@ async function waitForRunning(
     }
     await sleep(500);
   }
-  throw new Error(
+  throw new ScenarioStepError(
     `${service} did not reach ${replicas} running replicas in ${timeoutMs / 1000} s (last: ${last})`,
   );
 }
@@ -225,5 +226,5 @@ async function waitForRejoin(
     }
     await sleep(500);
   }
-  throw new Error(`${id} did not rejoin as a follower in ${timeoutMs / 1000} s`);
+  throw new ScenarioStepError(`${id} did not rejoin as a follower in ${timeoutMs / 1000} s`);
 }

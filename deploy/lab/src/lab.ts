@@ -34,6 +34,7 @@ import {
 } from '@coxswain/testkit';
 import { connect, type NatsConnection } from 'nats';
 import { stringify } from 'yaml';
+import { LabAbortedError, LabConfigError, LabStateError, NoSuchLabHostError } from './errors.js';
 import {
   type LabClusterView,
   type LabHostView,
@@ -201,7 +202,7 @@ export class Lab {
   static async start(options: LabOptions = {}): Promise<Lab> {
     const count = options.hosts ?? 3;
     if (!Number.isInteger(count) || count < 1 || count > 20)
-      throw new Error('hosts must be an integer from 1 to 20');
+      throw new LabConfigError('hosts must be an integer from 1 to 20');
     const mode = options.network ?? 'auto';
     await ensureTools([
       'nats-server',
@@ -276,7 +277,10 @@ export class Lab {
   #runtime(name: string): HostRuntime {
     const h = this.#hosts.get(name);
     if (!h)
-      throw new Error(`no lab host named ${name}; hosts: ${[...this.#hosts.keys()].join(', ')}`);
+      throw new NoSuchLabHostError(
+        name,
+        `no lab host named ${name}; hosts: ${[...this.#hosts.keys()].join(', ')}`,
+      );
     return h;
   }
 
@@ -315,7 +319,7 @@ export class Lab {
 
     const voterCount = this.#options.voters ?? Math.min(3, count);
     if (!Number.isInteger(voterCount) || voterCount < 1 || voterCount > Math.min(5, count))
-      throw new Error(`voters must be an integer from 1 to ${Math.min(5, count)}`);
+      throw new LabConfigError(`voters must be an integer from 1 to ${Math.min(5, count)}`);
     this.#voterNames = names.slice(0, voterCount);
 
     await this.#subscribeReports();
@@ -405,7 +409,7 @@ export class Lab {
 
   #startAgent(h: HostRuntime, command: readonly string[]): void {
     const [program, ...rest] = command;
-    if (!program) throw new Error('the agent command is empty');
+    if (!program) throw new LabConfigError('the agent command is empty');
     const args = [...rest, ...(this.#options.agentArgs ?? ['agent']), '--config', h.configPath];
     const logPath = join(h.dir, 'agent.log');
     const agent = h.netns
@@ -549,7 +553,7 @@ export class Lab {
         ? 'a cluster leader'
         : `a leader after term ${options.newerThanTerm}`,
       async () => {
-        if (options.signal?.aborted) throw new Error('aborted');
+        if (options.signal?.aborted) throw new LabAbortedError();
         const s = await this.refreshCluster();
         const leader = s?.info.leader?.id;
         if (!s || !leader) return undefined;
@@ -573,7 +577,7 @@ export class Lab {
     await pollUntil(
       `the leader to know all ${names.length} hosts`,
       async () => {
-        if (signal?.aborted) throw new Error('aborted');
+        if (signal?.aborted) throw new LabAbortedError();
         const leader = (await this.refreshCluster())?.info.leader?.id;
         if (!leader) return undefined;
         try {
@@ -619,13 +623,17 @@ export class Lab {
   async restartAgent(name: string): Promise<void> {
     const h = this.#runtime(name);
     // A scenario step racing Ctrl-C must not start an agent that stop() already passed.
-    if (this.#stopping) throw new Error(`the lab is stopping; not restarting the agent on ${name}`);
-    if (h.state === 'killed') throw new Error(`${name} is killed as a whole; use restartHost`);
+    if (this.#stopping)
+      throw new LabStateError(`the lab is stopping; not restarting the agent on ${name}`);
+    if (h.state === 'killed')
+      throw new LabStateError(`${name} is killed as a whole; use restartHost`);
     if (h.agent && h.agent.exitCode === null && h.agent.signalCode === null)
       await this.killAgent(name);
     const bin = this.#agentBin();
     if (!bin)
-      throw new Error(`no agent to start on ${name}: ${this.#agentNote ?? 'agents disabled'}`);
+      throw new LabStateError(
+        `no agent to start on ${name}: ${this.#agentNote ?? 'agents disabled'}`,
+      );
     h.state = 'agent starting';
     this.#startAgent(h, bin);
     h.state = 'up';
@@ -652,13 +660,14 @@ export class Lab {
   /** Brings a killed host back: its engine on the same data root (containers included), then its agent. */
   async restartHost(name: string): Promise<void> {
     const h = this.#runtime(name);
-    if (this.#stopping) throw new Error(`the lab is stopping; not restarting ${name}`);
+    if (this.#stopping) throw new LabStateError(`the lab is stopping; not restarting ${name}`);
     if (h.state !== 'killed') await this.killHost(name);
     h.state = 'starting';
     await this.#bringUpEngine(h, false);
     const bin = this.#agentBin();
     // stop() may have begun while the engine came up; it has already passed this agent.
-    if (this.#stopping) throw new Error(`the lab is stopping; not starting the agent on ${name}`);
+    if (this.#stopping)
+      throw new LabStateError(`the lab is stopping; not starting the agent on ${name}`);
     if (bin) this.#startAgent(h, bin);
     h.state = 'up';
   }
@@ -667,14 +676,14 @@ export class Lab {
   async cutHost(name: string): Promise<void> {
     this.#runtime(name);
     if (!this.#network)
-      throw new Error('cutHost needs network namespaces; this lab runs loopback only');
+      throw new LabStateError('cutHost needs network namespaces; this lab runs loopback only');
     await this.#network.cutHost(name);
   }
 
   async healHost(name: string): Promise<void> {
     this.#runtime(name);
     if (!this.#network)
-      throw new Error('healHost needs network namespaces; this lab runs loopback only');
+      throw new LabStateError('healHost needs network namespaces; this lab runs loopback only');
     await this.#network.healHost(name);
   }
 

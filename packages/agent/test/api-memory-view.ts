@@ -135,6 +135,9 @@ export class MemoryClusterView implements ClusterView {
         });
         return ok();
       }
+      case 'node.addVoter':
+        // The memory view has no Raft group: the voter set is not modelled.
+        return ok();
     }
   }
 

@@ -13,7 +13,12 @@ import {
   registerClusterApi,
 } from '@coxswain/agent';
 import { ClusterState } from '@coxswain/control';
-import { type ApiReply, type NodeReport, PROTOCOL_VERSION } from '@coxswain/protocol';
+import {
+  type ApiReply,
+  type NodeReport,
+  PROTOCOL_VERSION,
+  type ServiceFigures,
+} from '@coxswain/protocol';
 import { Command } from 'commander';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { registerCommands } from '../src/commands/index.js';
@@ -70,7 +75,7 @@ class FixedView implements ClusterView {
     };
     return new Map([['n1', { report, ageMs: 200 }]]);
   }
-  figures(service: string) {
+  figures(service: string): Record<string, ServiceFigures[]> {
     const f = this.reports().get('n1')!.report.services[service];
     return f ? { n1: [f] } : {};
   }

@@ -14,6 +14,7 @@ export {
   buildOpenApiDocument,
   type JsonObject,
   type NamedSchema,
+  OpenApiDocumentError,
   type OpenApiHeader,
   type OpenApiInfo,
   type OpenApiOperation,

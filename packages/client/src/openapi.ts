@@ -5,6 +5,7 @@
  * `z.toJSONSchema` emits; named schemas become `#/components/schemas/<name>`
  * and are referenced wherever they are nested.
  */
+import { CoxswainError } from '@coxswain/protocol';
 import { z } from 'zod';
 
 export type SchemaIo = 'input' | 'output';
@@ -96,7 +97,8 @@ export function buildOpenApiDocument(
   }
   const names = new Set<string>();
   for (const s of schemas) {
-    if (names.has(s.name)) throw new Error(`component schema ${s.name} is declared twice`);
+    if (names.has(s.name))
+      throw new OpenApiDocumentError(`component schema ${s.name} is declared twice`);
     names.add(s.name);
   }
   const components = {
@@ -127,7 +129,9 @@ export function buildOpenApiDocument(
     const responses: Record<string, JsonObject> = {};
     for (const [status, response] of Object.entries(op.responses)) {
       if (response.schema && !names.has(response.schema)) {
-        throw new Error(`${op.operationId}: response schema ${response.schema} is not declared`);
+        throw new OpenApiDocumentError(
+          `${op.operationId}: response schema ${response.schema} is not declared`,
+        );
       }
       const entry: JsonObject = { description: response.description };
       if (Object.keys(headers).length > 0) entry.headers = headers;
@@ -150,7 +154,7 @@ export function buildOpenApiDocument(
     if (parameters.length > 0) operation.parameters = parameters;
     if (op.body) {
       if (!names.has(op.body))
-        throw new Error(`${op.operationId}: body schema ${op.body} is not declared`);
+        throw new OpenApiDocumentError(`${op.operationId}: body schema ${op.body} is not declared`);
       operation.requestBody = {
         required: true,
         content: { 'application/json': { schema: { $ref: ref(op.body) } } },
@@ -159,7 +163,7 @@ export function buildOpenApiDocument(
     if (op.auth) operation.security = [{ apiToken: [] }];
     const pathItem = paths[op.path] ?? {};
     if (pathItem[op.method])
-      throw new Error(`${op.method.toUpperCase()} ${op.path} is declared twice`);
+      throw new OpenApiDocumentError(`${op.method.toUpperCase()} ${op.path} is declared twice`);
     pathItem[op.method] = operation;
     paths[op.path] = pathItem;
   }
@@ -176,4 +180,11 @@ export function buildOpenApiDocument(
     },
   };
   return document;
+}
+
+/** The API's description is inconsistent (a schema declared twice or missing, a route twice). */
+export class OpenApiDocumentError extends CoxswainError {
+  constructor(message: string) {
+    super('COX_OPENAPI_DOCUMENT', message);
+  }
 }

@@ -26,6 +26,7 @@ import {
   type PolicyRunner,
 } from '@coxswain/forecast';
 import type { ScaleReply, ServiceRecord } from '@coxswain/protocol';
+import { UnknownPolicyError } from './errors.js';
 import {
   DEFAULT_POLICIES,
   type PolicyInput,
@@ -318,7 +319,7 @@ export class ForecastPolicies {
       ...(decisionIntervalSeconds !== undefined ? { decisionIntervalSeconds } : {}),
     };
     try {
-      if (!isPolicyName(policy)) throw new Error(`unknown policy ${JSON.stringify(policy)}`);
+      if (!isPolicyName(policy)) throw new UnknownPolicyError(policy);
       const runner = createPolicyRunner(policy, params);
       const entry: RunnerEntry = {
         key: paramsKey,

@@ -16,6 +16,7 @@ export {
   planService,
   sampleServices,
 } from './decide.js';
+export { ServiceVanishedError, UnknownPolicyError } from './errors.js';
 export {
   ForecastPolicies,
   type ForecastPoliciesOptions,

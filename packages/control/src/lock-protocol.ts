@@ -28,6 +28,7 @@ import {
 } from '@coxswain/protocol';
 import type { ClusterState } from './cluster-state.js';
 import type { Operation } from './decide.js';
+import { ServiceVanishedError } from './errors.js';
 
 /**
  * The leader's logical time: the replicated clock as it was when this leader
@@ -149,7 +150,7 @@ export async function runLockedOperation(
       return { status: 'purged', token };
     }
     const record = deps.state.service(service);
-    if (!record) throw new Error(`service ${service} vanished under its lock`);
+    if (!record) throw new ServiceVanishedError(service);
     const desired = op?.desiredReplicas ?? record.desiredReplicas;
     const placement = op?.placement ?? record.placement;
     await commit(deps, {

@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import type * as C from './chaos-experiment.js';
 import type * as S from './schemas.js';
 
 export {
@@ -24,6 +25,30 @@ export {
   ServicesReply,
   WriteReply,
 } from './api.js';
+export {
+  ChaosActivity,
+  ChaosActivityRun,
+  ChaosApiTarget,
+  ChaosBlastRadius,
+  ChaosExperiment,
+  ChaosFault,
+  ChaosFaultEventData,
+  ChaosJournal,
+  ChaosLabTarget,
+  ChaosPhaseMeasure,
+  ChaosPhaseName,
+  ChaosProbe,
+  ChaosProbeRun,
+  ChaosProbeSla,
+  ChaosRepetition,
+  ChaosRollback,
+  ChaosSla,
+  ChaosSteadyStateRun,
+  ChaosTarget,
+  ChaosTimelineMark,
+  ChaosTolerance,
+  ChaosVerdictEventData,
+} from './chaos-experiment.js';
 export {
   ApiErrorCode,
   ApiReply,
@@ -173,3 +198,28 @@ export type DecisionsReply = z.output<typeof S.DecisionsReply>;
 export type ForecastInterval = z.output<typeof S.ForecastInterval>;
 export type NatsConnection = z.output<typeof S.NatsConnection>;
 export type VoterHealth = z.output<typeof S.VoterHealth>;
+
+// Chaos experiments and journals (chaos-experiment.ts).
+export type ChaosActivity = z.output<typeof C.ChaosActivity>;
+export type ChaosActivityRun = z.output<typeof C.ChaosActivityRun>;
+export type ChaosApiTarget = z.output<typeof C.ChaosApiTarget>;
+export type ChaosBlastRadius = z.output<typeof C.ChaosBlastRadius>;
+export type ChaosExperiment = z.output<typeof C.ChaosExperiment>;
+export type ChaosFault = z.output<typeof C.ChaosFault>;
+export type ChaosFaultEventData = z.output<typeof C.ChaosFaultEventData>;
+export type ChaosJournal = z.output<typeof C.ChaosJournal>;
+export type ChaosLabTarget = z.output<typeof C.ChaosLabTarget>;
+export type ChaosPhaseMeasure = z.output<typeof C.ChaosPhaseMeasure>;
+export type ChaosPhaseName = z.output<typeof C.ChaosPhaseName>;
+export type ChaosProbe = z.output<typeof C.ChaosProbe>;
+export type ChaosProbeRun = z.output<typeof C.ChaosProbeRun>;
+export type ChaosProbeSla = z.output<typeof C.ChaosProbeSla>;
+export type ChaosRepetition = z.output<typeof C.ChaosRepetition>;
+export type ChaosRollback = z.output<typeof C.ChaosRollback>;
+export type ChaosSla = z.output<typeof C.ChaosSla>;
+export type ChaosSteadyStateRun = z.output<typeof C.ChaosSteadyStateRun>;
+export type ChaosTarget = z.output<typeof C.ChaosTarget>;
+export type ChaosTimelineMark = z.output<typeof C.ChaosTimelineMark>;
+export type ChaosTolerance = z.output<typeof C.ChaosTolerance>;
+export type ChaosVerdictEventData = z.output<typeof C.ChaosVerdictEventData>;
+export type ChaosExperimentInput = z.input<typeof C.ChaosExperiment>;

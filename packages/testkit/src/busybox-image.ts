@@ -10,7 +10,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
-import { ToolMissingError } from './errors.js';
+import { CommandFailedError, ToolMissingError } from './errors.js';
 import { makeTempDir, removeDir } from './temp-dir.js';
 
 export const BUSYBOX_IMAGE = 'coxswain/busybox:latest';
@@ -111,7 +111,8 @@ export async function ensureBusyboxImage(docker: Docker, tag = BUSYBOX_IMAGE): P
       if (tar.exitCode !== null) resolve(tar.exitCode);
       else tar.once('close', resolve);
     });
-    if (tarExit !== 0) throw new Error(`tar of the busybox rootfs failed: ${tarError}`);
+    if (tarExit !== 0)
+      throw new CommandFailedError('tar (busybox rootfs)', tarExit, String(tarError));
     await docker.getImage(tag).inspect();
     return tag;
   } finally {

@@ -15,6 +15,7 @@ import { connect, type NatsConnection } from 'nats';
 import type { Message, RaftTransport } from 'raft-consensus-ts';
 import { BUSYBOX_IMAGE, ensureBusyboxImage } from './busybox-image.js';
 import { Dockerd } from './dockerd.js';
+import { HarnessRequestError, WaitTimeoutError } from './errors.js';
 import type { NatsServer } from './nats-server.js';
 
 export const API_TOKEN = 'test-token-0123456789';
@@ -168,7 +169,7 @@ export class SimCluster {
 
   anyMember(): ClusterMember {
     for (const h of this.hosts.values()) if (h.member) return h.member;
-    throw new Error('no member running');
+    throw new HarnessRequestError('no member running');
   }
 
   async apply(spec: ServiceSpecInput): Promise<void> {
@@ -178,7 +179,7 @@ export class SimCluster {
       token: API_TOKEN,
       spec: spec as never,
     });
-    if (!reply.ok) throw new Error(`apply failed: ${reply.code} ${reply.message}`);
+    if (!reply.ok) throw new HarnessRequestError(`apply failed: ${reply.code} ${reply.message}`);
   }
 
   async scale(name: string, replicas: number | null): Promise<void> {
@@ -189,7 +190,7 @@ export class SimCluster {
       name,
       replicas,
     });
-    if (!reply.ok) throw new Error(`scale failed: ${reply.code} ${reply.message}`);
+    if (!reply.ok) throw new HarnessRequestError(`scale failed: ${reply.code} ${reply.message}`);
   }
 
   /** Running replicas of a service per host, asked of each real engine (not of coxswain). */
@@ -254,7 +255,7 @@ export async function waitFor<T>(
       last = error;
     }
     if (performance.now() > deadline)
-      throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+      throw new WaitTimeoutError(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }

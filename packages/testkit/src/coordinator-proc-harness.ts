@@ -24,6 +24,7 @@ import { connect, type NatsConnection } from 'nats';
 import { ensureBusyboxImage } from './busybox-image.js';
 import { API_TOKEN, type LoggedOperation } from './coordinator-harness.js';
 import { Dockerd } from './dockerd.js';
+import { HarnessRequestError } from './errors.js';
 import type { NatsServer } from './nats-server.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -152,7 +153,8 @@ export class ProcCluster {
 
   async state(): Promise<ClusterStateSnapshot> {
     const reply = await this.api({ v: PROTOCOL_VERSION, op: 'state.get' }, 5000);
-    if (!reply.ok || !reply.state) throw new Error(`state.get failed: ${JSON.stringify(reply)}`);
+    if (!reply.ok || !reply.state)
+      throw new HarnessRequestError(`state.get failed: ${JSON.stringify(reply)}`);
     return reply.state;
   }
 

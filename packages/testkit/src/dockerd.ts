@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readdirSync, rmdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import Docker from 'dockerode';
-import { DaemonStartError } from './errors.js';
+import { DaemonExitedError, DaemonStartError, ProcessSurvivedError } from './errors.js';
 import {
   exitOf,
   killAll,
@@ -150,7 +150,7 @@ export class Dockerd {
       await pollUntil(
         'dockerd to answer /_ping',
         async () => {
-          if (exited) throw new Error(`exited with ${exited.code ?? exited.signal}`);
+          if (exited) throw new DaemonExitedError(`exited with ${exited.code ?? exited.signal}`);
           if (!existsSync(this.socketPath)) return undefined;
           try {
             await this.docker.ping();
@@ -201,7 +201,10 @@ export class Dockerd {
       const pids = this.processIds();
       if (pids.length === 0) break;
       if (sweep >= 20)
-        throw new Error(`processes of dockerd ${this.dir} survive SIGKILL: ${pids.join(', ')}`);
+        throw new ProcessSurvivedError(
+          `processes of dockerd ${this.dir} survive SIGKILL: ${pids.join(', ')}`,
+          pids,
+        );
       await killAll(pids);
     }
     // A restarted dockerd trusts containerd's pid file and waits for that pid

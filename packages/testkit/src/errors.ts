@@ -51,3 +51,40 @@ export class NetnsUnavailableError extends CoxswainError {
     super('COX_NETNS_UNAVAILABLE', `network namespaces are not available: ${reason}`, options);
   }
 }
+
+/** Something waited for did not happen in time (a poll, a leader, a harness condition). */
+export class WaitTimeoutError extends CoxswainError {
+  constructor(message: string) {
+    super('COX_WAIT_TIMEOUT', message);
+  }
+}
+
+/** A daemon being started exited, or left no usable address, before it was ready. */
+export class DaemonExitedError extends CoxswainError {
+  constructor(message: string) {
+    super('COX_DAEMON_EXITED', message);
+  }
+}
+
+/** Processes of a stopped daemon are still alive after SIGKILL. */
+export class ProcessSurvivedError extends CoxswainError {
+  readonly pids: readonly number[];
+  constructor(message: string, pids: readonly number[] = []) {
+    super('COX_PROCESS_SURVIVED', message);
+    this.pids = pids;
+  }
+}
+
+/** A harness request to the cluster (apply, scale, state, status) was refused or had no one to ask. */
+export class HarnessRequestError extends CoxswainError {
+  constructor(message: string) {
+    super('COX_HARNESS_REQUEST', message);
+  }
+}
+
+/** A simulated host network asked for something impossible (bad name, taken host, no free subnet). */
+export class HostNetworkError extends CoxswainError {
+  constructor(message: string) {
+    super('COX_HOST_NETWORK', message);
+  }
+}

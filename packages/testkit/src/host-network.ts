@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { NetnsUnavailableError } from './errors.js';
+import { HostNetworkError, NetnsUnavailableError } from './errors.js';
 import { killAll, run } from './process.js';
 
 export interface HostNetworkOptions {
@@ -56,7 +56,7 @@ export class HostNetwork {
     const runId = randomBytes(2).toString('hex');
     const bridge = options.bridge ?? `cxb${runId}`;
     if (bridge.length > IFNAME_MAX)
-      throw new Error(`bridge name ${bridge} is longer than ${IFNAME_MAX} bytes`);
+      throw new HostNetworkError(`bridge name ${bridge} is longer than ${IFNAME_MAX} bytes`);
     const prefix = options.subnet ? prefixOf(options.subnet) : await pickFreePrefix();
     try {
       await run('ip', ['link', 'add', bridge, 'type', 'bridge']);
@@ -82,15 +82,15 @@ export class HostNetwork {
 
   host(name: string): SimHost {
     const host = this.#hosts.get(name);
-    if (!host) throw new Error(`no simulated host named ${name}`);
+    if (!host) throw new HostNetworkError(`no simulated host named ${name}`);
     return host;
   }
 
   /** Creates namespace `cx<run id>-<name>` with address `ip` (default: the next free .11, .12, ...). */
   async addHost(name: string, ip?: string): Promise<SimHost> {
-    if (this.#hosts.has(name)) throw new Error(`simulated host ${name} exists already`);
+    if (this.#hosts.has(name)) throw new HostNetworkError(`simulated host ${name} exists already`);
     if (!/^[A-Za-z0-9_-]+$/.test(name))
-      throw new Error(`host name ${JSON.stringify(name)} must match [A-Za-z0-9_-]+`);
+      throw new HostNetworkError(`host name ${JSON.stringify(name)} must match [A-Za-z0-9_-]+`);
     const index = this.#nextOctet++;
     const address = ip ?? `${this.prefix}.${index}`;
     const netns = `cx${this.runId}-${name}`;
@@ -169,7 +169,8 @@ export function createHostNetwork(options: HostNetworkOptions = {}): Promise<Hos
 
 function prefixOf(subnet: string): string {
   const match = /^(\d{1,3}\.\d{1,3}\.\d{1,3})\.0\/24$/.exec(subnet);
-  if (!match?.[1]) throw new Error(`subnet ${subnet} must be a /24 such as 10.77.0.0/24`);
+  if (!match?.[1])
+    throw new HostNetworkError(`subnet ${subnet} must be a /24 such as 10.77.0.0/24`);
   return match[1];
 }
 
@@ -183,5 +184,5 @@ async function pickFreePrefix(): Promise<string> {
     const prefix = `10.${100 + (bytes[0]! % 150)}.${bytes[1]!}`;
     if (!used.includes(`${prefix}.`)) return prefix;
   }
-  throw new Error('no free 10.x.y.0/24 found for the lab bridge');
+  throw new HostNetworkError('no free 10.x.y.0/24 found for the lab bridge');
 }

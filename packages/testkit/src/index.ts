@@ -23,9 +23,14 @@ export { CLUSTER, ProcCluster, type ProcHost } from './coordinator-proc-harness.
 export { Dockerd, type DockerdOptions } from './dockerd.js';
 export {
   CommandFailedError,
+  DaemonExitedError,
   DaemonStartError,
+  HarnessRequestError,
+  HostNetworkError,
   NetnsUnavailableError,
+  ProcessSurvivedError,
   ToolMissingError,
+  WaitTimeoutError,
 } from './errors.js';
 export {
   createHostNetwork,

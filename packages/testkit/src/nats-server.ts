@@ -2,7 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { DaemonStartError } from './errors.js';
+import { DaemonExitedError, DaemonStartError } from './errors.js';
 import { exitOf, pollUntil, probeTcp, spawnDaemon, tailOf, terminate } from './process.js';
 import { makeTempDir, removeDir } from './temp-dir.js';
 
@@ -123,7 +123,7 @@ export class NatsServer {
       ports = await pollUntil(
         'the nats-server ports file',
         () => {
-          if (exited) throw new Error(`exited with ${exited.code ?? exited.signal}`);
+          if (exited) throw new DaemonExitedError(`exited with ${exited.code ?? exited.signal}`);
           if (!existsSync(portsPath)) return undefined;
           try {
             return JSON.parse(readFileSync(portsPath, 'utf8')) as PortsFile;
@@ -191,7 +191,8 @@ export class NatsServer {
 
 function portOf(url: string | undefined): number {
   const port = url ? Number(new URL(url).port) : Number.NaN;
-  if (!Number.isInteger(port) || port <= 0) throw new Error(`no port in ports file entry ${url}`);
+  if (!Number.isInteger(port) || port <= 0)
+    throw new DaemonExitedError(`no port in ports file entry ${url}`);
   return port;
 }
 

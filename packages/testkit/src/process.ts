@@ -3,7 +3,7 @@ import { closeSync, existsSync, openSync, readdirSync, readFileSync } from 'node
 import { readFile } from 'node:fs/promises';
 import { createConnection } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CommandFailedError } from './errors.js';
+import { CommandFailedError, WaitTimeoutError } from './errors.js';
 
 /** Runs a short command to completion; rejects with its stderr when it fails. */
 export function run(
@@ -136,7 +136,7 @@ export async function pollUntil<T>(
     const value = await check();
     if (value !== undefined) return value;
     if (performance.now() > deadline)
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+      throw new WaitTimeoutError(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await sleep(intervalMs);
   }
 }

@@ -3,6 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connect, type NatsConnection } from 'nats';
+import { HarnessRequestError, WaitTimeoutError } from './errors.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const packageDir = join(here, '..');
@@ -180,7 +181,7 @@ export class KvCluster {
       if (l) return l;
       await new Promise((r) => setTimeout(r, 20));
     }
-    throw new Error(`no leader within ${timeoutMs} ms`);
+    throw new WaitTimeoutError(`no leader within ${timeoutMs} ms`);
   }
 
   async status(id: string): Promise<{
@@ -191,7 +192,7 @@ export class KvCluster {
     leader: string | null;
   }> {
     const r = await this.request(id, { op: 'status' });
-    if (!r.ok) throw new Error(`status of ${id}: ${r.code}`);
+    if (!r.ok) throw new HarnessRequestError(`status of ${id}: ${r.code}`);
     return r.status as {
       role: string;
       term: number;

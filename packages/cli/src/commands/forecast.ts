@@ -14,6 +14,7 @@ import {
   toRates,
 } from '@coxswain/forecast';
 import { type Command, InvalidArgumentError } from 'commander';
+import { TraceReadError } from '../errors.js';
 
 /** "1,5,15" → [1, 5, 15]: positive integers, each named when it is not. */
 export function parseHorizons(text: string): number[] {
@@ -71,8 +72,10 @@ export function readTrace(file: string): Trace {
   try {
     text = readFileSync(file, 'utf8');
   } catch (error) {
-    throw new Error(
+    throw new TraceReadError(
+      file,
       `cannot read trace ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`,
+      { cause: error },
     );
   }
   return parseTrace(text, file);

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { registerAgentCommand } from './agent.js';
+import { registerChaosCommand } from './chaos.js';
 import { registerCommandsCommand } from './commands.js';
 import { registerEventsCommand } from './events.js';
 import { registerForecastCommand } from './forecast.js';
@@ -30,4 +31,5 @@ export function registerCommands(program: Command): void {
   registerEventsCommand(program);
   registerTracesCommand(program);
   registerVoterCommand(program);
+  registerChaosCommand(program);
 }

@@ -14,6 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Lab, runScenario, SCENARIOS, type ScenarioName } from '@coxswain/lab';
 import { DurationMs, validate } from '@coxswain/protocol';
 import type { Command } from 'commander';
+import { UsageError } from '../errors.js';
 
 interface LabFlags {
   hosts: string;
@@ -31,7 +32,7 @@ interface LabFlags {
 function integerFlag(name: string, text: string, min: number, max: number): number {
   const n = Number(text);
   if (!Number.isInteger(n) || n < min || n > max) {
-    throw new Error(
+    throw new UsageError(
       `--${name} must be an integer from ${min} to ${max}, not ${JSON.stringify(text)}`,
     );
   }
@@ -91,23 +92,25 @@ export function registerLabCommand(program: Command): void {
           : integerFlag('voters', flags.voters, 1, Math.min(5, hosts));
       const natsServers = integerFlag('nats-servers', flags.natsServers, 1, 5);
       if (!['auto', 'netns', 'loopback'].includes(flags.network)) {
-        throw new Error(
+        throw new UsageError(
           `--network must be auto, netns or loopback, not ${JSON.stringify(flags.network)}`,
         );
       }
       if (!(SCENARIOS as readonly string[]).includes(flags.scenario)) {
-        throw new Error(
+        throw new UsageError(
           `--scenario must be one of ${SCENARIOS.join(', ')}, not ${JSON.stringify(flags.scenario)}`,
         );
       }
       if (flags.kill !== 'agent' && flags.kill !== 'host') {
-        throw new Error(`--kill must be agent or host, not ${JSON.stringify(flags.kill)}`);
+        throw new UsageError(`--kill must be agent or host, not ${JSON.stringify(flags.kill)}`);
       }
       const durationMs =
         flags.duration === undefined ? undefined : durationFlag('duration', flags.duration);
       const pauseMs = durationFlag('pause', flags.pause);
       if (process.getuid?.() !== 0) {
-        throw new Error('coxswain lab needs root (network namespaces, dockerd): run it with sudo');
+        throw new UsageError(
+          'coxswain lab needs root (network namespaces, dockerd): run it with sudo',
+        );
       }
 
       // Ctrl-C ends the watch; the lab then stops what it started. Further

@@ -18,6 +18,7 @@ import {
   type SimulationResult,
 } from '@coxswain/forecast';
 import { type Command, InvalidArgumentError } from 'commander';
+import { UsageError } from '../errors.js';
 import { parsePositive, readTrace } from './forecast.js';
 
 export function parsePolicies(text: string): ComparisonEntry[] {
@@ -236,7 +237,7 @@ export function registerSimulateCommand(program: Command): void {
       }) => {
         try {
           if (flags.minReplicas > flags.maxReplicas)
-            throw new Error(
+            throw new UsageError(
               `--min-replicas ${flags.minReplicas} exceeds --max-replicas ${flags.maxReplicas}`,
             );
           const trace = readTrace(flags.trace);

@@ -1,0 +1,22 @@
+export { type BlastState, blastRadiusRefusal } from './blast-radius.js';
+export { type ClusterApi, ClusterApiError, FetchClusterApi } from './cluster-api.js';
+export { formatMs, percentile } from './duration.js';
+export {
+  BlastRadiusError,
+  ChaosAbortedError,
+  ChaosTargetError,
+  ExperimentFileError,
+  type ExperimentProblem,
+} from './errors.js';
+export { EventWatcher, type HeardEvent } from './events.js';
+export { FAULT_CATALOGUE, type Injected, takesDown } from './faults.js';
+export { renderJunit } from './junit.js';
+export { prepareServices, specPath, startLabFor } from './lab-target.js';
+export { type LoadedExperiment, loadExperiment, parseExperiment } from './load.js';
+export { type Mark, type Observed, phasesOf, verdictOf } from './phases.js';
+export { fencingOverlaps, PROBE_CATALOGUE, type ProbeOutcome, runProbe } from './probes.js';
+export { pick, seededRandom } from './random.js';
+export { renderReport } from './report.js';
+export { CHAOS_VERSION, exitCodeOf, type RunOptions, runExperiment, summaryOf } from './runner.js';
+export { apiEnv, type ChaosEnv, type ChaosHost, dockerAt, labEnv } from './target.js';
+export { meetsTolerance, valueAtPath } from './tolerance.js';

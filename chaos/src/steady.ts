@@ -1,0 +1,53 @@
+/** The steady-state hypothesis: every probe run at once, and waiting for it to hold. */
+
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { ChaosProbe, ChaosProbeRun, ChaosSteadyStateRun } from '@coxswain/protocol';
+import { type ProbeContext, type ProbeOutcome, runProbe } from './probes.js';
+
+const iso = (epochMs: number) => new Date(epochMs).toISOString();
+
+export async function probeRun(
+  p: ChaosProbe,
+  ctx: ProbeContext,
+): Promise<{ run: ChaosProbeRun; outcome: ProbeOutcome }> {
+  const start = Date.now();
+  const outcome = await runProbe(p, ctx);
+  const end = Date.now();
+  return {
+    outcome,
+    run: {
+      name: p.name,
+      type: p.type,
+      status: outcome.ok ? 'succeeded' : 'failed',
+      tolerance_met: outcome.ok,
+      output: outcome.value,
+      detail: outcome.detail,
+      start: iso(start),
+      end: iso(end),
+      duration: (end - start) / 1000,
+    },
+  };
+}
+
+export async function checkSteady(
+  probes: readonly ChaosProbe[],
+  ctx: ProbeContext,
+): Promise<ChaosSteadyStateRun> {
+  const runs = await Promise.all(probes.map((p) => probeRun(p, ctx)));
+  return { steady_state_met: runs.every((r) => r.outcome.ok), probes: runs.map((r) => r.run) };
+}
+
+/** Checks until the hypothesis holds or `timeoutMs` passes; returns the last check. */
+export async function waitSteady(
+  probes: readonly ChaosProbe[],
+  ctx: ProbeContext,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<ChaosSteadyStateRun> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const run = await checkSteady(probes, ctx);
+    if (run.steady_state_met || performance.now() >= deadline || signal?.aborted) return run;
+    await sleep(500, undefined, { signal }).catch(() => {});
+  }
+}

@@ -1,0 +1,17 @@
+import { CoxswainError } from '@coxswain/protocol';
+
+/** A flag or the environment is not what the command needs; the message names which. */
+export class UsageError extends CoxswainError {
+  constructor(message: string) {
+    super('COX_USAGE', message);
+  }
+}
+
+/** A trace file could not be read. */
+export class TraceReadError extends CoxswainError {
+  readonly file: string;
+  constructor(file: string, message: string, options?: { cause?: unknown }) {
+    super('COX_TRACE_READ', message, options);
+    this.file = file;
+  }
+}
