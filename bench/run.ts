@@ -18,6 +18,7 @@ const benchmarks: Record<string, () => Promise<{ run: () => Promise<void> }>> = 
   'detection-latency': () => import('./detection-latency.js'),
   'api-reads': () => import('./api-reads.js'),
   'api-consistent-reads': () => import('./api-consistent-reads.js'),
+  fuzz: () => import('./fuzz.js'),
 };
 
 const wanted = process.argv.slice(2);

@@ -3,6 +3,16 @@ import { EpochMs, NodeId, VersionField } from './common.js';
 import { ServiceSpec } from './service.js';
 
 /**
+ * An ed25519 signature over the command's canonical bytes (see
+ * command-signature.ts): `keyId` is the signing voter's node id, `sig` the 64
+ * signature bytes in base64url without padding.
+ */
+export const CommandSignature = z.object({
+  keyId: NodeId,
+  sig: z.string().regex(/^[A-Za-z0-9_-]{86}$/, '64 bytes of ed25519 signature, base64url'),
+});
+
+/**
  * Leader → agent on `cox.<cluster>.cmd.<node>`: run exactly `replicas` replicas
  * of the service at `specVersion` on this node. "Set to N" rather than "start
  * N more" makes a retried or duplicated command harmless.
@@ -22,6 +32,8 @@ export const ScaleCommand = z.object({
   issuedAt: EpochMs,
   /** The policy's explanation, for logs and traces. */
   reason: z.string().max(2000).optional(),
+  /** Absent from leaders that do not sign yet; agents that require signatures refuse such commands. */
+  signature: CommandSignature.optional(),
 });
 
 export const CommandErrorCode = z.enum([

@@ -46,7 +46,21 @@ export function validate<S extends z.ZodType>(
   value: unknown,
   where = 'value',
 ): DecodeResult<z.output<S>> {
-  const parsed = schema.safeParse(value);
+  let parsed: z.ZodSafeParseResult<z.output<S>>;
+  try {
+    parsed = schema.safeParse(value) as z.ZodSafeParseResult<z.output<S>>;
+  } catch (cause) {
+    // zod gathers one issue per bad element and spreads them into push(): an
+    // array of ~260,000 wrong values under a union overflowed the stack (fuzz
+    // campaign, ApiReply). Such a payload is invalid; say so instead of throwing.
+    const detail = cause instanceof Error ? cause.message : String(cause);
+    return {
+      ok: false,
+      error: new InvalidPayloadError(where, [
+        { path: '(root)', message: `too many problems to list (${detail})` },
+      ]),
+    };
+  }
   if (parsed.success) return { ok: true, value: parsed.data };
   return { ok: false, error: new InvalidPayloadError(where, issuesOf(parsed.error)) };
 }
@@ -80,6 +94,42 @@ export function decode<S extends z.ZodType>(
   return validate(schema, json, where);
 }
 
+/** Deeper flow collections than this are refused before parsing (the YAML parser takes seconds on 10,000 levels). */
+export const MAX_YAML_FLOW_DEPTH = 64;
+
+/** The deepest nesting of `[`/`{` outside quotes: a cheap scan that bounds the parser's work. */
+function flowDepth(text: string, limit: number): number {
+  let depth = 0;
+  let max = 0;
+  let quote = '';
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (quote !== '') {
+      if (c === '\\' && quote === '"') i++;
+      else if (c === quote) quote = '';
+      continue;
+    }
+    if (c === '"' || c === "'") quote = c;
+    else if (c === '#') {
+      const end = text.indexOf('\n', i);
+      if (end < 0) break;
+      i = end;
+    } else if (c === '[' || c === '{') {
+      depth++;
+      if (depth > max) max = depth;
+      if (max > limit) return max;
+    } else if ((c === ']' || c === '}') && depth > 0) depth--;
+  }
+  return max;
+}
+
+/**
+ * Larger YAML is refused before parsing: the parser's mappings are quadratic in
+ * their keys (a 1 MiB file took 20 s in the fuzz campaign), and a config file,
+ * a service spec or an experiment is a few KiB.
+ */
+export const DEFAULT_MAX_YAML_BYTES = 64 * 1024;
+
 /** Decodes a YAML (or JSON, a subset of YAML) file a user wrote. */
 export function decodeYaml<S extends z.ZodType>(
   schema: S,
@@ -87,12 +137,23 @@ export function decodeYaml<S extends z.ZodType>(
   options: DecodeOptions = {},
 ): DecodeResult<z.output<S>> {
   const where = options.where ?? 'file';
-  const maxBytes = options.maxBytes ?? 4 * 1024 * 1024;
+  const maxBytes = options.maxBytes ?? DEFAULT_MAX_YAML_BYTES;
   const size = Buffer.byteLength(text);
   if (size > maxBytes) return { ok: false, error: new PayloadTooLargeError(where, size, maxBytes) };
+  if (flowDepth(text, MAX_YAML_FLOW_DEPTH) > MAX_YAML_FLOW_DEPTH)
+    return {
+      ok: false,
+      error: new MalformedPayloadError(
+        where,
+        `YAML (nested deeper than ${MAX_YAML_FLOW_DEPTH} levels)`,
+      ),
+    };
   let doc: unknown;
   try {
-    doc = parseYaml(text);
+    // uniqueKeys: the parser's duplicate-key check is quadratic (a 4 MiB file of keys never
+    // finished in the fuzz campaign); a later key wins, as in JSON. logLevel: a decoder of a
+    // user's file must not print a warning per bad tag to stderr.
+    doc = parseYaml(text, { uniqueKeys: false, maxAliasCount: 100, logLevel: 'error' });
   } catch (cause) {
     const detail = cause instanceof Error ? `YAML (${cause.message.split('\n')[0]})` : 'YAML';
     return { ok: false, error: new MalformedPayloadError(where, detail, { cause }) };

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { EpochMs, NodeId, VersionField } from './common.js';
+import { DataRecord, EpochMs, NodeId, VersionField } from './common.js';
 
 export const ClusterEventType = z.enum([
   'leader.elected',
@@ -24,5 +24,5 @@ export const ClusterEvent = z.object({
   /** The node that emitted the event. */
   nodeId: NodeId,
   message: z.string().max(2000),
-  data: z.record(z.string(), z.unknown()).default({}),
+  data: DataRecord.default({}),
 });

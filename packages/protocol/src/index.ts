@@ -89,8 +89,11 @@ export {
 export { CommandErrorCode, MAX_COMMAND_BYTES, ScaleCommand, ScaleReply } from './command.js';
 export {
   ByteSize,
+  DataRecord,
   DurationMs,
   EpochMs,
+  MAX_DATA_DEPTH,
+  MAX_DURATION_MS,
   Name,
   NodeId,
   PROTOCOL_VERSION,
@@ -100,6 +103,7 @@ export { AgentConfig } from './config.js';
 export { ContainerHealth, ContainerState, ContainerStatus } from './container.js';
 export {
   DEFAULT_MAX_PAYLOAD_BYTES,
+  DEFAULT_MAX_YAML_BYTES,
   type DecodeOptions,
   type DecodeResult,
   decode,
@@ -107,6 +111,7 @@ export {
   encode,
   formatPath,
   issuesOf,
+  MAX_YAML_FLOW_DEPTH,
   validate,
 } from './decode.js';
 export {
@@ -146,6 +151,7 @@ export type HealthCheck = z.output<typeof S.HealthCheck>;
 export type MetricsEndpoint = z.output<typeof S.MetricsEndpoint>;
 export type PortMapping = z.output<typeof S.PortMapping>;
 export type ScaleCommand = z.output<typeof S.ScaleCommand>;
+export type CommandSignature = z.output<typeof S.CommandSignature>;
 export type ScaleReply = z.output<typeof S.ScaleReply>;
 export type CommandErrorCode = z.output<typeof S.CommandErrorCode>;
 export type ClusterEvent = z.output<typeof S.ClusterEvent>;
@@ -223,3 +229,34 @@ export type ChaosTimelineMark = z.output<typeof C.ChaosTimelineMark>;
 export type ChaosTolerance = z.output<typeof C.ChaosTolerance>;
 export type ChaosVerdictEventData = z.output<typeof C.ChaosVerdictEventData>;
 export type ChaosExperimentInput = z.input<typeof C.ChaosExperiment>;
+export {
+  CommandSignatureError,
+  type CommandSignatureErrorCode,
+  canonicalJson,
+  commandSigningBytes,
+  generateSigningKeyPair,
+  type KeyResult,
+  loadVoterKeys,
+  privateKeyFromPem,
+  privateKeyToPem,
+  publicKeyFromText,
+  publicKeyToBase64,
+  type SigningContext,
+  type SigningKey,
+  signCommand,
+  type VerifyResult,
+  type VoterKeys,
+  verifyCommand,
+} from './command-signature.js';
+export {
+  agentPermissions,
+  type InboxMode,
+  inboxPrefixFor,
+  type NatsClusterNode,
+  type NatsConfigInput,
+  type NatsCredential,
+  type NatsTlsFiles,
+  natsServerConfig,
+  operatorPermissions,
+  type SubjectPermissions,
+} from './nats-permissions.js';

@@ -59,7 +59,7 @@ export {
   NatsConnection,
   VoterHealth,
 } from './cluster-health.js';
-export { CommandErrorCode, ScaleCommand, ScaleReply } from './command.js';
+export { CommandErrorCode, CommandSignature, ScaleCommand, ScaleReply } from './command.js';
 export { AgentConfig } from './config.js';
 export { ContainerHealth, ContainerState, ContainerStatus } from './container.js';
 export { ClusterEvent, ClusterEventType } from './event.js';

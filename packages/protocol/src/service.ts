@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ByteSize, DurationMs, Name } from './common.js';
+import { ByteSize, DataRecord, DurationMs, Name } from './common.js';
 
 export const PortMapping = z.object({
   containerPort: z.number().int().min(1).max(65535),
@@ -29,7 +29,7 @@ export const MetricsEndpoint = z.object({
 /** `predictive` by default: a forecast over the measured lead time, with a reactive floor (@coxswain/forecast). */
 export const ScalingPolicyRef = z.object({
   name: z.string().min(1).default('predictive'),
-  params: z.record(z.string(), z.unknown()).default({}),
+  params: DataRecord.default({}),
 });
 
 /** What a user declares with `coxswain service apply`: everything needed to run and scale one service. */

@@ -6,6 +6,7 @@ import { registerEventsCommand } from './events.js';
 import { registerForecastCommand } from './forecast.js';
 import { registerLabCommand } from './lab.js';
 import { registerLocksCommand } from './locks.js';
+import { registerNatsConfigCommand } from './nats-config.js';
 import { registerNodesCommand } from './nodes.js';
 import { registerPolicyCommand } from './policy.js';
 import { registerServiceCommand } from './service.js';
@@ -32,4 +33,5 @@ export function registerCommands(program: Command): void {
   registerTracesCommand(program);
   registerVoterCommand(program);
   registerChaosCommand(program);
+  registerNatsConfigCommand(program);
 }
