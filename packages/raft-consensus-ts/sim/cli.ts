@@ -1,9 +1,12 @@
 /**
  * Runs simulator seeds: `pnpm --filter raft-consensus-ts sim --seeds 10000 [--start 0] [--nodes 5]`,
  * or replays one: `--seed 1234 [--trace]`. Exits 1 on the first failing seed, printing it and
- * the command that replays it.
+ * the command that replays it. `--real` runs the node simulator (RaftNode, FileStorage on a
+ * faulty disk, codec and framing); `--bug NAME` (repeatable) injects a known bug there.
  */
 import { parseArgs } from 'node:util';
+import { INJECTED_BUGS, type InjectedBug } from '../src/injected-bugs.js';
+import { runNodeCampaign } from './node-sim-cli.js';
 import { replayCommand, runSimulation } from './simulator.js';
 
 const { values } = parseArgs({
@@ -17,8 +20,33 @@ const { values } = parseArgs({
     'unsafe-send-before-sync': { type: 'boolean', default: false },
     'unsafe-local-reads': { type: 'boolean', default: false },
     trace: { type: 'boolean', default: false },
+    real: { type: 'boolean', default: false },
+    bug: { type: 'string', multiple: true, default: [] },
+    'read-liveness': { type: 'boolean', default: false },
+    'keep-going': { type: 'boolean', default: false },
   },
 });
+
+if (values.real) {
+  const bugs = values.bug as string[];
+  for (const b of bugs)
+    if (!INJECTED_BUGS.includes(b as InjectedBug)) {
+      console.error(`unknown --bug ${b}; known: ${INJECTED_BUGS.join(', ')}`);
+      process.exit(2);
+    }
+  const code = await runNodeCampaign({
+    start: Number(values.start),
+    seeds: Number(values.seeds),
+    ...(values.seed === undefined ? {} : { seed: Number(values.seed) }),
+    ...(values.nodes === undefined ? {} : { nodes: Number(values.nodes) }),
+    ...(values['chaos-ms'] === undefined ? {} : { chaosMs: Number(values['chaos-ms']) }),
+    bugs: bugs as InjectedBug[],
+    readLiveness: values['read-liveness'],
+    keepGoing: values['keep-going'],
+    trace: values.trace,
+  });
+  process.exit(code);
+}
 
 const checkLinearizability = !values['no-lin'];
 const extra = {

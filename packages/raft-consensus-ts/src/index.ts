@@ -19,7 +19,12 @@ export {
   ReadyProtocolError,
   TransferInProgressError,
 } from './errors.js';
-export type { NodeEvent, ProposeResult, RaftNodeOptions } from './runtime/raft-node.js';
+export type {
+  NodeEvent,
+  ProposeResult,
+  RaftNodeOptions,
+  RuntimeClock,
+} from './runtime/raft-node.js';
 export { DEFAULT_TICK_MS, RaftNode } from './runtime/raft-node.js';
 export {
   NodeStoppedError,
@@ -31,8 +36,15 @@ export {
 export { crc32c } from './storage/crc32c.js';
 export type { FileStorageOptions } from './storage/file-storage.js';
 export { FileStorage } from './storage/file-storage.js';
+export type { StorageFile, StorageFileSystem } from './storage/file-system.js';
+export { nodeFileSystem } from './storage/file-system.js';
 export { MemoryStorage } from './storage/memory-storage.js';
-export { StorageClosedError, StorageCorruptionError } from './storage/storage-errors.js';
+export {
+  StorageClosedError,
+  StorageCorruptionError,
+  StorageFailedError,
+  StorageWriteError,
+} from './storage/storage-errors.js';
 export type { DropReason, TransportStats } from './transport/framing.js';
 export { DEFAULT_MAX_CHUNK_BYTES } from './transport/framing.js';
 export { LocalNetwork, LocalTransport } from './transport/local-transport.js';

@@ -9,6 +9,7 @@ import {
   ReadyProtocolError,
   TransferInProgressError,
 } from '../errors.js';
+import { bugInjected } from '../injected-bugs.js';
 import type {
   AppendEntries,
   AppendEntriesResponse,
@@ -893,7 +894,9 @@ export class RaftCore {
       this.vote === m.from ||
       (this.vote === null && this.leader === null) ||
       (m.preVote && m.term > this.term);
-    if (canVote && this.log.isUpToDate(m.lastLogIndex, m.lastLogTerm)) {
+    const upToDate =
+      this.log.isUpToDate(m.lastLogIndex, m.lastLogTerm) || bugInjected('vote-without-log-check');
+    if (canVote && upToDate) {
       this.send({
         type: 'RequestVoteResponse',
         to: m.from,

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { defaultConfig } from '../core/default-config.js';
 import { RaftCore } from '../core/raft-core.js';
+import { bugInjected } from '../injected-bugs.js';
 import type {
   ConfigChange,
   Entry,
@@ -45,7 +46,29 @@ export interface RaftNodeOptions {
   readonly snapshotKeepEntries?: number;
   /** Called with background failures (storage errors end the node; they are reported here too). Default: console.error. */
   readonly onError?: (error: unknown) => void;
+  /** Time and timers. Default: performance.now() and Node's timers. */
+  readonly clock?: RuntimeClock;
 }
+
+/** Where a node gets time and timers. Default: the process's monotonic clock and timers; the simulator passes a virtual one. */
+export interface RuntimeClock {
+  now(): number;
+  setInterval(fn: () => void, ms: number): unknown;
+  clearInterval(handle: unknown): void;
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+  /** Runs `fn` on a later macrotask. */
+  setImmediate(fn: () => void): void;
+}
+
+const processClock: RuntimeClock = {
+  now: () => performance.now(),
+  setInterval: (fn, ms) => setInterval(fn, ms),
+  clearInterval: (h) => clearInterval(h as ReturnType<typeof setInterval>),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout> | undefined),
+  setImmediate: (fn) => setImmediate(fn),
+};
 
 /** A core event with times in milliseconds from the monotonic clock. */
 export type NodeEvent = RaftEvent & {
@@ -88,7 +111,8 @@ export class RaftNode {
   private readonly snapshotEvery: number;
   private readonly snapshotKeepEntries: number;
   private readonly electionTicks: number;
-  private readonly timer: ReturnType<typeof setInterval>;
+  private readonly clock: RuntimeClock;
+  private readonly timer: unknown;
   private readonly proposals = new Map<number, Waiter<ProposeResult>>();
   private readonly configChanges = new Map<number, Waiter<{ index: number; term: number }>>();
   private readonly reads = new Map<
@@ -143,7 +167,8 @@ export class RaftNode {
       this.core.reportSnapshot(to, ok, index);
       this.schedule();
     });
-    this.timer = setInterval(() => this.onTick(), this.tickMs);
+    this.clock = options.clock ?? processClock;
+    this.timer = this.clock.setInterval(() => this.onTick(), this.tickMs);
   }
 
   /** Loads storage, restores the state machine from the latest snapshot, and starts ticking. */
@@ -226,7 +251,7 @@ export class RaftNode {
     const p = new Promise<number>((resolve, reject) => {
       const timer = !Number.isFinite(timeoutMs)
         ? undefined
-        : setTimeout(() => {
+        : this.clock.setTimeout(() => {
             this.reads.delete(requestId);
             const i = this.readsWaitingApply.findIndex((r) => r.requestId === requestId);
             if (i >= 0) this.readsWaitingApply.splice(i, 1);
@@ -234,11 +259,11 @@ export class RaftNode {
           }, timeoutMs);
       this.reads.set(requestId, {
         resolve: (i) => {
-          clearTimeout(timer);
+          if (timer !== undefined) this.clock.clearTimeout(timer);
           resolve(i);
         },
         reject: (e) => {
-          clearTimeout(timer);
+          if (timer !== undefined) this.clock.clearTimeout(timer);
           reject(e);
         },
       });
@@ -253,11 +278,11 @@ export class RaftNode {
     if (this.stopped) throw new NodeStoppedError('transferLeadership after stop');
     this.core.transferLeadership(to);
     this.schedule();
-    const started = performance.now();
+    const started = this.clock.now();
     while (this.core.status().leader !== to) {
       if (this.stopped) throw new NodeStoppedError('stopped during leadership transfer');
-      if (performance.now() - started > timeoutMs) throw new TransferTimeoutError(to, timeoutMs);
-      await new Promise((r) => setTimeout(r, this.tickMs));
+      if (this.clock.now() - started > timeoutMs) throw new TransferTimeoutError(to, timeoutMs);
+      await new Promise((r) => this.clock.setTimeout(() => r(undefined), this.tickMs));
     }
   }
 
@@ -283,7 +308,7 @@ export class RaftNode {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    clearInterval(this.timer);
+    this.clock.clearInterval(this.timer);
     await this.whenIdle();
     this.failPending(new NodeStoppedError('stop() called'));
     await this.transport.close();
@@ -311,7 +336,7 @@ export class RaftNode {
   private schedule(): void {
     if (this.scheduled || this.running || this.stopped) return;
     this.scheduled = true;
-    setImmediate(() => {
+    this.clock.setImmediate(() => {
       this.scheduled = false;
       void this.drain();
     });
@@ -331,7 +356,7 @@ export class RaftNode {
       // A failed fsync leaves the node unable to promise durability: stop rather than ack anything more.
       this.onError(err);
       this.stopped = true;
-      clearInterval(this.timer);
+      this.clock.clearInterval(this.timer);
       this.failPending(new NodeStoppedError('storage failure', { cause: err }));
       void this.transport.close();
     } finally {
@@ -344,6 +369,8 @@ export class RaftNode {
   }
 
   private async handle(ready: Ready): Promise<void> {
+    if (bugInjected('send-before-fsync') && ready.messages.length > 0)
+      this.transport.send(coalesceMessages(ready.messages, this.maxBytesPerMessage));
     // 1. Persist: snapshot, then entries and hard state, durably.
     if (ready.snapshot) await this.storage.saveSnapshot(ready.snapshot);
     if (ready.hardState || ready.entries.length > 0)
@@ -355,7 +382,7 @@ export class RaftNode {
       this.lastPersisted = (ready.entries[ready.entries.length - 1] as Entry).index;
     }
     // 2. Send: only now may a vote or an acknowledgement leave this node.
-    if (ready.messages.length > 0) {
+    if (ready.messages.length > 0 && !bugInjected('send-before-fsync')) {
       this.transport.send(coalesceMessages(ready.messages, this.maxBytesPerMessage));
       if (!this.reportsSnapshots)
         for (const m of ready.messages)
@@ -452,7 +479,7 @@ export class RaftNode {
   }
 
   private emitEvent(e: RaftEvent): void {
-    const atMs = performance.now();
+    const atMs = this.clock.now();
     let durationMs: number | undefined;
     if (e.type === 'election-started' && this.electionStartedAt === undefined)
       this.electionStartedAt = atMs;

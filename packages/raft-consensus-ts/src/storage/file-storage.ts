@@ -1,19 +1,8 @@
-import { closeSync, fsyncSync, openSync } from 'node:fs';
-import {
-  type FileHandle,
-  mkdir,
-  open,
-  readdir,
-  readFile,
-  rename,
-  truncate,
-  unlink,
-} from 'node:fs/promises';
 import { join } from 'node:path';
 import { ByteReader, ByteWriter, owned, TruncatedInputError } from '../codec/bytes.js';
+import { bugInjected } from '../injected-bugs.js';
 import type {
   Entry,
-  EntryType,
   HardState,
   InitialState,
   Membership,
@@ -22,7 +11,23 @@ import type {
   SnapshotMeta,
 } from '../types.js';
 import { crc32c } from './crc32c.js';
-import { StorageClosedError, StorageCorruptionError } from './storage-errors.js';
+import { nodeFileSystem, type StorageFile, type StorageFileSystem } from './file-system.js';
+import {
+  StorageClosedError,
+  StorageCorruptionError,
+  StorageFailedError,
+  StorageWriteError,
+} from './storage-errors.js';
+import {
+  encodeHardState,
+  encodeSave,
+  encodeSnapshotMarker,
+  parseSegment,
+  RecordType,
+  Replay,
+  type Segment,
+  writeRecord,
+} from './wal-records.js';
 
 /*
  * On-disk layout of one node:
@@ -39,15 +44,6 @@ import { StorageClosedError, StorageCorruptionError } from './storage-errors.js'
  * can be deleted once a snapshot covers their entries.
  */
 
-const HEADER_BYTES = 9;
-const MAX_RECORD_BYTES = 256 * 1024 * 1024;
-enum RecordType {
-  /** One save(): an optional hard state and a batch of entries, atomic as a unit. */
-  Save = 1,
-  HardState = 2,
-  SnapshotMarker = 3,
-}
-const ENTRY_TYPES: readonly EntryType[] = ['normal', 'config', 'noop'];
 const SNAP_MAGIC = 0x52534e50; // "RSNP"
 const SNAP_VERSION = 1;
 
@@ -57,16 +53,8 @@ export interface FileStorageOptions {
   readonly segmentBytes?: number;
   /** fdatasync after each save. Default true; false only for tests that measure everything but the disk. */
   readonly sync?: boolean;
-}
-
-interface Segment {
-  readonly seq: number;
-  readonly path: string;
-  size: number;
-  /** Highest entry index written into this segment (0 if none). */
-  maxIndex: number;
-  /** Holds a hard-state record, so older segments can go without losing term and vote. */
-  selfContained: boolean;
+  /** The file system to use. Default: Node's. The simulator passes a faulty in-memory one. */
+  readonly fs?: StorageFileSystem;
 }
 
 /** A crash-safe write-ahead log with snapshots. One instance per directory; not shared between processes. */
@@ -76,7 +64,10 @@ export class FileStorage implements RaftStorage {
   private readonly segmentBytes: number;
   private readonly sync: boolean;
   private segments: Segment[] = [];
-  private fh: FileHandle | undefined;
+  private readonly fs: StorageFileSystem;
+  private fh: StorageFile | undefined;
+  /** Set by a failed write or fsync: nothing more is written until load() reads the disk again. */
+  private failure: unknown;
   private hardState: HardState = { term: 0, vote: null, commit: 0 };
   /** `hardState` holds a commit index not yet written (see save()). */
   private hardStateDeferred = false;
@@ -95,12 +86,15 @@ export class FileStorage implements RaftStorage {
     this.snapDir = join(options.dir, 'snap');
     this.segmentBytes = options.segmentBytes ?? 64 * 1024 * 1024;
     this.sync = options.sync ?? true;
+    this.fs = options.fs ?? nodeFileSystem;
   }
 
   /** Serialises every operation: the WAL has one writer and records must not interleave. */
-  private serial<T>(fn: () => Promise<T>): Promise<T> {
+  private serial<T>(fn: () => Promise<T>, afterFailure = false): Promise<T> {
     const run = this.queue.then(() => {
       if (this.closed) throw new StorageClosedError(this.walDir);
+      if (this.failure !== undefined && !afterFailure)
+        throw new StorageFailedError(this.walDir, { cause: this.failure });
       return fn();
     });
     this.queue = run.catch(() => undefined);
@@ -108,21 +102,25 @@ export class FileStorage implements RaftStorage {
   }
 
   load(): Promise<InitialState & { readonly snapshotData?: Uint8Array }> {
-    return this.serial(() => this.doLoad());
+    return this.serial(() => this.doLoad(), true);
   }
 
   private async doLoad(): Promise<InitialState & { readonly snapshotData?: Uint8Array }> {
-    await mkdir(this.walDir, { recursive: true });
-    await mkdir(this.snapDir, { recursive: true });
-    await this.fh?.close();
+    await this.fs.mkdir(this.walDir);
+    await this.fs.mkdir(this.snapDir);
+    const previous = this.fh;
     this.fh = undefined;
-    const names = (await readdir(this.walDir)).filter((n) => /^[0-9a-f]{16}\.wal$/.test(n)).sort();
+    this.failure = undefined;
+    await previous?.close();
+    const names = (await this.fs.readdir(this.walDir))
+      .filter((n) => /^[0-9a-f]{16}\.wal$/.test(n))
+      .sort();
     const replay = new Replay();
     this.segments = [];
     for (let i = 0; i < names.length; i++) {
       const name = names[i] as string;
       const path = join(this.walDir, name);
-      const data = owned(await readFile(path));
+      const data = owned(await this.fs.readFile(path));
       const last = i === names.length - 1;
       const seg: Segment = {
         seq: Number.parseInt(name.slice(0, 16), 16),
@@ -136,8 +134,8 @@ export class FileStorage implements RaftStorage {
       });
       if (validEnd < data.length) {
         // A torn tail: the crash happened mid-write, so nothing after it was acknowledged.
-        await truncate(path, validEnd);
-        await fsyncPath(path);
+        await this.guard(path, 0, 0, () => this.fs.truncate(path, validEnd));
+        await this.guard(path, 0, 0, () => this.fs.syncFile(path));
         seg.size = validEnd;
       }
       this.segments.push(seg);
@@ -157,12 +155,21 @@ export class FileStorage implements RaftStorage {
     if (this.segments.length === 0) await this.startSegment(1);
     else {
       const tail = this.segments[this.segments.length - 1] as Segment;
-      this.fh = await open(tail.path, 'a');
+      this.fh = await this.fs.open(tail.path, 'append');
       if (!tail.selfContained) {
         // A crash cut the new segment's header short: write it again, or deleting the older
         // segments after a later snapshot would lose the term and vote they hold.
         await this.append(this.headerRecords(), 0);
         tail.selfContained = true;
+      }
+      if (this.sync) {
+        // A killed process may have left records written but never synced; they are in the page
+        // cache, so this load sees them and the node will act on them (ack them, vote by them).
+        // Make them durable first, or a power loss later takes back what was acknowledged.
+        await this.guard(tail.path, 0, 0, () => this.fs.syncFile(tail.path));
+        await this.guard(this.walDir, 0, 0, () => this.fs.syncDir(this.walDir));
+        await this.guard(this.snapDir, 0, 0, () => this.fs.syncDir(this.snapDir));
+        this.syncs++;
       }
     }
     this.loaded = true;
@@ -226,7 +233,7 @@ export class FileStorage implements RaftStorage {
       this.base = index;
       const previous = this.snapshotMeta;
       this.snapshotMeta = snapshot.meta;
-      if (previous) await unlink(this.snapshotPath(previous.index)).catch(() => undefined);
+      if (previous) await this.fs.unlink(this.snapshotPath(previous.index)).catch(() => undefined);
       await this.dropSegmentsUpTo(index);
     });
   }
@@ -241,7 +248,7 @@ export class FileStorage implements RaftStorage {
 
   close(): Promise<void> {
     return this.serial(async () => {
-      if (this.hardStateDeferred && this.fh) {
+      if (this.hardStateDeferred && this.fh && this.failure === undefined) {
         const w = new ByteWriter(32);
         writeRecord(w, RecordType.HardState, encodeHardState(this.hardState));
         await this.append(w.finish(), 0);
@@ -250,7 +257,7 @@ export class FileStorage implements RaftStorage {
       this.closed = true;
       await this.fh?.close();
       this.fh = undefined;
-    }).catch((err: unknown) => {
+    }, true).catch((err: unknown) => {
       if (!(err instanceof StorageClosedError)) throw err;
     });
   }
@@ -270,28 +277,61 @@ export class FileStorage implements RaftStorage {
       await this.startSegment(tail.seq + 1);
       tail = this.segments[this.segments.length - 1] as Segment;
     }
-    const fh = this.fh as FileHandle;
-    await fh.write(bytes);
-    if (this.sync) {
-      await fh.datasync();
-      this.syncs++;
-    }
+    await this.writeDurably(this.fh as StorageFile, tail.path, bytes);
     tail.size += bytes.length;
     if (maxIndex > tail.maxIndex) tail.maxIndex = maxIndex;
   }
 
-  private async startSegment(seq: number): Promise<void> {
-    await this.fh?.close();
-    const path = join(this.walDir, `${seq.toString(16).padStart(16, '0')}.wal`);
-    const fh = await open(path, 'a');
-    const head = this.headerRecords();
-    await fh.write(head);
+  /**
+   * Writes all of `bytes` (a write may stop short when the disk fills or a
+   * file-size limit is hit) and syncs. Any failure marks the storage failed: the
+   * file's tail is unknown, and after a failed fsync the kernel may already have
+   * dropped the dirty pages, so retrying could acknowledge data that is gone.
+   */
+  private async writeDurably(fh: StorageFile, path: string, bytes: Uint8Array): Promise<void> {
+    let done = 0;
+    while (done < bytes.length) {
+      const chunk = done === 0 ? bytes : bytes.subarray(done);
+      const { bytesWritten } = await this.guard(path, done, bytes.length, () => fh.write(chunk));
+      if (bugInjected('short-write-unchecked')) break;
+      if (!(bytesWritten > 0)) {
+        const err = new StorageWriteError(path, done, bytes.length, 'no progress (disk full?)');
+        this.failure = err;
+        throw err;
+      }
+      done += bytesWritten;
+    }
     if (this.sync) {
-      await fh.datasync();
-      fsyncDir(this.walDir);
+      await this.guard(path, done, bytes.length, () => fh.datasync());
       this.syncs++;
     }
+  }
+
+  private async guard<T>(
+    path: string,
+    done: number,
+    total: number,
+    op: () => Promise<T>,
+  ): Promise<T> {
+    try {
+      return await op();
+    } catch (cause) {
+      const err = new StorageWriteError(path, done, total, (cause as Error).message, { cause });
+      this.failure = err;
+      throw err;
+    }
+  }
+
+  private async startSegment(seq: number): Promise<void> {
+    const previous = this.fh;
+    this.fh = undefined;
+    await previous?.close();
+    const path = join(this.walDir, `${seq.toString(16).padStart(16, '0')}.wal`);
+    const fh = await this.fs.open(path, 'append');
     this.fh = fh;
+    const head = this.headerRecords();
+    await this.writeDurably(fh, path, head);
+    if (this.sync) await this.guard(path, 0, 0, () => this.fs.syncDir(this.walDir));
     this.segments.push({ seq, path, size: head.length, maxIndex: 0, selfContained: true });
   }
 
@@ -318,9 +358,9 @@ export class FileStorage implements RaftStorage {
       drop = i + 1;
     }
     if (drop === 0) return;
-    for (const seg of this.segments.slice(0, drop)) await unlink(seg.path);
+    for (const seg of this.segments.slice(0, drop)) await this.fs.unlink(seg.path);
     this.segments = this.segments.slice(drop);
-    if (this.sync) fsyncDir(this.walDir);
+    if (this.sync) await this.fs.syncDir(this.walDir);
   }
 
   private snapshotPath(index: number): string {
@@ -335,22 +375,21 @@ export class FileStorage implements RaftStorage {
     w.patchU32(5, crc32c(bytes, 0, 9));
     const path = this.snapshotPath(snapshot.meta.index);
     const tmp = `${path}.tmp`;
-    const fh = await open(tmp, 'w');
+    const fh = await this.fs.open(tmp, 'truncate');
     try {
-      await fh.write(bytes);
-      if (this.sync) await fh.sync();
+      await this.writeDurably(fh, tmp, bytes);
     } finally {
       await fh.close();
     }
-    await rename(tmp, path);
-    if (this.sync) fsyncDir(this.snapDir);
+    await this.fs.rename(tmp, path);
+    if (this.sync) await this.guard(path, 0, 0, () => this.fs.syncDir(this.snapDir));
   }
 
   private async readSnapshot(index: number, term: number): Promise<Snapshot> {
     const path = this.snapshotPath(index);
     let bytes: Uint8Array;
     try {
-      bytes = owned(await readFile(path));
+      bytes = owned(await this.fs.readFile(path));
     } catch (cause) {
       throw new StorageCorruptionError(
         path,
@@ -409,190 +448,4 @@ function parseSnapshotMeta(text: string): SnapshotMeta | undefined {
     return undefined;
   const membership: Membership = { voters: m.voters, learners: m.learners };
   return { index: o.index as number, term: o.term as number, membership };
-}
-
-function writeRecord(w: ByteWriter, type: RecordType, data: Uint8Array): void {
-  const at = w.length;
-  w.u32(data.length).u8(type).u32(0).bytes(data);
-  const bytes = w.finish();
-  w.patchU32(at + 5, crc32c(data, crc32c(bytes, 0, at + 4, at + 5)));
-}
-
-function encodeSave(hardState: HardState | undefined, entries: readonly Entry[]): Uint8Array {
-  const w = new ByteWriter(40 + entries.reduce((n, e) => n + 17 + e.data.length, 0));
-  w.u8(hardState ? 1 : 0);
-  if (hardState) writeHardState(w, hardState);
-  w.u32(entries.length);
-  for (const e of entries) w.u48(e.index).u48(e.term).u8(ENTRY_TYPES.indexOf(e.type)).blob(e.data);
-  return w.finish();
-}
-
-function writeHardState(w: ByteWriter, h: HardState): void {
-  w.u48(h.term)
-    .u48(h.commit)
-    .u8(h.vote === null ? 0 : 1);
-  if (h.vote !== null) w.str(h.vote);
-}
-
-function encodeHardState(h: HardState): Uint8Array {
-  const w = new ByteWriter(32);
-  writeHardState(w, h);
-  return w.finish();
-}
-
-function readHardState(r: ByteReader): HardState {
-  const term = r.u48('term');
-  const commit = r.u48('commit');
-  const vote = r.u8('vote flag') === 1 ? r.str('vote') : null;
-  return { term, vote, commit };
-}
-
-function encodeSnapshotMarker(index: number, term: number): Uint8Array {
-  return new ByteWriter(12).u48(index).u48(term).finish();
-}
-
-/**
- * Walks one segment's records, calling `onRecord` for each valid one, and returns
- * the offset where valid data ends. In the last segment a short or bad-checksum
- * final record is a torn write and ends the log; anywhere else it is corruption.
- */
-function parseSegment(
-  path: string,
-  data: Uint8Array,
-  last: boolean,
-  onRecord: (type: number, reader: ByteReader, offset: number) => void,
-): number {
-  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
-  let off = 0;
-  while (off < data.length) {
-    const torn = (reason: string): number => {
-      if (last) return off;
-      throw new StorageCorruptionError(path, off, reason);
-    };
-    if (data.length - off < HEADER_BYTES) return torn('record header cut short');
-    const len = view.getUint32(off);
-    const type = data[off + 4] as number;
-    const crc = view.getUint32(off + 5);
-    const end = off + HEADER_BYTES + len;
-    if (len > MAX_RECORD_BYTES || end > data.length)
-      return torn(`record of ${len} bytes runs past the end of the segment`);
-    const actual = crc32c(data, crc32c(data, 0, off + 4, off + 5), off + HEADER_BYTES, end);
-    if (actual !== crc) {
-      if (end === data.length) return torn('checksum mismatch in the final record');
-      throw new StorageCorruptionError(
-        path,
-        off,
-        `checksum mismatch (stored ${crc.toString(16)}, computed ${actual.toString(16)})`,
-      );
-    }
-    if (type < RecordType.Save || type > RecordType.SnapshotMarker)
-      throw new StorageCorruptionError(path, off, `unknown record type ${type}`);
-    try {
-      onRecord(type, new ByteReader(data, off + HEADER_BYTES, end), off);
-    } catch (err) {
-      if (err instanceof TruncatedInputError)
-        throw new StorageCorruptionError(path, off, `malformed record: ${err.message}`);
-      throw err;
-    }
-    off = end;
-  }
-  return off;
-}
-
-/** Rebuilds the log from records in write order (see the layout note at the top). */
-class Replay {
-  hardState: HardState = { term: 0, vote: null, commit: 0 };
-  snapshot: { index: number; term: number } | undefined;
-  base = 0;
-  entries: Entry[] = [];
-  /** Entries up to this index are missing (segments deleted after a snapshot); a later snapshot must cover them. */
-  gapUpTo = 0;
-  gapAt = { file: '', offset: 0 };
-
-  apply(type: number, r: ByteReader, file: string, offset: number, seg: Segment): void {
-    if (type === RecordType.HardState) {
-      this.hardState = readHardState(r);
-      seg.selfContained = true;
-    } else if (type === RecordType.SnapshotMarker) {
-      const index = r.u48('index');
-      const term = r.u48('term');
-      // A marker at or below `base` (possible right after a compaction gap) covers nothing still held.
-      if (index > this.base) {
-        const at = this.entries[index - this.base - 1];
-        this.entries = at && at.term === term ? this.entries.slice(index - this.base) : [];
-        this.base = index;
-      }
-      this.snapshot = { index, term };
-      if (this.gapUpTo <= index) this.gapUpTo = 0;
-    } else {
-      const hardState = r.u8('hard state flag') === 1 ? readHardState(r) : undefined;
-      const count = r.u32('entry count');
-      for (let i = 0; i < count; i++) {
-        const index = r.u48('entry index');
-        const term = r.u48('entry term');
-        const kind = ENTRY_TYPES[r.u8('entry type')];
-        const data = r.blob('entry data');
-        if (!kind)
-          throw new StorageCorruptionError(file, offset, `entry ${index} has an unknown type`);
-        if (index > seg.maxIndex) seg.maxIndex = index;
-        const last = this.base + this.entries.length;
-        if (index > last + 1) {
-          // Older segments were compacted away: the entries before this one must be under a snapshot.
-          this.entries = [];
-          this.base = index - 1;
-          this.gapUpTo = index - 1;
-          this.gapAt = { file, offset };
-        } else if (index <= this.base) {
-          continue;
-        } else {
-          this.entries.length = index - this.base - 1;
-        }
-        this.entries.push({ index, term, type: kind, data });
-      }
-      if (hardState) {
-        this.hardState = hardState;
-        seg.selfContained = true;
-      }
-    }
-  }
-
-  finish(_dir: string): {
-    hardState: HardState;
-    snapshot?: { index: number; term: number };
-    base: number;
-    entries: Entry[];
-  } {
-    if (this.gapUpTo > 0) {
-      throw new StorageCorruptionError(
-        this.gapAt.file,
-        this.gapAt.offset,
-        `entries up to ${this.gapUpTo} are missing and no snapshot covers them`,
-      );
-    }
-    return {
-      hardState: this.hardState,
-      ...(this.snapshot ? { snapshot: this.snapshot } : {}),
-      base: this.base,
-      entries: this.entries,
-    };
-  }
-}
-
-async function fsyncPath(path: string): Promise<void> {
-  const fh = await open(path, 'r+');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
-/** Makes a create, rename or unlink in `dir` durable (Linux needs the directory itself synced). */
-function fsyncDir(dir: string): void {
-  const fd = openSync(dir, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
 }

@@ -30,3 +30,48 @@ export class StorageClosedError extends RaftError {
     this.dir = dir;
   }
 }
+
+/**
+ * A write or fsync did not complete: the disk is full, a file-size limit was
+ * hit, or the device reported an error. Nothing of the failed save() may be
+ * acknowledged; `bytesWritten` of `bytesExpected` reached the file (a torn tail
+ * that load() removes).
+ */
+export class StorageWriteError extends RaftError {
+  readonly file: string;
+  readonly bytesWritten: number;
+  readonly bytesExpected: number;
+  constructor(
+    file: string,
+    bytesWritten: number,
+    bytesExpected: number,
+    reason: string,
+    options?: { cause?: unknown },
+  ) {
+    super(
+      'RAFT_STORAGE_WRITE',
+      `write to ${file} failed after ${bytesWritten} of ${bytesExpected} bytes: ${reason}`,
+      options,
+    );
+    this.file = file;
+    this.bytesWritten = bytesWritten;
+    this.bytesExpected = bytesExpected;
+  }
+}
+
+/**
+ * A storage call after an earlier write or fsync failed. The file's tail (and,
+ * after a failed fsync, the kernel's page cache) can no longer be trusted, so
+ * the storage refuses everything until it is loaded again from disk.
+ */
+export class StorageFailedError extends RaftError {
+  readonly dir: string;
+  constructor(dir: string, options?: { cause?: unknown }) {
+    super(
+      'RAFT_STORAGE_FAILED',
+      `Raft storage in ${dir} failed earlier; load() it again before writing`,
+      options,
+    );
+    this.dir = dir;
+  }
+}

@@ -1,0 +1,187 @@
+/**
+ * The simulated network: each node's transport packs messages with the real
+ * codec and framing (chunking large ones), links have latency and bandwidth (a
+ * link sends one frame at a time, so a snapshot holds up what follows it), and
+ * faults drop, duplicate, truncate or corrupt frames, block links one way or
+ * both. Receivers run the real FrameReceiver.
+ */
+import { decodeFrame } from '../src/codec/message-codec.js';
+import type { Prng } from '../src/core/prng.js';
+import { emptyStats, FrameReceiver, packFrames } from '../src/transport/framing.js';
+import type { Message, NodeId, RaftTransport } from '../src/types.js';
+import type { Process, Scheduler } from './sim-scheduler.js';
+
+export interface LinkFaults {
+  drop: number;
+  duplicate: number;
+  truncate: number;
+  corrupt: number;
+  /** Extra one-way latency in ms. */
+  extraLatencyMs: number;
+  /** Bandwidth divisor (1: nominal). */
+  slowdown: number;
+}
+
+export interface NetStats {
+  frames: number;
+  bytes: number;
+  dropped: number;
+  duplicated: number;
+  truncated: number;
+  corrupted: number;
+  /** Corrupted frames the codec would have accepted as different valid messages (no frame checksum). */
+  corruptedUndetected: number;
+  rejectedByReceiver: number;
+}
+
+const NO_FAULTS: LinkFaults = {
+  drop: 0,
+  duplicate: 0,
+  truncate: 0,
+  corrupt: 0,
+  extraLatencyMs: 0,
+  slowdown: 1,
+};
+
+export class SimNetwork {
+  private readonly endpoints = new Map<NodeId, SimTransport>();
+  private readonly busyUntil = new Map<string, number>();
+  readonly blocked = new Set<string>();
+  /** Faults on every link, and per directed link `a>b` on top. */
+  all: LinkFaults = { ...NO_FAULTS };
+  readonly links = new Map<string, LinkFaults>();
+  readonly stats: NetStats = {
+    frames: 0,
+    bytes: 0,
+    dropped: 0,
+    duplicated: 0,
+    truncated: 0,
+    corrupted: 0,
+    corruptedUndetected: 0,
+    rejectedByReceiver: 0,
+  };
+
+  constructor(
+    private readonly sched: Scheduler,
+    private readonly rng: Prng,
+    /** Bytes per virtual ms of one link. */
+    readonly bytesPerMs: number,
+    readonly baseLatencyMs: number,
+    readonly maxFrameBytes: number,
+  ) {}
+
+  /** A transport for one process of `id`; it replaces that node's previous one. */
+  transport(id: NodeId, proc: Process, now: () => number): SimTransport {
+    const t = new SimTransport(this, id, proc, now);
+    this.endpoints.set(id, t);
+    return t;
+  }
+
+  heal(): void {
+    this.blocked.clear();
+    this.links.clear();
+    this.all = { ...NO_FAULTS };
+  }
+
+  /** @internal */
+  send(from: NodeId, to: NodeId, frame: Uint8Array): void {
+    this.stats.frames++;
+    this.stats.bytes += frame.length;
+    const key = `${from}>${to}`;
+    if (this.blocked.has(key)) return;
+    const link = this.links.get(key);
+    const f = (k: keyof LinkFaults): number => this.all[k] + (link?.[k] ?? 0);
+    if (this.rng.next() < f('drop')) {
+      this.stats.dropped++;
+      return;
+    }
+    const copies = this.rng.next() < f('duplicate') ? 2 : 1;
+    if (copies === 2) this.stats.duplicated++;
+    const slowdown = Math.max(1, this.all.slowdown * (link?.slowdown ?? 1));
+    const start = Math.max(this.sched.now, this.busyUntil.get(key) ?? 0);
+    const done = start + (frame.length * slowdown) / this.bytesPerMs;
+    this.busyUntil.set(key, done);
+    for (let i = 0; i < copies; i++) {
+      const bytes = this.damage(frame, f('truncate'), f('corrupt'));
+      if (bytes === undefined) continue;
+      const latency = this.baseLatencyMs + f('extraLatencyMs') + this.rng.next() * 3;
+      this.sched.at(done + latency, undefined, () => this.deliver(to, bytes));
+    }
+  }
+
+  private damage(frame: Uint8Array, truncate: number, corrupt: number): Uint8Array | undefined {
+    if (this.rng.next() < truncate) {
+      this.stats.truncated++;
+      return frame.slice(0, this.rng.int(0, frame.length));
+    }
+    if (this.rng.next() < corrupt) {
+      this.stats.corrupted++;
+      const bad = frame.slice();
+      const at = this.rng.int(0, bad.length);
+      bad[at] = (bad[at] as number) ^ (1 << this.rng.int(0, 8));
+      // The frame format has no checksum of its own: it relies on TCP's (NATS runs on TCP). A flip
+      // the decoder accepts would be a different, valid message; count it and drop it, as TCP would.
+      const decoded = decodeFrame(bad);
+      if (decoded.ok) {
+        this.stats.corruptedUndetected++;
+        return undefined;
+      }
+      return bad;
+    }
+    return frame;
+  }
+
+  private deliver(to: NodeId, bytes: Uint8Array): void {
+    const t = this.endpoints.get(to);
+    if (t === undefined || t.closed || !t.proc.alive) return;
+    // Delivery is owned by the receiving process: a paused one reads its socket when it resumes.
+    this.sched.at(this.sched.now, t.proc, () => t.receive(bytes));
+  }
+}
+
+export class SimTransport implements RaftTransport {
+  readonly stats = emptyStats();
+  closed = false;
+  private handler: ((m: Message) => void) | undefined;
+  private readonly receiver: FrameReceiver;
+  private chunkSeq = 0;
+
+  constructor(
+    private readonly net: SimNetwork,
+    readonly id: NodeId,
+    readonly proc: Process,
+    now: () => number,
+  ) {
+    this.receiver = new FrameReceiver(
+      id,
+      (m) => this.handler?.(m),
+      this.stats,
+      () => {
+        net.stats.rejectedByReceiver++;
+      },
+      { chunkTimeoutMs: 2_000, maxAssemblies: 8, maxMessageBytes: 64 * 1024 * 1024, now },
+    );
+  }
+
+  send(messages: readonly Message[]): void {
+    if (this.closed) return;
+    const frames = packFrames(
+      messages,
+      this.net.maxFrameBytes,
+      () => `${this.id}.${this.proc.incarnation}.${++this.chunkSeq}`,
+    );
+    for (const [to, list] of frames) for (const f of list) this.net.send(this.id, to, f);
+  }
+
+  onMessage(handler: (message: Message) => void): void {
+    this.handler = handler;
+  }
+
+  receive(bytes: Uint8Array): void {
+    if (!this.closed) this.receiver.receive(bytes);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+}
