@@ -61,12 +61,16 @@ function metricsText() {
 
 function call(base, path) {
   return new Promise((resolve, reject) => {
-    const req = httpRequest(new URL(path, base), { method: 'POST', timeout: DOWNSTREAM_TIMEOUT_MS }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
+    const req = httpRequest(
+      new URL(path, base),
+      { method: 'POST', timeout: DOWNSTREAM_TIMEOUT_MS },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d) => (body += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
     req.on('timeout', () => req.destroy(new Error(`timeout after ${DOWNSTREAM_TIMEOUT_MS} ms`)));
     req.on('error', reject);
     req.end();
@@ -75,7 +79,8 @@ function call(base, path) {
 
 function intParam(q, name) {
   const v = q.get(name);
-  if (v === null || !/^-?\d+$/.test(v)) throw Object.assign(new Error(`query parameter ${name} must be an integer`), { status: 400 });
+  if (v === null || !/^-?\d+$/.test(v))
+    throw Object.assign(new Error(`query parameter ${name} must be an integer`), { status: 400 });
   return Number(v);
 }
 
@@ -91,7 +96,8 @@ async function handle(method, url) {
       call(STORAGE_URL, `/storage/deduct?productId=${productId}&count=${count}`),
       call(ACCOUNT_URL, `/account/debit?userId=${userId}&money=${money}`),
     ]);
-    if (s.status !== 200 || a.status !== 200) return [502, { error: 'downstream failed', storage: s.status, account: a.status }];
+    if (s.status !== 200 || a.status !== 200)
+      return [502, { error: 'downstream failed', storage: s.status, account: a.status }];
     return [200, { ok: true, receipt, storage: JSON.parse(s.body), account: JSON.parse(a.body) }];
   }
   if (ROLE === 'storage' && url.pathname === '/storage/deduct' && method === 'POST') {
@@ -113,8 +119,12 @@ async function handle(method, url) {
 
 const server = createServer((req, res) => {
   const url = new URL(req.url ?? '/', 'http://localhost');
-  if (url.pathname === '/health') return void res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
-  if (url.pathname === '/metrics') return void res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(metricsText());
+  if (url.pathname === '/health')
+    return void res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+  if (url.pathname === '/metrics')
+    return void res
+      .writeHead(200, { 'content-type': 'text/plain; version=0.0.4' })
+      .end(metricsText());
   const started = process.hrtime.bigint();
   handle(req.method ?? 'GET', url).then(
     ([status, body]) => finish(status, body),
