@@ -5,6 +5,7 @@ import { registerCommandsCommand } from './commands.js';
 import { registerEventsCommand } from './events.js';
 import { registerForecastCommand } from './forecast.js';
 import { registerLabCommand } from './lab.js';
+import { registerLoadCommand } from './load.js';
 import { registerLocksCommand } from './locks.js';
 import { registerNatsConfigCommand } from './nats-config.js';
 import { registerNodesCommand } from './nodes.js';
@@ -34,4 +35,5 @@ export function registerCommands(program: Command): void {
   registerVoterCommand(program);
   registerChaosCommand(program);
   registerNatsConfigCommand(program);
+  registerLoadCommand(program);
 }
