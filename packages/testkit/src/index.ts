@@ -59,5 +59,11 @@ export {
   terminate,
 } from './process.js';
 export { KvCluster, type KvClusterOptions, type KvReply } from './raft-process-cluster.js';
+export {
+  ensureSampleAppImage,
+  lddLibraries,
+  SAMPLE_APP_IMAGE,
+  sampleAppServerPath,
+} from './sample-app-image.js';
 export { makeTempDir, mountsUnder, removeDir } from './temp-dir.js';
 export { ensureTools, REQUIRED_TOOLS, whichSync } from './tools.js';

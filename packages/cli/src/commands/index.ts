@@ -6,6 +6,7 @@ import { registerEventsCommand } from './events.js';
 import { registerExplainCommand } from './explain.js';
 import { registerForecastCommand } from './forecast.js';
 import { registerLabCommand } from './lab.js';
+import { registerLoadCommand } from './load.js';
 import { registerLocksCommand } from './locks.js';
 import { registerNatsConfigCommand } from './nats-config.js';
 import { registerNodesCommand } from './nodes.js';
@@ -36,4 +37,5 @@ export function registerCommands(program: Command): void {
   registerVoterCommand(program);
   registerChaosCommand(program);
   registerNatsConfigCommand(program);
+  registerLoadCommand(program);
 }
