@@ -33,6 +33,23 @@ const englishOnlyZodLocales: Plugin = {
   },
 };
 
+/**
+ * The protocol package also holds Node-only helpers (command signing uses
+ * node:crypto). The page uses none of them, so a node: import resolves to an
+ * empty CommonJS module: the bundle builds, and tree-shaking drops the unused
+ * code that would have called it.
+ */
+const noNodeBuiltins: Plugin = {
+  name: 'no-node-builtins',
+  setup(b) {
+    b.onResolve({ filter: /^node:/ }, (args) => ({ path: args.path, namespace: 'node-stub' }));
+    b.onLoad({ filter: /.*/, namespace: 'node-stub' }, () => ({
+      contents: 'module.exports = {};',
+      loader: 'js',
+    }));
+  },
+};
+
 async function bundle(entry: string): Promise<string> {
   const out = await build({
     entryPoints: [`${WEB}${entry}`],
@@ -45,7 +62,7 @@ async function bundle(entry: string): Promise<string> {
     conditions: ['@coxswain/source'],
     legalComments: 'none',
     logLevel: 'silent',
-    plugins: [englishOnlyZodLocales],
+    plugins: [englishOnlyZodLocales, noNodeBuiltins],
   });
   const file = out.outputFiles[0];
   if (!file) throw new Error(`esbuild wrote nothing for ${entry}`);
