@@ -31,7 +31,12 @@ import { createLogger, type Logger } from './logger.js';
 import { type Counter, type Histogram, MetricsRegistry } from './metrics-registry.js';
 import { NatsLink, Reporter } from './reporter.js';
 
-const tracer = trace.getTracer('coxswain-agent');
+/**
+ * Taken at each use, not when the module loads: a tracer taken before this
+ * process's telemetry starts (or before an earlier SDK in the same process was
+ * shut down) stays bound to that provider and records nothing.
+ */
+const tracer = () => trace.getTracer('coxswain-agent');
 
 /** More distinct reporting nodes than any cluster we plan for; beyond it new ids are refused. */
 const MAX_PEERS = 4096;
@@ -307,7 +312,7 @@ export class Agent {
 
   /** One cycle: sample, publish. Never throws: failures are counted and logged. */
   async sampleAndReport(): Promise<void> {
-    await tracer.startActiveSpan('agent.sample_and_report', async (span) => {
+    await tracer().startActiveSpan('agent.sample_and_report', async (span) => {
       const started = performance.now();
       try {
         const report = withPredictedRates(await this.sampler.sample(), this.predictedRates?.());
