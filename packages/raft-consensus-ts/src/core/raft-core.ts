@@ -565,6 +565,9 @@ export class RaftCore {
   get currentTerm(): number {
     return this.term;
   }
+  get commitIndex(): number {
+    return this.commit;
+  }
   get transferee(): NodeId | null {
     return this.leadTransferee;
   }

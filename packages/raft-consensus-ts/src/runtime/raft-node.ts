@@ -70,8 +70,9 @@ interface Waiter<T> {
 
 /**
  * Drives a RaftCore: a timer ticks it, the transport steps it, and a single
- * loop drains each Ready in the order Raft needs — persist (fdatasync), then
- * send, then apply, then advance. While one Ready is being persisted, new
+ * loop drains each Ready in the order Raft needs — a leader's appends go out
+ * at once, entries already durable are applied, then persist (fdatasync), then
+ * send the rest (votes, acknowledgements), apply the rest, advance. While one Ready is being persisted, new
  * proposals and messages go into the core and come out together in the next
  * Ready: that is how many entries share one fsync.
  */
@@ -106,6 +107,11 @@ export class RaftNode {
   private applied: number;
   /** Highest log index handed to storage. */
   private lastPersisted: number;
+  /** First index of the entries being written now (Infinity when none): they are not durable yet. */
+  private writingFrom = Number.POSITIVE_INFINITY;
+  private snapshotInFlight = false;
+  /** Term of the newest durable hard state: messages of a higher term wait for its write. */
+  private durableTerm: number;
   private lastSnapshotIndex: number;
   private electionStartedAt: number | undefined;
   private running = false;
@@ -136,6 +142,7 @@ export class RaftNode {
     this.applied = applied;
     this.lastSnapshotIndex = applied;
     this.lastPersisted = core.status().lastIndex;
+    this.durableTerm = core.currentTerm;
     this.transport.onMessage((m) => this.onMessage(m));
     this.reportsSnapshots = typeof this.transport.onSnapshotStatus === 'function';
     this.transport.onSnapshotStatus?.((to, index, ok) => {
@@ -301,7 +308,27 @@ export class RaftNode {
   private onMessage(m: Message): void {
     if (this.stopped) return;
     this.core.step(m);
+    if (this.running) this.applyDurableCommitted();
     this.schedule();
+  }
+
+  /**
+   * While a write is in flight, applies what a message just committed, up to
+   * what is durable here, instead of waiting for that write and the next Ready:
+   * on a busy leader the acknowledgement of one batch usually arrives while the
+   * next batch is being written. The Ready that later carries these entries
+   * skips them.
+   */
+  private applyDurableCommitted(): void {
+    if (this.snapshotInFlight) return;
+    const upTo = Math.min(this.core.commitIndex, this.lastPersisted, this.writingFrom - 1);
+    if (upTo <= this.applied) return;
+    while (this.applied < upTo) {
+      const entry = this.core.entryAt(this.applied + 1);
+      if (entry === undefined) break;
+      this.apply(entry);
+    }
+    this.releaseReads();
   }
 
   /**
@@ -344,33 +371,66 @@ export class RaftNode {
   }
 
   private async handle(ready: Ready): Promise<void> {
-    // 1. Persist: snapshot, then entries and hard state, durably.
-    if (ready.snapshot) await this.storage.saveSnapshot(ready.snapshot);
-    if (ready.hardState || ready.entries.length > 0)
-      await this.storage.save(ready.hardState, ready.entries);
+    // 1. A leader's AppendEntries leave before its own write is durable (dissertation §10.2.1):
+    //    the follower's fsync runs while ours does. The leader still counts itself only once
+    //    durable: an acknowledgement arriving meanwhile moves the core's commit index, but no
+    //    commit leaves the core (no apply, no commit index sent) before the next Ready, which
+    //    is taken only after this one's write is done.
+    let late: readonly Message[] = ready.messages;
+    if (ready.snapshot === undefined && ready.messages.length > 0) {
+      const early: Message[] = [];
+      const rest: Message[] = [];
+      for (const m of ready.messages)
+        (m.type === 'AppendEntries' && m.term <= this.durableTerm ? early : rest).push(m);
+      if (early.length > 0) this.send(early);
+      late = rest;
+    }
+    // 2. Entries committed and already durable here are applied while this Ready's write runs.
     const first = ready.entries[0];
+    let applied = 0;
+    if (ready.snapshot === undefined) {
+      const durable =
+        first && first.index <= this.lastPersisted ? first.index - 1 : this.lastPersisted;
+      const committed = ready.committedEntries;
+      while (applied < committed.length && (committed[applied] as Entry).index <= durable) {
+        const entry = committed[applied++] as Entry;
+        if (entry.index > this.applied) this.apply(entry);
+      }
+    }
+    // 3. Persist: snapshot, then entries and hard state, durably.
+    if (ready.snapshot) {
+      this.snapshotInFlight = true;
+      await this.storage.saveSnapshot(ready.snapshot);
+    }
+    if (ready.hardState || ready.entries.length > 0) {
+      if (first) this.writingFrom = first.index;
+      try {
+        await this.storage.save(ready.hardState, ready.entries);
+      } finally {
+        this.writingFrom = Number.POSITIVE_INFINITY;
+      }
+    }
+    if (ready.hardState) this.durableTerm = ready.hardState.term;
     if (first) {
       // Entries at or below what was already stored replace a suffix: proposals there can no longer commit.
       if (first.index <= this.lastPersisted) this.dropOverwritten(first.index);
       this.lastPersisted = (ready.entries[ready.entries.length - 1] as Entry).index;
     }
-    // 2. Send: only now may a vote or an acknowledgement leave this node.
-    if (ready.messages.length > 0) {
-      this.transport.send(coalesceMessages(ready.messages, this.maxBytesPerMessage));
-      if (!this.reportsSnapshots)
-        for (const m of ready.messages)
-          if (m.type === 'InstallSnapshot')
-            this.core.reportSnapshot(m.to, true, m.snapshot.meta.index);
-    }
-    // 3. Apply.
+    // 4. Send the rest: only now may a vote or an acknowledgement leave this node.
+    if (late.length > 0) this.send(late);
+    // 5. Apply the rest.
     if (ready.snapshot) {
       this.sm.restore(ready.snapshot);
       this.applied = ready.snapshot.meta.index;
       this.lastSnapshotIndex = ready.snapshot.meta.index;
       this.lastPersisted = Math.max(this.lastPersisted, ready.snapshot.meta.index);
       this.settleCoveredBySnapshot(ready.snapshot.meta.index);
+      this.snapshotInFlight = false;
     }
-    for (const entry of ready.committedEntries) this.apply(entry);
+    for (let i = applied; i < ready.committedEntries.length; i++) {
+      const entry = ready.committedEntries[i] as Entry;
+      if (entry.index > this.applied) this.apply(entry);
+    }
     for (const rs of ready.readStates) {
       const waiter = this.reads.get(rs.requestId);
       if (!waiter) continue;
@@ -380,6 +440,14 @@ export class RaftNode {
     }
     this.releaseReads();
     for (const e of ready.events) this.emitEvent(e);
+  }
+
+  private send(messages: readonly Message[]): void {
+    this.transport.send(coalesceMessages(messages, this.maxBytesPerMessage));
+    if (!this.reportsSnapshots)
+      for (const m of messages)
+        if (m.type === 'InstallSnapshot')
+          this.core.reportSnapshot(m.to, true, m.snapshot.meta.index);
   }
 
   private apply(entry: Entry): void {
