@@ -367,6 +367,28 @@ export class RaftCore {
     return { index, term: this.term };
   }
 
+  /**
+   * Appends many normal entries at once, then sends one append per follower:
+   * proposing them one by one sends an append per entry, and each counts
+   * against maxInflightMessages.
+   */
+  proposeMany(datas: readonly Uint8Array[]): { first: number; term: number } {
+    this.assertCanPropose();
+    const first = this.log.lastIndex() + 1;
+    this.log.appendAt(
+      first,
+      datas.map((data, i) => ({
+        term: this.term,
+        index: first + i,
+        type: 'normal' as const,
+        data,
+      })),
+    );
+    for (const id of this.progress.keys()) this.sendAppend(id);
+    this.maybeCommit();
+    return { first, term: this.term };
+  }
+
   /** Appends a single-server membership change; it takes effect on every node as soon as the entry is appended. */
   proposeConfigChange(change: ConfigChange): { index: number; term: number } {
     this.assertCanPropose();

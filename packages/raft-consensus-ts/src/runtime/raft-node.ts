@@ -24,6 +24,7 @@ import {
   ReadIndexTimeoutError,
   TransferTimeoutError,
 } from './runtime-errors.js';
+import { rejectWhere, settle, type Waiter } from './waiters.js';
 
 /** Default tick: heartbeats every 20 ms, elections after 200–400 ms (10 ticks, randomized up to 2×). See README. */
 export const DEFAULT_TICK_MS = 20;
@@ -62,12 +63,6 @@ export interface ProposeResult {
   readonly result: unknown;
 }
 
-interface Waiter<T> {
-  readonly term: number;
-  readonly resolve: (v: T) => void;
-  readonly reject: (e: unknown) => void;
-}
-
 /**
  * Drives a RaftCore: a timer ticks it, the transport steps it, and a single
  * loop drains each Ready in the order Raft needs — a leader's appends go out
@@ -91,6 +86,12 @@ export class RaftNode {
   private readonly electionTicks: number;
   private readonly timer: ReturnType<typeof setInterval>;
   private readonly proposals = new Map<number, Waiter<ProposeResult>>();
+  /** Proposals not yet handed to the core (see flushProposals). */
+  private buffered: {
+    data: Uint8Array;
+    resolve: (v: ProposeResult) => void;
+    reject: (e: unknown) => void;
+  }[] = [];
   private readonly configChanges = new Map<number, Waiter<{ index: number; term: number }>>();
   private readonly reads = new Map<
     string,
@@ -191,21 +192,46 @@ export class RaftNode {
    */
   propose(data: Uint8Array): Promise<ProposeResult> {
     if (this.stopped) return Promise.reject(new NodeStoppedError('propose after stop'));
-    let slot: { index: number; term: number };
-    try {
-      slot = this.core.propose(data);
-    } catch (err) {
-      return Promise.reject(err);
+    // Fail fast where the core would (not leader, transfer in progress); the proposals of one
+    // turn of the event loop then go into the core together (see flushProposals).
+    if (this.core.currentRole !== 'leader') {
+      try {
+        this.core.propose(data);
+      } catch (err) {
+        return Promise.reject(err);
+      }
     }
-    this.schedule();
-    return new Promise((resolve, reject) =>
-      this.proposals.set(slot.index, { term: slot.term, resolve, reject }),
+    const p = new Promise<ProposeResult>((resolve, reject) =>
+      this.buffered.push({ data, resolve, reject }),
     );
+    if (this.buffered.length === 1)
+      queueMicrotask(() => {
+        this.flushProposals();
+        this.schedule();
+      });
+    return p;
+  }
+
+  /** Appends the proposals buffered since the last drain as one batch: one append per follower. */
+  private flushProposals(): void {
+    if (this.buffered.length === 0 || this.stopped) return;
+    const batch = this.buffered;
+    this.buffered = [];
+    let slot: { first: number; term: number };
+    try {
+      slot = this.core.proposeMany(batch.map((b) => b.data));
+    } catch (err) {
+      for (const b of batch) b.reject(err);
+      return;
+    }
+    for (const [i, b] of batch.entries())
+      this.proposals.set(slot.first + i, { term: slot.term, resolve: b.resolve, reject: b.reject });
   }
 
   /** Proposes a single-server membership change; resolves when it is committed and applied here. */
   changeMembership(change: ConfigChange): Promise<{ index: number; term: number }> {
     if (this.stopped) return Promise.reject(new NodeStoppedError('changeMembership after stop'));
+    this.flushProposals();
     let slot: { index: number; term: number };
     try {
       slot = this.core.proposeConfigChange(change);
@@ -258,6 +284,7 @@ export class RaftNode {
   /** Hands leadership to `to`; resolves when this node sees `to` lead, rejects after `timeoutMs` (default: two election timeouts). */
   async transferLeadership(to: NodeId, timeoutMs = 4 * 10 * this.tickMs): Promise<void> {
     if (this.stopped) throw new NodeStoppedError('transferLeadership after stop');
+    this.flushProposals();
     this.core.transferLeadership(to);
     this.schedule();
     const started = performance.now();
@@ -348,6 +375,7 @@ export class RaftNode {
     if (this.running) return;
     this.running = true;
     try {
+      this.flushProposals();
       while (!this.stopped && this.core.hasReady()) {
         const ready = this.core.ready();
         await this.handle(ready);
@@ -483,29 +511,19 @@ export class RaftNode {
   }
 
   private dropOverwritten(from: number): void {
-    for (const map of [this.proposals, this.configChanges] as Map<number, Waiter<never>>[]) {
-      for (const [i, w] of map) {
-        if (i < from || this.core.termAt(i) === w.term) continue;
-        map.delete(i);
-        w.reject(new ProposalDroppedError(i, w.term, 'overwritten by a new leader'));
-      }
-    }
+    rejectWhere(
+      [this.proposals, this.configChanges],
+      (i, w) => i >= from && this.core.termAt(i) !== w.term,
+      'overwritten by a new leader',
+    );
   }
 
   private settleCoveredBySnapshot(index: number): void {
-    for (const map of [this.proposals, this.configChanges] as Map<number, Waiter<never>>[]) {
-      for (const [i, w] of map) {
-        if (i > index) continue;
-        map.delete(i);
-        w.reject(
-          new ProposalDroppedError(
-            i,
-            w.term,
-            'replaced by a snapshot from the leader; outcome unknown',
-          ),
-        );
-      }
-    }
+    rejectWhere(
+      [this.proposals, this.configChanges],
+      (i) => i <= index,
+      'replaced by a snapshot from the leader; outcome unknown',
+    );
   }
 
   private releaseReads(): void {
@@ -562,6 +580,8 @@ export class RaftNode {
   }
 
   private failPending(err: Error): void {
+    for (const b of this.buffered) b.reject(err);
+    this.buffered = [];
     for (const map of [this.proposals, this.configChanges] as Map<number, Waiter<never>>[]) {
       for (const w of map.values()) w.reject(err);
       map.clear();
@@ -571,19 +591,4 @@ export class RaftNode {
     for (const r of this.readsWaitingApply) r.reject(err);
     this.readsWaitingApply.length = 0;
   }
-}
-
-function settle<T>(waiters: Map<number, Waiter<T>>, entry: Entry, value: () => T): void {
-  const w = waiters.get(entry.index);
-  if (!w) return;
-  waiters.delete(entry.index);
-  if (w.term === entry.term) w.resolve(value());
-  else
-    w.reject(
-      new ProposalDroppedError(
-        entry.index,
-        w.term,
-        `index ${entry.index} was committed with an entry of term ${entry.term}`,
-      ),
-    );
 }
