@@ -590,6 +590,17 @@ export class RaftCore {
   get commitIndex(): number {
     return this.commit;
   }
+
+  /**
+   * The driver applied committed entries up to `index` before a Ready handed
+   * them out (RaftNode does while a write is in flight): later Readys leave
+   * them out, and snapshots and compaction may go up to them.
+   */
+  appliedTo(index: number): void {
+    if (index > this.commit) throw new InvalidIndexError(index, `beyond commit ${this.commit}`);
+    this.applied = Math.max(this.applied, index);
+    this.applyHandedOut = Math.max(this.applyHandedOut, index);
+  }
   get transferee(): NodeId | null {
     return this.leadTransferee;
   }

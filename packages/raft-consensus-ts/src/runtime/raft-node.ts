@@ -355,6 +355,7 @@ export class RaftNode {
       if (entry === undefined) break;
       this.apply(entry);
     }
+    this.core.appliedTo(this.applied);
     this.releaseReads();
   }
 
