@@ -142,7 +142,7 @@ export async function run(): Promise<void> {
       })),
       notes: [
         `Three RaftNodes (FileStorage with fdatasync, pre-vote and check-quorum on, heartbeat every tick) in one process; every message goes through the binary codec and is delivered after ${DELAY_MS} ms ± ${JITTER_MS} ms (uniform per message, so a heartbeat may overtake the one before it): the in-process equivalent of netem delay ${DELAY_MS}ms ${JITTER_MS}ms, which this kernel lacks (no sch_netem). ${DURATION_MS / 1000} s per setting after the first leader, a proposal every 50 ms. An election here is a candidate bumping the term (after a won pre-vote); pre-votes are counted apart: ${outcomes.map((o) => `${o.preVotes} pre-votes at ${o.electionTicks} ticks`).join(', ')}; leader changes: ${outcomes.map((o) => `${o.leaderChanges} at ${o.electionTicks} ticks`).join(', ')}.`,
-        `What it does not show: a stall of one process alone (the three nodes share an event loop here, so a pause delays all of them alike); the raft-failover run, three processes on 2 busy cores, counts its own elections between kills.`,
+        `What it does not show: a stall of one process alone (the three nodes share an event loop here, so a pause delays all of them alike); the failover benchmark does not count false elections.`,
       ].join('\n\n'),
     });
   } finally {
