@@ -368,6 +368,28 @@ export class RaftCore {
     return { index, term: this.term };
   }
 
+  /**
+   * Appends many normal entries at once, then sends one append per follower:
+   * proposing them one by one sends an append per entry, and each counts
+   * against maxInflightMessages.
+   */
+  proposeMany(datas: readonly Uint8Array[]): { first: number; term: number } {
+    this.assertCanPropose();
+    const first = this.log.lastIndex() + 1;
+    this.log.appendAt(
+      first,
+      datas.map((data, i) => ({
+        term: this.term,
+        index: first + i,
+        type: 'normal' as const,
+        data,
+      })),
+    );
+    for (const id of this.progress.keys()) this.sendAppend(id);
+    this.maybeCommit();
+    return { first, term: this.term };
+  }
+
   /** Appends a single-server membership change; it takes effect on every node as soon as the entry is appended. */
   proposeConfigChange(change: ConfigChange): { index: number; term: number } {
     this.assertCanPropose();
@@ -565,6 +587,20 @@ export class RaftCore {
   }
   get currentTerm(): number {
     return this.term;
+  }
+  get commitIndex(): number {
+    return this.commit;
+  }
+
+  /**
+   * The driver applied committed entries up to `index` before a Ready handed
+   * them out (RaftNode does while a write is in flight): later Readys leave
+   * them out, and snapshots and compaction may go up to them.
+   */
+  appliedTo(index: number): void {
+    if (index > this.commit) throw new InvalidIndexError(index, `beyond commit ${this.commit}`);
+    this.applied = Math.max(this.applied, index);
+    this.applyHandedOut = Math.max(this.applyHandedOut, index);
   }
   get transferee(): NodeId | null {
     return this.leadTransferee;
