@@ -137,6 +137,8 @@ export class RaftCore {
   private randomizedElectionTimeout = 0;
   private electionStartTick = 0;
   private inElection = false;
+  /** The current campaign was started by TimeoutNow (its re-sent RequestVotes carry the flag). */
+  private campaignTransfer = false;
 
   private progress = new Map<NodeId, Progress>();
   private votes = new Map<NodeId, boolean>();
@@ -220,6 +222,34 @@ export class RaftCore {
         this.inElection = false;
       }
       this.startElection(false);
+    } else if (
+      (this.role === 'candidate' || this.role === 'pre-candidate') &&
+      this.electionElapsed % this.cfg.heartbeatTicks === 0
+    ) {
+      this.resendVoteRequests();
+    }
+  }
+
+  /**
+   * §5.1: a request that got no answer is retried. A candidate re-asks, every
+   * heartbeat, the voters it has not heard from, so one lost RequestVote (or
+   * response) on a lossy link does not cost a whole election timeout, and a
+   * stale-logged peer's timeouts cannot keep winning the race. A vote given
+   * twice to the same candidate in one term is the same vote.
+   */
+  private resendVoteRequests(): void {
+    const preVote = this.role === 'pre-candidate';
+    for (const voter of this.log.membership().voters) {
+      if (voter === this.id || this.votes.has(voter)) continue;
+      this.send({
+        type: 'RequestVote',
+        to: voter,
+        term: preVote ? this.term + 1 : this.term,
+        lastLogIndex: this.log.lastIndex(),
+        lastLogTerm: this.log.lastTerm(),
+        preVote,
+        transfer: !preVote && this.campaignTransfer,
+      });
     }
   }
 
@@ -699,6 +729,7 @@ export class RaftCore {
   }
 
   private campaign(transfer: boolean): void {
+    this.campaignTransfer = transfer;
     this.setTerm(this.term + 1);
     this.vote = this.id;
     this.setRole('candidate');
