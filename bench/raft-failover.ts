@@ -155,7 +155,7 @@ export async function run(): Promise<void> {
           p50: percentile(raft, 50),
           p99: percentile(raft, 99),
           samples: raft.length,
-          target: 'p99 <= 500 ms',
+          target: 'p99 <= 300 ms',
           peer: fig(`etcd 3.4 defaults, 100/1000 ms (${etcdDefault.length} trials)`, etcdDefault),
         },
         {

@@ -200,7 +200,7 @@ export async function run(): Promise<void> {
           value: batched.perSecond,
           unit: 'entries/s',
           samples: batched.acked,
-          target: '>= 20,000/s',
+          target: '>= 50,000/s',
           peer: { name: 'etcd 3.4 check perf --load=xl', value: etcdPerSecond },
         },
         {

@@ -4,6 +4,7 @@ const benchmarks: Record<string, () => Promise<{ run: () => Promise<void> }>> = 
   'raft-throughput': () => import('./raft-throughput.js'),
   'raft-latency': () => import('./raft-latency.js'),
   'raft-failover': () => import('./raft-failover.js'),
+  'raft-false-elections': () => import('./raft-false-elections.js'),
   'telemetry-overhead': () => import('./telemetry-overhead.js'),
   'decide-throughput': () => import('./decide-throughput.js'),
   'leader-policies': () => import('./leader-policies.js'),

@@ -22,7 +22,6 @@ const { values } = parseArgs({
     trace: { type: 'boolean', default: false },
     real: { type: 'boolean', default: false },
     bug: { type: 'string', multiple: true, default: [] },
-    'read-liveness': { type: 'boolean', default: false },
     'keep-going': { type: 'boolean', default: false },
   },
 });
@@ -41,7 +40,6 @@ if (values.real) {
     ...(values.nodes === undefined ? {} : { nodes: Number(values.nodes) }),
     ...(values['chaos-ms'] === undefined ? {} : { chaosMs: Number(values['chaos-ms']) }),
     bugs: bugs as InjectedBug[],
-    readLiveness: values['read-liveness'],
     keepGoing: values['keep-going'],
     trace: values.trace,
   });

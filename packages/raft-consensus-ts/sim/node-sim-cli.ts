@@ -9,7 +9,6 @@ export interface CampaignOptions {
   readonly nodes?: number;
   readonly chaosMs?: number;
   readonly bugs: readonly InjectedBug[];
-  readonly readLiveness: boolean;
   /** Count violations and go on instead of stopping at the first. */
   readonly keepGoing: boolean;
   readonly trace: boolean;
@@ -22,7 +21,6 @@ export async function runNodeCampaign(o: CampaignOptions): Promise<number> {
     nodes: o.nodes ?? (seed % 2 === 0 ? 3 : 5),
     bugs: o.bugs,
     ...(o.chaosMs === undefined ? {} : { chaosMs: o.chaosMs }),
-    ...(o.readLiveness ? { checkReadLiveness: true } : {}),
     ...(o.trace ? { trace: (line: string) => console.log(line) } : {}),
   });
   if (o.seed !== undefined) {

@@ -42,9 +42,9 @@ export interface NodeSimOptions {
   readonly livenessMs?: number;
   readonly bugs?: readonly InjectedBug[];
   /**
-   * Also require every readIndex() to settle within the bound after healing. Off
-   * until the raft-core fixes (follower reads tracked, readIndex timeout: issue 15
-   * item 3) are merged: on this branch a follower's read can wait forever.
+   * Require every readIndex() to settle (value or typed error) within the bound
+   * after healing. On by default since the read fixes of issue 15 item 3; false
+   * turns it off.
    */
   readonly checkReadLiveness?: boolean;
   readonly trace?: (line: string) => void;
@@ -137,7 +137,7 @@ class NodeSimulation {
       live: () => this.live(),
       fail: (v) => this.fail(v),
       keepGoing: () => !this.healed || this.sched.now < this.chaosMs + this.livenessMs / 2,
-      checkReadLiveness: options.checkReadLiveness === true,
+      checkReadLiveness: options.checkReadLiveness !== false,
     });
     const voters = Array.from({ length: options.nodes }, (_, i) => `n${i + 1}`);
     for (const id of voters) this.addNode(id, { voters, learners: [] });

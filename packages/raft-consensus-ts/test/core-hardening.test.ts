@@ -419,3 +419,57 @@ describe("membership guard: Ongaro's schedule from raft-dev, 2015 (item 9)", () 
     expect(refused).toBe(true);
   });
 });
+
+describe('a candidate retries its RequestVote (§5.1; node-simulator seed 32 at fca7b70)', () => {
+  it('a vote request lost once is re-sent within a heartbeat, and the candidate wins before its timeout', () => {
+    const cl = new TestCluster(['a', 'b', 'c']);
+    // c is down; the first RequestVote from a to b is lost.
+    let lost = 0;
+    cl.filter = (m) => {
+      if (m.to === 'c' || m.from === 'c') return false;
+      if (m.type === 'RequestVote' && m.to === 'b' && lost === 0) {
+        lost++;
+        return false;
+      }
+      return true;
+    };
+    const a = cl.core('a');
+    let ticks = 0;
+    while (a.status().role !== 'candidate' && ticks < 100) {
+      a.tick();
+      ticks++;
+      cl.deliverAll();
+    }
+    expect(a.status().role).toBe('candidate');
+    expect(lost).toBe(1);
+    const term = a.status().term;
+    // Within the election timeout (10 ticks at least), the retry reaches b and a wins this term.
+    for (let i = 0; i < 3 && a.status().role !== 'leader'; i++) {
+      a.tick();
+      cl.deliverAll();
+    }
+    expect(a.status().role).toBe('leader');
+    expect(a.status().term).toBe(term);
+  });
+
+  it('a pre-candidate re-asks only the voters it has not heard from', () => {
+    const cl = new TestCluster(['a', 'b', 'c'], { preVote: true });
+    cl.filter = (m) => m.to !== 'c' && m.from !== 'c' && m.to !== 'b';
+    const a = cl.core('a');
+    for (let i = 0; i < 100 && a.status().role !== 'pre-candidate'; i++) {
+      a.tick();
+      cl.deliverAll();
+    }
+    expect(a.status().role).toBe('pre-candidate');
+    const sent: Message[] = [];
+    cl.filter = (m) => {
+      sent.push(m);
+      return false;
+    };
+    a.tick();
+    cl.deliverAll();
+    const asks = sent.filter((m) => m.type === 'RequestVote');
+    expect(asks.map((m) => m.to).sort()).toEqual(['b', 'c']);
+    for (const m of asks) expect(m.type === 'RequestVote' && m.preVote).toBe(true);
+  });
+});

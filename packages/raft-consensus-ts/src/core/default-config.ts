@@ -11,14 +11,24 @@ export const DEFAULT_MAX_BYTES_PER_MESSAGE = 1024 * 1024 - 64 * 1024;
 /** What one entry's framing (index, term, type, JSON keys) is assumed to cost in a message. */
 export const ENTRY_OVERHEAD_BYTES = 64;
 
+/**
+ * Election timeout in ticks: a follower campaigns after [n, 2n) ticks without a
+ * leader, 200–400 ms at the default 20 ms tick. Not shorter: under 100 ± 20 ms
+ * of latency per message (a 200 ms round trip) 5 ticks gave 332 elections and 9
+ * leader changes a minute with a healthy leader, 10 gave none (bench
+ * raft-false-elections, bench/RESULTS.md). Pre-vote and check-quorum stop a cut-off
+ * node from disrupting, not a timeout shorter than two round trips.
+ */
+export const DEFAULT_ELECTION_TICKS = 10;
+
 export function defaultConfig(
   id: NodeId,
   overrides: Partial<Omit<RaftConfig, 'id'>> = {},
 ): RaftConfig {
-  const electionTicks = overrides.electionTicks ?? 10;
+  const electionTicks = overrides.electionTicks ?? DEFAULT_ELECTION_TICKS;
   return {
     id,
-    electionTicks: 10,
+    electionTicks,
     heartbeatTicks: 1,
     preVote: true,
     checkQuorum: true,

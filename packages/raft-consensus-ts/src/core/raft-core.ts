@@ -137,6 +137,8 @@ export class RaftCore {
   private randomizedElectionTimeout = 0;
   private electionStartTick = 0;
   private inElection = false;
+  /** The current campaign was started by TimeoutNow (its re-sent RequestVotes carry the flag). */
+  private campaignTransfer = false;
 
   private progress = new Map<NodeId, Progress>();
   private votes = new Map<NodeId, boolean>();
@@ -220,6 +222,34 @@ export class RaftCore {
         this.inElection = false;
       }
       this.startElection(false);
+    } else if (
+      (this.role === 'candidate' || this.role === 'pre-candidate') &&
+      this.electionElapsed % this.cfg.heartbeatTicks === 0
+    ) {
+      this.resendVoteRequests();
+    }
+  }
+
+  /**
+   * §5.1: a request that got no answer is retried. A candidate re-asks, every
+   * heartbeat, the voters it has not heard from, so one lost RequestVote (or
+   * response) on a lossy link does not cost a whole election timeout, and a
+   * stale-logged peer's timeouts cannot keep winning the race. A vote given
+   * twice to the same candidate in one term is the same vote.
+   */
+  private resendVoteRequests(): void {
+    const preVote = this.role === 'pre-candidate';
+    for (const voter of this.log.membership().voters) {
+      if (voter === this.id || this.votes.has(voter)) continue;
+      this.send({
+        type: 'RequestVote',
+        to: voter,
+        term: preVote ? this.term + 1 : this.term,
+        lastLogIndex: this.log.lastIndex(),
+        lastLogTerm: this.log.lastTerm(),
+        preVote,
+        transfer: !preVote && this.campaignTransfer,
+      });
     }
   }
 
@@ -366,6 +396,28 @@ export class RaftCore {
     this.assertCanPropose();
     const index = this.appendEntry('normal', data);
     return { index, term: this.term };
+  }
+
+  /**
+   * Appends many normal entries at once, then sends one append per follower:
+   * proposing them one by one sends an append per entry, and each counts
+   * against maxInflightMessages.
+   */
+  proposeMany(datas: readonly Uint8Array[]): { first: number; term: number } {
+    this.assertCanPropose();
+    const first = this.log.lastIndex() + 1;
+    this.log.appendAt(
+      first,
+      datas.map((data, i) => ({
+        term: this.term,
+        index: first + i,
+        type: 'normal' as const,
+        data,
+      })),
+    );
+    for (const id of this.progress.keys()) this.sendAppend(id);
+    this.maybeCommit();
+    return { first, term: this.term };
   }
 
   /** Appends a single-server membership change; it takes effect on every node as soon as the entry is appended. */
@@ -566,6 +618,20 @@ export class RaftCore {
   get currentTerm(): number {
     return this.term;
   }
+  get commitIndex(): number {
+    return this.commit;
+  }
+
+  /**
+   * The driver applied committed entries up to `index` before a Ready handed
+   * them out (RaftNode does while a write is in flight): later Readys leave
+   * them out, and snapshots and compaction may go up to them.
+   */
+  appliedTo(index: number): void {
+    if (index > this.commit) throw new InvalidIndexError(index, `beyond commit ${this.commit}`);
+    this.applied = Math.max(this.applied, index);
+    this.applyHandedOut = Math.max(this.applyHandedOut, index);
+  }
   get transferee(): NodeId | null {
     return this.leadTransferee;
   }
@@ -663,6 +729,7 @@ export class RaftCore {
   }
 
   private campaign(transfer: boolean): void {
+    this.campaignTransfer = transfer;
     this.setTerm(this.term + 1);
     this.vote = this.id;
     this.setRole('candidate');

@@ -18,6 +18,7 @@ import type {
   Status,
 } from '../types.js';
 import { coalesceMessages } from './coalesce-messages.js';
+import { processClock, type RuntimeClock } from './runtime-clock.js';
 import {
   NodeStoppedError,
   ProposalDroppedError,
@@ -25,6 +26,9 @@ import {
   ReadIndexTimeoutError,
   TransferTimeoutError,
 } from './runtime-errors.js';
+import { rejectAll, rejectWhere, settle, type Waiter } from './waiters.js';
+
+export type { RuntimeClock } from './runtime-clock.js';
 
 /** Default tick: heartbeats every 20 ms, elections after 200–400 ms (10 ticks, randomized up to 2×). See README. */
 export const DEFAULT_TICK_MS = 20;
@@ -50,26 +54,6 @@ export interface RaftNodeOptions {
   readonly clock?: RuntimeClock;
 }
 
-/** Where a node gets time and timers. Default: the process's monotonic clock and timers; the simulator passes a virtual one. */
-export interface RuntimeClock {
-  now(): number;
-  setInterval(fn: () => void, ms: number): unknown;
-  clearInterval(handle: unknown): void;
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-  /** Runs `fn` on a later macrotask. */
-  setImmediate(fn: () => void): void;
-}
-
-const processClock: RuntimeClock = {
-  now: () => performance.now(),
-  setInterval: (fn, ms) => setInterval(fn, ms),
-  clearInterval: (h) => clearInterval(h as ReturnType<typeof setInterval>),
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout> | undefined),
-  setImmediate: (fn) => setImmediate(fn),
-};
-
 /** A core event with times in milliseconds from the monotonic clock. */
 export type NodeEvent = RaftEvent & {
   /** performance.now() when the runtime saw the event. */
@@ -85,16 +69,11 @@ export interface ProposeResult {
   readonly result: unknown;
 }
 
-interface Waiter<T> {
-  readonly term: number;
-  readonly resolve: (v: T) => void;
-  readonly reject: (e: unknown) => void;
-}
-
 /**
  * Drives a RaftCore: a timer ticks it, the transport steps it, and a single
- * loop drains each Ready in the order Raft needs — persist (fdatasync), then
- * send, then apply, then advance. While one Ready is being persisted, new
+ * loop drains each Ready in the order Raft needs — a leader's appends go out
+ * at once, entries already durable are applied, then persist (fdatasync), then
+ * send the rest (votes, acknowledgements), apply the rest, advance. While one Ready is being persisted, new
  * proposals and messages go into the core and come out together in the next
  * Ready: that is how many entries share one fsync.
  */
@@ -114,6 +93,12 @@ export class RaftNode {
   private readonly clock: RuntimeClock;
   private readonly timer: unknown;
   private readonly proposals = new Map<number, Waiter<ProposeResult>>();
+  /** Proposals not yet handed to the core (see flushProposals). */
+  private buffered: {
+    data: Uint8Array;
+    resolve: (v: ProposeResult) => void;
+    reject: (e: unknown) => void;
+  }[] = [];
   private readonly configChanges = new Map<number, Waiter<{ index: number; term: number }>>();
   private readonly reads = new Map<
     string,
@@ -130,6 +115,11 @@ export class RaftNode {
   private applied: number;
   /** Highest log index handed to storage. */
   private lastPersisted: number;
+  /** First index of the entries being written now (Infinity when none): they are not durable yet. */
+  private writingFrom = Number.POSITIVE_INFINITY;
+  private snapshotInFlight = false;
+  /** Term of the newest durable hard state: messages of a higher term wait for its write. */
+  private durableTerm: number;
   private lastSnapshotIndex: number;
   private electionStartedAt: number | undefined;
   private running = false;
@@ -160,6 +150,7 @@ export class RaftNode {
     this.applied = applied;
     this.lastSnapshotIndex = applied;
     this.lastPersisted = core.status().lastIndex;
+    this.durableTerm = core.currentTerm;
     this.transport.onMessage((m) => this.onMessage(m));
     this.reportsSnapshots = typeof this.transport.onSnapshotStatus === 'function';
     this.transport.onSnapshotStatus?.((to, index, ok) => {
@@ -209,21 +200,46 @@ export class RaftNode {
    */
   propose(data: Uint8Array): Promise<ProposeResult> {
     if (this.stopped) return Promise.reject(new NodeStoppedError('propose after stop'));
-    let slot: { index: number; term: number };
-    try {
-      slot = this.core.propose(data);
-    } catch (err) {
-      return Promise.reject(err);
+    // Fail fast where the core would (not leader, transfer in progress); the proposals of one
+    // turn of the event loop then go into the core together (see flushProposals).
+    if (this.core.currentRole !== 'leader') {
+      try {
+        this.core.propose(data);
+      } catch (err) {
+        return Promise.reject(err);
+      }
     }
-    this.schedule();
-    return new Promise((resolve, reject) =>
-      this.proposals.set(slot.index, { term: slot.term, resolve, reject }),
+    const p = new Promise<ProposeResult>((resolve, reject) =>
+      this.buffered.push({ data, resolve, reject }),
     );
+    if (this.buffered.length === 1)
+      queueMicrotask(() => {
+        this.flushProposals();
+        this.schedule();
+      });
+    return p;
+  }
+
+  /** Appends the proposals buffered since the last drain as one batch: one append per follower. */
+  private flushProposals(): void {
+    if (this.buffered.length === 0 || this.stopped) return;
+    const batch = this.buffered;
+    this.buffered = [];
+    let slot: { first: number; term: number };
+    try {
+      slot = this.core.proposeMany(batch.map((b) => b.data));
+    } catch (err) {
+      for (const b of batch) b.reject(err);
+      return;
+    }
+    for (const [i, b] of batch.entries())
+      this.proposals.set(slot.first + i, { term: slot.term, resolve: b.resolve, reject: b.reject });
   }
 
   /** Proposes a single-server membership change; resolves when it is committed and applied here. */
   changeMembership(change: ConfigChange): Promise<{ index: number; term: number }> {
     if (this.stopped) return Promise.reject(new NodeStoppedError('changeMembership after stop'));
+    this.flushProposals();
     let slot: { index: number; term: number };
     try {
       slot = this.core.proposeConfigChange(change);
@@ -276,6 +292,7 @@ export class RaftNode {
   /** Hands leadership to `to`; resolves when this node sees `to` lead, rejects after `timeoutMs` (default: two election timeouts). */
   async transferLeadership(to: NodeId, timeoutMs = 4 * 10 * this.tickMs): Promise<void> {
     if (this.stopped) throw new NodeStoppedError('transferLeadership after stop');
+    this.flushProposals();
     this.core.transferLeadership(to);
     this.schedule();
     const started = this.clock.now();
@@ -326,7 +343,28 @@ export class RaftNode {
   private onMessage(m: Message): void {
     if (this.stopped) return;
     this.core.step(m);
+    if (this.running) this.applyDurableCommitted();
     this.schedule();
+  }
+
+  /**
+   * While a write is in flight, applies what a message just committed, up to
+   * what is durable here, instead of waiting for that write and the next Ready:
+   * on a busy leader the acknowledgement of one batch usually arrives while the
+   * next batch is being written. The Ready that later carries these entries
+   * skips them.
+   */
+  private applyDurableCommitted(): void {
+    if (this.snapshotInFlight) return;
+    const upTo = Math.min(this.core.commitIndex, this.lastPersisted, this.writingFrom - 1);
+    if (upTo <= this.applied) return;
+    while (this.applied < upTo) {
+      const entry = this.core.entryAt(this.applied + 1);
+      if (entry === undefined) break;
+      this.apply(entry);
+    }
+    this.core.appliedTo(this.applied);
+    this.releaseReads();
   }
 
   /**
@@ -346,6 +384,7 @@ export class RaftNode {
     if (this.running) return;
     this.running = true;
     try {
+      this.flushProposals();
       while (!this.stopped && this.core.hasReady()) {
         const ready = this.core.ready();
         await this.handle(ready);
@@ -369,35 +408,67 @@ export class RaftNode {
   }
 
   private async handle(ready: Ready): Promise<void> {
-    if (bugInjected('send-before-fsync') && ready.messages.length > 0)
-      this.transport.send(coalesceMessages(ready.messages, this.maxBytesPerMessage));
-    // 1. Persist: snapshot, then entries and hard state, durably.
-    if (ready.snapshot) await this.storage.saveSnapshot(ready.snapshot);
-    if (ready.hardState || ready.entries.length > 0)
-      await this.storage.save(ready.hardState, ready.entries);
+    // Mutation hook: every message leaves before anything is durable (the simulator must catch it).
+    const sendFirst = bugInjected('send-before-fsync');
+    if (sendFirst && ready.messages.length > 0) this.send(ready.messages);
+    // 1. A leader's AppendEntries leave before its own write is durable (dissertation §10.2.1). It counts
+    //    itself only once durable: an ack arriving meanwhile moves the core's commit index, but no commit
+    //    leaves the core (no apply, no commit index sent) before the next Ready, taken after this write.
+    let late: readonly Message[] = sendFirst ? [] : ready.messages;
+    if (!sendFirst && ready.snapshot === undefined && ready.messages.length > 0) {
+      const early: Message[] = [];
+      const rest: Message[] = [];
+      for (const m of ready.messages)
+        (m.type === 'AppendEntries' && m.term <= this.durableTerm ? early : rest).push(m);
+      if (early.length > 0) this.send(early);
+      late = rest;
+    }
+    // 2. Entries committed and already durable here are applied while this Ready's write runs.
     const first = ready.entries[0];
+    let applied = 0;
+    if (ready.snapshot === undefined) {
+      const durable =
+        first && first.index <= this.lastPersisted ? first.index - 1 : this.lastPersisted;
+      const committed = ready.committedEntries;
+      while (applied < committed.length && (committed[applied] as Entry).index <= durable) {
+        const entry = committed[applied++] as Entry;
+        if (entry.index > this.applied) this.apply(entry);
+      }
+    }
+    // 3. Persist: snapshot, then entries and hard state, durably.
+    if (ready.snapshot) {
+      this.snapshotInFlight = true;
+      await this.storage.saveSnapshot(ready.snapshot);
+    }
+    if (ready.hardState || ready.entries.length > 0) {
+      if (first) this.writingFrom = first.index;
+      try {
+        await this.storage.save(ready.hardState, ready.entries);
+      } finally {
+        this.writingFrom = Number.POSITIVE_INFINITY;
+      }
+    }
+    if (ready.hardState) this.durableTerm = ready.hardState.term;
     if (first) {
       // Entries at or below what was already stored replace a suffix: proposals there can no longer commit.
       if (first.index <= this.lastPersisted) this.dropOverwritten(first.index);
       this.lastPersisted = (ready.entries[ready.entries.length - 1] as Entry).index;
     }
-    // 2. Send: only now may a vote or an acknowledgement leave this node.
-    if (ready.messages.length > 0 && !bugInjected('send-before-fsync')) {
-      this.transport.send(coalesceMessages(ready.messages, this.maxBytesPerMessage));
-      if (!this.reportsSnapshots)
-        for (const m of ready.messages)
-          if (m.type === 'InstallSnapshot')
-            this.core.reportSnapshot(m.to, true, m.snapshot.meta.index);
-    }
-    // 3. Apply.
+    // 4. Send the rest: only now may a vote or an acknowledgement leave this node.
+    if (late.length > 0) this.send(late);
+    // 5. Apply the rest.
     if (ready.snapshot) {
       this.sm.restore(ready.snapshot);
       this.applied = ready.snapshot.meta.index;
       this.lastSnapshotIndex = ready.snapshot.meta.index;
       this.lastPersisted = Math.max(this.lastPersisted, ready.snapshot.meta.index);
       this.settleCoveredBySnapshot(ready.snapshot.meta.index);
+      this.snapshotInFlight = false;
     }
-    for (const entry of ready.committedEntries) this.apply(entry);
+    for (let i = applied; i < ready.committedEntries.length; i++) {
+      const entry = ready.committedEntries[i] as Entry;
+      if (entry.index > this.applied) this.apply(entry);
+    }
     for (const rs of ready.readStates) {
       const waiter = this.reads.get(rs.requestId);
       if (!waiter) continue;
@@ -407,6 +478,14 @@ export class RaftNode {
     }
     this.releaseReads();
     for (const e of ready.events) this.emitEvent(e);
+  }
+
+  private send(messages: readonly Message[]): void {
+    this.transport.send(coalesceMessages(messages, this.maxBytesPerMessage));
+    if (!this.reportsSnapshots)
+      for (const m of messages)
+        if (m.type === 'InstallSnapshot')
+          this.core.reportSnapshot(m.to, true, m.snapshot.meta.index);
   }
 
   private apply(entry: Entry): void {
@@ -442,29 +521,19 @@ export class RaftNode {
   }
 
   private dropOverwritten(from: number): void {
-    for (const map of [this.proposals, this.configChanges] as Map<number, Waiter<never>>[]) {
-      for (const [i, w] of map) {
-        if (i < from || this.core.termAt(i) === w.term) continue;
-        map.delete(i);
-        w.reject(new ProposalDroppedError(i, w.term, 'overwritten by a new leader'));
-      }
-    }
+    rejectWhere(
+      [this.proposals, this.configChanges],
+      (i, w) => i >= from && this.core.termAt(i) !== w.term,
+      'overwritten by a new leader',
+    );
   }
 
   private settleCoveredBySnapshot(index: number): void {
-    for (const map of [this.proposals, this.configChanges] as Map<number, Waiter<never>>[]) {
-      for (const [i, w] of map) {
-        if (i > index) continue;
-        map.delete(i);
-        w.reject(
-          new ProposalDroppedError(
-            i,
-            w.term,
-            'replaced by a snapshot from the leader; outcome unknown',
-          ),
-        );
-      }
-    }
+    rejectWhere(
+      [this.proposals, this.configChanges],
+      (i) => i <= index,
+      'replaced by a snapshot from the leader; outcome unknown',
+    );
   }
 
   private releaseReads(): void {
@@ -521,28 +590,10 @@ export class RaftNode {
   }
 
   private failPending(err: Error): void {
-    for (const map of [this.proposals, this.configChanges] as Map<number, Waiter<never>>[]) {
-      for (const w of map.values()) w.reject(err);
-      map.clear();
-    }
-    for (const r of this.reads.values()) r.reject(err);
-    this.reads.clear();
-    for (const r of this.readsWaitingApply) r.reject(err);
+    rejectAll(err, [this.buffered, this.proposals.values(), this.configChanges.values()]);
+    rejectAll(err, [this.reads.values(), this.readsWaitingApply]);
+    this.buffered = [];
+    for (const m of [this.proposals, this.configChanges, this.reads]) m.clear();
     this.readsWaitingApply.length = 0;
   }
-}
-
-function settle<T>(waiters: Map<number, Waiter<T>>, entry: Entry, value: () => T): void {
-  const w = waiters.get(entry.index);
-  if (!w) return;
-  waiters.delete(entry.index);
-  if (w.term === entry.term) w.resolve(value());
-  else
-    w.reject(
-      new ProposalDroppedError(
-        entry.index,
-        w.term,
-        `index ${entry.index} was committed with an entry of term ${entry.term}`,
-      ),
-    );
 }
