@@ -20,6 +20,7 @@ const benchmarks: Record<string, () => Promise<{ run: () => Promise<void> }>> = 
   'api-reads': () => import('./api-reads.js'),
   'api-consistent-reads': () => import('./api-consistent-reads.js'),
   fuzz: () => import('./fuzz.js'),
+  'chaos-heal': () => import('./chaos-heal.js'),
 };
 
 const wanted = process.argv.slice(2);

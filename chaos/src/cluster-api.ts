@@ -1,17 +1,15 @@
 /**
- * Every call chaos makes to the cluster state API, behind one interface. It is
- * implemented here over plain fetch, answers validated with the protocol's
- * schemas; when @coxswain/client lands, this file is the only one to change.
+ * Every call chaos makes to the cluster state API, behind one interface,
+ * implemented over @coxswain/client's ApiClient (one client per node URL), so
+ * chaos and the CLI read the API through the same validated client.
  */
+import { ApiClient, ApiRequestError, ApiUnreachableError } from '@coxswain/client';
 import {
-  ApiErrorBody,
-  ClusterInfo,
-  CommandsReply,
+  type ClusterInfo,
+  type CommandsReply,
   CoxswainError,
-  decode,
   type ServiceSpecInput,
-  ServicesReply,
-  WriteReply,
+  type ServicesReply,
 } from '@coxswain/protocol';
 import { z } from 'zod';
 
@@ -49,71 +47,63 @@ export interface ClusterApi {
   scale(url: string, service: string, replicas: number | null): Promise<void>;
 }
 
-export class FetchClusterApi implements ClusterApi {
+const trim = (u: string): string => u.replace(/\/+$/, '');
+
+/** The ClusterApi over one ApiClient per node; every failure becomes a ClusterApiError. */
+export class ClientClusterApi implements ClusterApi {
   readonly urls: readonly string[];
   readonly #token: string | undefined;
   readonly #timeoutMs: number;
+  readonly #clients = new Map<string, ApiClient>();
 
   constructor(urls: readonly string[], token?: string, timeoutMs = 1500) {
-    this.urls = urls.map((u) => u.replace(/\/+$/, ''));
+    this.urls = urls.map(trim);
     this.#token = token;
     this.#timeoutMs = timeoutMs;
   }
 
-  async #request<S extends z.ZodType>(
-    schema: S,
-    base: string,
-    method: string,
-    path: string,
-    body?: unknown,
-    timeoutMs = this.#timeoutMs,
-  ): Promise<z.output<S>> {
-    const url = `${base.replace(/\/+$/, '')}${path}`;
-    const headers: Record<string, string> = { accept: 'application/json' };
-    if (method !== 'GET' && this.#token) headers.authorization = `Bearer ${this.#token}`;
-    if (body !== undefined) headers['content-type'] = 'application/json';
-    let res: Response;
-    let text: string;
+  #client(url: string): ApiClient {
+    const base = trim(url);
+    let c = this.#clients.get(base);
+    if (!c) {
+      c = new ApiClient({ baseUrl: base, token: this.#token, timeoutMs: this.#timeoutMs });
+      this.#clients.set(base, c);
+    }
+    return c;
+  }
+
+  async #call<T>(url: string, what: string, fn: (c: ApiClient) => Promise<T>): Promise<T> {
     try {
-      res = await fetch(url, {
-        method,
-        headers,
-        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-        signal: AbortSignal.timeout(timeoutMs),
-      });
-      text = await res.text();
+      return await fn(this.#client(url));
     } catch (cause) {
-      const detail = (cause as { cause?: Error }).cause?.message ?? (cause as Error).message;
-      throw new ClusterApiError(url, undefined, `unreachable (${detail})`, { cause });
+      if (cause instanceof ApiRequestError)
+        throw new ClusterApiError(trim(url), cause.status, `${what}: ${cause.message}`, { cause });
+      if (cause instanceof ApiUnreachableError)
+        throw new ClusterApiError(trim(url), undefined, `${what}: unreachable (${cause.message})`, {
+          cause,
+        });
+      const message = cause instanceof Error ? cause.message : String(cause);
+      throw new ClusterApiError(trim(url), undefined, `${what}: ${message}`, { cause });
     }
-    if (res.status >= 400) {
-      const e = decode(ApiErrorBody, text, { where: url });
-      throw new ClusterApiError(
-        url,
-        res.status,
-        e.ok ? `${res.status} ${e.value.error.code}: ${e.value.error.message}` : `${res.status}`,
-      );
-    }
-    const decoded = decode(schema, text, { where: `${method} ${url}`, maxBytes: 32 * 1024 * 1024 });
-    if (!decoded.ok) throw new ClusterApiError(url, res.status, decoded.error.message);
-    return decoded.value;
   }
 
   cluster(url: string): Promise<ClusterInfo> {
-    return this.#request(ClusterInfo, url, 'GET', '/v1/cluster');
+    return this.#call(url, 'GET /v1/cluster', (c) => c.cluster());
   }
 
   services(url: string): Promise<ServicesReply> {
-    return this.#request(ServicesReply, url, 'GET', '/v1/services');
+    return this.#call(url, 'GET /v1/services', (c) => c.services());
   }
 
   commands(url: string, limit = 500): Promise<CommandsReply> {
-    return this.#request(CommandsReply, url, 'GET', `/v1/commands?limit=${limit}`);
+    return this.#call(url, 'GET /v1/commands', (c) => c.commands({ limit: String(limit) }));
   }
 
   async traceIdsOf(url: string, commandIds: readonly string[]): Promise<string[]> {
     if (commandIds.length === 0) return [];
-    const { spans } = await this.#request(SpanIds, url, 'GET', '/v1/traces?limit=20000');
+    const { spans } = await this.#call(url, 'GET /v1/traces', (c) =>
+      c.get('/v1/traces', SpanIds, { limit: '20000' }),
+    );
     const wanted = new Set(commandIds);
     const out = new Set<string>();
     for (const s of spans) {
@@ -124,24 +114,14 @@ export class FetchClusterApi implements ClusterApi {
   }
 
   async applyService(url: string, spec: ServiceSpecInput): Promise<void> {
-    await this.#request(
-      WriteReply,
-      url,
-      'PUT',
-      `/v1/services/${encodeURIComponent(spec.name)}`,
-      spec,
-      15_000,
+    await this.#call(url, `PUT /v1/services/${spec.name}`, (c) =>
+      c.applyService(spec, { timeoutMs: 15_000 }),
     );
   }
 
   async scale(url: string, service: string, replicas: number | null): Promise<void> {
-    await this.#request(
-      WriteReply,
-      url,
-      'POST',
-      `/v1/services/${encodeURIComponent(service)}/scale`,
-      { replicas },
-      30_000,
+    await this.#call(url, `POST /v1/services/${service}/scale`, (c) =>
+      c.scaleService(service, replicas, { timeoutMs: 30_000 }),
     );
   }
 }

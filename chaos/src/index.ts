@@ -1,5 +1,5 @@
 export { type BlastState, blastRadiusRefusal } from './blast-radius.js';
-export { type ClusterApi, ClusterApiError, FetchClusterApi } from './cluster-api.js';
+export { ClientClusterApi, type ClusterApi, ClusterApiError } from './cluster-api.js';
 export { formatMs, percentile } from './duration.js';
 export {
   BlastRadiusError,

@@ -4,7 +4,7 @@
  */
 import type { Lab } from '@coxswain/lab';
 import Docker from 'dockerode';
-import { type ClusterApi, FetchClusterApi } from './cluster-api.js';
+import { ClientClusterApi, type ClusterApi } from './cluster-api.js';
 
 export interface ChaosHost {
   readonly name: string;
@@ -38,7 +38,7 @@ export function labEnv(lab: Lab): ChaosEnv {
   }));
   return {
     cluster: lab.cluster,
-    api: new FetchClusterApi(
+    api: new ClientClusterApi(
       hosts.map((h) => h.apiUrl),
       lab.apiToken,
     ),
@@ -66,7 +66,7 @@ export async function apiEnv(options: {
   nats: readonly string[];
   docker: Readonly<Record<string, string>>;
 }): Promise<ChaosEnv> {
-  const api = new FetchClusterApi(options.urls, options.token);
+  const api = new ClientClusterApi(options.urls, options.token);
   let members: { id: string; voter: boolean; address: string | null }[] = [];
   for (const url of api.urls) {
     try {

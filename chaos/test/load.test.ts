@@ -50,9 +50,10 @@ describe('experiment files', () => {
     const [p] = problemsOf(text);
     expect(p?.field).toBe('method[0].fault.kind');
     expect(p?.line).toBe(8);
-    const err = (() => {
+    const err = ((): ExperimentFileError | undefined => {
       try {
         parseExperiment('x.yaml', text);
+        return undefined;
       } catch (e) {
         return e as ExperimentFileError;
       }
