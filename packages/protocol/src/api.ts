@@ -178,6 +178,11 @@ export const WriteReply = z.object({
   replayed: z.boolean().optional(),
   /** 202: accepted, running in the background (voter add); poll GET /v1/cluster. */
   accepted: z.boolean().optional(),
+  /**
+   * The write is committed, but this many of its commands failed (a host that did not
+   * answer in time): the leader retries them, and GET /v1/services/{name} shows convergence.
+   */
+  commandsPending: z.number().int().positive().optional(),
 });
 
 /** `GET /v1/writes/{key}`: whether a write with that idempotency key was applied. */

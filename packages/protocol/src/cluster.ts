@@ -275,7 +275,8 @@ export const ApiRequest = z.discriminatedUnion('op', [
     ...writeMeta,
     nodeId: NodeId,
   }),
-  z.object({ v: VersionField, op: z.literal('state.get') }),
+  /** The replicated state; `consistent` reads it through the leader (a read index) rather than locally. */
+  z.object({ v: VersionField, op: z.literal('state.get'), consistent: z.boolean().optional() }),
 ]);
 
 export const ApiErrorCode = z.enum([
@@ -304,6 +305,8 @@ export const ApiReply = z.discriminatedUnion('ok', [
     replayed: z.boolean().optional(),
     /** Accepted and running in the background (voter add): poll for the outcome. */
     accepted: z.boolean().optional(),
+    /** Committed, but this many commands failed: the leader retries them. */
+    commandsPending: z.number().int().positive().optional(),
   }),
   z.object({
     v: VersionField,

@@ -166,8 +166,9 @@ export class ProcCluster {
     return decoded.value;
   }
 
+  /** The replicated state, read through the leader (a member just resumed may lag). */
   async state(): Promise<ClusterStateSnapshot> {
-    const reply = await this.api({ v: PROTOCOL_VERSION, op: 'state.get' }, 5000);
+    const reply = await this.api({ v: PROTOCOL_VERSION, op: 'state.get', consistent: true }, 5000);
     if (!reply.ok || !reply.state)
       throw new HarnessRequestError(`state.get failed: ${JSON.stringify(reply)}`);
     return reply.state;

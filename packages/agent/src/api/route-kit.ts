@@ -355,6 +355,7 @@ export function createRouteKit(options: ClusterApiOptions) {
       if (key !== undefined) body.key = key;
       if (reply.replayed) body.replayed = true;
       if (reply.accepted) body.accepted = true;
+      if (reply.commandsPending !== undefined) body.commandsPending = reply.commandsPending;
       const response = jsonReply(body, m, reply.accepted ? 202 : 200);
       return key === undefined
         ? response

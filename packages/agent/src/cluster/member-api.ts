@@ -117,6 +117,7 @@ export class MemberApi {
       state?: ClusterStateSnapshot;
       replayed?: boolean;
       accepted?: boolean;
+      commandsPending?: number;
     } = {},
   ): ApiReply {
     return {
@@ -137,7 +138,8 @@ export class MemberApi {
    */
   async submit(request: ApiRequest, receivedMono = performance.now()): Promise<ApiReply> {
     const raft = this.#o.raft();
-    if (request.op === 'state.get' && raft) return this.#ok({ state: this.#o.snapshot() });
+    if (request.op === 'state.get' && raft && !request.consistent)
+      return this.#ok({ state: this.#o.snapshot() });
     const subjects = this.#o.subjects;
     const deadline = this.#deadlineOf(request, receivedMono);
     for (;;) {
@@ -325,11 +327,11 @@ export class MemberApi {
       case 'done':
       case 'nothing':
       case 'purged':
+        // The write is committed either way: a failed command (a host that did not answer
+        // in time) is the leader's to retry, not the caller's; an error here would make a
+        // client retry a write that already holds.
         return outcome.status === 'done' && outcome.failed > 0
-          ? this.#error(
-              'COX_INTERNAL',
-              `${outcome.failed} of the commands failed; the leader will retry`,
-            )
+          ? this.#ok({ commandsPending: outcome.failed })
           : this.#ok();
       case 'lock-held':
         return this.#error(
