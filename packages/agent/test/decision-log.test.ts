@@ -9,7 +9,6 @@ import {
 import {
   type ClusterCommandInput,
   DecisionsReply,
-  type NodeReport,
   PROTOCOL_VERSION,
   type ScaleReply,
 } from '@coxswain/protocol';
@@ -24,46 +23,12 @@ import { HttpServer } from '../src/http-server.js';
 import { silentLogger } from '../src/logger.js';
 import { MetricsRegistry } from '../src/metrics-registry.js';
 import { threeNodeCluster } from './api-memory-view.js';
+import { report, until } from './coordinator-fixtures.js';
 
 const stops: Array<() => Promise<void>> = [];
 afterEach(async () => {
   for (const s of stops.splice(0)) await s();
 });
-
-async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 5000): Promise<T> {
-  const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined) return value;
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
-function report(nodeId: string, running: number): NodeReport {
-  return {
-    v: 1,
-    cluster: 'c',
-    nodeId,
-    address: nodeId,
-    role: 'voter',
-    capacity: { cpus: 8, memoryBytes: 2 ** 34, maxReplicas: 50 },
-    labels: {},
-    time: 0,
-    seq: 0,
-    dockerReachable: true,
-    containers: Array.from({ length: running }, (_, i) => ({
-      id: `${nodeId}-${i}`,
-      name: `web-${i}`,
-      service: 'web',
-      image: 'x',
-      status: 'running' as const,
-      health: 'none' as const,
-      specVersion: 1,
-    })),
-    services: running > 0 ? { web: { time: 0, containerCount: running } } : {},
-  };
-}
 
 /** A leader over an in-memory replica whose policy says what the test scripts. */
 function scripted() {
