@@ -1,8 +1,8 @@
 /**
- * Endpoints for load balancers, end to end with real parts: an agent (one
- * voter) drives a real dockerd that runs inside a simulated host (a network
- * namespace with its own address on a lab bridge, and its own docker0 so
- * ports publish), busybox httpd replicas publish their container port on
+ * Endpoints for load balancers, end to end with real parts: two agents (one
+ * voter, one client node) each drive a real dockerd that runs inside a
+ * simulated host (a network namespace with its own address on a lab bridge,
+ * and its own docker0 so ports publish), busybox httpd replicas publish their container port on
  * host ports Docker picks, and a real nginx in the root namespace proxies to
  * the upstream block that `coxswain endpoints --watch` keeps current and
  * reloads. A replica added receives traffic; removed ones stop receiving it.
@@ -53,15 +53,19 @@ const spec: ServiceSpecInput = {
   maxReplicas: 5,
 };
 
-describe('endpoints: the route on a real agent and dockerd, and a real nginx kept current', () => {
+describe('endpoints: the route on real agents and dockerds on two hosts, and a real nginx kept current', () => {
   let net: HostNetwork;
   let host: SimHost;
+  let host2: SimHost;
   let nats: NatsServer;
   let dockerd: Dockerd;
+  let dockerd2: Dockerd;
   let agent: Agent;
+  let agent2: Agent;
   let client: ApiClient;
   let apiUrl: string;
   let dataDir: string;
+  let dataDir2: string;
   let nginxDir: string;
   let nginxPort: number;
   let nginx: ChildProcess | undefined;
@@ -70,10 +74,14 @@ describe('endpoints: the route on a real agent and dockerd, and a real nginx kep
 
   /** The hostnames of the service's running replicas, from the engine itself. */
   const runningReplicas = async (): Promise<Set<string>> => {
-    const list = await dockerd.docker.listContainers({
-      filters: { label: [`${LABELS.service}=${SERVICE}`], status: ['running'] },
-    });
-    return new Set(list.map((c) => c.Id.slice(0, 12)));
+    const out = new Set<string>();
+    for (const d of [dockerd, dockerd2]) {
+      const list = await d.docker.listContainers({
+        filters: { label: [`${LABELS.service}=${SERVICE}`], status: ['running'] },
+      });
+      for (const c of list) out.add(c.Id.slice(0, 12));
+    }
+    return out;
   };
 
   /** Who answered `n` requests through nginx (non-200 answers are counted by status). */
@@ -92,31 +100,39 @@ describe('endpoints: the route on a real agent and dockerd, and a real nginx kep
   beforeAll(async () => {
     net = await HostNetwork.create();
     host = await net.addHost('ep1');
+    host2 = await net.addHost('ep2');
     nats = await NatsServer.start();
-    // The kit's engines run without a bridge; inside its own namespace this one
+    // The kit's engines run without a bridge; inside its own namespace each one
     // may have its docker0 (no clash with other engines), which port publishing needs.
-    dockerd = await Dockerd.start({
-      netns: host.netns,
-      extraArgs: ['--bridge=', '--bip=172.31.251.1/24'],
-    });
-    await ensureBusyboxImage(dockerd.docker);
+    const engine = async (h: SimHost, bip: string) => {
+      const d = await Dockerd.start({ netns: h.netns, extraArgs: ['--bridge=', `--bip=${bip}`] });
+      await ensureBusyboxImage(d.docker);
+      return d;
+    };
+    [dockerd, dockerd2] = await Promise.all([
+      engine(host, '172.31.251.1/24'),
+      engine(host2, '172.31.252.1/24'),
+    ]);
     dataDir = mkdtempSync(join(tmpdir(), 'cox-endpoints-'));
-    const config = AgentConfig.parse({
-      cluster: 'ep',
-      nodeId: 'ep1',
-      voters: ['ep1'],
-      // The advertised address: where the published ports are reachable from outside the host.
-      address: host.ip,
-      nats: { servers: [nats.url] },
-      docker: { socketPath: dockerd.socketPath },
-      dataDir,
-      api: { host: '127.0.0.1', port: 0, token: API_TOKEN },
-      sampleIntervalMs: 250,
-      decideIntervalMs: 250,
-    });
-    agent = await Agent.start(config, {
-      logger: createLogger({ level: 'error', write: () => {} }),
-    });
+    dataDir2 = mkdtempSync(join(tmpdir(), 'cox-endpoints-'));
+    // ep1 is the one voter; ep2 a client node, whose replicas count the same.
+    const configOf = (nodeId: string, h: SimHost, d: Dockerd, dir: string) =>
+      AgentConfig.parse({
+        cluster: 'ep',
+        nodeId,
+        voters: ['ep1'],
+        // The advertised address: where the published ports are reachable from outside the host.
+        address: h.ip,
+        nats: { servers: [nats.url] },
+        docker: { socketPath: d.socketPath },
+        dataDir: dir,
+        api: { host: '127.0.0.1', port: 0, token: API_TOKEN },
+        sampleIntervalMs: 250,
+        decideIntervalMs: 250,
+      });
+    const logger = createLogger({ level: 'error', write: () => {} });
+    agent = await Agent.start(configOf('ep1', host, dockerd, dataDir), { logger });
+    agent2 = await Agent.start(configOf('ep2', host2, dockerd2, dataDir2), { logger });
     apiUrl = `http://127.0.0.1:${agent.http.port}`;
     client = new ApiClient({ baseUrl: apiUrl, token: API_TOKEN });
     await waitFor('the member leading', () =>
@@ -137,11 +153,14 @@ describe('endpoints: the route on a real agent and dockerd, and a real nginx kep
       nginx.kill('SIGTERM');
       await new Promise((resolve) => nginx?.once('exit', resolve));
     }
+    await agent2?.stop();
     await agent?.stop();
+    await dockerd2?.stop();
     await dockerd?.stop();
     await nats?.stop();
     await net?.destroy();
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    if (dataDir2) rmSync(dataDir2, { recursive: true, force: true });
     if (nginxDir) rmSync(nginxDir, { recursive: true, force: true });
   }, 120_000);
 
@@ -160,15 +179,15 @@ describe('endpoints: the route on a real agent and dockerd, and a real nginx kep
     expect(reply.meta.appliedIndex).toBeGreaterThan(0);
     // Each port is the one the engine published for that replica.
     for (const e of reply.endpoints) {
-      expect(e.node).toBe('ep1');
-      expect(e.address).toBe(host.ip);
-      const info = await dockerd.docker.getContainer(e.container).inspect();
+      const [h, d] = e.node === 'ep1' ? [host, dockerd] : [host2, dockerd2];
+      expect(e.address).toBe(h.ip);
+      const info = await d.docker.getContainer(e.container).inspect();
       expect(info.NetworkSettings.Ports['8080/tcp']?.[0]?.HostPort).toBe(String(e.port));
       // And reachable from outside the host at that address.
       const res = await fetch(`http://${e.address}:${e.port}/`);
       expect((await res.text()).trim()).toBe(info.Id.slice(0, 12));
     }
-    expect(new Set(reply.endpoints.map((e) => e.port)).size).toBe(2);
+    expect(new Set(reply.endpoints.map((e) => `${e.address}:${e.port}`)).size).toBe(2);
 
     const missing = await client.endpoints('nope').catch((error: unknown) => error);
     expect(missing).toBeInstanceOf(ApiRequestError);
@@ -285,6 +304,10 @@ http {
       200,
     );
     expect(watcherLog).toContain('reloaded');
+    // Replicas on both hosts are in the upstream, each behind its own host's address.
+    const spread = await client.endpoints(SERVICE);
+    expect(new Set(spread.endpoints.map((e) => e.node))).toEqual(new Set(['ep1', 'ep2']));
+    expect(readFileSync(upstreamFile, 'utf8')).toContain(`server ${host2.ip}:`);
 
     // Removed: down to one; once reloaded, every answer comes from the one left.
     await client.scaleService(SERVICE, 1);
