@@ -57,6 +57,7 @@ fi
 packages=(docker.io nats-server iptables busybox-static iproute2 util-linux)
 if [ "$WITH_ETCD" = 1 ]; then packages+=(etcd-server etcd-client); fi
 packages+=(chromium prometheus) # the dashboard browser test (playwright-core) and promtool
+packages+=(nginx)                # the endpoints test: a real nginx kept current by `coxswain endpoints --watch`
 
 missing=()
 if command -v dpkg-query >/dev/null 2>&1; then
@@ -67,7 +68,7 @@ if command -v dpkg-query >/dev/null 2>&1; then
   done
 else
   # Not Debian: check for the programs themselves.
-  for tool in dockerd nats-server iptables busybox ip nsenter; do
+  for tool in dockerd nats-server iptables busybox ip nsenter nginx; do
     command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
   done
 fi

@@ -34,6 +34,7 @@ const ROUTES: Array<[method: string, routerPath: string]> = [
   ['DELETE', '/v1/services/web'],
   ['POST', '/v1/services/web/scale'],
   ['GET', '/v1/services/web/decisions'],
+  ['GET', '/v1/services/web/endpoints'],
   ['GET', '/v1/commands'],
   ['GET', '/v1/locks'],
   ['GET', '/v1/writes/some-key-1'],

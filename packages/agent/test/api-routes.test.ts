@@ -4,6 +4,7 @@ import {
   ClusterEvent,
   ClusterInfo,
   CommandsReply,
+  EndpointsReply,
   LocksReply,
   NodesReply,
   ServiceDetail,
@@ -15,7 +16,7 @@ import type { z } from 'zod';
 import { type ClusterApi, registerClusterApi } from '../src/api/cluster-api.js';
 import { tokenMatches } from '../src/api/token.js';
 import { HttpServer, type InjectResult } from '../src/http-server.js';
-import { type MemoryClusterView, threeNodeCluster } from './api-memory-view.js';
+import { type MemoryClusterView, report, threeNodeCluster } from './api-memory-view.js';
 
 const TOKEN = 'secret-token-1234';
 const auth = { authorization: `Bearer ${TOKEN}` };
@@ -152,6 +153,36 @@ describe('reads from the local replica', () => {
     expect(narrow.windowMs).toBe(500);
     expect(Object.keys(narrow.figures)).toEqual(['n1']);
     expect(narrow.figures.n1).toHaveLength(1);
+  });
+
+  it('GET /v1/services/{name}/endpoints: healthy replicas with a published port, at the host address', async () => {
+    const { n3 } = threeNodeCluster();
+    const { server } = mount(n3);
+    // The spec publishes no port yet: no container port, no endpoints (not an error).
+    const none = body(EndpointsReply, await server.inject('GET', '/v1/services/web/endpoints'));
+    expect(none).toMatchObject({ service: 'web', containerPort: null, endpoints: [] });
+    n3.commit({
+      type: 'service.put',
+      at: 0,
+      spec: { name: 'web', image: 'coxswain/busybox:latest', ports: [{ containerPort: 8080 }] },
+    });
+    const r = report('n2', 1_700_000_002_000, 2, 20);
+    r.containers = r.containers.map((c, i) => ({
+      ...c,
+      ports: [{ containerPort: 8080, hostPort: 32768 + i }],
+    }));
+    n3.addReport(r);
+    const res = await server.inject('GET', '/v1/services/web/endpoints');
+    expectMeta(res, 'n3', n3.snapshot().appliedIndex);
+    // n2's first replica is still starting; n1's report carries no published ports.
+    expect(body(EndpointsReply, res)).toMatchObject({
+      containerPort: 8080,
+      endpoints: [{ node: 'n2', container: 'web-1', address: '127.0.0.1', port: 32769 }],
+    });
+    const bad = await server.inject('GET', '/v1/services/web/endpoints?port=9090');
+    expect(bad.status).toBe(400);
+    expect(body(ApiErrorBody, bad).error.issues?.[0]?.path).toBe('query.port');
+    expect((await server.inject('GET', '/v1/services/nope/endpoints')).status).toBe(404);
   });
 
   it('GET /v1/commands: newest first, filtered, limited', async () => {

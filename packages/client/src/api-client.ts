@@ -14,6 +14,7 @@ import {
   CoxswainError,
   DecisionsReply,
   decode,
+  EndpointsReply,
   LocksReply,
   NodesReply,
   ServiceDetail,
@@ -58,6 +59,8 @@ function retryable(error: unknown): error is Error {
 /** Query of every read: `consistent: 'true'` reads through the leader. */
 export type ReadQuery = { readonly consistent?: 'true' | 'false' | '1' | '0' | undefined };
 export type ServiceQuery = ReadQuery & { readonly window?: string | undefined };
+/** `port`: which of the spec's container ports to list (default: its first TCP port). */
+export type EndpointsQuery = ReadQuery & { readonly port?: string | undefined };
 export type CommandsQuery = ReadQuery & {
   readonly service?: string | undefined;
   readonly status?: string | undefined;
@@ -204,6 +207,20 @@ export class ApiClient {
     options: RequestOptions = {},
   ): Promise<ServiceDetail> {
     return this.get(`/v1/services/${encodeURIComponent(name)}`, ServiceDetail, query, options);
+  }
+
+  /** GET /v1/services/{name}/endpoints: healthy replicas as `address:port` a load balancer reaches. */
+  endpoints(
+    name: string,
+    query: EndpointsQuery = {},
+    options: RequestOptions = {},
+  ): Promise<EndpointsReply> {
+    return this.get(
+      `/v1/services/${encodeURIComponent(name)}/endpoints`,
+      EndpointsReply,
+      query,
+      options,
+    );
   }
 
   /** GET /v1/services/{name}/decisions: the leader's last `limit` decisions about it, newest first. */

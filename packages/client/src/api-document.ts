@@ -9,6 +9,8 @@ import {
   CommandsQuery,
   CommandsReply,
   DecisionsReply,
+  EndpointsQuery,
+  EndpointsReply,
   EventsQuery,
   IdempotencyKey,
   LocksReply,
@@ -39,6 +41,7 @@ const SCHEMAS: readonly NamedSchema[] = [
   { name: 'NodesReply', schema: NodesReply, io: 'output' },
   { name: 'ServicesReply', schema: ServicesReply, io: 'output' },
   { name: 'ServiceDetail', schema: ServiceDetail, io: 'output' },
+  { name: 'EndpointsReply', schema: EndpointsReply, io: 'output' },
   { name: 'CommandsReply', schema: CommandsReply, io: 'output' },
   { name: 'LocksReply', schema: LocksReply, io: 'output' },
   { name: 'DecisionsReply', schema: DecisionsReply, io: 'output' },
@@ -177,6 +180,21 @@ const OPERATIONS: readonly OpenApiOperation[] = [
     responses: {
       200: { description: 'Applied by the leader.', schema: 'WriteReply' },
       ...WRITE_ERRORS,
+    },
+  },
+  {
+    method: 'get',
+    path: '/v1/services/{name}/endpoints',
+    operationId: 'getServiceEndpoints',
+    summary:
+      "Healthy replicas on live nodes as a load balancer reaches them: each host's advertised address and the replica's published port (of the spec's first TCP port, or `port`)",
+    tags: ['services'],
+    pathParams: serviceName,
+    query: EndpointsQuery,
+    responses: {
+      200: { description: 'Endpoints, sorted by address and port.', schema: 'EndpointsReply' },
+      404: error('No such service.'),
+      ...READ_ERRORS,
     },
   },
   {

@@ -4,6 +4,7 @@ export {
   ApiRequestError,
   ApiUnreachableError,
   type CommandsQuery,
+  type EndpointsQuery,
   type ReadQuery,
   type RequestOptions,
   type ServiceQuery,

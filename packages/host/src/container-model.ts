@@ -94,6 +94,14 @@ export function trackedFromInspect(
       health,
       ...(Number.isInteger(specVersion) && specVersion >= 0 ? { specVersion } : {}),
       ...(startedAt !== undefined ? { startedAt } : {}),
+      // Into the report, so any agent's API can list this replica's endpoint.
+      ...(hostPorts.size > 0
+        ? {
+            ports: [...hostPorts]
+              .sort(([a], [b]) => a - b)
+              .map(([containerPort, hostPort]) => ({ containerPort, hostPort })),
+          }
+        : {}),
     },
     pid: status === 'running' && info.State.Pid > 0 ? info.State.Pid : undefined,
     cpuLimit: info.HostConfig.NanoCpus ? info.HostConfig.NanoCpus / 1e9 : undefined,

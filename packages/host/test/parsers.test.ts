@@ -1,5 +1,7 @@
 import { LABELS, ServiceSpec } from '@coxswain/protocol';
+import type Docker from 'dockerode';
 import { describe, expect, it } from 'vitest';
+import { trackedFromInspect } from '../src/container-model.js';
 import {
   parseKeyValues,
   parseNetDev,
@@ -46,6 +48,41 @@ describe('containerCreateOptions', () => {
       Retries: 2,
       StartPeriod: 0,
     });
+  });
+});
+
+describe('trackedFromInspect', () => {
+  const inspect = (ports: Record<string, Array<{ HostIp: string; HostPort: string }> | null>) =>
+    ({
+      Id: 'abc',
+      Name: '/web-1',
+      Config: { Image: 'i', Labels: { [LABELS.service]: 'web', [LABELS.specVersion]: '2' } },
+      State: { Status: 'running', Pid: 42, StartedAt: '2026-01-01T00:00:00Z' },
+      HostConfig: { NetworkMode: 'default' },
+      NetworkSettings: { Ports: ports, Networks: {} },
+    }) as unknown as Docker.ContainerInspectInfo;
+
+  it("puts the published TCP ports into the replica's reported state", () => {
+    const t = trackedFromInspect(
+      inspect({
+        '9090/tcp': [{ HostIp: '0.0.0.0', HostPort: '32769' }],
+        '8080/tcp': [
+          { HostIp: '0.0.0.0', HostPort: '32768' },
+          { HostIp: '::', HostPort: '32768' },
+        ],
+        '53/udp': [{ HostIp: '0.0.0.0', HostPort: '32770' }],
+        // Exposed but not published: no host port to reach it by.
+        '7000/tcp': null,
+      }),
+    );
+    expect(t?.state.ports).toEqual([
+      { containerPort: 8080, hostPort: 32768 },
+      { containerPort: 9090, hostPort: 32769 },
+    ]);
+  });
+
+  it('leaves `ports` out when nothing is published (created, not started, or no ports)', () => {
+    expect(trackedFromInspect(inspect({}))?.state).not.toHaveProperty('ports');
   });
 });
 

@@ -126,6 +126,36 @@ export const ServiceQuery = ReadQuery.extend({
     .optional(),
 });
 
+/** `?port=8080` picks which of the spec's container ports to list (default: the spec's first TCP port). */
+export const EndpointsQuery = ReadQuery.extend({
+  port: z
+    .string()
+    .regex(/^\d{1,5}$/, 'a container port number')
+    .optional(),
+});
+
+/** One healthy replica as a load balancer reaches it: its host's advertised address and the published port. */
+export const Endpoint = z.object({
+  node: NodeId,
+  container: z.string(),
+  address: z.string(),
+  port: z.number().int().min(1).max(65535),
+});
+
+/**
+ * `GET /v1/services/{name}/endpoints`: the healthy replicas (running ones,
+ * without a health check) on live nodes that have published `containerPort`,
+ * sorted by address and port so that a rendering of them changes only when
+ * the set does. `meta.appliedIndex` says how fresh the spec behind it is.
+ */
+export const EndpointsReply = z.object({
+  meta: ApiMeta,
+  service: Name,
+  /** The container port listed; null when the spec publishes no TCP port (then `endpoints` is empty). */
+  containerPort: z.number().int().min(1).max(65535).nullable(),
+  endpoints: z.array(Endpoint),
+});
+
 export const ServiceDetail = z.object({
   meta: ApiMeta,
   name: Name,

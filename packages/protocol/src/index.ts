@@ -11,6 +11,9 @@ export {
   ClusterMember,
   CommandsQuery,
   CommandsReply,
+  Endpoint,
+  EndpointsQuery,
+  EndpointsReply,
   EventsQuery,
   EventTypeList,
   LocksReply,
@@ -106,7 +109,7 @@ export {
   VersionField,
 } from './common.js';
 export { AgentConfig } from './config.js';
-export { ContainerHealth, ContainerState, ContainerStatus } from './container.js';
+export { ContainerHealth, ContainerState, ContainerStatus, PublishedPort } from './container.js';
 export {
   DEFAULT_MAX_PAYLOAD_BYTES,
   DEFAULT_MAX_YAML_BYTES,
@@ -146,6 +149,7 @@ export type AgentConfig = z.output<typeof S.AgentConfig>;
 export type AgentConfigInput = z.input<typeof S.AgentConfig>;
 export type ContainerState = z.output<typeof S.ContainerState>;
 export type ContainerStatus = z.output<typeof S.ContainerStatus>;
+export type PublishedPort = z.output<typeof S.PublishedPort>;
 export type ContainerHealth = z.output<typeof S.ContainerHealth>;
 export type ServiceFigures = z.output<typeof S.ServiceFigures>;
 export type NodeReport = z.output<typeof S.NodeReport>;
@@ -189,6 +193,8 @@ export type ApiErrorBody = z.output<typeof S.ApiErrorBody>;
 export type ClusterInfo = z.output<typeof S.ClusterInfo>;
 export type ClusterMember = z.output<typeof S.ClusterMember>;
 export type CommandsReply = z.output<typeof S.CommandsReply>;
+export type Endpoint = z.output<typeof S.Endpoint>;
+export type EndpointsReply = z.output<typeof S.EndpointsReply>;
 export type LocksReply = z.output<typeof S.LocksReply>;
 export type LockView = z.output<typeof S.LockView>;
 export type NodeLiveness = z.output<typeof S.NodeLiveness>;

@@ -9,6 +9,9 @@ export {
   ClusterMember,
   CommandsQuery,
   CommandsReply,
+  Endpoint,
+  EndpointsQuery,
+  EndpointsReply,
   EventsQuery,
   EventTypeList,
   LocksReply,
@@ -64,7 +67,7 @@ export {
 } from './cluster-health.js';
 export { CommandErrorCode, CommandSignature, ScaleCommand, ScaleReply } from './command.js';
 export { AgentConfig } from './config.js';
-export { ContainerHealth, ContainerState, ContainerStatus } from './container.js';
+export { ContainerHealth, ContainerState, ContainerStatus, PublishedPort } from './container.js';
 export { ClusterEvent, ClusterEventType } from './event.js';
 export { ServiceFigures } from './figures.js';
 export { NodeCapacity, NodeReport, NodeRole } from './report.js';

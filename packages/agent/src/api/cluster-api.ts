@@ -12,6 +12,7 @@
 
 import { buildClusterApiDocument } from '@coxswain/client';
 import type { Router } from '../http-server.js';
+import { registerEndpointRoutes } from './endpoint-routes.js';
 import { registerEventRoutes } from './event-routes.js';
 import { registerInsightRoutes } from './insight-routes.js';
 import { registerClusterReads, registerServiceReads } from './read-routes.js';
@@ -31,6 +32,7 @@ export function registerClusterApi(router: Router, options: ClusterApiOptions): 
   const openapi = buildClusterApiDocument(options.version ?? '0.1.0');
   registerClusterReads(router, kit);
   registerServiceReads(router, kit);
+  registerEndpointRoutes(router, kit);
   registerWriteRoutes(router, kit);
   registerEventRoutes(router, kit);
   if (options.decisions) registerInsightRoutes(router, kit, options.decisions);

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { registerAgentCommand } from './agent.js';
 import { registerChaosCommand } from './chaos.js';
 import { registerCommandsCommand } from './commands.js';
+import { registerEndpointsCommand } from './endpoints.js';
 import { registerEventsCommand } from './events.js';
 import { registerExplainCommand } from './explain.js';
 import { registerForecastCommand } from './forecast.js';
@@ -31,6 +32,7 @@ export function registerCommands(program: Command): void {
   registerServicesCommand(program);
   registerCommandsCommand(program);
   registerLocksCommand(program);
+  registerEndpointsCommand(program);
   registerEventsCommand(program);
   registerTracesCommand(program);
   registerExplainCommand(program);
