@@ -81,6 +81,8 @@ interface ForwardedRead {
 
 /** Reads not answered within this many election timeouts fail with `read-index-failed`. */
 const READ_TIMEOUT_ELECTIONS = 2;
+/** Context prefix of marker heartbeats behind a landing snapshot (read contexts are `term.seq`). */
+const SNAPSHOT_MARKER = 's~';
 
 const DROP_REASONS: readonly MessageDropReason[] = [
   'not-a-member',
@@ -484,7 +486,10 @@ export class RaftCore {
     if (pr === undefined || pr.state !== 'snapshot') return;
     if (index !== undefined && index !== pr.pendingSnapshot) return;
     if (!ok) pr.pendingSnapshot = 0; // the follower holds nothing new: probe from its match
+    const landing = pr.pendingSnapshot;
     becomeProbe(pr);
+    // Sent is not installed: a copy may be on the wire for longer than many heartbeats.
+    pr.snapshotLanding = landing;
     // Probes (cheap) go on every heartbeat, but no other snapshot until the
     // follower answers: one that is down gets no copy per compaction.
     pr.snapshotPaused = true;
@@ -880,8 +885,9 @@ export class RaftCore {
   private sendSnapshot(pr: Progress): void {
     const snapshot = this.latestSnapshot;
     // Without snapshot data (a restart before the driver called setSnapshot) there is nothing to send yet.
-    if (snapshot === undefined || pr.snapshotPaused) return;
+    if (snapshot === undefined || pr.snapshotPaused || pr.snapshotLanding > 0) return;
     pr.state = 'snapshot';
+    pr.snapshotSeq++;
     pr.pendingSnapshot = snapshot.meta.index;
     pr.snapshotSentAtTick = this.ticks;
     pr.inflights = [];
@@ -933,6 +939,8 @@ export class RaftCore {
       // Every heartbeat carries the newest read round's context (as etcd does):
       // if that round's messages or acks were lost, this one confirms it.
       this.sendHeartbeat(pr, this.readRounds[this.readRounds.length - 1]?.ctx);
+      // A marker that travels behind the landing snapshot: its answer means the copy arrived or was lost.
+      if (pr.snapshotLanding > 0) this.sendHeartbeat(pr, `${SNAPSHOT_MARKER}${pr.snapshotSeq}`);
       if (pr.match < last || pr.state === 'probe') this.sendAppend(pr.id);
     }
   }
@@ -1079,8 +1087,9 @@ export class RaftCore {
     const pr = this.progress.get(m.from);
     if (pr === undefined) return;
     pr.recentActive = true;
-    pr.snapshotPaused = false;
     if (m.context !== undefined) this.handleReadAck(m.from, m.context);
+    if (pr.snapshotLanding > 0 && !this.landed(pr, m)) return;
+    pr.snapshotPaused = false;
 
     if (!m.success) {
       if (this.maybeDecrTo(pr, m.matchIndex, m.rejectHint)) this.sendAppend(pr.id);
@@ -1111,6 +1120,32 @@ export class RaftCore {
       becomeReplicate(pr);
       this.sendAppend(pr.id);
     }
+  }
+
+  /**
+   * While a snapshot the transport reported sent may still be on the wire
+   * (node-sim seed 391: a 186 KB copy held a slow link for 370 ms), decides
+   * whether this response ends the wait; false: ignore it. Probes go every
+   * heartbeat, so several were in flight when the first rejection made the
+   * leader send the snapshot, and their rejections arrive after the report,
+   * naming the index just after the snapshot. Taken at face value, each queued
+   * another full copy behind the first, and a follower behind by more than a
+   * compaction never caught up. The wait ends when the follower shows it holds
+   * the snapshot, or answers a marker heartbeat sent after it (transports keep
+   * order per peer, so the snapshot was then lost): probe and resend from its match.
+   */
+  private landed(pr: Progress, m: AppendEntriesResponse): boolean {
+    if (m.success && m.matchIndex >= pr.snapshotLanding) {
+      pr.snapshotLanding = 0;
+      return true;
+    }
+    if (m.context !== `${SNAPSHOT_MARKER}${pr.snapshotSeq}`) return false;
+    pr.snapshotLanding = 0;
+    pr.snapshotPaused = false;
+    if (m.success && m.matchIndex > pr.match) pr.match = m.matchIndex;
+    becomeProbe(pr);
+    this.sendAppend(pr.id);
+    return false;
   }
 
   /** Moves `next` back after a rejection; false if the rejection is stale (answers an older message). */
@@ -1196,6 +1231,15 @@ export class RaftCore {
     if (pr === undefined) return;
     pr.recentActive = true;
     pr.snapshotPaused = false;
+    if (pr.snapshotLanding > 0 && m.matchIndex >= pr.snapshotLanding) {
+      // Installed after the transport's report: probe from it.
+      pr.snapshotLanding = 0;
+      pr.match = Math.max(pr.match, m.matchIndex);
+      becomeProbe(pr);
+      this.maybeCommit();
+      if (this.role === 'leader') this.sendAppend(pr.id);
+      return;
+    }
     if (pr.state !== 'snapshot') return;
     pr.match = Math.max(pr.match, m.matchIndex);
     becomeProbe(pr);
