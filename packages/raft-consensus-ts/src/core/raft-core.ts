@@ -167,6 +167,7 @@ export class RaftCore {
     // A brand-new node writes its bootstrap membership as entry 1 (committed):
     // from then on the log, not the option, says who the voters are.
     const fresh =
+      !bugInjected('bootstrap-not-persisted') &&
       initial.bootstrap !== undefined &&
       initial.snapshot === undefined &&
       initial.entries.length === 0 &&
@@ -212,7 +213,7 @@ export class RaftCore {
       this.tickLeader();
       return;
     }
-    this.tickForwardedReads();
+    if (!bugInjected('forwarded-read-forgotten')) this.tickForwardedReads();
     this.electionElapsed++;
     if (this.isVoter(this.id) && this.electionElapsed >= this.randomizedElectionTimeout) {
       if (this.inElection) {
@@ -293,7 +294,7 @@ export class RaftCore {
       if (this.role !== 'leader' && this.isVoter(this.id)) this.startElection(true);
       return;
     }
-    if (!this.acceptsFrom(m)) {
+    if (!this.acceptsFrom(m) && !bugInjected('outsider-obeyed')) {
       this.drop(m, 'not-a-member');
       return;
     }
@@ -314,7 +315,9 @@ export class RaftCore {
         // we hear from a live leader, a vote request is from a disruptive server
         // (a removed or partitioned one) unless the leader itself asked for the
         // handover.
-        const leaseApplies = this.cfg.checkQuorum || (this.cfg.preVote && m.preVote);
+        const leaseApplies =
+          this.cfg.checkQuorum ||
+          (this.cfg.preVote && m.preVote && !bugInjected('prevote-ignores-lease'));
         const inLease =
           leaseApplies &&
           this.leader !== null &&
@@ -794,7 +797,7 @@ export class RaftCore {
     // entries of its own term by counting) and opens ReadIndex for this term.
     const index = this.appendEntry('noop', new Uint8Array(0));
     // Entries before the no-op may hold an unapplied config change; wait for it.
-    this.pendingConfIndex = index;
+    if (!bugInjected('conf-change-before-own-commit')) this.pendingConfIndex = index;
   }
 
   /** Progress for every member but us: new members start probing at our end of log. */
@@ -926,8 +929,10 @@ export class RaftCore {
         becomeProbe(pr);
       } else if (
         pr.state === 'snapshot' &&
-        this.cfg.snapshotRetryTicks > 0 &&
-        this.ticks - pr.snapshotSentAtTick >= this.cfg.snapshotRetryTicks
+        (bugInjected('snapshot-resent-on-timer')
+          ? this.ticks - pr.snapshotSentAtTick >= this.cfg.electionTicks
+          : this.cfg.snapshotRetryTicks > 0 &&
+            this.ticks - pr.snapshotSentAtTick >= this.cfg.snapshotRetryTicks)
       ) {
         // Only for drivers that never call reportSnapshot: presume it lost.
         pr.pendingSnapshot = 0;
@@ -938,7 +943,12 @@ export class RaftCore {
       if (pr.state === 'probe') pr.probeSent = false;
       // Every heartbeat carries the newest read round's context (as etcd does):
       // if that round's messages or acks were lost, this one confirms it.
-      this.sendHeartbeat(pr, this.readRounds[this.readRounds.length - 1]?.ctx);
+      this.sendHeartbeat(
+        pr,
+        bugInjected('read-round-not-retried')
+          ? undefined
+          : this.readRounds[this.readRounds.length - 1]?.ctx,
+      );
       // A marker that travels behind the landing snapshot: its answer means the copy arrived or was lost.
       if (pr.snapshotLanding > 0) this.sendHeartbeat(pr, `${SNAPSHOT_MARKER}${pr.snapshotSeq}`);
       if (pr.match < last || pr.state === 'probe') this.sendAppend(pr.id);
