@@ -5,7 +5,7 @@
  * faulty disk, codec and framing); `--bug NAME` (repeatable) injects a known bug there.
  */
 import { parseArgs } from 'node:util';
-import { INJECTED_BUGS, type InjectedBug } from '../src/injected-bugs.js';
+import { CORE_BUGS, INJECTED_BUGS, type InjectedBug } from '../src/injected-bugs.js';
 import { runNodeCampaign } from './node-sim-cli.js';
 import { replayCommand, runSimulation } from './simulator.js';
 
@@ -29,8 +29,8 @@ const { values } = parseArgs({
 if (values.real) {
   const bugs = values.bug as string[];
   for (const b of bugs)
-    if (!INJECTED_BUGS.includes(b as InjectedBug)) {
-      console.error(`unknown --bug ${b}; known: ${INJECTED_BUGS.join(', ')}`);
+    if (![...INJECTED_BUGS, ...CORE_BUGS].includes(b as InjectedBug)) {
+      console.error(`unknown --bug ${b}; known: ${[...INJECTED_BUGS, ...CORE_BUGS].join(', ')}`);
       process.exit(2);
     }
   const code = await runNodeCampaign({

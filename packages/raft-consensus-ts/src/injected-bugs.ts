@@ -11,13 +11,39 @@ export type InjectedBug =
   /** The runtime sends a Ready's messages before persisting it. */
   | 'send-before-fsync'
   /** A vote is granted without comparing the candidate's log with ours (§5.4.1). */
-  | 'vote-without-log-check';
+  | 'vote-without-log-check'
+  // The core bugs of issue 15 (test/INJECTED-BUGS-core.md names each by its item).
+  /** Item 2: a leader's ReadIndex round is sent once, not carried on later heartbeats. */
+  | 'read-round-not-retried'
+  /** Item 3a: a follower forgets a forwarded read once sent (no retry, no bound). */
+  | 'forwarded-read-forgotten'
+  /** Item 5: the bootstrap membership is not written to the log; every restart takes it from the option. */
+  | 'bootstrap-not-persisted'
+  /** Item 6a: a snapshot in flight is re-sent every election timeout. */
+  | 'snapshot-resent-on-timer'
+  /** Item 7: pre-vote ignores a live leader when check-quorum is off. */
+  | 'prevote-ignores-lease'
+  /** Item 8a: messages from senders outside the configuration are obeyed. */
+  | 'outsider-obeyed'
+  /** Item 9: a new leader may change the membership before committing an entry of its term. */
+  | 'conf-change-before-own-commit';
 
 export const INJECTED_BUGS: readonly InjectedBug[] = [
   'short-write-unchecked',
   'mid-segment-corruption-as-torn',
   'send-before-fsync',
   'vote-without-log-check',
+];
+
+/** The core bugs of issue 15, searched for by test/sim-core-bugs.test.ts. */
+export const CORE_BUGS: readonly InjectedBug[] = [
+  'read-round-not-retried',
+  'forwarded-read-forgotten',
+  'bootstrap-not-persisted',
+  'snapshot-resent-on-timer',
+  'prevote-ignores-lease',
+  'outsider-obeyed',
+  'conf-change-before-own-commit',
 ];
 
 const active = new Set<InjectedBug>();

@@ -197,6 +197,86 @@ describe('snapshots wait for the transport (item 6)', () => {
     expect(cl.core('c').status().commitIndex).toBe(cl.core('a').status().commitIndex);
   });
 
+  /**
+   * node-sim seed 391: after the transport reported a snapshot sent, rejections
+   * of probes sent before it (several are in flight, one goes per heartbeat)
+   * each queued another full copy behind the first on a slow link. Here c's
+   * inbound link is FIFO and slow: everything sent to c after the snapshot is
+   * held behind it.
+   */
+  function reportedInTransit(): {
+    cl: TestCluster;
+    sent: Message[];
+    held: Message[];
+    staleReject: Message;
+  } {
+    const { cl, sent } = lagging();
+    run(cl, 3);
+    expect(sent.length).toBe(1);
+    const snapIndex = (sent[0] as Extract<Message, { type: 'InstallSnapshot' }>).snapshot.meta
+      .index;
+    const held: Message[] = [];
+    cl.filter = (m) => {
+      if (m.type === 'InstallSnapshot') sent.push(m);
+      else if (m.to === 'c') held.push(m);
+      else return true;
+      return false;
+    };
+    cl.core('a').reportSnapshot('c', true, snapIndex);
+    // What c answered to a probe at the snapshot's index sent before it, arriving now.
+    const staleReject: Message = {
+      type: 'AppendEntriesResponse',
+      from: 'c',
+      to: 'a',
+      term: cl.core('a').status().term,
+      success: false,
+      matchIndex: snapIndex,
+      rejectHint: { index: cl.core('c').status().lastIndex, term: 1 },
+    };
+    return { cl, sent, held, staleReject };
+  }
+
+  it('rejections racing a reported snapshot send no second copy; c catches up once it lands (seed 391)', () => {
+    const { cl, sent, held, staleReject } = reportedInTransit();
+    for (let i = 0; i < 4; i++) {
+      cl.queue.push(staleReject);
+      // Longer than an election timeout: the copy is still on the wire. c (hearing
+      // nothing meanwhile) is not ticked, so it stands for no election.
+      for (let t = 0; t < 30; t++) {
+        cl.core('a').tick();
+        cl.core('b').tick();
+        cl.deliverAll();
+      }
+    }
+    expect(sent.length).toBe(1);
+    // The snapshot lands, then what was held behind it: c installs it and catches up.
+    cl.filter = () => true;
+    cl.queue.push(sent[0] as Message, ...held.splice(0));
+    run(cl, 5);
+    expect(sent.length).toBe(1);
+    expect(cl.core('c').status().commitIndex).toBe(cl.core('a').status().commitIndex);
+    expect(cl.core('a').status().progress?.c?.state).toBe('replicate');
+  });
+
+  it('a reported snapshot that was lost is sent again once c answers a heartbeat sent behind it', () => {
+    const { cl, sent, held } = reportedInTransit();
+    run(cl, 3);
+    expect(sent.length).toBe(1);
+    // The copy was lost; the heartbeats behind it (with the marker) arrive.
+    const behind = held.splice(0);
+    expect(behind.some((m) => m.type === 'AppendEntries' && m.context?.startsWith('s~'))).toBe(
+      true,
+    );
+    cl.queue.push(...behind);
+    cl.deliverAll();
+    run(cl, 3);
+    expect(sent.length).toBe(2);
+    cl.filter = () => true;
+    cl.queue.push(sent[1] as Message, ...held.splice(0));
+    run(cl, 5);
+    expect(cl.core('c').status().commitIndex).toBe(cl.core('a').status().commitIndex);
+  });
+
   it('a driver that never reports gets one retry per snapshotRetryTicks (default 4 election timeouts)', () => {
     const cl = new TestCluster(['a', 'b', 'c']);
     cl.elect('a');

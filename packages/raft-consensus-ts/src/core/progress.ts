@@ -21,6 +21,14 @@ export interface Progress {
   /** Index of the snapshot being installed (snapshot state). */
   pendingSnapshot: number;
   snapshotSentAtTick: number;
+  /** Counts snapshots sent to it; names the landing one in marker heartbeats. */
+  snapshotSeq: number;
+  /**
+   * Index of a snapshot the transport reported sent that the follower has not
+   * yet shown it holds (0: none). Until it does, or answers a marker heartbeat
+   * sent behind it, the snapshot is still on the wire: see RaftCore.landed().
+   */
+  snapshotLanding: number;
   /** A snapshot to it was reported (sent or lost) or presumed lost: send no other until it answers something (it may be down). */
   snapshotPaused: boolean;
   /** Match at the previous heartbeat: unchanged while behind means a lost message stalled the pipeline. */
@@ -38,6 +46,8 @@ export function newProgress(id: NodeId, next: number): Progress {
     recentActive: false,
     pendingSnapshot: 0,
     snapshotSentAtTick: 0,
+    snapshotSeq: 0,
+    snapshotLanding: 0,
     snapshotPaused: false,
     matchAtLastHeartbeat: 0,
   };

@@ -81,6 +81,8 @@ interface ForwardedRead {
 
 /** Reads not answered within this many election timeouts fail with `read-index-failed`. */
 const READ_TIMEOUT_ELECTIONS = 2;
+/** Context prefix of marker heartbeats behind a landing snapshot (read contexts are `term.seq`). */
+const SNAPSHOT_MARKER = 's~';
 
 const DROP_REASONS: readonly MessageDropReason[] = [
   'not-a-member',
@@ -165,6 +167,7 @@ export class RaftCore {
     // A brand-new node writes its bootstrap membership as entry 1 (committed):
     // from then on the log, not the option, says who the voters are.
     const fresh =
+      !bugInjected('bootstrap-not-persisted') &&
       initial.bootstrap !== undefined &&
       initial.snapshot === undefined &&
       initial.entries.length === 0 &&
@@ -210,7 +213,7 @@ export class RaftCore {
       this.tickLeader();
       return;
     }
-    this.tickForwardedReads();
+    if (!bugInjected('forwarded-read-forgotten')) this.tickForwardedReads();
     this.electionElapsed++;
     if (this.isVoter(this.id) && this.electionElapsed >= this.randomizedElectionTimeout) {
       if (this.inElection) {
@@ -291,7 +294,7 @@ export class RaftCore {
       if (this.role !== 'leader' && this.isVoter(this.id)) this.startElection(true);
       return;
     }
-    if (!this.acceptsFrom(m)) {
+    if (!this.acceptsFrom(m) && !bugInjected('outsider-obeyed')) {
       this.drop(m, 'not-a-member');
       return;
     }
@@ -312,7 +315,9 @@ export class RaftCore {
         // we hear from a live leader, a vote request is from a disruptive server
         // (a removed or partitioned one) unless the leader itself asked for the
         // handover.
-        const leaseApplies = this.cfg.checkQuorum || (this.cfg.preVote && m.preVote);
+        const leaseApplies =
+          this.cfg.checkQuorum ||
+          (this.cfg.preVote && m.preVote && !bugInjected('prevote-ignores-lease'));
         const inLease =
           leaseApplies &&
           this.leader !== null &&
@@ -484,7 +489,10 @@ export class RaftCore {
     if (pr === undefined || pr.state !== 'snapshot') return;
     if (index !== undefined && index !== pr.pendingSnapshot) return;
     if (!ok) pr.pendingSnapshot = 0; // the follower holds nothing new: probe from its match
+    const landing = pr.pendingSnapshot;
     becomeProbe(pr);
+    // Sent is not installed: a copy may be on the wire for longer than many heartbeats.
+    pr.snapshotLanding = landing;
     // Probes (cheap) go on every heartbeat, but no other snapshot until the
     // follower answers: one that is down gets no copy per compaction.
     pr.snapshotPaused = true;
@@ -789,7 +797,7 @@ export class RaftCore {
     // entries of its own term by counting) and opens ReadIndex for this term.
     const index = this.appendEntry('noop', new Uint8Array(0));
     // Entries before the no-op may hold an unapplied config change; wait for it.
-    this.pendingConfIndex = index;
+    if (!bugInjected('conf-change-before-own-commit')) this.pendingConfIndex = index;
   }
 
   /** Progress for every member but us: new members start probing at our end of log. */
@@ -880,8 +888,9 @@ export class RaftCore {
   private sendSnapshot(pr: Progress): void {
     const snapshot = this.latestSnapshot;
     // Without snapshot data (a restart before the driver called setSnapshot) there is nothing to send yet.
-    if (snapshot === undefined || pr.snapshotPaused) return;
+    if (snapshot === undefined || pr.snapshotPaused || pr.snapshotLanding > 0) return;
     pr.state = 'snapshot';
+    pr.snapshotSeq++;
     pr.pendingSnapshot = snapshot.meta.index;
     pr.snapshotSentAtTick = this.ticks;
     pr.inflights = [];
@@ -920,8 +929,10 @@ export class RaftCore {
         becomeProbe(pr);
       } else if (
         pr.state === 'snapshot' &&
-        this.cfg.snapshotRetryTicks > 0 &&
-        this.ticks - pr.snapshotSentAtTick >= this.cfg.snapshotRetryTicks
+        (bugInjected('snapshot-resent-on-timer')
+          ? this.ticks - pr.snapshotSentAtTick >= this.cfg.electionTicks
+          : this.cfg.snapshotRetryTicks > 0 &&
+            this.ticks - pr.snapshotSentAtTick >= this.cfg.snapshotRetryTicks)
       ) {
         // Only for drivers that never call reportSnapshot: presume it lost.
         pr.pendingSnapshot = 0;
@@ -932,7 +943,14 @@ export class RaftCore {
       if (pr.state === 'probe') pr.probeSent = false;
       // Every heartbeat carries the newest read round's context (as etcd does):
       // if that round's messages or acks were lost, this one confirms it.
-      this.sendHeartbeat(pr, this.readRounds[this.readRounds.length - 1]?.ctx);
+      this.sendHeartbeat(
+        pr,
+        bugInjected('read-round-not-retried')
+          ? undefined
+          : this.readRounds[this.readRounds.length - 1]?.ctx,
+      );
+      // A marker that travels behind the landing snapshot: its answer means the copy arrived or was lost.
+      if (pr.snapshotLanding > 0) this.sendHeartbeat(pr, `${SNAPSHOT_MARKER}${pr.snapshotSeq}`);
       if (pr.match < last || pr.state === 'probe') this.sendAppend(pr.id);
     }
   }
@@ -1079,8 +1097,9 @@ export class RaftCore {
     const pr = this.progress.get(m.from);
     if (pr === undefined) return;
     pr.recentActive = true;
-    pr.snapshotPaused = false;
     if (m.context !== undefined) this.handleReadAck(m.from, m.context);
+    if (pr.snapshotLanding > 0 && !this.landed(pr, m)) return;
+    pr.snapshotPaused = false;
 
     if (!m.success) {
       if (this.maybeDecrTo(pr, m.matchIndex, m.rejectHint)) this.sendAppend(pr.id);
@@ -1111,6 +1130,32 @@ export class RaftCore {
       becomeReplicate(pr);
       this.sendAppend(pr.id);
     }
+  }
+
+  /**
+   * While a snapshot the transport reported sent may still be on the wire
+   * (node-sim seed 391: a 186 KB copy held a slow link for 370 ms), decides
+   * whether this response ends the wait; false: ignore it. Probes go every
+   * heartbeat, so several were in flight when the first rejection made the
+   * leader send the snapshot, and their rejections arrive after the report,
+   * naming the index just after the snapshot. Taken at face value, each queued
+   * another full copy behind the first, and a follower behind by more than a
+   * compaction never caught up. The wait ends when the follower shows it holds
+   * the snapshot, or answers a marker heartbeat sent after it (transports keep
+   * order per peer, so the snapshot was then lost): probe and resend from its match.
+   */
+  private landed(pr: Progress, m: AppendEntriesResponse): boolean {
+    if (m.success && m.matchIndex >= pr.snapshotLanding) {
+      pr.snapshotLanding = 0;
+      return true;
+    }
+    if (m.context !== `${SNAPSHOT_MARKER}${pr.snapshotSeq}`) return false;
+    pr.snapshotLanding = 0;
+    pr.snapshotPaused = false;
+    if (m.success && m.matchIndex > pr.match) pr.match = m.matchIndex;
+    becomeProbe(pr);
+    this.sendAppend(pr.id);
+    return false;
   }
 
   /** Moves `next` back after a rejection; false if the rejection is stale (answers an older message). */
@@ -1196,6 +1241,15 @@ export class RaftCore {
     if (pr === undefined) return;
     pr.recentActive = true;
     pr.snapshotPaused = false;
+    if (pr.snapshotLanding > 0 && m.matchIndex >= pr.snapshotLanding) {
+      // Installed after the transport's report: probe from it.
+      pr.snapshotLanding = 0;
+      pr.match = Math.max(pr.match, m.matchIndex);
+      becomeProbe(pr);
+      this.maybeCommit();
+      if (this.role === 'leader') this.sendAppend(pr.id);
+      return;
+    }
     if (pr.state !== 'snapshot') return;
     pr.match = Math.max(pr.match, m.matchIndex);
     becomeProbe(pr);
