@@ -18,7 +18,7 @@ import type { Injected } from './faults.js';
 import type { LoadedExperiment } from './load.js';
 import { seededRandom } from './random.js';
 import { liveHosts, runRepetition } from './repetition.js';
-import { checkSteady, waitSteady } from './steady.js';
+import { checkSteady, waitQuiet, waitSteady } from './steady.js';
 import type { ChaosEnv } from './target.js';
 
 export const CHAOS_VERSION = '0.1.0';
@@ -106,6 +106,17 @@ export async function runExperiment(
           );
           during.push(check);
           if (!check.steady_state_met || controller.signal.aborted) break;
+          // Independent repetitions: the previous one's host return may still be reconciled.
+          const quiet = await waitQuiet(
+            options.events,
+            experiment.recoverHold,
+            experiment.recoverTimeout,
+            controller.signal,
+          );
+          if (!quiet.settled)
+            options.progress?.(
+              `  the cluster kept acting for ${(quiet.waitedMs / 1000).toFixed(0)} s after rep ${index - 1}; starting rep ${index} anyway`,
+            );
         }
         const r = await runRepetition(
           {

@@ -51,3 +51,38 @@ export async function waitSteady(
     await sleep(500, undefined, { signal }).catch(() => {});
   }
 }
+
+/** Events that mean the cluster is still acting on the previous repetition. */
+const BUSY_EVENTS = [
+  'command.issued',
+  'command.done',
+  'command.refused',
+  'node.joined',
+  'node.dead',
+  'node.returned',
+  'leader.elected',
+] as const;
+
+/**
+ * Waits until the cluster has been quiet (none of BUSY_EVENTS heard) for
+ * `quietMs`, or `timeoutMs` passes. A repetition that starts while the
+ * previous one's host is still being trimmed back measures that operation's
+ * command wait, not the fault: the steady-state probes can hold while the
+ * leader is about to act. Returns how long it waited and whether it settled.
+ */
+export async function waitQuiet(
+  events: { since(sinceMs: number, types?: readonly (typeof BUSY_EVENTS)[number][]): unknown[] },
+  quietMs: number,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<{ settled: boolean; waitedMs: number }> {
+  const started = performance.now();
+  for (;;) {
+    const now = performance.now();
+    if (events.since(now - quietMs, BUSY_EVENTS).length === 0 && now - started >= quietMs)
+      return { settled: true, waitedMs: now - started };
+    if (now - started >= timeoutMs || signal?.aborted)
+      return { settled: false, waitedMs: now - started };
+    await sleep(200, undefined, { signal }).catch(() => {});
+  }
+}
