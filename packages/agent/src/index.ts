@@ -36,6 +36,7 @@ export {
   type ClusterMemberOptions,
   type LocalMemberOptions,
 } from './cluster/cluster-member.js';
+export { CommandSender, type CommandSenderOptions } from './cluster/command-sender.js';
 export { Coordinator, type CoordinatorOptions } from './cluster/coordinator.js';
 export { bindingOf, DecisionLog, decisionRecordOf } from './cluster/decision-log.js';
 export {

@@ -17,3 +17,20 @@ export class ServiceVanishedError extends CoxswainError {
     this.service = service;
   }
 }
+
+/**
+ * The transport knows that no agent received a command (NATS answered "no
+ * responders": nobody was subscribed when it was published), so it cannot run
+ * later. The lock protocol may then stop waiting for it once its node is dead.
+ */
+export class CommandUndeliveredError extends CoxswainError {
+  readonly nodeId: string;
+  constructor(nodeId: string, options?: { cause?: unknown }) {
+    super(
+      'COX_COMMAND_UNDELIVERED',
+      `no agent is subscribed for ${nodeId}: the command was not delivered`,
+      options,
+    );
+    this.nodeId = nodeId;
+  }
+}

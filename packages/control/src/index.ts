@@ -17,7 +17,7 @@ export {
   planService,
   sampleServices,
 } from './decide.js';
-export { ServiceVanishedError, UnknownPolicyError } from './errors.js';
+export { CommandUndeliveredError, ServiceVanishedError, UnknownPolicyError } from './errors.js';
 export {
   ForecastPolicies,
   type ForecastPoliciesOptions,

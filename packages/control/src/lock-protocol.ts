@@ -29,7 +29,7 @@ import {
 } from '@coxswain/protocol';
 import type { ClusterState } from './cluster-state.js';
 import type { Operation } from './decide.js';
-import { ServiceVanishedError } from './errors.js';
+import { CommandUndeliveredError, ServiceVanishedError } from './errors.js';
 
 /**
  * The leader's logical time: the replicated clock as it was when this leader
@@ -65,9 +65,19 @@ export interface LockProtocolDeps {
   readonly leaseMs: number;
   /** Commits a command through Raft; rejects when this node is no longer leader. */
   propose(command: ClusterCommandInput): Promise<Committed>;
-  /** Sends one command to one agent and returns its reply; rejects on timeout or no responders. */
+  /**
+   * Sends one command to one agent and returns its reply; rejects on timeout,
+   * and with CommandUndeliveredError when the transport knows nobody received it.
+   */
   send(nodeId: string, command: ScaleCommand, timeoutMs: number): Promise<ScaleReply>;
   readonly commandTimeoutMs: number;
+  /**
+   * The whole wait (TTL + skew) for a fence-only target, one whose count does
+   * not change (default 2000 ms, never above commandTimeoutMs). A live agent
+   * answers it in milliseconds; one that does not is about to be declared dead
+   * and must not hold the service's re-placement for the full command timeout.
+   */
+  readonly fenceTimeoutMs?: number;
   /**
    * The bound on wall-clock differences between hosts (default 500 ms; hosts
    * are assumed NTP-synchronised within it). A command carries issuedAt and a
@@ -207,7 +217,11 @@ export async function runLockedOperation(
       issuedMono + deps.commandTimeoutMs - skewMs,
     );
     const ttlMs = Math.max(1, Math.floor(sendUntilMono - issuedMono));
-    const failAfterMono = issuedMono + ttlMs + skewMs;
+    const fenceTtlMs = Math.max(
+      1,
+      Math.min(ttlMs, Math.min(deps.fenceTimeoutMs ?? 2000, deps.commandTimeoutMs) - skewMs),
+    );
+    const ttlOf = (t: { fenceOnly?: boolean }) => (t.fenceOnly ? fenceTtlMs : ttlMs);
     const records: CommandRecord[] = targets.map((t) => ({
       id: `${service}.${token}.${t.nodeId}`,
       service,
@@ -226,7 +240,8 @@ export async function runLockedOperation(
 
     const spec = record.spec;
     const replies = await Promise.all(
-      records.map(async (r): Promise<ScaleReply | { id: string; error: string }> => {
+      records.map(async (r, i): Promise<ScaleReply | { id: string; error: string }> => {
+        const ttl = ttlOf(targets[i]!);
         const command: ScaleCommand = {
           v: PROTOCOL_VERSION,
           id: r.id,
@@ -238,10 +253,16 @@ export async function runLockedOperation(
           term: deps.term,
           leaderId: deps.nodeId,
           issuedAt: issuedAtEpochMs,
-          ttlMs,
+          ttlMs: ttl,
           ...(r.reason ? { reason: r.reason } : {}),
         };
-        return sendUntilExpired(deps, r.nodeId, command, sendUntilMono, failAfterMono);
+        return sendUntilExpired(
+          deps,
+          r.nodeId,
+          command,
+          issuedMono + ttl,
+          issuedMono + ttl + skewMs,
+        );
       }),
     );
     const results: CommandResult[] = replies.map((reply) => {
@@ -287,6 +308,11 @@ export async function runLockedOperation(
  * Sends one command, retried with the same id (the agent answers a repeat with
  * its first result) until its TTL; without a reply, waits out TTL + skew before
  * giving up, so "failed" is recorded only once the agent must refuse it.
+ *
+ * One exception keeps a dead host from holding its service's healing for the
+ * whole TTL: when every attempt so far is known undelivered (nobody was
+ * subscribed), nothing can run later, so the wait ends once the node is
+ * declared dead, or at the TTL with no skew wait.
  */
 async function sendUntilExpired(
   deps: LockProtocolDeps,
@@ -297,15 +323,22 @@ async function sendUntilExpired(
 ): Promise<ScaleReply | { id: string; error: string }> {
   const mono = deps.mono;
   let lastError = 'not sent';
+  let mayHaveArrived = false;
+  const deadAndUnreached = () => !mayHaveArrived && deps.state.node(nodeId)?.state === 'dead';
   while (mono() < sendUntilMono) {
     const timeoutMs = Math.max(50, Math.min(deps.commandTimeoutMs, sendUntilMono - mono()));
     try {
       return await deps.send(nodeId, command, timeoutMs);
     } catch (error) {
+      if (!(error instanceof CommandUndeliveredError)) mayHaveArrived = true;
       lastError = error instanceof Error ? error.message : String(error);
+      if (deadAndUnreached())
+        return { id: command.id, error: `never delivered, node ${nodeId} dead: ${lastError}` };
       await deps.sleep(Math.min(200, Math.max(0, sendUntilMono - mono())));
     }
   }
+  if (!mayHaveArrived)
+    return { id: command.id, error: `never delivered before the command expired: ${lastError}` };
   const wait = failAfterMono - mono();
   if (wait > 0) await deps.sleep(wait);
   return { id: command.id, error: `no reply before the command expired: ${lastError}` };

@@ -4,7 +4,11 @@
  * cluster's event subject, and feeds executors' replies to the policies'
  * lead-time measurement.
  */
-import type { ForecastPolicies, LockedOutcome } from '@coxswain/control';
+import {
+  CommandUndeliveredError,
+  type ForecastPolicies,
+  type LockedOutcome,
+} from '@coxswain/control';
 import {
   ClusterEvent,
   type ClusterEventType,
@@ -16,7 +20,7 @@ import {
   type Subjects,
 } from '@coxswain/protocol';
 import { requestTraced } from '@coxswain/telemetry';
-import type { NatsConnection } from 'nats';
+import { ErrorCode, type NatsConnection, NatsError } from 'nats';
 import type { Logger } from '../logger.js';
 
 export interface CommandSenderOptions {
@@ -79,9 +83,17 @@ export class CommandSender {
       );
     }
     const subject = this.#o.subjects.cmd(nodeId);
-    const reply = await requestTraced(this.#o.nc(), subject, encode(ScaleCommand, command), {
-      timeout: timeoutMs,
-    });
+    let reply: Awaited<ReturnType<typeof requestTraced>>;
+    try {
+      reply = await requestTraced(this.#o.nc(), subject, encode(ScaleCommand, command), {
+        timeout: timeoutMs,
+      });
+    } catch (error) {
+      // The server had no subscriber for the subject, so nobody got it (see the lock protocol).
+      if (error instanceof NatsError && error.code === ErrorCode.NoResponders)
+        throw new CommandUndeliveredError(nodeId, { cause: error });
+      throw error;
+    }
     const decoded = decode(ScaleReply, reply.data, { where: `reply from ${nodeId}` });
     if (!decoded.ok) {
       this.#o.onRejected?.(`reply ${subject}`, decoded.error.code);

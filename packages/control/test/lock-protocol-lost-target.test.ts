@@ -1,0 +1,148 @@
+/**
+ * A command's target is lost while its operation waits for the reply. When
+ * the transport says nobody received the command (NATS "no responders": the
+ * agent's process is gone), nothing can run it later, so the operation ends as
+ * soon as the node is declared dead instead of holding the service's lock, and
+ * with it the re-placement, for the command's TTL. When the command may have
+ * arrived (a timeout: the host is frozen or cut off), the wait stays whole, so
+ * a command recorded as failed can never start afterwards.
+ */
+import {
+  type ClusterCommandInput,
+  PROTOCOL_VERSION,
+  type ScaleCommand,
+  type ScaleReply,
+} from '@coxswain/protocol';
+import { describe, expect, it } from 'vitest';
+import { ClusterState, encodeClusterCommand } from '../src/cluster-state.js';
+import { CommandUndeliveredError } from '../src/errors.js';
+import { type LockProtocolDeps, LogicalClock, runLockedOperation } from '../src/lock-protocol.js';
+
+const EPOCH = 1_700_000_000_000;
+const TIMEOUT_MS = 10_000;
+const DEAD_AT_MS = 2_500;
+
+function harness(lost: (nodeId: string) => Error, bFenceOnly = false) {
+  let monoMs = 0;
+  let index = 0;
+  const state = new ClusterState();
+  const commit = (command: ClusterCommandInput) => {
+    index += 1;
+    return {
+      index,
+      result: state.applyEntry({ index, type: 'normal', data: encodeClusterCommand(command) }),
+    };
+  };
+  for (const id of ['a', 'b'])
+    commit({
+      type: 'node.register',
+      at: 0,
+      node: {
+        id,
+        address: id,
+        role: 'voter',
+        labels: {},
+        capacity: { cpus: 8, memoryBytes: 2 ** 34, maxReplicas: 50 },
+      },
+    });
+  commit({
+    type: 'service.put',
+    at: 0,
+    spec: { name: 'web', image: 'x', minReplicas: 1, maxReplicas: 6 },
+  });
+  const attempts = { a: 0, b: 0 };
+  const ttls: Record<string, number | undefined> = {};
+  const deps: LockProtocolDeps = {
+    nodeId: 'a',
+    term: 1,
+    state,
+    clock: new LogicalClock(0, () => monoMs),
+    leaseMs: 15_000,
+    commandTimeoutMs: TIMEOUT_MS,
+    mono: () => monoMs,
+    epochNow: () => EPOCH + monoMs,
+    sleep: async (ms) => {
+      // The leader loop declares b dead once its reports are nodeDeadAfter old.
+      if (monoMs < DEAD_AT_MS && monoMs + ms >= DEAD_AT_MS)
+        commit({ type: 'node.declare', at: DEAD_AT_MS, nodeId: 'b', state: 'dead' });
+      monoMs += ms;
+    },
+    propose: async (command) => commit(command),
+    send: async (nodeId, command: ScaleCommand): Promise<ScaleReply> => {
+      attempts[nodeId as 'a' | 'b'] += 1;
+      ttls[nodeId] = command.ttlMs;
+      if (nodeId === 'b') throw lost(nodeId);
+      return {
+        v: PROTOCOL_VERSION,
+        id: command.id,
+        ok: true,
+        nodeId,
+        running: command.replicas,
+        started: command.replicas,
+        stopped: 0,
+        durationMs: 5,
+      };
+    },
+  };
+  const run = () =>
+    runLockedOperation(deps, 'web', () => ({
+      service: 'web',
+      specVersion: 1,
+      desiredReplicas: 2,
+      placement: { a: 1, b: 1 },
+      targets: [
+        { nodeId: 'a', replicas: 1, action: 'scale' },
+        { nodeId: 'b', replicas: 1, action: 'scale', ...(bFenceOnly ? { fenceOnly: true } : {}) },
+      ],
+      reason: 'test',
+      purge: false,
+    }));
+  return { run, state, attempts, ttls, now: () => monoMs };
+}
+
+describe('an operation whose target is lost mid-command', () => {
+  it('ends once the node is dead when no attempt was delivered', async () => {
+    const h = harness((id) => new CommandUndeliveredError(id));
+    const outcome = await h.run();
+    expect(outcome).toMatchObject({ status: 'done', failed: 1 });
+    // Ended at the death, a few retries in, not at TTL + skew (~10 s).
+    expect(h.now()).toBeGreaterThanOrEqual(DEAD_AT_MS);
+    expect(h.now()).toBeLessThan(DEAD_AT_MS + 500);
+    expect(h.state.lock('web')).toBeUndefined();
+    const failed = h.state.commands().find((c) => c.nodeId === 'b');
+    expect(failed).toMatchObject({ status: 'failed' });
+    expect(failed?.error).toMatch(/never delivered, node b dead/);
+  });
+
+  it('waits out TTL + skew when an attempt may have arrived', async () => {
+    const h = harness(() => new Error('TIMEOUT'));
+    const outcome = await h.run();
+    expect(outcome).toMatchObject({ status: 'done', failed: 1 });
+    // The full wait: TTL (commandTimeoutMs − skew) plus the skew, whatever the node's state.
+    expect(h.now()).toBeGreaterThanOrEqual(TIMEOUT_MS);
+    expect(h.state.node('b')?.state).toBe('dead');
+    expect(h.state.commands().find((c) => c.nodeId === 'b')?.error).toMatch(
+      /no reply before the command expired/,
+    );
+  });
+
+  it('keeps waiting once any attempt may have arrived, even if later ones were undelivered', async () => {
+    let n = 0;
+    const h = harness((id) => (n++ === 0 ? new Error('TIMEOUT') : new CommandUndeliveredError(id)));
+    await h.run();
+    expect(h.now()).toBeGreaterThanOrEqual(TIMEOUT_MS);
+    expect(h.attempts.b).toBeGreaterThan(2);
+  });
+
+  it('holds the operation only briefly for a fence-only target that stops answering', async () => {
+    // b only hears the new token (its count is unchanged) and is cut off: a timeout, so it may
+    // still get the command; its short TTL bounds both the wait and when it could still act.
+    const h = harness(() => new Error('TIMEOUT'), true);
+    const outcome = await h.run();
+    expect(outcome).toMatchObject({ status: 'done', failed: 1 });
+    expect(h.ttls.b).toBe(1500);
+    expect(h.ttls.a).toBe(TIMEOUT_MS - 500);
+    expect(h.now()).toBeGreaterThanOrEqual(2000);
+    expect(h.now()).toBeLessThan(2500);
+  });
+});
