@@ -88,6 +88,7 @@ describe('promises: replicas, commands and counts', () => {
   it('never executes a command the leader recorded as failed (agent SIGSTOPped with it in flight)', async () => {
     const leader = cluster.leaderId()!;
     const victim = [...cluster.hosts.values()].find((h) => h.id !== leader)!;
+    const stoppedAt = Date.now();
     victim.child!.kill('SIGSTOP');
     let failedId: string | undefined;
     try {
@@ -105,7 +106,11 @@ describe('promises: replicas, commands and counts', () => {
           // From the leader's HTTP API: a NATS API request could be queued to the frozen agent.
           const url = `${leaderUrl}/v1/commands?service=web&status=failed`;
           const reply = CommandsReply.parse(await (await fetch(url)).json());
-          return reply.commands.find((c) => c.nodeId === victim.id);
+          // One sent while it was frozen: on a loaded machine an earlier command of the leader's
+          // own can also end failed (done, but its reply came after the TTL) before the freeze.
+          return reply.commands.find(
+            (c) => c.nodeId === victim.id && (c.issuedAtEpochMs ?? 0) >= stoppedAt,
+          );
         },
         20_000,
       );
@@ -123,6 +128,14 @@ describe('promises: replicas, commands and counts', () => {
     await new Promise((r) => setTimeout(r, 2000));
     const ran = opLines(victim).filter((o) => o.id === failedId && o.outcome === 'done');
     expect(ran).toEqual([]);
+    // No command of the victim's that the leader recorded failed started work after that record.
+    const leaderApi = `http://127.0.0.1:${apiPort(cluster.hosts.get(leader)!)}`;
+    const allFailed = CommandsReply.parse(
+      await (await fetch(`${leaderApi}/v1/commands?service=web&status=failed`)).json(),
+    ).commands.filter((c) => c.nodeId === victim.id);
+    for (const c of allFailed)
+      for (const o of opLines(victim).filter((l) => l.id === c.id && l.outcome === 'done'))
+        expect(o.startedAtEpochMs).toBeLessThan(c.finishedAtEpochMs ?? 0);
     const seen = opLines(victim).filter((o) => o.id === failedId);
     // Delivered after the resume (NATS kept it in the socket) and refused, not silently lost.
     expect(seen.length).toBeGreaterThan(0);

@@ -46,12 +46,6 @@ export interface CommandTarget {
   readonly nodeId: string;
   readonly replicas: number;
   readonly action: 'scale' | 'reconcile';
-  /**
-   * Only there to hear the new token: its count is unchanged. The lock
-   * protocol gives it a short TTL, so a node that stopped answering (cut off,
-   * frozen, about to be declared dead) holds the operation only briefly.
-   */
-  readonly fenceOnly?: boolean;
 }
 
 export interface Operation {
@@ -350,7 +344,7 @@ function decideService(
       if (named.has(nodeId)) continue;
       const want = placement[nodeId] ?? 0;
       if (want > 0 || (service.placement[nodeId] ?? 0) > 0)
-        targets.push({ nodeId, replicas: want, action: 'scale', fenceOnly: true });
+        targets.push({ nodeId, replicas: want, action: 'scale' });
     }
   }
   return {

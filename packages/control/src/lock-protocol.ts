@@ -72,13 +72,6 @@ export interface LockProtocolDeps {
   send(nodeId: string, command: ScaleCommand, timeoutMs: number): Promise<ScaleReply>;
   readonly commandTimeoutMs: number;
   /**
-   * The whole wait (TTL + skew) for a fence-only target, one whose count does
-   * not change (default 2000 ms, never above commandTimeoutMs). A live agent
-   * answers it in milliseconds; one that does not is about to be declared dead
-   * and must not hold the service's re-placement for the full command timeout.
-   */
-  readonly fenceTimeoutMs?: number;
-  /**
    * The bound on wall-clock differences between hosts (default 500 ms; hosts
    * are assumed NTP-synchronised within it). A command carries issuedAt and a
    * TTL; the agent refuses it after issuedAt + TTL on its own clock, and the
@@ -217,11 +210,7 @@ export async function runLockedOperation(
       issuedMono + deps.commandTimeoutMs - skewMs,
     );
     const ttlMs = Math.max(1, Math.floor(sendUntilMono - issuedMono));
-    const fenceTtlMs = Math.max(
-      1,
-      Math.min(ttlMs, Math.min(deps.fenceTimeoutMs ?? 2000, deps.commandTimeoutMs) - skewMs),
-    );
-    const ttlOf = (t: { fenceOnly?: boolean }) => (t.fenceOnly ? fenceTtlMs : ttlMs);
+    const failAfterMono = issuedMono + ttlMs + skewMs;
     const records: CommandRecord[] = targets.map((t) => ({
       id: `${service}.${token}.${t.nodeId}`,
       service,
@@ -240,8 +229,7 @@ export async function runLockedOperation(
 
     const spec = record.spec;
     const replies = await Promise.all(
-      records.map(async (r, i): Promise<ScaleReply | { id: string; error: string }> => {
-        const ttl = ttlOf(targets[i]!);
+      records.map(async (r): Promise<ScaleReply | { id: string; error: string }> => {
         const command: ScaleCommand = {
           v: PROTOCOL_VERSION,
           id: r.id,
@@ -253,16 +241,10 @@ export async function runLockedOperation(
           term: deps.term,
           leaderId: deps.nodeId,
           issuedAt: issuedAtEpochMs,
-          ttlMs: ttl,
+          ttlMs,
           ...(r.reason ? { reason: r.reason } : {}),
         };
-        return sendUntilExpired(
-          deps,
-          r.nodeId,
-          command,
-          issuedMono + ttl,
-          issuedMono + ttl + skewMs,
-        );
+        return sendUntilExpired(deps, r.nodeId, command, sendUntilMono, failAfterMono);
       }),
     );
     const results: CommandResult[] = replies.map((reply) => {

@@ -198,13 +198,6 @@ describe('decide', () => {
       replicas: 0,
       action: 'reconcile',
     });
-    // a's count does not change: it is there only to hear the new token.
-    expect(d.operations[0]!.targets).toContainEqual({
-      nodeId: 'a',
-      replicas: 2,
-      action: 'scale',
-      fenceOnly: true,
-    });
   });
 
   it('follows the policy on CPU, and a manual override beats it', () => {
