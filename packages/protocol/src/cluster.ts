@@ -108,6 +108,12 @@ export const ServiceRecord = z.object({
   reason: z.string().max(2000).optional(),
   /** Set by `service.delete`: the leader scales it to 0 on every node, then purges it. */
   deleted: z.boolean().default(false),
+  /**
+   * Nodes dropped from the placement while dead: they may still run replicas (a host cut off
+   * keeps its containers). Each stays here until a command to it for this service is done, or
+   * it is removed; a deleted service is not purged before, so a returning host is cleaned up.
+   */
+  strandedOn: z.array(NodeId).max(1000).optional(),
   updatedAtMs: LogicalMs,
 });
 
