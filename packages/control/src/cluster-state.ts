@@ -25,6 +25,9 @@ import {
 } from '@coxswain/protocol';
 import { WriteKeys } from './write-keys.js';
 
+/** Start-to-ready samples kept per service (ServiceRecord.startDurationsMs). */
+export const START_DURATIONS_KEPT = 20;
+
 export const DEFAULT_SETTINGS: ClusterSettings = {
   decideIntervalMs: 1000,
   nodeDeadAfterMs: 3000,
@@ -402,6 +405,14 @@ export class ClusterState {
     });
   }
 
+  /** A command that started replicas took `durationMs` from create to ready: the lead time's sample. */
+  #recordStartDuration(service: string, durationMs: number): void {
+    const record = this.#services.get(service);
+    if (!record) return;
+    const kept = [...(record.startDurationsMs ?? []), durationMs].slice(-START_DURATIONS_KEPT);
+    this.#services.set(service, { ...record, startDurationsMs: kept });
+  }
+
   #recordCommands(
     command: Extract<ClusterCommand, { type: 'command.record' }>,
   ): ClusterApplyResult {
@@ -434,7 +445,11 @@ export class ClusterState {
       const record = this.#commandIndex.get(result.id);
       // Results of an abandoned operation stay abandoned: a later lock already superseded it.
       if (!record || record.token !== command.token || record.status === 'abandoned') continue;
-      if (result.status === 'done') this.#unstrand(record.service, record.nodeId);
+      if (result.status === 'done') {
+        this.#unstrand(record.service, record.nodeId);
+        if ((result.started ?? 0) > 0 && result.durationMs !== undefined)
+          this.#recordStartDuration(record.service, result.durationMs);
+      }
       this.#replaceRecord({
         ...record,
         status: result.status,

@@ -114,6 +114,12 @@ export const ServiceRecord = z.object({
    * it is removed; a deleted service is not purged before, so a returning host is cleaned up.
    */
   strandedOn: z.array(NodeId).max(1000).optional(),
+  /**
+   * The executors' start-to-ready times (ms) of the latest commands that started replicas,
+   * oldest first (the control core keeps the last 20): replicated so that every leader forecasts
+   * with the measured provisioning lead time, not the policy's default.
+   */
+  startDurationsMs: z.array(z.number().nonnegative()).max(100).optional(),
   updatedAtMs: LogicalMs,
 });
 
@@ -146,6 +152,9 @@ export const CommandResult = z.object({
   id: z.string().min(1).max(128),
   status: CommandStatus,
   running: z.number().int().nonnegative().optional(),
+  /** From the executor's reply: replicas it started, and how long the command took (create to ready). */
+  started: z.number().int().nonnegative().optional(),
+  durationMs: z.number().nonnegative().optional(),
   error: z.string().max(2000).optional(),
   finishedAtEpochMs: EpochMs.optional(),
 });
