@@ -7,6 +7,9 @@
  * leader declares it dead, the service is deleted and scaled to 0 on the
  * others; then the host is reconnected. Before the fix the leader purged the
  * service while the host was away and its replicas ran on forever.
+ *
+ * On the way it checks the documented bound while a host is only unreachable:
+ * running ≤ maxReplicas + that host's assigned replicas (sampled every 250 ms).
  */
 import { rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -18,6 +21,7 @@ import { describe, expect, it } from 'vitest';
 
 const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 const bin = fileURLToPath(new URL('../packages/cli/src/bin.ts', import.meta.url));
+const MAX = 3;
 
 async function runningOn(lab: Lab, host: string, service: string): Promise<number> {
   const list = await lab.host(host).dockerd!.docker.listContainers({
@@ -38,11 +42,12 @@ describe('promises: a service deleted while a host was dead', () => {
       agentCommand: [process.execPath, '--conditions=@coxswain/source', '--import', tsx, bin],
       services: [],
     });
+    let sampling = false;
     try {
       const leader = (await lab.waitForLeader(90_000)).leader!.id;
       await lab.waitForAllNodes(60_000);
       const api = lab.api(leader);
-      await api.applyService(serviceSpec('web', { minReplicas: 3, maxReplicas: 6 }));
+      await api.applyService(serviceSpec('web', { minReplicas: MAX, maxReplicas: MAX }));
       const victim = await pollUntil(
         '3 web replicas, some on a follower',
         async () => {
@@ -51,12 +56,24 @@ describe('promises: a service deleted while a host was dead', () => {
           );
           const total = counts.reduce((a, [, n]) => a + n, 0);
           const follower = counts.find(([name, n]) => name !== leader && n > 0);
-          return total === 3 && follower ? follower[0] : undefined;
+          return total === MAX && follower ? follower[0] : undefined;
         },
         60_000,
         250,
       );
       const strandedCount = await runningOn(lab, victim, 'web');
+      const total = async (): Promise<number> => {
+        const n = await Promise.all(lab.hosts.map((h) => runningOn(lab, h.name, 'web')));
+        return n.reduce((a, b) => a + b, 0);
+      };
+      let peak = 0;
+      sampling = true;
+      const sampler = (async () => {
+        while (sampling) {
+          peak = Math.max(peak, await total().catch(() => 0));
+          await new Promise((r) => setTimeout(r, 250));
+        }
+      })();
 
       await lab.cutHost(victim);
       await pollUntil(
@@ -70,6 +87,19 @@ describe('promises: a service deleted while a host was dead', () => {
         30_000,
         250,
       );
+      // The others make up the count without the cut-off host; it keeps its own meanwhile.
+      await pollUntil(
+        `${MAX} web replicas on the connected hosts`,
+        async () => {
+          const n = await Promise.all(
+            lab.hosts.filter((h) => h.name !== victim).map((h) => runningOn(lab, h.name, 'web')),
+          );
+          return n.reduce((a, b) => a + b, 0) === MAX ? true : undefined;
+        },
+        30_000,
+        250,
+      );
+      expect(await total()).toBe(MAX + strandedCount);
       await api.deleteService('web');
       const others = lab.hosts.map((h) => h.name).filter((n) => n !== victim);
       await pollUntil(
@@ -97,6 +127,10 @@ describe('promises: a service deleted while a host was dead', () => {
         250,
       );
       const removedAfterMs = performance.now() - healedAt;
+      // From the cut until the host was cleaned up: never beyond max + the host's own replicas.
+      sampling = false;
+      await sampler;
+      expect(peak, 'peak from the cut to the cleanup').toBeLessThanOrEqual(MAX + strandedCount);
       await pollUntil(
         'web purged once nothing of it runs anywhere',
         async () =>
@@ -104,8 +138,11 @@ describe('promises: a service deleted while a host was dead', () => {
         30_000,
         250,
       );
-      console.log(`stranded replicas removed ${Math.round(removedAfterMs)} ms after the heal`);
+      console.log(
+        `peak ${peak} from the cut to the cleanup (max ${MAX} + ${strandedCount} on the host); stranded replicas removed ${Math.round(removedAfterMs)} ms after the heal`,
+      );
     } finally {
+      sampling = false;
       await lab.stop();
       rmSync(stateDir, { recursive: true, force: true });
     }
