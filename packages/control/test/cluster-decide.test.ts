@@ -223,6 +223,11 @@ describe('decide', () => {
       desiredReplicas: 4,
       reason: 'manual override: 4',
     });
+    // Never above max, even for an override the API would refuse now (set before max was lowered).
+    expect(planService(input(state, observed, 1000, { history }), 'web', 12)).toMatchObject({
+      desiredReplicas: 10,
+      reason: 'manual override: 12, capped at maxReplicas 10',
+    });
   });
 
   it('skips services locked by someone else until the lease expires, and busy ones', () => {
