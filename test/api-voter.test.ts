@@ -18,7 +18,7 @@ import {
   mountClusterApi,
 } from '@coxswain/agent';
 import { ApiClient } from '@coxswain/client';
-import { AgentConfig, ClusterInfo, LocksReply } from '@coxswain/protocol';
+import { AgentConfig, ClusterInfo, LocksReply, WriteReply } from '@coxswain/protocol';
 import {
   API_TOKEN,
   Dockerd,
@@ -32,6 +32,7 @@ import { connect, type NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 interface HostApi {
+  baseUrl: string;
   server: HttpServer;
   mounted: MountedClusterApi;
   client: ApiClient;
@@ -67,7 +68,12 @@ describe('replacing a lost voter through the API', () => {
       logger: createLogger({ level: 'error', write: () => {} }),
     });
     const baseUrl = `http://127.0.0.1:${await server.listen()}`;
-    apis.set(id, { server, mounted, client: new ApiClient({ baseUrl, token: API_TOKEN }) });
+    apis.set(id, {
+      baseUrl,
+      server,
+      mounted,
+      client: new ApiClient({ baseUrl, token: API_TOKEN }),
+    });
   };
 
   const unmount = async (id: string): Promise<void> => {
@@ -160,8 +166,18 @@ describe('replacing a lost voter through the API', () => {
     expect(joiner!.member!.raft!.status().membership.voters).not.toContain('n4');
     // Asked of a follower: forwarded to the leader, which accepts at once (202) and adds then
     // promotes n4 in the background; GET /v1/cluster shows when n4 is a voter.
-    const reply = await apis.get(survivor!)!.client.addVoter('n4');
+    // Over raw HTTP, to see the status and how long the request was held: 202 at once, never
+    // the learner's catch-up (which may take longer than the write timeout).
+    const asked = performance.now();
+    const res = await fetch(`${apis.get(survivor!)!.baseUrl}/v1/nodes/n4/voter`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${API_TOKEN}` },
+    });
+    const heldMs = performance.now() - asked;
+    expect(res.status).toBe(202);
+    const reply = WriteReply.parse(await res.json());
     expect(reply).toMatchObject({ ok: true, appliedBy: leader, accepted: true });
+    expect(heldMs, 'ms the voter-add request was held').toBeLessThan(2000);
     await waitFor(
       'n4 listed as a voter',
       async () => {

@@ -25,6 +25,9 @@ import {
 } from '@coxswain/protocol';
 import { WriteKeys } from './write-keys.js';
 
+/** Start-to-ready samples kept per service (ServiceRecord.startDurationsMs). */
+export const START_DURATIONS_KEPT = 20;
+
 export const DEFAULT_SETTINGS: ClusterSettings = {
   decideIntervalMs: 1000,
   nodeDeadAfterMs: 3000,
@@ -65,6 +68,11 @@ function clamp(n: number, spec: ServiceSpec): number {
 /** The override order after a spec write at `index`: overrides accepted before it stay out. */
 function orderAfter(existing: ServiceRecord | undefined, index: number): number {
   return Math.max(existing?.manualSeq ?? 0, index * MANUAL_SEQ_PER_INDEX);
+}
+
+function withoutStranded(record: ServiceRecord): ServiceRecord {
+  const { strandedOn: _, ...rest } = record;
+  return rest;
 }
 
 export function lockExpired(lock: LockRecord, atMs: number): boolean {
@@ -230,6 +238,9 @@ export class ClusterState {
         if (existing.state !== command.state) {
           this.#nodes.set(command.nodeId, { ...existing, state: command.state, changedAtMs: now });
         }
+        // An operator's removal says the node will not come back with anything to clean up.
+        if (command.state === 'removed')
+          for (const name of [...this.#services.keys()]) this.#unstrand(name, command.nodeId);
         return { ok: true };
       }
       case 'settings.set': {
@@ -268,6 +279,7 @@ export class ClusterState {
       manualSeq: orderAfter(existing, index),
       placement: existing?.placement ?? {},
       placementToken: existing?.placementToken ?? 0,
+      ...(existing?.strandedOn ? { strandedOn: existing.strandedOn } : {}),
       deleted: false,
       updatedAtMs: now,
     });
@@ -350,8 +362,10 @@ export class ClusterState {
     const placement: Placement = {};
     for (const [nodeId, count] of Object.entries(command.placement))
       if (count > 0) placement[nodeId] = count;
+    const strandedOn = this.#strandedAfter(service, placement);
     this.#services.set(command.service, {
-      ...service,
+      ...withoutStranded(service),
+      ...(strandedOn.length > 0 ? { strandedOn } : {}),
       desiredReplicas: command.desiredReplicas,
       manualReplicas:
         command.manualReplicas === undefined ? service.manualReplicas : command.manualReplicas,
@@ -364,6 +378,39 @@ export class ClusterState {
       updatedAtMs: now,
     });
     return { ok: true };
+  }
+
+  /**
+   * The service's stranded nodes after its placement becomes `placement`: a dead node whose
+   * replicas are taken away may still run them (cut off, not crashed), so it is remembered
+   * until a command to it for the service is done (a host that returns is cleaned up).
+   */
+  #strandedAfter(service: ServiceRecord, placement: Placement): string[] {
+    const stranded = new Set(service.strandedOn ?? []);
+    for (const [nodeId, count] of Object.entries(service.placement)) {
+      if (count > (placement[nodeId] ?? 0) && this.#nodes.get(nodeId)?.state === 'dead')
+        stranded.add(nodeId);
+    }
+    return [...stranded].sort();
+  }
+
+  /** Forgets `nodeId` as stranded for `service` (a command to it was done, or it was removed). */
+  #unstrand(service: string, nodeId: string): void {
+    const record = this.#services.get(service);
+    if (!record?.strandedOn?.includes(nodeId)) return;
+    const rest = record.strandedOn.filter((id) => id !== nodeId);
+    this.#services.set(service, {
+      ...withoutStranded(record),
+      ...(rest.length > 0 ? { strandedOn: rest } : {}),
+    });
+  }
+
+  /** A command that started replicas took `durationMs` from create to ready: the lead time's sample. */
+  #recordStartDuration(service: string, durationMs: number): void {
+    const record = this.#services.get(service);
+    if (!record) return;
+    const kept = [...(record.startDurationsMs ?? []), durationMs].slice(-START_DURATIONS_KEPT);
+    this.#services.set(service, { ...record, startDurationsMs: kept });
   }
 
   #recordCommands(
@@ -398,6 +445,11 @@ export class ClusterState {
       const record = this.#commandIndex.get(result.id);
       // Results of an abandoned operation stay abandoned: a later lock already superseded it.
       if (!record || record.token !== command.token || record.status === 'abandoned') continue;
+      if (result.status === 'done') {
+        this.#unstrand(record.service, record.nodeId);
+        if ((result.started ?? 0) > 0 && result.durationMs !== undefined)
+          this.#recordStartDuration(record.service, result.durationMs);
+      }
       this.#replaceRecord({
         ...record,
         status: result.status,

@@ -329,8 +329,26 @@ function decideService(
     }
   }
 
+  // A node that was dead when its replicas were taken away may still run them: once it reports
+  // again it is told its count (0 for a deleted service), whatever it reports, and a deleted
+  // service is not forgotten while such a node may come back (until it is removed).
+  let strandedLeft = false;
+  for (const nodeId of service.strandedOn ?? []) {
+    if (input.state.node(nodeId)?.state === 'removed') continue;
+    if (!ctx.fresh.has(nodeId)) {
+      strandedLeft = true;
+      continue;
+    }
+    if (!targets.some((t) => t.nodeId === nodeId))
+      targets.push({ nodeId, replicas: placement[nodeId] ?? 0, action: 'reconcile' });
+  }
+
   const purge =
-    service.deleted && targets.length === 0 && !anyObserved && Object.keys(placement).length === 0;
+    service.deleted &&
+    targets.length === 0 &&
+    !anyObserved &&
+    !strandedLeft &&
+    Object.keys(placement).length === 0;
   const changed =
     desired !== service.desiredReplicas ||
     !samePlacement(placement, service.placement) ||

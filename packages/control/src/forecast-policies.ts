@@ -9,11 +9,14 @@
  * policy (name or params) changes. The history is the leader's own per-service
  * samples (node-liveness.ts), in the leader's monotonic milliseconds.
  *
- * The predictive policy provisions for a lead time: where this adapter has seen
- * the service's replicas start (the executors' `durationMs` of commands that
- * started replicas: create, start and health wait), that measured time is the
- * lead time, unless the spec sets `leadTimeSeconds` itself; before the first
- * measurement the policy's own default (60 s) applies.
+ * The predictive policy provisions for a lead time: where the service's replicas
+ * were seen to start (the executors' `durationMs` of commands that started
+ * replicas: create, start and health wait), that measured time is the lead
+ * time, unless the spec sets `leadTimeSeconds` itself; before the first
+ * measurement the policy's own default (60 s) applies. The samples come from
+ * the replicated state (`ServiceRecord.startDurationsMs`, committed with each
+ * command's result), so a new leader uses what its predecessors measured;
+ * replies this adapter saw itself fill in only where the state has none.
  *
  * Bad params never stop the leader: the service keeps its current count, the
  * reason says why, and the error is counted and reported once per spec.
@@ -149,7 +152,8 @@ export class ForecastPolicies {
 
   /** Median measured start-to-ready time of the service's replicas, in seconds; undefined before any. */
   measuredLeadTimeSeconds(service: string): number | undefined {
-    const list = this.#startTimesMs.get(service);
+    const replicated = this.#o.services?.service(service)?.startDurationsMs;
+    const list = replicated && replicated.length > 0 ? replicated : this.#startTimesMs.get(service);
     if (!list || list.length === 0) return undefined;
     return Math.ceil(median(list) / 100) / 10;
   }

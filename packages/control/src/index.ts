@@ -5,6 +5,7 @@ export {
   encodeClusterCommand,
   lockBlocks,
   lockExpired,
+  START_DURATIONS_KEPT,
 } from './cluster-state.js';
 export {
   type CommandTarget,

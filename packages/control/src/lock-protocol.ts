@@ -260,6 +260,8 @@ export async function runLockedOperation(
           id: reply.id,
           status: 'done',
           running: reply.running,
+          started: reply.started,
+          durationMs: reply.durationMs,
           finishedAtEpochMs: deps.epochNow(),
         };
       return {

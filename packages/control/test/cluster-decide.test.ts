@@ -223,6 +223,11 @@ describe('decide', () => {
       desiredReplicas: 4,
       reason: 'manual override: 4',
     });
+    // Never above max, even for an override the API would refuse now (set before max was lowered).
+    expect(planService(input(state, observed, 1000, { history }), 'web', 12)).toMatchObject({
+      desiredReplicas: 10,
+      reason: 'manual override: 12, capped at maxReplicas 10',
+    });
   });
 
   it('skips services locked by someone else until the lease expires, and busy ones', () => {
@@ -257,6 +262,91 @@ describe('decide', () => {
     place(state, 'web', 0, {});
     const gone = new Map([['a', { report: report('a', {}), receivedAtMs: 1000 }]]);
     expect(decide(input(state, gone, 1000)).operations).toMatchObject([{ purge: true }]);
+  });
+
+  it('keeps a service deleted while a node that was dead with its replicas may return, and tells that node 0 when it does', () => {
+    const state = new ClusterState();
+    apply(state, reg('a'), reg('b'), { type: 'service.put', at: 0, spec: spec('web') });
+    place(state, 'web', 4, { a: 2, b: 2 });
+    // b stops reporting and is declared dead; its replicas are taken off it (it may still run them).
+    apply(state, { type: 'node.declare', at: 1, nodeId: 'b', state: 'dead' });
+    place(state, 'web', 4, { a: 4 });
+    expect(state.service('web')?.strandedOn).toEqual(['b']);
+    apply(state, { type: 'service.delete', at: 2, name: 'web' });
+    place(state, 'web', 0, {});
+    const onlyA = new Map([['a', { report: report('a', {}), receivedAtMs: 1000 }]]);
+    // Nothing runs on the nodes that report, but b may come back with its two: no purge.
+    expect(decide(input(state, onlyA, 1000)).operations).toEqual([]);
+
+    // b returns, reporting nothing of web (say its engine restarted): it is told 0 all the same.
+    const back = new Map([...onlyA, ['b', { report: report('b', {}), receivedAtMs: 1000 }]]);
+    expect(decide(input(state, back, 1000)).operations).toMatchObject([
+      { purge: false, targets: [{ nodeId: 'b', replicas: 0, action: 'reconcile' }] },
+    ]);
+    // That command done, b is no longer stranded and the service is purged.
+    const [acq] = apply(state, {
+      type: 'lock.acquire',
+      at: 3,
+      service: 'web',
+      holder: 'l',
+      term: 1,
+      leaseMs: 1000,
+    });
+    const token = acq!.ok ? acq!.token! : 0;
+    const id = `web.${token}.b`;
+    apply(
+      state,
+      {
+        type: 'command.record',
+        at: 3,
+        token,
+        records: [
+          {
+            id,
+            service: 'web',
+            nodeId: 'b',
+            action: 'reconcile',
+            replicas: 0,
+            token,
+            term: 1,
+            leaderId: 'l',
+            status: 'issued',
+            issuedAtMs: 3,
+          },
+        ],
+      },
+      { type: 'command.result', at: 3, token, results: [{ id, status: 'failed' }] },
+    );
+    // A failed command leaves it stranded.
+    expect(state.service('web')?.strandedOn).toEqual(['b']);
+    apply(
+      state,
+      {
+        type: 'command.record',
+        at: 3,
+        token,
+        records: [{ ...state.command(id)!, status: 'issued' }],
+      },
+      { type: 'command.result', at: 3, token, results: [{ id, status: 'done', running: 0 }] },
+      { type: 'lock.release', at: 3, service: 'web', token },
+    );
+    expect(state.service('web')?.strandedOn).toBeUndefined();
+    expect(decide(input(state, back, 1000)).operations).toMatchObject([{ purge: true }]);
+  });
+
+  it('forgets a stranded node the operator removed: the deleted service is purged without it', () => {
+    const state = new ClusterState();
+    apply(state, reg('a'), reg('b'), { type: 'service.put', at: 0, spec: spec('web') });
+    place(state, 'web', 2, { a: 1, b: 1 });
+    apply(state, { type: 'node.declare', at: 1, nodeId: 'b', state: 'dead' });
+    place(state, 'web', 2, { a: 2 });
+    apply(state, { type: 'service.delete', at: 2, name: 'web' });
+    place(state, 'web', 0, {});
+    const onlyA = new Map([['a', { report: report('a', {}), receivedAtMs: 1000 }]]);
+    expect(decide(input(state, onlyA, 1000)).operations).toEqual([]);
+    apply(state, { type: 'node.declare', at: 3, nodeId: 'b', state: 'removed' });
+    expect(state.service('web')?.strandedOn).toBeUndefined();
+    expect(decide(input(state, onlyA, 1000)).operations).toMatchObject([{ purge: true }]);
   });
 });
 

@@ -2,8 +2,9 @@ import type { ClusterCommandInput, NodeReport, ServiceSpecInput } from '@coxswai
 import { ServiceSpec } from '@coxswain/protocol';
 import { describe, expect, it } from 'vitest';
 import { ClusterState, encodeClusterCommand } from '../src/cluster-state.js';
-import { type DecideInput, decide, type ObservedNode } from '../src/decide.js';
+import { type DecideInput, decide, type ObservedNode, planService } from '../src/decide.js';
 import { ForecastPolicies, type PolicyFailure } from '../src/forecast-policies.js';
+import { type Committed, LogicalClock, runLockedOperation } from '../src/lock-protocol.js';
 import type { PolicyInput, ServiceSample } from '../src/policy-registry.js';
 
 let index = 0;
@@ -34,6 +35,22 @@ function samples(
     requestRatePerSecond: rate(i),
   }));
 }
+
+/** A node's report with no containers. */
+const nodeReport = (nodeId: string, time: number): NodeReport => ({
+  v: 1,
+  cluster: 'c',
+  nodeId,
+  address: nodeId,
+  role: 'voter',
+  capacity: { cpus: 8, memoryBytes: 2 ** 34, maxReplicas: 50 },
+  labels: {},
+  time,
+  seq: 0,
+  dockerReachable: true,
+  containers: [],
+  services: {},
+});
 
 const policyState = (service: string, nowMs: number, current = 2): PolicyInput => ({
   service,
@@ -196,6 +213,89 @@ describe('ForecastPolicies', () => {
     expect(policies.lastDecision('web')?.leadTimeSeconds).toBe(1);
     predictive(history, policyState('web', 6000), { leadTimeSeconds: 30 });
     expect(policies.lastDecision('web')?.leadTimeSeconds).toBeUndefined();
+  });
+
+  it('a new leader forecasts with the lead time its predecessor measured (replicated with the command results)', async () => {
+    const state = new ClusterState();
+    for (const id of ['n1', 'n2'])
+      apply(state, {
+        type: 'node.register',
+        at: 0,
+        node: {
+          id,
+          address: id,
+          capacity: { cpus: 8, memoryBytes: 2 ** 34, maxReplicas: 50 },
+          labels: {},
+          role: 'voter',
+        },
+      });
+    apply(state, put(spec('web', { minReplicas: 2 })));
+    const propose = async (c: ClusterCommandInput): Promise<Committed> => {
+      const i = ++index;
+      return {
+        index: i,
+        result: state.applyEntry({ index: i, type: 'normal', data: encodeClusterCommand(c) }),
+      };
+    };
+    const tookMs: Record<string, number> = { n1: 1200, n2: 800 };
+    const observed = new Map<string, ObservedNode>(
+      ['n1', 'n2'].map((id) => [id, { report: nodeReport(id, 0), receivedAtMs: 1000 }]),
+    );
+    const outcome = await runLockedOperation(
+      {
+        nodeId: 'n1',
+        term: 1,
+        state,
+        clock: new LogicalClock(0, () => performance.now()),
+        mono: () => performance.now(),
+        epochNow: Date.now,
+        sleep: (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)),
+        leaseMs: 5000,
+        commandTimeoutMs: 1000,
+        propose,
+        send: async (nodeId, command) => ({
+          v: 1,
+          id: command.id,
+          ok: true,
+          nodeId,
+          running: command.replicas,
+          started: command.replicas,
+          stopped: 0,
+          durationMs: tookMs[nodeId]!,
+        }),
+      },
+      'web',
+      (s) =>
+        planService(
+          {
+            state: s,
+            observed,
+            history: new Map(),
+            settledAtMs: new Map(),
+            busy: new Set(),
+            nowMs: 1000,
+            logicalNowMs: s.clockMs,
+            observingSinceMs: 0,
+            reconcileGraceMs: 300,
+          },
+          'web',
+        ),
+    );
+    expect(outcome).toMatchObject({ status: 'done', failed: 0 });
+    expect(state.service('web')?.startDurationsMs).toEqual([1200, 800]);
+
+    // The next leader has the state (here through a snapshot), not the old leader's memory.
+    const next = new ClusterState();
+    next.restore(state.snapshot());
+    const policies = new ForecastPolicies({ services: next, now: () => 0 });
+    expect(policies.measuredLeadTimeSeconds('web')).toBe(1);
+    const predictive = policies.registry().get('predictive')!;
+    predictive(
+      samples(3, 1000, () => 10),
+      policyState('web', 3000),
+      {},
+    );
+    expect(policies.lastDecision('web')?.leadTimeSeconds).toBe(1);
   });
 
   it('drives the pure decide: predictive by default, reason on the operation', () => {

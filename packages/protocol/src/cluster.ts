@@ -108,6 +108,18 @@ export const ServiceRecord = z.object({
   reason: z.string().max(2000).optional(),
   /** Set by `service.delete`: the leader scales it to 0 on every node, then purges it. */
   deleted: z.boolean().default(false),
+  /**
+   * Nodes dropped from the placement while dead: they may still run replicas (a host cut off
+   * keeps its containers). Each stays here until a command to it for this service is done, or
+   * it is removed; a deleted service is not purged before, so a returning host is cleaned up.
+   */
+  strandedOn: z.array(NodeId).max(1000).optional(),
+  /**
+   * The executors' start-to-ready times (ms) of the latest commands that started replicas,
+   * oldest first (the control core keeps the last 20): replicated so that every leader forecasts
+   * with the measured provisioning lead time, not the policy's default.
+   */
+  startDurationsMs: z.array(z.number().nonnegative()).max(100).optional(),
   updatedAtMs: LogicalMs,
 });
 
@@ -140,6 +152,9 @@ export const CommandResult = z.object({
   id: z.string().min(1).max(128),
   status: CommandStatus,
   running: z.number().int().nonnegative().optional(),
+  /** From the executor's reply: replicas it started, and how long the command took (create to ready). */
+  started: z.number().int().nonnegative().optional(),
+  durationMs: z.number().nonnegative().optional(),
   error: z.string().max(2000).optional(),
   finishedAtEpochMs: EpochMs.optional(),
 });
@@ -290,7 +305,38 @@ export const ApiErrorCode = z.enum([
   'COX_TIMEOUT',
   'COX_INTERNAL',
   'COX_SUPERSEDED',
+  /** The service's lock moved to a newer leader while this one wrote under it: retry. */
+  'COX_LOCK_LOST',
+  /** The leader's placement conflicts with the nodes as committed (one joined or left meanwhile): retry. */
+  'COX_PLACEMENT_CONFLICT',
+  /** Another Raft membership change is in progress: retry once it is done. */
+  'COX_MEMBERSHIP_BUSY',
+  /** A membership change Raft refuses as such (removing the last voter, an unknown node). */
+  'COX_BAD_MEMBERSHIP_CHANGE',
 ]);
+
+/**
+ * The HTTP status of every API refusal code: 4xx the caller's to change, 503 when
+ * there is no leader (or quorum) to take it now (retry, with the same key for a
+ * write), 504 when the write may still apply, 500 only for a fault of ours.
+ * Typed over the enum, so a new code cannot go without one.
+ */
+export const API_ERROR_HTTP_STATUS: Readonly<Record<z.output<typeof ApiErrorCode>, number>> = {
+  COX_UNAUTHORIZED: 401,
+  COX_NOT_LEADER: 503,
+  COX_NO_LEADER: 503,
+  COX_INVALID_PAYLOAD: 400,
+  COX_LOCK_HELD: 409,
+  COX_NO_SUCH_SERVICE: 404,
+  COX_NO_SUCH_NODE: 404,
+  COX_TIMEOUT: 504,
+  COX_INTERNAL: 500,
+  COX_SUPERSEDED: 409,
+  COX_LOCK_LOST: 503,
+  COX_PLACEMENT_CONFLICT: 409,
+  COX_MEMBERSHIP_BUSY: 409,
+  COX_BAD_MEMBERSHIP_CHANGE: 400,
+};
 
 export const ApiReply = z.discriminatedUnion('ok', [
   z.object({

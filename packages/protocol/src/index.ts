@@ -55,6 +55,7 @@ export {
   ChaosVerdictEventData,
 } from './chaos-experiment.js';
 export {
+  API_ERROR_HTTP_STATUS,
   ApiErrorCode,
   ApiReply,
   ApiRequest,

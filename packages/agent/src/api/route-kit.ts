@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { JsonObject } from '@coxswain/client';
 import type { ClusterHealth } from '@coxswain/protocol';
 import {
+  API_ERROR_HTTP_STATUS,
   type ApiErrorBody,
   type ApiMeta,
   type ApiReply,
@@ -72,19 +73,6 @@ export const RECENT_COMMANDS_PER_SERVICE = 20;
 export const MAX_STREAM_BUFFER_BYTES = 1024 * 1024;
 
 export const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-export const STATUS_BY_REPLY_CODE: Record<string, number> = {
-  COX_UNAUTHORIZED: 401,
-  COX_NOT_LEADER: 503,
-  COX_NO_LEADER: 503,
-  COX_INVALID_PAYLOAD: 400,
-  COX_LOCK_HELD: 409,
-  COX_NO_SUCH_SERVICE: 404,
-  COX_NO_SUCH_NODE: 404,
-  COX_TIMEOUT: 504,
-  COX_INTERNAL: 500,
-  COX_SUPERSEDED: 409,
-};
 
 /** How much sooner than the HTTP answer's timeout the write itself stops starting work. */
 const WRITE_DEADLINE_MARGIN_MS = 500;
@@ -363,7 +351,7 @@ export function createRouteKit(options: ClusterApiOptions) {
     }
     const leaderId = view.status().leaderId;
     const noLeader = reply.code === 'COX_NO_LEADER' || reply.code === 'COX_NOT_LEADER';
-    throw new ApiError(STATUS_BY_REPLY_CODE[reply.code] ?? 500, reply.code, reply.message, {
+    throw new ApiError(API_ERROR_HTTP_STATUS[reply.code], reply.code, reply.message, {
       ...(noLeader ? { leader: leaderId ? view.apiAddressOf(leaderId) : null } : {}),
     });
   };

@@ -29,6 +29,7 @@ import { type Context, context, trace } from '@opentelemetry/api';
 import type { Logger } from '../logger.js';
 import { traceCommand, tracePlan, traceProposal, withReportContext } from './decision-tracing.js';
 import { commandResultOf, type LeaderObserver } from './leader-observer.js';
+import { NotLeaderRefusal } from './refusals.js';
 
 const tracer = trace.getTracer('coxswain-coordinator');
 
@@ -377,7 +378,10 @@ export class Coordinator {
     const write = { ...manual, notAfterMono: deadline };
     for (;;) {
       if (!this.#leading || !this.#clock)
-        return { status: 'aborted', error: new Error('not leading') };
+        return {
+          status: 'aborted',
+          error: new NotLeaderRefusal(null, 'this node stopped leading'),
+        };
       if (performance.now() >= deadline) return { status: 'expired' };
       const started = this.#busy.has(service) ? undefined : this.#start(service, write);
       if (started) {

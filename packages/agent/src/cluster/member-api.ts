@@ -19,11 +19,22 @@ import {
 } from '@coxswain/protocol';
 import { requestTraced, withConsumerSpan } from '@coxswain/telemetry';
 import type { Msg, NatsConnection } from 'nats';
-import { NotLeaderError, type RaftNode } from 'raft-consensus-ts';
+import type { RaftNode } from 'raft-consensus-ts';
 import { tokenMatches } from '../api/token.js';
 import type { Logger } from '../logger.js';
 import type { Coordinator, ManualWrite } from './coordinator.js';
 import type { VoterChanges } from './raft-membership.js';
+import {
+  type ApiRefusal,
+  InternalRefusal,
+  NoSuchServiceRefusal,
+  NotLeaderRefusal,
+  type RefusalSubject,
+  refusalOfError,
+  refusalOfOutcome,
+  refusalOfResult,
+  UnauthorizedRefusal,
+} from './refusals.js';
 
 export interface MemberApiOptions {
   readonly config: AgentConfig;
@@ -81,11 +92,7 @@ export class MemberApi {
         : await this.#handleAsLeader(decoded.value, this.#deadlineOf(decoded.value, receivedMono));
       this.#respond(msg, reply);
     }).catch((error: unknown) => {
-      this.#o.log.error('api handler failed', { error });
-      this.#respond(
-        msg,
-        this.#error('COX_INTERNAL', error instanceof Error ? error.message : String(error)),
-      );
+      this.#respond(msg, this.#refuse(refusalOfError(error, this.#leaderId())));
     });
   }
 
@@ -109,6 +116,14 @@ export class MemberApi {
 
   #error(code: ErrorCode, message: string): ApiReply {
     return { v: PROTOCOL_VERSION, ok: false, servedBy: this.#o.config.nodeId, code, message };
+  }
+
+  /** The reply for a refusal: its stable code (the HTTP layer maps it to its status). */
+  #refuse(refusal: ApiRefusal): ApiReply {
+    // Only a fault of ours is an error worth a log line; the others are the caller's answer.
+    if (refusal instanceof InternalRefusal)
+      this.#o.log.error('api handler failed', { error: refusal.cause ?? refusal });
+    return this.#error(refusal.code, refusal.message);
   }
 
   #ok(
@@ -160,7 +175,10 @@ export class MemberApi {
               timeout: remaining,
             });
             const decoded = decode(ApiReply, msg.data, { where: `reply on ${subject}` });
-            if (!decoded.ok) return this.#error('COX_INTERNAL', decoded.error.message);
+            if (!decoded.ok)
+              return this.#refuse(
+                new InternalRefusal(`the leader's reply: ${decoded.error.message}`),
+              );
             const reply = decoded.value;
             if (reply.ok || (reply.code !== 'COX_NOT_LEADER' && reply.code !== 'COX_NO_LEADER'))
               return reply;
@@ -207,14 +225,14 @@ export class MemberApi {
   async #handleAsLeader(request: ApiRequest, deadline: number): Promise<ApiReply> {
     const raft = this.#o.raft();
     const coordinator = this.#o.coordinator();
-    if (!raft || !this.#isLeader() || !coordinator?.leading) {
-      return this.#error(
-        'COX_NOT_LEADER',
-        `not the leader; leader is ${this.#leaderId() ?? 'unknown'}`,
-      );
-    }
+    if (!raft || !this.#isLeader() || !coordinator?.leading)
+      return this.#refuse(new NotLeaderRefusal(this.#leaderId()));
     if (request.op === 'state.get') {
-      await raft.readIndex();
+      try {
+        await raft.readIndex();
+      } catch (error) {
+        return this.#refuse(refusalOfError(error, this.#leaderId()));
+      }
       return this.#ok({ state: this.#o.snapshot() });
     }
     if (performance.now() >= deadline) {
@@ -224,22 +242,18 @@ export class MemberApi {
       );
     }
     const token = this.#o.config.api.token;
-    if (token === undefined) {
-      return this.#error(
-        'COX_UNAUTHORIZED',
-        'writes are refused: the leader has no api.token configured',
+    if (token === undefined)
+      return this.#refuse(
+        new UnauthorizedRefusal('writes are refused: the leader has no api.token configured'),
       );
-    }
-    if (!tokenMatches(request.token, token)) {
-      return this.#error('COX_UNAUTHORIZED', 'missing or wrong API token');
-    }
+    if (!tokenMatches(request.token, token))
+      return this.#refuse(new UnauthorizedRefusal('missing or wrong API token'));
     const applied = request.key ? this.#o.state.appliedWrite(request.key) : undefined;
     if (applied) return this.#ok({ replayed: true });
     try {
       return await this.#write(request, coordinator, raft, deadline);
     } catch (error) {
-      if (error instanceof NotLeaderError) return this.#error('COX_NOT_LEADER', error.message);
-      throw error;
+      return this.#refuse(refusalOfError(error, this.#leaderId()));
     }
   }
 
@@ -257,6 +271,7 @@ export class MemberApi {
         coordinator.poke();
         return this.#fromResult(
           r.result,
+          { service: request.spec.name, from: 'write' },
           r.result.ok
             ? { ...(r.result.specVersion ? { specVersion: r.result.specVersion } : {}) }
             : {},
@@ -265,7 +280,7 @@ export class MemberApi {
       case 'service.delete': {
         const r = await this.#o.propose({ type: 'service.delete', at, ...key, name: request.name });
         coordinator.poke();
-        return this.#fromResult(r.result);
+        return this.#fromResult(r.result, { service: request.name, from: 'write' });
       }
       case 'node.declare': {
         const r = await this.#o.propose({
@@ -277,7 +292,7 @@ export class MemberApi {
         });
         if (r.result.ok && request.state === 'removed')
           await this.#o.voters()?.drop(request.nodeId);
-        return this.#fromResult(r.result);
+        return this.#fromResult(r.result, { nodeId: request.nodeId, from: 'write' });
       }
       case 'node.addVoter':
         return this.#addVoter(request.nodeId);
@@ -298,7 +313,7 @@ export class MemberApi {
    */
   #addVoter(nodeId: string): ApiReply {
     const voters = this.#o.voters();
-    if (!voters) return this.#error('COX_NOT_LEADER', 'this node runs no Raft');
+    if (!voters) return this.#refuse(new NotLeaderRefusal(null, 'this node runs no Raft'));
     if (!this.#adding.has(nodeId)) {
       this.#adding.add(nodeId);
       void voters
@@ -320,52 +335,23 @@ export class MemberApi {
     manual: ManualWrite,
   ): Promise<ApiReply> {
     const service = this.#o.state.service(request.name);
-    if (!service || service.deleted)
-      return this.#error('COX_NO_SUCH_SERVICE', `no service ${JSON.stringify(request.name)}`);
+    if (!service || service.deleted) return this.#refuse(new NoSuchServiceRefusal(request.name));
     const outcome = await coordinator.manualScale(request.name, manual);
-    switch (outcome.status) {
-      case 'done':
-      case 'nothing':
-      case 'purged':
-        // The write is committed either way: a failed command (a host that did not answer
-        // in time) is the leader's to retry, not the caller's; an error here would make a
-        // client retry a write that already holds.
-        return outcome.status === 'done' && outcome.failed > 0
-          ? this.#ok({ commandsPending: outcome.failed })
-          : this.#ok();
-      case 'lock-held':
-        return this.#error(
-          'COX_LOCK_HELD',
-          `service ${request.name} is locked${outcome.heldBy ? ` by ${outcome.heldBy}` : ''}`,
-        );
-      case 'refused':
-        return this.#error(
-          outcome.code === 'COX_NO_SUCH_SERVICE' || outcome.code === 'COX_SUPERSEDED'
-            ? outcome.code
-            : 'COX_INTERNAL',
-          outcome.message,
-        );
-      case 'expired':
-        return this.#error(
-          'COX_TIMEOUT',
-          'deadline passed before the leader committed the write; nothing of it applied',
-        );
-      case 'aborted':
-        return this.#error('COX_NOT_LEADER', `operation aborted: ${String(outcome.error)}`);
-    }
+    const refusal = refusalOfOutcome(request.name, outcome, this.#leaderId());
+    if (refusal) return this.#refuse(refusal);
+    // Committed (done, nothing to do, purged): a failed command (a host that did not answer
+    // in time) is the leader's to retry, not the caller's; an error here would make a client
+    // retry a write that already holds.
+    return outcome.status === 'done' && outcome.failed > 0
+      ? this.#ok({ commandsPending: outcome.failed })
+      : this.#ok();
   }
 
-  #fromResult(result: ClusterApplyResult, extra: { specVersion?: number } = {}): ApiReply {
-    if (result.ok) return this.#ok(extra);
-    const code =
-      result.code === 'COX_NO_SUCH_SERVICE' ||
-      result.code === 'COX_NO_SUCH_NODE' ||
-      result.code === 'COX_LOCK_HELD' ||
-      result.code === 'COX_SUPERSEDED'
-        ? result.code
-        : result.code === 'COX_INVALID_COMMAND'
-          ? 'COX_INVALID_PAYLOAD'
-          : 'COX_INTERNAL';
-    return this.#error(code, result.message);
+  #fromResult(
+    result: ClusterApplyResult,
+    subject: RefusalSubject,
+    extra: { specVersion?: number } = {},
+  ): ApiReply {
+    return result.ok ? this.#ok(extra) : this.#refuse(refusalOfResult(result, subject));
   }
 }
