@@ -23,6 +23,7 @@ import {
   createHostNetwork,
   Dockerd,
   ensureBusyboxImage,
+  ensureSampleAppImage,
   ensureTools,
   exitOf,
   type HostNetwork,
@@ -93,8 +94,18 @@ export interface LabOptions {
   readonly services?: readonly LabServiceSeed[];
   /** First API port in loopback mode (host i gets base + i); in namespaces every host uses it. */
   readonly apiPort?: number;
+  /**
+   * Give each engine its own Docker bridge (a container subnet routed from the root namespace
+   * through the host's address), so replicas publish ports on the host's address and reach
+   * services on the lab bridge. Needs namespaces. Default: no bridge (host networking only).
+   */
+  readonly engineBridges?: boolean;
+  /** Images every engine gets (imported, no registry); default busybox only. */
+  readonly images?: readonly LabImage[];
   readonly log?: (message: string) => void;
 }
+
+export type LabImage = 'busybox' | 'sample-app';
 
 type HostState =
   | 'starting'
@@ -133,6 +144,8 @@ interface HostRuntime {
   readonly dir: string;
   readonly configPath: string;
   readonly apiPort: number;
+  /** Extra dockerd flags (its own bridge, with engineBridges). */
+  readonly engineArgs: readonly string[];
   dockerd: Dockerd | undefined;
   agent: ChildProcess | undefined;
   state: HostState;
@@ -232,6 +245,11 @@ export class Lab {
     return lab;
   }
 
+  /** Where the hosts (and containers on engines with bridges) reach the root namespace; undefined in loopback mode. */
+  get gatewayIp(): string | undefined {
+    return this.#network?.gatewayIp;
+  }
+
   get natsUrls(): string[] {
     const n = this.#nats;
     if (!n) return [];
@@ -298,8 +316,14 @@ export class Lab {
     rmSync(this.stateDir, { recursive: true, force: true });
     mkdirSync(this.stateDir, { recursive: true });
     const names = Array.from({ length: count }, (_, i) => `host-${i + 1}`);
+    if (this.#options.engineBridges && !this.#network)
+      throw new LabConfigError('engine bridges need network namespaces (--network netns)');
     for (const [i, name] of names.entries()) {
       const sim = this.#network ? await this.#network.addHost(name) : undefined;
+      const bip =
+        this.#network && this.#options.engineBridges
+          ? await this.#network.routeContainerSubnet(name)
+          : undefined;
       const dir = join(this.stateDir, name);
       mkdirSync(dir, { recursive: true });
       const basePort = this.#options.apiPort ?? 7070;
@@ -311,6 +335,8 @@ export class Lab {
         dir,
         configPath: join(dir, 'agent.yaml'),
         apiPort: sim ? basePort : basePort + i,
+        // `--bridge=` (empty) undoes the kit's `--bridge=none`: the engine makes its docker0.
+        engineArgs: bip ? ['--bridge=', `--bip=${bip}`] : [],
         dockerd: undefined,
         agent: undefined,
         state: 'starting',
@@ -330,6 +356,10 @@ export class Lab {
     // Engines start in parallel: each takes a few seconds, mostly waiting.
     await Promise.all(names.map((name) => this.#bringUpEngine(this.#runtime(name), true)));
     const agentBin = this.#agentBin();
+    if (agentBin)
+      this.#log(
+        `lab: starting ${count} agents (Raft voters: ${this.#voterNames.join(', ')}); logs in ${this.stateDir}/host-*/agent.log`,
+      );
     if (agentBin) this.#leaderlessSince = { atMs: performance.now(), what: 'the agents started' };
     for (const name of names) {
       const h = this.#runtime(name);
@@ -354,11 +384,26 @@ export class Lab {
     return [process.execPath, bin];
   }
 
-  async #bringUpEngine(h: HostRuntime, seed: boolean): Promise<void> {
+  async #bringUpEngine(h: HostRuntime, first: boolean): Promise<void> {
+    const t0 = performance.now();
+    const secs = (from: number) => `${((performance.now() - from) / 1000).toFixed(1)} s`;
     if (h.dockerd) await h.dockerd.restart();
-    else h.dockerd = await Dockerd.start({ netns: h.netns });
-    await ensureBusyboxImage(h.dockerd.docker);
-    if (seed) await this.#seedContainers(h);
+    else h.dockerd = await Dockerd.start({ netns: h.netns, extraArgs: h.engineArgs });
+    if (first) this.#log(`lab: ${h.name}: dockerd up at ${h.address} (${secs(t0)})`);
+    for (const image of this.#options.images ?? ['busybox']) {
+      const t1 = performance.now();
+      if (image === 'busybox') await ensureBusyboxImage(h.dockerd.docker);
+      else {
+        if (first)
+          this.#log(
+            `lab: ${h.name}: importing the sample-app image (node + server.mjs, no registry)`,
+          );
+        await ensureSampleAppImage(h.dockerd.docker);
+      }
+      if (first && image !== 'busybox')
+        this.#log(`lab: ${h.name}: image ${image} ready (${secs(t1)})`);
+    }
+    if (first) await this.#seedContainers(h);
   }
 
   async #seedContainers(h: HostRuntime): Promise<void> {
