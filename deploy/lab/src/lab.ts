@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -42,6 +42,27 @@ import {
   type LabView,
   renderLabTable,
 } from './lab-table.js';
+
+const CGROUP_ROOT = '/sys/fs/cgroup';
+
+/** Removes `name` (and the empty cgroups the engines left under it) from every v1 hierarchy. */
+function removeCgroup(name: string): void {
+  const problems: string[] = [];
+  const removeTree = (dir: string) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true }))
+      if (entry.isDirectory()) removeTree(join(dir, entry.name));
+    try {
+      rmdirSync(dir);
+    } catch (error) {
+      problems.push(`${dir}: ${(error as Error).message}`);
+    }
+  };
+  for (const controller of readdirSync(CGROUP_ROOT)) {
+    const dir = join(CGROUP_ROOT, controller, name);
+    if (existsSync(dir)) removeTree(dir);
+  }
+  if (problems.length > 0) throw new LabStateError(`cgroups left: ${problems.join('; ')}`);
+}
 
 /** A service the lab starts on every host before the agents come up: a few labelled containers. */
 export interface LabServiceSeed {
@@ -100,6 +121,15 @@ export interface LabOptions {
    * services on the lab bridge. Needs namespaces. Default: no bridge (host networking only).
    */
   readonly engineBridges?: boolean;
+  /**
+   * CPU weight (cgroup v1 `cpu.shares`; one ordinary process weighs 1024) of one cgroup that
+   * holds every container of the lab's engines (`dockerd --cgroup-parent`). On a machine busy
+   * with other work, containers under the engines' default parent share that one parent's 1024
+   * with each other and with every other engine's containers, so a replica may get far less than
+   * its CPU limit; a weight of their own lets them have it, as on hosts of their own. Their
+   * limits still cap them. Unset: the engines' default parent.
+   */
+  readonly containerCpuShares?: number;
   /** Images every engine gets (imported, no registry); default busybox only. */
   readonly images?: readonly LabImage[];
   readonly log?: (message: string) => void;
@@ -199,6 +229,8 @@ export class Lab {
   #cluster: ClusterSnapshot | undefined;
   #clusterError: string | undefined;
   #stopping: Promise<void> | undefined;
+  /** The containers' own cgroup (containerCpuShares), relative to each controller's root. */
+  #cgroupParent: string | undefined;
   readonly #startedAtMs = performance.now();
 
   private constructor(options: LabOptions, network: HostNetwork | undefined) {
@@ -318,6 +350,22 @@ export class Lab {
     const names = Array.from({ length: count }, (_, i) => `host-${i + 1}`);
     if (this.#options.engineBridges && !this.#network)
       throw new LabConfigError('engine bridges need network namespaces (--network netns)');
+    const shares = this.#options.containerCpuShares;
+    if (shares !== undefined) {
+      if (!Number.isInteger(shares) || shares < 2 || shares > 262_144)
+        throw new LabConfigError('containerCpuShares must be an integer from 2 to 262144');
+      this.#cgroupParent = `cxlab-${randomBytes(3).toString('hex')}`;
+      const dir = join(CGROUP_ROOT, 'cpu', this.#cgroupParent);
+      try {
+        mkdirSync(dir);
+        writeFileSync(join(dir, 'cpu.shares'), String(shares));
+      } catch (error) {
+        throw new LabConfigError(
+          `cannot give the containers a cgroup with cpu.shares ${shares} (${dir}): ${(error as Error).message}; cgroup v1 is needed`,
+        );
+      }
+      this.#log(`lab: containers run under cgroup /${this.#cgroupParent} (cpu.shares ${shares})`);
+    }
     for (const [i, name] of names.entries()) {
       const sim = this.#network ? await this.#network.addHost(name) : undefined;
       const bip =
@@ -335,8 +383,11 @@ export class Lab {
         dir,
         configPath: join(dir, 'agent.yaml'),
         apiPort: sim ? basePort : basePort + i,
-        // `--bridge=` (empty) undoes the kit's `--bridge=none`: the engine makes its docker0.
-        engineArgs: bip ? ['--bridge=', `--bip=${bip}`] : [],
+        engineArgs: [
+          // `--bridge=` (empty) undoes the kit's `--bridge=none`: the engine makes its docker0.
+          ...(bip ? ['--bridge=', `--bip=${bip}`] : []),
+          ...(this.#cgroupParent ? [`--cgroup-parent=/${this.#cgroupParent}`] : []),
+        ],
         dockerd: undefined,
         agent: undefined,
         state: 'starting',
@@ -870,6 +921,8 @@ export class Lab {
     await Promise.all(
       hosts.map((h) => attempt(`dockerd on ${h.name}`, async () => h.dockerd?.stop())),
     );
+    if (this.#cgroupParent)
+      await attempt("the containers' cgroup", async () => removeCgroup(this.#cgroupParent!));
     await attempt('NATS client', async () => this.#nc?.close());
     await attempt('NATS', async () => this.#nats?.stop());
     if (this.#network) await attempt('network', async () => this.#network?.destroy());

@@ -42,9 +42,12 @@ export function nginxConfig(dir: string, address: string, services: readonly Ngi
       proxy_pass http://${upstreamName(s.name)};
       proxy_connect_timeout 1s;
       proxy_read_timeout 10s;
-      # A refused connection (a replica just stopped, or its host died) goes to the next
-      # replica: nginx does so for POST too when nothing was sent yet.
-      proxy_next_upstream error timeout;
+      # A failed attempt goes to the next replica: a refused connection (a replica stopping
+      # gracefully, or one on a host that died), and, for POST too (non_idempotent), a reset:
+      # a replica that just started is published by docker-proxy, which accepts and resets
+      # until the app listens. The cost: a request whose replica died while it ran is sent
+      # again; the sample's operations only count, so the demo accepts that.
+      proxy_next_upstream error timeout non_idempotent;
       proxy_next_upstream_tries 3;
     }
   }`,

@@ -187,6 +187,8 @@ export async function runDemo(o: DemoOptions): Promise<DemoReport> {
     stateDir: o.stateDir,
     network: 'netns',
     engineBridges: true,
+    // The replicas' 0.1 CPU, had on a machine busy with other work (see LabOptions).
+    containerCpuShares: 4096,
     images: ['sample-app'],
     services: [],
     log: o.log,

@@ -80,7 +80,7 @@ export function registerLabCommand(program: Command): void {
     .option(
       '--load <duration>',
       'demo: how long the load runs (the trace window is compressed into it)',
-      '180s',
+      '150s',
     )
     .option('--trace <file>', 'demo: the t_seconds,requests trace replayed', DEFAULT_DEMO_TRACE)
     .option(
@@ -92,11 +92,11 @@ export function registerLabCommand(program: Command): void {
     .option(
       '--peak <rps>',
       "demo: the window's peak rate to order, req/s (smoothed over 5 s)",
-      '36',
+      '20',
     )
     .option(
       '--chaos-at <duration>',
-      'demo: when in the load the kill-leader-host experiment starts (default: 40 % into it)',
+      'demo: when in the load the kill-leader-host experiment starts (default: 45 % into it, near the midday peak of the trace)',
     )
     .option('--no-chaos', 'demo: no chaos experiment')
     .option(
@@ -269,7 +269,7 @@ async function demoAction(
   const chaosAtMs = !flags.chaos
     ? undefined
     : flags.chaosAt === undefined
-      ? loadMs * 0.4
+      ? loadMs * 0.45
       : durationFlag('chaos-at', flags.chaosAt);
   if (chaosAtMs !== undefined && chaosAtMs >= loadMs)
     throw new UsageError(
