@@ -70,6 +70,7 @@ describe('the demo (coxswain lab), shortened', () => {
     expect(stderr).toMatch(/demo \[4\/6\] the chain answers through nginx/);
 
     const text = readFileSync(reportPath, 'utf8');
+    console.log(text);
     const decoded = DemoReport.safeParse(
       JSON.parse(readFileSync(reportPath.replace(/\.txt$/, '.json'), 'utf8')),
     );

@@ -18,6 +18,8 @@ export const DemoServiceReport = z.object({
   requests: z.number().int().nonnegative(),
   ok: z.number().int().nonnegative(),
   okPercent: z.number(),
+  /** Requests by HTTP status nginx answered (499: the client gave up first). */
+  statuses: z.record(z.string(), z.number().int().nonnegative()),
   p50Ms: z.number().nullable(),
   p95Ms: z.number().nullable(),
   p99Ms: z.number().nullable(),
@@ -76,6 +78,8 @@ export const DemoReport = z.object({
     p99Ms: z.number(),
   }),
   nginxReloads: z.number().int().nonnegative(),
+  /** nginx's error log, counted by what went wrong (`upstream timed out`, `connect() failed`, ...). */
+  nginxErrors: z.record(z.string(), z.number().int().nonnegative()),
   services: z.array(DemoServiceReport),
   chaos: DemoChaosReport.nullable(),
   /** How the run ended: `completed`, `interrupted` (Ctrl-C) or `failed: ...`. */

@@ -95,6 +95,18 @@ export function parseAccessLog(
   return out;
 }
 
+/** nginx's error log counted by cause: the message of each `[error]` line up to its context. */
+export function countNginxErrors(text: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const line of text.split('\n')) {
+    const m = /\[error\] \d+#\d+: (?:\*\d+ )?(.*?)(?: while |, client:|$)/.exec(line);
+    if (!m?.[1]) continue;
+    const key = m[1].replace(/\(\d+: /, '(').slice(0, 80);
+    out[key] = (out[key] ?? 0) + 1;
+  }
+  return out;
+}
+
 export class NginxFront {
   readonly dir: string;
   readonly address: string;
@@ -192,6 +204,14 @@ export class NginxFront {
       return [];
     }
     return parseAccessLog(text, byPort);
+  }
+
+  errors(): Record<string, number> {
+    try {
+      return countNginxErrors(readFileSync(join(this.dir, 'error.log'), 'utf8'));
+    } catch {
+      return {};
+    }
   }
 
   /** SIGQUIT (graceful: the buffered access log is flushed), then SIGKILL after 5 s. */

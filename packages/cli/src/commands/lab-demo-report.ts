@@ -70,6 +70,8 @@ export function serviceReport(
   const mine = accesses.filter((a) => a.service === name);
   const ms = mine.map((a) => a.seconds * 1000).sort((x, y) => x - y);
   const ok = mine.filter((a) => a.status >= 200 && a.status < 400).length;
+  const statuses: Record<string, number> = {};
+  for (const a of mine) statuses[a.status] = (statuses[a.status] ?? 0) + 1;
   const slo = sloSecondsOf(mine, sloP95Ms);
   const running = samples.map((s) => s.services.get(name)?.running ?? 0);
   const mineDecisions = decisions.filter((d) => d.service === name);
@@ -79,6 +81,7 @@ export function serviceReport(
     requests: mine.length,
     ok,
     okPercent: mine.length === 0 ? 0 : (100 * ok) / mine.length,
+    statuses,
     p50Ms: round(percentileOf(ms, 50)),
     p95Ms: round(percentileOf(ms, 95)),
     p99Ms: round(percentileOf(ms, 99)),
@@ -108,7 +111,13 @@ export function renderDemoReport(r: DemoReport): string {
     `  setup ${r.setupSeconds.toFixed(0)} s, load ${r.loadSeconds.toFixed(0)} s, total ${r.totalSeconds.toFixed(0)} s`,
     `  load: ${r.trace.file} from ${(r.trace.fromSeconds / 3600).toFixed(1)} h, ${(r.trace.traceSeconds / 3600).toFixed(1)} h of trace replayed ${r.trace.speedup.toFixed(0)}x faster, peak ${r.trace.peakRps.toFixed(0)} req/s`,
     `  client (through nginx to order): sent ${r.load.sent}, ok ${r.load.ok}, errors ${r.load.errors}, dropped ${r.load.dropped}; p50 ${r.load.p50Ms.toFixed(1)} ms, p95 ${r.load.p95Ms.toFixed(1)} ms, p99 ${r.load.p99Ms.toFixed(1)} ms`,
-    `  nginx reloads by the endpoints watcher: ${r.nginxReloads}`,
+    `  nginx reloads by the endpoints watcher: ${r.nginxReloads}${
+      Object.keys(r.nginxErrors).length === 0
+        ? ''
+        : `; nginx errors: ${Object.entries(r.nginxErrors)
+            .map(([k, n]) => `${k} ×${n}`)
+            .join(', ')}`
+    }`,
     '',
     '  service   requests    ok %    p50     p95     p99   (ms, nginx)  over SLO       replica-s  replicas  scale up/down',
   );
@@ -116,6 +125,13 @@ export function renderDemoReport(r: DemoReport): string {
     lines.push(
       `  ${s.name.padEnd(9)} ${String(s.requests).padStart(8)}  ${s.okPercent.toFixed(2).padStart(6)}  ${f1(s.p50Ms).padStart(6)}  ${f1(s.p95Ms).padStart(6)}  ${f1(s.p99Ms).padStart(6)}               ${`${s.secondsOverSlo}/${s.secondsWithRequests} s`.padEnd(11)}${s.sloP95Ms === null ? '' : ` >${s.sloP95Ms}`.padEnd(6)} ${String(s.replicaSeconds).padStart(7)}   ${`${s.minReplicas}..${s.maxReplicas}`.padEnd(8)}  ${s.scaleUps}/${s.scaleDowns}`,
     );
+  }
+  for (const s of r.services) {
+    const failed = Object.entries(s.statuses).filter(([code]) => !/^[23]/.test(code));
+    if (failed.length > 0)
+      lines.push(
+        `  ${s.name} failed answers: ${failed.map(([code, n]) => `${code} ×${n}`).join(', ')}`,
+      );
   }
   for (const s of r.services) {
     if (s.decisions.length === 0) continue;

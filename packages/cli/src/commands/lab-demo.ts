@@ -454,6 +454,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoReport> {
       p99Ms: summary?.p99Ms ?? 0,
     },
     nginxReloads: nginx?.reloads ?? 0,
+    nginxErrors: nginx?.errors() ?? {},
     services: DEMO_SERVICES.map((name) =>
       serviceReport(name, specs.get(name)?.sloP95Ms, accesses, samples, decisions, loadStart),
     ),
