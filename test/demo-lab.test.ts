@@ -28,7 +28,12 @@ function alive(pid: number): boolean {
 
 describe('the demo (coxswain lab), shortened', () => {
   const dir = mkdtempSync(join(tmpdir(), 'cox-demo-'));
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  let passed = false;
+  // A failed run keeps its state dir (agent logs, nginx's logs, the chaos journal) to look at.
+  afterAll(() => {
+    if (passed) rmSync(dir, { recursive: true, force: true });
+    else console.log(`demo test: kept ${dir}`);
+  });
 
   it('scales the chain up and down by forecast behind nginx, heals a leader-host kill, reports, and leaves nothing running', async () => {
     // The agents run the built CLI too (the lab's default agent binary), so the demo must be built.
@@ -42,7 +47,7 @@ describe('the demo (coxswain lab), shortened', () => {
         '--load',
         '90s',
         '--chaos-at',
-        '35s',
+        '50s',
         '--state-dir',
         join(dir, 'state'),
         '--report',
@@ -123,5 +128,6 @@ describe('the demo (coxswain lab), shortened', () => {
     expect(report.cleanup.netns.length).toBe(3);
     const ps = spawnSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).stdout;
     expect(ps).not.toContain(join(dir, 'state'));
+    passed = true;
   }, 300_000);
 });

@@ -59,6 +59,9 @@ error_log ${dir}/error.log warn;
 events { worker_connections 1024; }
 http {
   log_format demo '$msec $server_port $status $request_time';
+  # No keep-alive towards clients: a reload closes the old workers' idle connections, and a client
+  # that sent its next request on one just then would see the connection closed under it.
+  keepalive_timeout 0;
   client_body_temp_path ${dir}/body;
   proxy_temp_path ${dir}/proxy;
   fastcgi_temp_path ${dir}/fastcgi;

@@ -402,7 +402,12 @@ export async function runDemo(o: DemoOptions): Promise<DemoReport> {
     if (chaosRun) {
       // The experiment may still be measuring its recovery: let it finish (it is bounded by its SLA).
       chaosLine = `${chaosLine} (load done)`;
-      await Promise.race([chaosRun, sleep(60_000)]);
+      const bound = new AbortController();
+      await Promise.race([
+        chaosRun,
+        sleep(60_000, undefined, { signal: bound.signal }).catch(() => {}),
+      ]);
+      bound.abort(); // the timer must not hold the process for a minute after the report
     }
     viewAbort.abort();
     await live;
@@ -581,15 +586,19 @@ async function runChaos(
 ): Promise<DemoChaosReport> {
   const env = labEnv(lab);
   const probes = loaded.experiment.steadyState.probes;
-  const deadline = performance.now() + 30_000;
-  for (;;) {
+  // Two passing checks a second apart: the policy is not in the middle of a scale, so the
+  // runner's own check before the fault finds the steady state too.
+  const deadline = performance.now() + 60_000;
+  for (let held = 0; held < 2; ) {
     if (signal.aborted) throw new DemoAborted();
     const outcomes = await Promise.all(
       probes.map((p) => runProbe(p, { env, liveHosts: () => env.hosts, baselineTerm: undefined })),
     );
-    if (outcomes.every((x) => x.ok) || performance.now() > deadline) break;
-    progress(`waiting for the steady state: ${outcomes.find((x) => !x.ok)?.detail ?? ''}`);
-    await sleep(1000);
+    held = outcomes.every((x) => x.ok) ? held + 1 : 0;
+    if (performance.now() > deadline) break;
+    if (held === 0)
+      progress(`waiting for the steady state: ${outcomes.find((x) => !x.ok)?.detail ?? ''}`);
+    if (held < 2) await sleep(1000);
   }
   const leaderBefore = (await lab.refreshCluster())?.info.leader?.id ?? null;
   const atSeconds = (performance.now() - loadStartedMs) / 1000;

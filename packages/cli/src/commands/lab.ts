@@ -96,7 +96,7 @@ export function registerLabCommand(program: Command): void {
     )
     .option(
       '--chaos-at <duration>',
-      'demo: when in the load the kill-leader-host experiment starts (default: 45 % into it, near the midday peak of the trace)',
+      'demo: when in the load the kill-leader-host experiment starts (default: 55 % into it, past the midday peak of the trace, when the scaling has settled)',
     )
     .option('--no-chaos', 'demo: no chaos experiment')
     .option(
@@ -269,7 +269,7 @@ async function demoAction(
   const chaosAtMs = !flags.chaos
     ? undefined
     : flags.chaosAt === undefined
-      ? loadMs * 0.45
+      ? loadMs * 0.55
       : durationFlag('chaos-at', flags.chaosAt);
   if (chaosAtMs !== undefined && chaosAtMs >= loadMs)
     throw new UsageError(
