@@ -85,7 +85,7 @@ export function registerLabCommand(program: Command): void {
     .option('--trace <file>', 'demo: the t_seconds,requests trace replayed', DEFAULT_DEMO_TRACE)
     .option(
       '--trace-from <duration>',
-      'demo: where in the trace the replayed window starts (default: 5 July 1995 02:00 in the NASA trace)',
+      'demo: where in the trace the replayed window starts (98h: 5 July 1995 02:00 in the NASA trace)',
       '98h',
     )
     .option('--trace-length <duration>', 'demo: how much of the trace is replayed', '24h')
@@ -105,10 +105,10 @@ export function registerLabCommand(program: Command): void {
     )
     .option(
       '--kill <what>',
-      "in the failover step: agent (SIGKILL the leader's agent alone; its containers keep running) or host (the whole host: agent, engine, containers)",
+      "scripted scenarios, in the failover step: agent (SIGKILL the leader's agent alone; its containers keep running) or host (the whole host: agent, engine, containers)",
       'agent',
     )
-    .option('--pause <duration>', 'how long each scenario step stays on screen', '8s')
+    .option('--pause <duration>', 'scripted scenarios: how long each step stays on screen', '8s')
     .option(
       '--state-dir <dir>',
       'where agent configs, Raft data and logs go; wiped at start, kept at exit',
@@ -130,7 +130,7 @@ The demo (the default scenario, about 5 minutes with the defaults on a 2-core ma
      sample-app image is imported into every engine (no registry);
   2. the voters elect a leader; a real nginx starts on the lab bridge, one server per service;
   3. order, storage and account are declared (deploy/lab/samples/demo/*.yaml: 0.1 CPU per
-     replica, 2 to 6 or 4 replicas, the predictive policy on 5-s steps); one endpoints
+     replica: order 1 to 6 replicas, storage and account 2 to 4; the predictive policy on 5-s steps); one endpoints
      watcher per service rewrites nginx's upstream and reloads it when the replicas change;
   4. the load replays --trace-length of --trace from --trace-from, compressed into --load,
      at most --peak req/s, as Poisson arrivals through nginx to order (which calls storage
@@ -149,7 +149,7 @@ Examples:
   sudo coxswain lab --load 90s --chaos-at 40s --report /tmp/demo.txt
   sudo coxswain lab --scenario full --kill host       # the scripted busybox scenario
 ` +
-        "\nThe live view (every second): the Raft leader, term and commit index from any agent's API, the sample service's running/desired count, and per host its role (LEADER, voter, client), its state, its agent's report, its engine's containers and the replicas the cluster places on it; under it, the last cluster events and scenario steps.\nCtrl-C stops everything the lab started: agents, engines, containers, NATS, namespaces and the bridge.",
+        "\nThe demo's live view (every second): where the load is in the trace, per service the request rate the agents measure, the leader's forecast, running/desired replicas and nginx's upstream; the load's figures; the chaos step; then the lab's table below.\nThe scripted scenarios' live view (every second): the Raft leader, term and commit index from any agent's API, the sample service's running/desired count, and per host its role (LEADER, voter, client), its state, its agent's report, its engine's containers and the replicas the cluster places on it; under it, the last cluster events and scenario steps.\nCtrl-C stops everything the lab started: nginx, agents, engines, containers, NATS, namespaces and the bridge.",
     )
     .action(async (flags: LabFlags) => {
       const hosts = integerFlag('hosts', flags.hosts, 1, 20);
