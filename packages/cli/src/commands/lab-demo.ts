@@ -270,68 +270,12 @@ export async function runDemo(o: DemoOptions): Promise<DemoReport> {
     track();
 
     // The sampler: replica counts and decisions (from any agent), rate and forecast (the leader).
-    const sampler = (async () => {
-      let previous = new Map<string, number>();
-      while (!stopWatchers.signal.aborted) {
-        const snap = await lab.refreshCluster();
-        if (snap?.services) {
-          const now = performance.now();
-          const map = new Map<string, { running: number; desired: number }>();
-          for (const s of snap.services) {
-            if (s.deleted || !specs.has(s.name)) continue;
-            const running = Object.values(s.running).reduce((a, b) => a + b, 0);
-            map.set(s.name, { running, desired: s.desiredReplicas });
-            const before = previous.get(s.name);
-            if (before !== undefined && before !== s.desiredReplicas && loadStartedMs !== undefined)
-              decisions.push({
-                atMs: now,
-                service: s.name,
-                from: before,
-                to: s.desiredReplicas,
-                reason: s.reason,
-              });
-          }
-          previous = new Map([...map].map(([k, v]) => [k, v.desired]));
-          if (loadStartedMs !== undefined && loadEndedMs === undefined)
-            samples.push({ atMs: now, services: map });
-          const leaderId = snap.info.leader?.id;
-          await Promise.all(
-            DEMO_SERVICES.map(async (name) => {
-              const counts = map.get(name);
-              const view: DemoServiceView = {
-                name,
-                running: counts?.running ?? 0,
-                desired: counts?.desired ?? 0,
-                upstream: front.upstreamCount(name),
-                rate: views.get(name)?.rate,
-                forecast: views.get(name)?.forecast,
-                p95Ms: views.get(name)?.p95Ms,
-              };
-              if (leaderId) {
-                try {
-                  const d = await lab.api(leaderId).service(name, { window: '10s' });
-                  let rate = 0;
-                  let p95: number | undefined;
-                  for (const figures of Object.values(d.figures)) {
-                    const last = figures[figures.length - 1];
-                    rate += last?.requestRatePerSecond ?? 0;
-                    if (last?.p95LatencyMs !== undefined)
-                      p95 = Math.max(p95 ?? 0, last.p95LatencyMs);
-                  }
-                  view.rate = rate;
-                  view.p95Ms = p95;
-                  view.forecast = d.forecast?.predictedRequestRatePerSecond;
-                } catch {
-                  // A leader that just died: keep the last figures.
-                }
-              }
-              views.set(name, view);
-            }),
-          );
-        }
-        await sleep(1000, undefined, { signal: stopWatchers.signal }).catch(() => {});
-      }
-    })();
+    const sampler = sampleCluster(lab, front, views, stopWatchers.signal, (map, changes) => {
+      const now = performance.now();
+      if (loadStartedMs === undefined) return;
+      for (const c of changes) decisions.push({ atMs: now, ...c });
+      if (loadEndedMs === undefined) samples.push({ atMs: now, services: map });
+    });
     watchers.push(sampler);
 
     // The live view, every second, until the load ends.
@@ -478,6 +422,75 @@ export async function runDemo(o: DemoOptions): Promise<DemoReport> {
 
 export function jsonPathOf(reportPath: string): string {
   return reportPath.endsWith('.txt') ? `${reportPath.slice(0, -4)}.json` : `${reportPath}.json`;
+}
+
+type Counts = Map<string, { running: number; desired: number }>;
+
+/**
+ * Every second until `signal`: the services' running and desired replicas from any agent (each
+ * change of a desired count is a scale decision, with the reason the leader gave), and from the
+ * leader, per service, the request rate its agents measured and its forecast, for the view.
+ */
+async function sampleCluster(
+  lab: Lab,
+  front: NginxFront,
+  views: Map<string, DemoServiceView>,
+  signal: AbortSignal,
+  onSample: (counts: Counts, changes: Omit<DecisionSeen, 'atMs'>[]) => void,
+): Promise<void> {
+  let previous = new Map<string, number>();
+  while (!signal.aborted) {
+    const snap = await lab.refreshCluster();
+    if (snap?.services) {
+      const counts: Counts = new Map();
+      const changes: Omit<DecisionSeen, 'atMs'>[] = [];
+      for (const s of snap.services) {
+        if (s.deleted || !(DEMO_SERVICES as readonly string[]).includes(s.name)) continue;
+        const running = Object.values(s.running).reduce((a, b) => a + b, 0);
+        counts.set(s.name, { running, desired: s.desiredReplicas });
+        const before = previous.get(s.name);
+        if (before !== undefined && before !== s.desiredReplicas)
+          changes.push({ service: s.name, from: before, to: s.desiredReplicas, reason: s.reason });
+      }
+      previous = new Map([...counts].map(([k, v]) => [k, v.desired]));
+      onSample(counts, changes);
+      const leaderId = snap.info.leader?.id;
+      await Promise.all(
+        DEMO_SERVICES.map(async (name) => {
+          const last = views.get(name);
+          const view: DemoServiceView = {
+            name,
+            running: counts.get(name)?.running ?? 0,
+            desired: counts.get(name)?.desired ?? 0,
+            upstream: front.upstreamCount(name),
+            rate: last?.rate,
+            forecast: last?.forecast,
+            p95Ms: last?.p95Ms,
+          };
+          if (leaderId) {
+            try {
+              const d = await lab.api(leaderId).service(name, { window: '10s' });
+              let rate = 0;
+              let p95: number | undefined;
+              for (const figures of Object.values(d.figures)) {
+                const newest = figures[figures.length - 1];
+                rate += newest?.requestRatePerSecond ?? 0;
+                if (newest?.p95LatencyMs !== undefined)
+                  p95 = Math.max(p95 ?? 0, newest.p95LatencyMs);
+              }
+              view.rate = rate;
+              view.p95Ms = p95;
+              view.forecast = d.forecast?.predictedRequestRatePerSecond;
+            } catch {
+              // A leader that just died: keep the last figures.
+            }
+          }
+          views.set(name, view);
+        }),
+      );
+    }
+    await sleep(1000, undefined, { signal }).catch(() => {});
+  }
 }
 
 /** A client of the first host whose agent runs (any agent forwards writes to the leader). */
