@@ -215,6 +215,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoReport> {
   const views = new Map<string, DemoServiceView>();
   let summary: LoadSummary | undefined;
   let loadStartedMs: number | undefined;
+  let loadStartedEpochMs = Number.POSITIVE_INFINITY;
   let loadEndedMs: number | undefined;
   let chaos: DemoChaosReport | null = null;
   let chaosLine = o.chaosAtSeconds === undefined ? 'chaos: off' : 'chaos: waiting';
@@ -327,6 +328,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoReport> {
         : undefined;
 
     loadStartedMs = performance.now();
+    loadStartedEpochMs = Date.now();
     summary = await runLoad({
       url: `${front.url('order')}/order/create?userId=7&productId=3&count=1&money=5`,
       method: 'POST',
@@ -379,7 +381,8 @@ export async function runDemo(o: DemoOptions): Promise<DemoReport> {
     ...tracked.pids.filter(alive).map((p) => `pid ${p}`),
     ...tracked.netns.filter((n) => netnsNow.has(n)).map((n) => `netns ${n}`),
   ];
-  const accesses = nginx?.accesses() ?? [];
+  // The load's requests only: the checks before it (nginx's start, the first order) are not counted.
+  const accesses = (nginx?.accesses() ?? []).filter((a) => a.atEpochMs >= loadStartedEpochMs);
   const loadStart = loadStartedMs ?? performance.now();
   const report: DemoReport = {
     startedAt,
