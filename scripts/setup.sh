@@ -57,7 +57,7 @@ fi
 packages=(docker.io nats-server iptables busybox-static iproute2 util-linux)
 if [ "$WITH_ETCD" = 1 ]; then packages+=(etcd-server etcd-client); fi
 packages+=(chromium prometheus) # the dashboard browser test (playwright-core) and promtool
-packages+=(nginx)                # the endpoints test: a real nginx kept current by `coxswain endpoints --watch`
+packages+=(nginx)                # the demo and the endpoints test: a real nginx kept current by the endpoints watcher
 
 missing=()
 if command -v dpkg-query >/dev/null 2>&1; then

@@ -11,6 +11,7 @@ export {
   Lab,
   type LabEvent,
   type LabHost,
+  type LabImage,
   type LabOptions,
   type LabServiceSeed,
 } from './lab.js';
@@ -28,4 +29,4 @@ export {
   type LabView,
   renderLabTable,
 } from './lab-table.js';
-export { loadServiceSpec, SAMPLE_SERVICE_PATH } from './sample-service.js';
+export { DEMO_SAMPLES_DIR, loadServiceSpec, SAMPLE_SERVICE_PATH } from './sample-service.js';

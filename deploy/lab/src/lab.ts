@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -23,6 +23,7 @@ import {
   createHostNetwork,
   Dockerd,
   ensureBusyboxImage,
+  ensureSampleAppImage,
   ensureTools,
   exitOf,
   type HostNetwork,
@@ -41,6 +42,27 @@ import {
   type LabView,
   renderLabTable,
 } from './lab-table.js';
+
+const CGROUP_ROOT = '/sys/fs/cgroup';
+
+/** Removes `name` (and the empty cgroups the engines left under it) from every v1 hierarchy. */
+function removeCgroup(name: string): void {
+  const problems: string[] = [];
+  const removeTree = (dir: string) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true }))
+      if (entry.isDirectory()) removeTree(join(dir, entry.name));
+    try {
+      rmdirSync(dir);
+    } catch (error) {
+      problems.push(`${dir}: ${(error as Error).message}`);
+    }
+  };
+  for (const controller of readdirSync(CGROUP_ROOT)) {
+    const dir = join(CGROUP_ROOT, controller, name);
+    if (existsSync(dir)) removeTree(dir);
+  }
+  if (problems.length > 0) throw new LabStateError(`cgroups left: ${problems.join('; ')}`);
+}
 
 /** A service the lab starts on every host before the agents come up: a few labelled containers. */
 export interface LabServiceSeed {
@@ -93,8 +115,27 @@ export interface LabOptions {
   readonly services?: readonly LabServiceSeed[];
   /** First API port in loopback mode (host i gets base + i); in namespaces every host uses it. */
   readonly apiPort?: number;
+  /**
+   * Give each engine its own Docker bridge (a container subnet routed from the root namespace
+   * through the host's address), so replicas publish ports on the host's address and reach
+   * services on the lab bridge. Needs namespaces. Default: no bridge (host networking only).
+   */
+  readonly engineBridges?: boolean;
+  /**
+   * CPU weight (cgroup v1 `cpu.shares`; one ordinary process weighs 1024) of one cgroup that
+   * holds every container of the lab's engines (`dockerd --cgroup-parent`). On a machine busy
+   * with other work, containers under the engines' default parent share that one parent's 1024
+   * with each other and with every other engine's containers, so a replica may get far less than
+   * its CPU limit; a weight of their own lets them have it, as on hosts of their own. Their
+   * limits still cap them. Unset: the engines' default parent.
+   */
+  readonly containerCpuShares?: number;
+  /** Images every engine gets (imported, no registry); default busybox only. */
+  readonly images?: readonly LabImage[];
   readonly log?: (message: string) => void;
 }
+
+export type LabImage = 'busybox' | 'sample-app';
 
 type HostState =
   | 'starting'
@@ -133,6 +174,8 @@ interface HostRuntime {
   readonly dir: string;
   readonly configPath: string;
   readonly apiPort: number;
+  /** Extra dockerd flags (its own bridge, with engineBridges). */
+  readonly engineArgs: readonly string[];
   dockerd: Dockerd | undefined;
   agent: ChildProcess | undefined;
   state: HostState;
@@ -186,6 +229,8 @@ export class Lab {
   #cluster: ClusterSnapshot | undefined;
   #clusterError: string | undefined;
   #stopping: Promise<void> | undefined;
+  /** The containers' own cgroup (containerCpuShares), relative to each controller's root. */
+  #cgroupParent: string | undefined;
   readonly #startedAtMs = performance.now();
 
   private constructor(options: LabOptions, network: HostNetwork | undefined) {
@@ -230,6 +275,11 @@ export class Lab {
       throw error;
     }
     return lab;
+  }
+
+  /** Where the hosts (and containers on engines with bridges) reach the root namespace; undefined in loopback mode. */
+  get gatewayIp(): string | undefined {
+    return this.#network?.gatewayIp;
   }
 
   get natsUrls(): string[] {
@@ -298,8 +348,30 @@ export class Lab {
     rmSync(this.stateDir, { recursive: true, force: true });
     mkdirSync(this.stateDir, { recursive: true });
     const names = Array.from({ length: count }, (_, i) => `host-${i + 1}`);
+    if (this.#options.engineBridges && !this.#network)
+      throw new LabConfigError('engine bridges need network namespaces (--network netns)');
+    const shares = this.#options.containerCpuShares;
+    if (shares !== undefined) {
+      if (!Number.isInteger(shares) || shares < 2 || shares > 262_144)
+        throw new LabConfigError('containerCpuShares must be an integer from 2 to 262144');
+      this.#cgroupParent = `cxlab-${randomBytes(3).toString('hex')}`;
+      const dir = join(CGROUP_ROOT, 'cpu', this.#cgroupParent);
+      try {
+        mkdirSync(dir);
+        writeFileSync(join(dir, 'cpu.shares'), String(shares));
+      } catch (error) {
+        throw new LabConfigError(
+          `cannot give the containers a cgroup with cpu.shares ${shares} (${dir}): ${(error as Error).message}; cgroup v1 is needed`,
+        );
+      }
+      this.#log(`lab: containers run under cgroup /${this.#cgroupParent} (cpu.shares ${shares})`);
+    }
     for (const [i, name] of names.entries()) {
       const sim = this.#network ? await this.#network.addHost(name) : undefined;
+      const bip =
+        this.#network && this.#options.engineBridges
+          ? await this.#network.routeContainerSubnet(name)
+          : undefined;
       const dir = join(this.stateDir, name);
       mkdirSync(dir, { recursive: true });
       const basePort = this.#options.apiPort ?? 7070;
@@ -311,6 +383,11 @@ export class Lab {
         dir,
         configPath: join(dir, 'agent.yaml'),
         apiPort: sim ? basePort : basePort + i,
+        engineArgs: [
+          // `--bridge=` (empty) undoes the kit's `--bridge=none`: the engine makes its docker0.
+          ...(bip ? ['--bridge=', `--bip=${bip}`] : []),
+          ...(this.#cgroupParent ? [`--cgroup-parent=/${this.#cgroupParent}`] : []),
+        ],
         dockerd: undefined,
         agent: undefined,
         state: 'starting',
@@ -330,6 +407,10 @@ export class Lab {
     // Engines start in parallel: each takes a few seconds, mostly waiting.
     await Promise.all(names.map((name) => this.#bringUpEngine(this.#runtime(name), true)));
     const agentBin = this.#agentBin();
+    if (agentBin)
+      this.#log(
+        `lab: starting ${count} agents (Raft voters: ${this.#voterNames.join(', ')}); logs in ${this.stateDir}/host-*/agent.log`,
+      );
     if (agentBin) this.#leaderlessSince = { atMs: performance.now(), what: 'the agents started' };
     for (const name of names) {
       const h = this.#runtime(name);
@@ -354,11 +435,26 @@ export class Lab {
     return [process.execPath, bin];
   }
 
-  async #bringUpEngine(h: HostRuntime, seed: boolean): Promise<void> {
+  async #bringUpEngine(h: HostRuntime, first: boolean): Promise<void> {
+    const t0 = performance.now();
+    const secs = (from: number) => `${((performance.now() - from) / 1000).toFixed(1)} s`;
     if (h.dockerd) await h.dockerd.restart();
-    else h.dockerd = await Dockerd.start({ netns: h.netns });
-    await ensureBusyboxImage(h.dockerd.docker);
-    if (seed) await this.#seedContainers(h);
+    else h.dockerd = await Dockerd.start({ netns: h.netns, extraArgs: h.engineArgs });
+    if (first) this.#log(`lab: ${h.name}: dockerd up at ${h.address} (${secs(t0)})`);
+    for (const image of this.#options.images ?? ['busybox']) {
+      const t1 = performance.now();
+      if (image === 'busybox') await ensureBusyboxImage(h.dockerd.docker);
+      else {
+        if (first)
+          this.#log(
+            `lab: ${h.name}: importing the sample-app image (node + server.mjs, no registry)`,
+          );
+        await ensureSampleAppImage(h.dockerd.docker);
+      }
+      if (first && image !== 'busybox')
+        this.#log(`lab: ${h.name}: image ${image} ready (${secs(t1)})`);
+    }
+    if (first) await this.#seedContainers(h);
   }
 
   async #seedContainers(h: HostRuntime): Promise<void> {
@@ -825,6 +921,8 @@ export class Lab {
     await Promise.all(
       hosts.map((h) => attempt(`dockerd on ${h.name}`, async () => h.dockerd?.stop())),
     );
+    if (this.#cgroupParent)
+      await attempt("the containers' cgroup", async () => removeCgroup(this.#cgroupParent!));
     await attempt('NATS client', async () => this.#nc?.close());
     await attempt('NATS', async () => this.#nats?.stop());
     if (this.#network) await attempt('network', async () => this.#network?.destroy());

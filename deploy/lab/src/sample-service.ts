@@ -11,3 +11,9 @@ export function loadServiceSpec(path: string = SAMPLE_SERVICE_PATH): ServiceSpec
   if (!decoded.ok) throw decoded.error;
   return decoded.value;
 }
+
+/**
+ * deploy/lab/samples/demo: the specs of the sample chain (order.yaml, storage.yaml,
+ * account.yaml) and the chaos experiment (kill-leader-host.yaml) of `coxswain lab --scenario demo`.
+ */
+export const DEMO_SAMPLES_DIR = fileURLToPath(new URL('../samples/demo', import.meta.url));

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import type * as C from './chaos-experiment.js';
+import type * as D from './demo-report.js';
 import type * as S from './schemas.js';
 
 export { AgentOperation, AgentOperationsReply } from './agent-operations.js';
@@ -124,6 +125,7 @@ export {
   MAX_YAML_FLOW_DEPTH,
   validate,
 } from './decode.js';
+export { DemoChaosReport, DemoPhase, DemoReport, DemoServiceReport } from './demo-report.js';
 export {
   CoxswainError,
   InvalidPayloadError,
@@ -221,6 +223,11 @@ export type DecisionsReply = z.output<typeof S.DecisionsReply>;
 export type ForecastInterval = z.output<typeof S.ForecastInterval>;
 export type NatsConnection = z.output<typeof S.NatsConnection>;
 export type VoterHealth = z.output<typeof S.VoterHealth>;
+
+// The lab demo's report (demo-report.ts).
+export type DemoReport = z.output<typeof D.DemoReport>;
+export type DemoServiceReport = z.output<typeof D.DemoServiceReport>;
+export type DemoChaosReport = z.output<typeof D.DemoChaosReport>;
 
 // Chaos experiments and journals (chaos-experiment.ts).
 export type ChaosActivity = z.output<typeof C.ChaosActivity>;

@@ -33,6 +33,8 @@ export class HostNetwork {
   /** The first three octets of the /24, e.g. `10.77.0`. */
   readonly prefix: string;
   readonly #hosts = new Map<string, SimHost>();
+  /** Per host, the container subnet routed to it from the root namespace (see routeContainerSubnet). */
+  readonly #containerSubnets = new Map<string, string>();
   #nextOctet = 11;
 
   private constructor(runId: string, bridge: string, prefix: string) {
@@ -142,11 +144,32 @@ export class HostNetwork {
     await killAll(await this.pidsOf(name));
   }
 
+  /**
+   * Picks a free /24 for the containers of the host's own Docker bridge and routes it from the
+   * root namespace through the host's address, so a container reaches services on the lab
+   * bridge (and they answer it) without NAT: engines run with `--iptables=false`. Returns the
+   * engine's `--bip` (`a.b.c.1/24`). Idempotent per host.
+   */
+  async routeContainerSubnet(name: string): Promise<string> {
+    const host = this.host(name);
+    const known = this.#containerSubnets.get(name);
+    if (known) return `${known}.1/24`;
+    const prefix = await pickFreePrefix('172.30', [...this.#containerSubnets.values()]);
+    await run('ip', ['route', 'add', `${prefix}.0/24`, 'via', host.ip, 'dev', this.bridge]);
+    this.#containerSubnets.set(name, prefix);
+    return `${prefix}.1/24`;
+  }
+
   /** Kills whatever still runs inside the host's namespace and deletes it. */
   async removeHost(name: string): Promise<void> {
     const host = this.#hosts.get(name);
     if (!host) return;
     await this.killProcessesOf(name);
+    const subnet = this.#containerSubnets.get(name);
+    if (subnet) {
+      await run('ip', ['route', 'del', `${subnet}.0/24`], { allowFailure: true });
+      this.#containerSubnets.delete(name);
+    }
     await run('ip', ['link', 'del', host.veth], { allowFailure: true });
     await run('ip', ['netns', 'del', host.netns], { allowFailure: true });
     this.#hosts.delete(name);
@@ -175,14 +198,15 @@ function prefixOf(subnet: string): string {
 }
 
 /** A random 10.x.y.0/24 that no interface or route on this machine uses yet. */
-async function pickFreePrefix(): Promise<string> {
+/** A random /24 prefix no address or route of the root namespace uses: `10.x.y` or, given `a.b`, `a.b.y`. */
+async function pickFreePrefix(within?: string, taken: readonly string[] = []): Promise<string> {
   const { stdout: addrs } = await run('ip', ['-4', '-o', 'addr'], { allowFailure: true });
   const { stdout: routes } = await run('ip', ['-4', 'route'], { allowFailure: true });
   const used = `${addrs}\n${routes}`;
   for (let attempt = 0; attempt < 100; attempt++) {
     const bytes = randomBytes(2);
-    const prefix = `10.${100 + (bytes[0]! % 150)}.${bytes[1]!}`;
-    if (!used.includes(`${prefix}.`)) return prefix;
+    const prefix = within ? `${within}.${bytes[1]!}` : `10.${100 + (bytes[0]! % 150)}.${bytes[1]!}`;
+    if (!used.includes(`${prefix}.`) && !taken.includes(prefix)) return prefix;
   }
-  throw new HostNetworkError('no free 10.x.y.0/24 found for the lab bridge');
+  throw new HostNetworkError(`no free ${within ?? '10.x'}.y.0/24 found`);
 }

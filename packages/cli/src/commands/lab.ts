@@ -1,20 +1,27 @@
 /**
  * `coxswain lab`: the local lab (deploy/lab). Simulated hosts on this machine,
  * each a network namespace with its own dockerd and agent, joined by NATS; the
- * first three form the Raft group. A scripted scenario declares a sample
- * service, scales it up and down, kills the leader's agent and brings it back,
- * while a live view shows the leader, the term, replicas per host and the
- * cluster's events, until Ctrl-C or --duration. Stops everything it started.
+ * first three form the Raft group. The default scenario, `demo` (lab-demo.ts),
+ * runs the sample chain under the predictive policy behind nginx, replays a
+ * real trace, kills the leader's host and reports. The older scripted
+ * scenarios declare a busybox service, scale it by hand, kill the leader's
+ * agent and bring it back, while a live view shows the leader, the term,
+ * replicas per host and the cluster's events, until Ctrl-C or --duration.
+ * Stops everything it started.
  *
  * Each host runs `coxswain agent`, which brings its cluster member (Raft voter
  * or client, coordinator, executor, supervisor) and the cluster state API.
  */
 
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Lab, runScenario, SCENARIOS, type ScenarioName } from '@coxswain/lab';
 import { DurationMs, validate } from '@coxswain/protocol';
 import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
+import { DEFAULT_DEMO_TRACE, runDemo } from './lab-demo.js';
+
+const LAB_SCENARIOS = ['demo', ...SCENARIOS] as const;
 
 interface LabFlags {
   hosts: string;
@@ -27,6 +34,14 @@ interface LabFlags {
   natsServers: string;
   network: string;
   agents: boolean;
+  load: string;
+  trace: string;
+  traceFrom: string;
+  traceLength: string;
+  peak: string;
+  chaosAt: string;
+  chaos: boolean;
+  report?: string;
 }
 
 function integerFlag(name: string, text: string, min: number, max: number): number {
@@ -49,7 +64,7 @@ export function registerLabCommand(program: Command): void {
   program
     .command('lab')
     .description(
-      'run a local lab of simulated hosts (each a network namespace with its own dockerd and agent) joined by a NATS cluster; the first hosts form the Raft group; a scripted scenario declares a sample service, scales it, kills the leader and shows the failover in a live view; needs root',
+      'run a local lab of simulated hosts (each a network namespace with its own dockerd and agent) joined by a NATS cluster; the first hosts form the Raft group; the default scenario (demo) runs the sample chain behind nginx under a replayed real trace, scales it by forecast, kills the leader host and prints a report; needs root',
     )
     .option('--hosts <n>', 'number of simulated hosts, 1 to 20', '3')
     .option('--voters <n>', 'Raft voters: the first N hosts, 1 to 5 (default: min(3, hosts))')
@@ -59,15 +74,41 @@ export function registerLabCommand(program: Command): void {
     )
     .option(
       '--scenario <name>',
-      `what to do once the cluster has a leader: full (declare the sample service web, scale it up and down, then kill the leader and show the failover and the rejoin), scale (only the service steps), failover (only the kill), none (just watch); one of ${SCENARIOS.join(', ')}`,
-      'full',
+      `what to do once the cluster has a leader: demo (the whole system: the order → storage + account chain at 0.1 CPU per replica under the predictive policy, nginx in front kept current by the endpoints watcher, a day of a real trace replayed through it, the kill-leader-host experiment in the middle, a report at the end), full (declare the busybox service web, scale it up and down by hand, then kill the leader and show the failover and the rejoin), scale (only the service steps), failover (only the kill), none (just watch); one of ${LAB_SCENARIOS.join(', ')}`,
+      'demo',
+    )
+    .option(
+      '--load <duration>',
+      'demo: how long the load runs (the trace window is compressed into it)',
+      '150s',
+    )
+    .option('--trace <file>', 'demo: the t_seconds,requests trace replayed', DEFAULT_DEMO_TRACE)
+    .option(
+      '--trace-from <duration>',
+      'demo: where in the trace the replayed window starts (98h: 5 July 1995 02:00 in the NASA trace)',
+      '98h',
+    )
+    .option('--trace-length <duration>', 'demo: how much of the trace is replayed', '24h')
+    .option(
+      '--peak <rps>',
+      "demo: the window's peak rate to order, req/s (smoothed over 5 s)",
+      '20',
+    )
+    .option(
+      '--chaos-at <duration>',
+      'demo: when in the load the kill-leader-host experiment starts (default: 55 % into it, past the midday peak of the trace, when the scaling has settled)',
+    )
+    .option('--no-chaos', 'demo: no chaos experiment')
+    .option(
+      '--report <file>',
+      'demo: where the report goes (text; the JSON beside it, .json) (default: <state dir>/demo-report.txt)',
     )
     .option(
       '--kill <what>',
-      "in the failover step: agent (SIGKILL the leader's agent alone; its containers keep running) or host (the whole host: agent, engine, containers)",
+      "scripted scenarios, in the failover step: agent (SIGKILL the leader's agent alone; its containers keep running) or host (the whole host: agent, engine, containers)",
       'agent',
     )
-    .option('--pause <duration>', 'how long each scenario step stays on screen', '8s')
+    .option('--pause <duration>', 'scripted scenarios: how long each step stays on screen', '8s')
     .option(
       '--state-dir <dir>',
       'where agent configs, Raft data and logs go; wiped at start, kept at exit',
@@ -82,7 +123,33 @@ export function registerLabCommand(program: Command): void {
     .option('--no-agents', 'start hosts and their containers but no agents (and no scenario)')
     .addHelpText(
       'after',
-      "\nThe live view (every second): the Raft leader, term and commit index from any agent's API, the sample service's running/desired count, and per host its role (LEADER, voter, client), its state, its agent's report, its engine's containers and the replicas the cluster places on it; under it, the last cluster events and scenario steps.\nCtrl-C stops everything the lab started: agents, engines, containers, NATS, namespaces and the bridge.",
+      `
+The demo (the default scenario, about 5 minutes with the defaults on a 2-core machine):
+  1. a 3-server NATS cluster and 3 hosts, each a network namespace with its own dockerd
+     (its own bridge, so replicas publish ports on the host's address) and agent; the
+     sample-app image is imported into every engine (no registry);
+  2. the voters elect a leader; a real nginx starts on the lab bridge, one server per service;
+  3. order, storage and account are declared (deploy/lab/samples/demo/*.yaml: 0.1 CPU per
+     replica: order 1 to 6 replicas, storage and account 2 to 4; the predictive policy on 5-s steps); one endpoints
+     watcher per service rewrites nginx's upstream and reloads it when the replicas change;
+  4. the load replays --trace-length of --trace from --trace-from, compressed into --load,
+     at most --peak req/s, as Poisson arrivals through nginx to order (which calls storage
+     and account through nginx); the agents scrape the replicas' /metrics, the leader
+     forecasts each service's rate and scales it up and down;
+  5. at --chaos-at the kill-leader-host experiment (deploy/lab/samples/demo/kill-leader-host.yaml)
+     kills the leader's whole host; its verdict and heal phases (detect, decide, recover) go
+     to the view and the report; the host comes back afterwards;
+  6. the report: per service the requests, ok %, p50/p95/p99 through nginx (its access log),
+     seconds over the SLO, replica-seconds and scale decisions; the chaos verdict; printed
+     and written to --report (text and JSON). Then everything is stopped and checked gone.
+--duration, like Ctrl-C, ends the demo early, with a report of what ran.
+
+Examples:
+  sudo coxswain lab                                   # the demo
+  sudo coxswain lab --load 90s --chaos-at 40s --report /tmp/demo.txt
+  sudo coxswain lab --scenario full --kill host       # the scripted busybox scenario
+` +
+        "\nThe demo's live view (every second): where the load is in the trace, per service the request rate the agents measure, the leader's forecast, running/desired replicas and nginx's upstream; the load's figures; the chaos step; then the lab's table below.\nThe scripted scenarios' live view (every second): the Raft leader, term and commit index from any agent's API, the sample service's running/desired count, and per host its role (LEADER, voter, client), its state, its agent's report, its engine's containers and the replicas the cluster places on it; under it, the last cluster events and scenario steps.\nCtrl-C stops everything the lab started: nginx, agents, engines, containers, NATS, namespaces and the bridge.",
     )
     .action(async (flags: LabFlags) => {
       const hosts = integerFlag('hosts', flags.hosts, 1, 20);
@@ -96,9 +163,9 @@ export function registerLabCommand(program: Command): void {
           `--network must be auto, netns or loopback, not ${JSON.stringify(flags.network)}`,
         );
       }
-      if (!(SCENARIOS as readonly string[]).includes(flags.scenario)) {
+      if (!(LAB_SCENARIOS as readonly string[]).includes(flags.scenario)) {
         throw new UsageError(
-          `--scenario must be one of ${SCENARIOS.join(', ')}, not ${JSON.stringify(flags.scenario)}`,
+          `--scenario must be one of ${LAB_SCENARIOS.join(', ')}, not ${JSON.stringify(flags.scenario)}`,
         );
       }
       if (flags.kill !== 'agent' && flags.kill !== 'host') {
@@ -111,6 +178,11 @@ export function registerLabCommand(program: Command): void {
         throw new UsageError(
           'coxswain lab needs root (network namespaces, dockerd): run it with sudo',
         );
+      }
+
+      if (flags.scenario === 'demo') {
+        await demoAction(flags, hosts, natsServers, durationMs);
+        return;
       }
 
       // Ctrl-C ends the watch; the lab then stops what it started. Further
@@ -173,4 +245,76 @@ export function registerLabCommand(program: Command): void {
         process.off('SIGTERM', onSignal);
       }
     });
+}
+
+async function demoAction(
+  flags: LabFlags,
+  hosts: number,
+  natsServers: number,
+  durationMs: number | undefined,
+): Promise<void> {
+  if (hosts < 3) throw new UsageError('--scenario demo needs at least 3 hosts (3 Raft voters)');
+  if (flags.network === 'loopback')
+    throw new UsageError('--scenario demo needs network namespaces (--network netns or auto)');
+  if (!flags.agents) throw new UsageError('--scenario demo needs the agents (drop --no-agents)');
+  const loadMs = durationFlag('load', flags.load);
+  if (loadMs < 20_000) throw new UsageError(`--load must be at least 20s, not ${flags.load}`);
+  const traceFromMs = durationFlag('trace-from', flags.traceFrom);
+  const traceLengthMs = durationFlag('trace-length', flags.traceLength);
+  const peak = Number(flags.peak);
+  if (!Number.isFinite(peak) || peak <= 0 || peak > 500)
+    throw new UsageError(
+      `--peak must be a rate from 0 to 500 req/s, not ${JSON.stringify(flags.peak)}`,
+    );
+  const chaosAtMs = !flags.chaos
+    ? undefined
+    : flags.chaosAt === undefined
+      ? loadMs * 0.55
+      : durationFlag('chaos-at', flags.chaosAt);
+  if (chaosAtMs !== undefined && chaosAtMs >= loadMs)
+    throw new UsageError(
+      `--chaos-at (${chaosAtMs / 1000}s) must fall inside --load (${loadMs / 1000}s)`,
+    );
+
+  const stop = new AbortController();
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stop.signal.aborted) {
+      console.error(`lab: ${signal}: still stopping, please wait`);
+      return;
+    }
+    console.error(`\nlab: ${signal}: stopping (the report covers what ran)`);
+    stop.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const timer =
+    durationMs === undefined
+      ? undefined
+      : setTimeout(() => {
+          console.error(`\nlab: --duration ${durationMs / 1000}s reached: stopping`);
+          stop.abort();
+        }, durationMs);
+  try {
+    const report = await runDemo({
+      hosts,
+      natsServers,
+      stateDir: flags.stateDir,
+      loadSeconds: loadMs / 1000,
+      tracePath: flags.trace,
+      traceFromSeconds: traceFromMs / 1000,
+      traceSeconds: traceLengthMs / 1000,
+      peakRps: peak,
+      chaosAtSeconds: chaosAtMs === undefined ? undefined : chaosAtMs / 1000,
+      reportPath: flags.report ?? join(flags.stateDir, 'demo-report.txt'),
+      signal: stop.signal,
+      out: process.stdout,
+      log: (line) => console.error(line),
+    });
+    if (report.outcome.startsWith('failed') || report.cleanup.leftRunning.length > 0)
+      process.exitCode = 1;
+  } finally {
+    if (timer) clearTimeout(timer);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
 }
