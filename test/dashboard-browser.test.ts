@@ -8,16 +8,14 @@
  * go to artifacts/screenshots/ (git-ignored; CI keeps them as artifacts).
  */
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { Lab, loadServiceSpec } from '@coxswain/lab';
+import { fileURLToPath } from 'node:url';
+import { loadServiceSpec } from '@coxswain/lab';
 import { DecisionsReply } from '@coxswain/protocol';
 import { makeTempDir, pollUntil } from '@coxswain/testkit';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
+import { startSourceLab } from './fixtures/source-lab.js';
 
-const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
-const bin = fileURLToPath(new URL('../packages/cli/src/bin.ts', import.meta.url));
 const SHOTS = fileURLToPath(new URL('../artifacts/screenshots/', import.meta.url));
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
@@ -63,15 +61,7 @@ describe('the dashboard in chromium against a live lab', () => {
   it('loads clean, shows the leader, the nodes and charts with data, and follows a leader kill within 2 s', async () => {
     mkdirSync(SHOTS, { recursive: true });
     const stateDir = makeTempDir('cxdb-');
-    const lab = await Lab.start({
-      hosts: 3,
-      natsServers: 1,
-      stateDir,
-      network: 'netns',
-      log: () => {},
-      agentCommand: [process.execPath, '--conditions=@coxswain/source', '--import', tsx, bin],
-      services: [],
-    });
+    const lab = await startSourceLab(stateDir);
     let browser: Browser | undefined;
     try {
       const first = await lab.waitForLeader(90_000);
@@ -222,15 +212,7 @@ describe('the dashboard in chromium against a live lab', () => {
   it('the decision view explains a scale-up', async () => {
     mkdirSync(SHOTS, { recursive: true });
     const stateDir = makeTempDir('cxdd-');
-    const lab = await Lab.start({
-      hosts: 3,
-      natsServers: 1,
-      stateDir,
-      network: 'netns',
-      log: () => {},
-      agentCommand: [process.execPath, '--conditions=@coxswain/source', '--import', tsx, bin],
-      services: [],
-    });
+    const lab = await startSourceLab(stateDir);
     let browser: Browser | undefined;
     try {
       const leader = (await lab.waitForLeader(90_000)).leader!.id;

@@ -6,15 +6,11 @@
  * agent is SIGKILLed, and leaves nothing behind.
  */
 import { existsSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { Lab, type LabView, loadServiceSpec, renderLabTable, runScenario } from '@coxswain/lab';
+import { type LabView, loadServiceSpec, renderLabTable, runScenario } from '@coxswain/lab';
 import type { ClusterInfo, ServicesReply } from '@coxswain/protocol';
 import { isAlive, makeTempDir, pollUntil } from '@coxswain/testkit';
 import { describe, expect, it } from 'vitest';
-
-const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
-const bin = fileURLToPath(new URL('../packages/cli/src/bin.ts', import.meta.url));
+import { startSourceLab } from './fixtures/source-lab.js';
 
 type Service = ServicesReply['services'][number];
 const total = (counts: Record<string, number>) => Object.values(counts).reduce((a, b) => a + b, 0);
@@ -22,15 +18,7 @@ const total = (counts: Record<string, number>) => Object.values(counts).reduce((
 describe('coxswain lab as a cluster', () => {
   it('forms a cluster with one leader, runs and scales the sample service over the hosts, fails over when the leader’s agent is killed, and stop() leaves nothing', async () => {
     const stateDir = makeTempDir('cxlc-');
-    const lab = await Lab.start({
-      hosts: 3,
-      natsServers: 1,
-      stateDir,
-      network: 'netns',
-      log: () => {},
-      agentCommand: [process.execPath, '--conditions=@coxswain/source', '--import', tsx, bin],
-      services: [],
-    });
+    const lab = await startSourceLab(stateDir);
     const engineDirs = lab.hosts.map((h) => h.dockerd!.dir);
     const netnsNames = lab.hosts.map((h) => h.netns!);
     const agentPids: number[] = [];
@@ -144,15 +132,7 @@ describe('coxswain lab as a cluster', () => {
 
   it('runs the scripted scenario end to end: formed, declared, scaled up and down, failed over, rejoined', async () => {
     const stateDir = makeTempDir('cxlc-');
-    const lab = await Lab.start({
-      hosts: 3,
-      natsServers: 1,
-      stateDir,
-      network: 'netns',
-      log: () => {},
-      agentCommand: [process.execPath, '--conditions=@coxswain/source', '--import', tsx, bin],
-      services: [],
-    });
+    const lab = await startSourceLab(stateDir);
     try {
       const outcome = await runScenario(lab, { scenario: 'full', pauseMs: 0, scaleTo: 4 });
       expect(outcome.error).toBeUndefined();

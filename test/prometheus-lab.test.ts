@@ -13,11 +13,12 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
-import { Lab, loadServiceSpec } from '@coxswain/lab';
+import { loadServiceSpec } from '@coxswain/lab';
 import { DecisionsReply } from '@coxswain/protocol';
 import { makeTempDir, pollUntil } from '@coxswain/testkit';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { startSourceLab } from './fixtures/source-lab.js';
 
 const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 const bin = fileURLToPath(new URL('../packages/cli/src/bin.ts', import.meta.url));
@@ -68,15 +69,7 @@ function queriedMetrics(): string[] {
 describe('Prometheus scraping a live 3-host lab', () => {
   it('sees the leader and the term move after a leader kill; every queried metric exists; explain says why', async () => {
     const stateDir = makeTempDir('cxprom-');
-    const lab = await Lab.start({
-      hosts: 3,
-      natsServers: 1,
-      stateDir,
-      network: 'netns',
-      log: () => {},
-      agentCommand: [process.execPath, '--conditions=@coxswain/source', '--import', tsx, bin],
-      services: [],
-    });
+    const lab = await startSourceLab(stateDir);
     let prom: ChildProcess | undefined;
     try {
       const leader = (await lab.waitForLeader(90_000)).leader!.id;

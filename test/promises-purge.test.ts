@@ -12,15 +12,12 @@
  * running ≤ maxReplicas + that host's assigned replicas (sampled every 250 ms).
  */
 import { rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { Lab } from '@coxswain/lab';
+import type { Lab } from '@coxswain/lab';
 import { LABELS } from '@coxswain/protocol';
 import { makeTempDir, pollUntil, serviceSpec } from '@coxswain/testkit';
 import { describe, expect, it } from 'vitest';
+import { startSourceLab } from './fixtures/source-lab.js';
 
-const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
-const bin = fileURLToPath(new URL('../packages/cli/src/bin.ts', import.meta.url));
 const MAX = 3;
 
 async function runningOn(lab: Lab, host: string, service: string): Promise<number> {
@@ -33,15 +30,7 @@ async function runningOn(lab: Lab, host: string, service: string): Promise<numbe
 describe('promises: a service deleted while a host was dead', () => {
   it('removes the returning host’s replicas, and purges the service only after that', async () => {
     const stateDir = makeTempDir('cxpp-');
-    const lab = await Lab.start({
-      hosts: 3,
-      natsServers: 1,
-      stateDir,
-      network: 'netns',
-      log: () => {},
-      agentCommand: [process.execPath, '--conditions=@coxswain/source', '--import', tsx, bin],
-      services: [],
-    });
+    const lab = await startSourceLab(stateDir);
     let sampling = false;
     try {
       const leader = (await lab.waitForLeader(90_000)).leader!.id;
