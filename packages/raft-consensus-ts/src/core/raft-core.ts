@@ -1252,6 +1252,9 @@ export class RaftCore {
     }
     if (pr.state !== 'snapshot') return;
     pr.match = Math.max(pr.match, m.matchIndex);
+    // An answer to an older copy (node-sim seed 54): the newer one is still leaving, and
+    // probing now would send a second copy behind it. Its report ends the wait.
+    if (m.matchIndex < pr.pendingSnapshot) return;
     becomeProbe(pr);
     pr.next = pr.match + 1;
     this.maybeCommit();
