@@ -88,14 +88,15 @@ export class SimNetwork {
   }
 
   /**
-   * Puts messages on the wire with any sender id, through the real codec and
+   * Puts messages from one sender, any id, on the wire through the real codec and
    * framing, without an endpoint for the sender (an intruder, a removed member,
    * or a forged TimeoutNow): whatever answers them is lost.
    */
   inject(messages: readonly Message[]): void {
+    const from = messages[0]?.from;
+    if (from === undefined) return;
     const frames = packFrames(messages, this.maxFrameBytes, () => `inject.${++this.injected}`);
-    for (const [to, list] of frames)
-      for (const f of list) this.send((messages[0] as Message).from, to, f);
+    for (const [to, list] of frames) for (const f of list) this.send(from, to, f);
   }
 
   heal(): void {
