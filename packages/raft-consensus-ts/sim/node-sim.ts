@@ -24,12 +24,14 @@ import {
   Violation,
 } from './node-sim-checks.js';
 import { type ClientOp, Clients } from './node-sim-clients.js';
+import { runProbes } from './node-sim-probes.js';
 import {
   checkDurableMajority,
   converged,
   type SimNode,
   simStateMachine,
 } from './node-sim-state.js';
+import { MessageWatch } from './node-sim-watch.js';
 import { type NetStats, SimNetwork } from './sim-network.js';
 import { nodeClock, Process, Scheduler } from './sim-scheduler.js';
 
@@ -93,6 +95,18 @@ class NodeSimulation {
   private readonly maxFsyncMs: number;
   private readonly diskFaulty: boolean;
   private healed = false;
+  /**
+   * After healing: 'healed' until the cluster settles, then 'probing' (the
+   * targeted probes of node-sim-probes.ts, no clients, no markers), then
+   * 'final' until it settles again.
+   */
+  private phase: 'chaos' | 'healed' | 'probing' | 'final' = 'chaos';
+  private end: number;
+  /** Decisions added after the first CI campaign draw from here, so the main schedule stays as it was. */
+  private readonly extraRng: Prng;
+  private readonly watch: MessageWatch;
+  private readonly probesRan: Record<string, number> = {};
+  private readonly bootstrapEditedAt: number | undefined;
   private flipped = false;
   private failure: Violation | undefined;
   private readonly clients: Clients;
@@ -116,6 +130,13 @@ class NodeSimulation {
     const r = this.rng;
     this.chaosMs = options.chaosMs ?? 1500;
     this.livenessMs = options.livenessMs ?? 4000;
+    this.end = this.chaosMs + this.livenessMs;
+    this.extraRng = new Prng(hashSeed(`node-sim-extra:${options.seed}`));
+    this.bootstrapEditedAt = this.extraRng.next() < 0.5 ? this.extraRng.int(0, 300) : undefined;
+    this.watch = new MessageWatch(
+      (v) => this.fail(v),
+      (line) => this.trace(line),
+    );
     this.raftConfig = {
       electionTicks: r.int(6, 16),
       heartbeatTicks: r.int(1, 3),
@@ -131,12 +152,15 @@ class NodeSimulation {
     this.diskFaulty = r.next() < 0.7;
     // 0.2–5 MB/s links: a 200 KB snapshot holds a link for 40 ms to a second.
     this.net = new SimNetwork(this.sched, r, r.int(200, 5_000), r.int(1, 4), r.int(4_000, 64_000));
+    this.net.observer = this.watch;
     this.clients = new Clients({
       sched: this.sched,
       rng: this.rng,
       live: () => this.live(),
       fail: (v) => this.fail(v),
-      keepGoing: () => !this.healed || this.sched.now < this.chaosMs + this.livenessMs / 2,
+      keepGoing: () =>
+        this.phase === 'chaos' ||
+        (this.phase === 'healed' && this.sched.now < this.chaosMs + this.livenessMs / 2),
       checkReadLiveness: options.checkReadLiveness !== false,
     });
     const voters = Array.from({ length: options.nodes }, (_, i) => `n${i + 1}`);
@@ -188,10 +212,9 @@ class NodeSimulation {
       this.sched.after(this.rng.int(20, 80), undefined, () => this.clients.client(c));
     this.sched.after(this.rng.int(50, 150), undefined, () => this.fault());
     this.sched.at(this.chaosMs, undefined, () => this.heal());
-    const end = this.chaosMs + this.livenessMs;
     while (this.failure === undefined) {
       try {
-        if (!this.sched.step(end)) break;
+        if (!this.sched.step(this.end)) break;
       } catch (v) {
         this.fail(v);
         break;
@@ -199,7 +222,15 @@ class NodeSimulation {
       this.stats.events = (this.stats.events ?? 0) + 1;
       // Let every promise continuation triggered by this event run before the next event.
       await new Promise<void>((r) => setImmediate(r));
-      if (this.healed && this.stats.events % 50 === 0 && this.settled()) break;
+      if (
+        this.healed &&
+        this.stats.events % 50 === 0 &&
+        this.phase !== 'probing' &&
+        this.settled()
+      ) {
+        if (this.phase === 'final') break;
+        this.probe();
+      }
     }
     if (this.failure === undefined) {
       try {
@@ -226,8 +257,56 @@ class NodeSimulation {
     };
   }
 
+  private probe(): void {
+    this.phase = 'probing';
+    // Generous: each probe takes a few election timeouts, and waits for a leader first.
+    this.end = this.sched.now + this.livenessMs;
+    const electionTicks = this.raftConfig.electionTicks as number;
+    runProbes(
+      {
+        sched: this.sched,
+        net: this.net,
+        electionMs: electionTicks * this.tickMs,
+        heartbeatMs: (this.raftConfig.heartbeatTicks as number) * this.tickMs,
+        preVote: this.raftConfig.preVote === true,
+        checkQuorum: this.raftConfig.checkQuorum === true,
+        snapshotEvery: this.snapshotEvery,
+        snapshotBytes: this.snapshotPadBytes + 100,
+        nodes: this.nodes,
+        leader: () => this.leader(),
+        fail: (v) => this.fail(v),
+        trace: (line) => this.trace(line),
+        ran: this.probesRan,
+      },
+      this.options.seed,
+      () => {
+        this.phase = 'final';
+        this.end = this.sched.now + this.livenessMs;
+      },
+    );
+  }
+
+  /**
+   * Item 5: from `bootstrapEditedAt` on, an operator has edited every voter's
+   * config file so its bootstrap names only itself; each restart after that
+   * passes the edited option. The membership the node stored must win. Only a
+   * node whose storage acknowledged an entry is "restarted": one that never
+   * stored anything is a new node, and rightly takes the option it is given.
+   * No event is added: the schedule of faults stays the seed's.
+   */
+  private bootstrapFor(n: SimNode): Membership | undefined {
+    const at = this.bootstrapEditedAt;
+    if (n.bootstrap === undefined || at === undefined || this.sched.now < at) return n.bootstrap;
+    if (n.acked.log.last() < 1 && n.acked.log.base < 1) return n.bootstrap;
+    this.stats.bootstrapEdits = (this.stats.bootstrapEdits ?? 0) + 1;
+    this.trace(`${n.id} restarts with its bootstrap edited to only itself`);
+    return { voters: [n.id], learners: [] };
+  }
+
   private collectStats(): Record<string, number> {
     const out: Record<string, number> = { ...this.stats, virtualMs: Math.round(this.sched.now) };
+    for (const [k, v] of Object.entries(this.probesRan)) out[`probe.${k}`] = v;
+    out.snapshotsSent = this.watch.snapshotsSent;
     out.operations = this.clients.operations;
     out.committed = this.inv.maxCommitted;
     out.markers = this.markersCommitted;
@@ -264,12 +343,13 @@ class NodeSimulation {
     );
     const oracle = n.flipOracle;
     n.flipOracle = undefined;
+    const bootstrap = this.bootstrapFor(n);
     RaftNode.start({
       id: n.id,
       storage,
       transport,
       stateMachine: simStateMachine(n, this.inv, (v) => this.fail(v), this.snapshotPadBytes),
-      ...(n.bootstrap === undefined ? {} : { bootstrap: n.bootstrap }),
+      ...(bootstrap === undefined ? {} : { bootstrap }),
       // Each node and incarnation its own election jitter: shared jitter means endless split votes.
       config: {
         ...this.raftConfig,
@@ -537,6 +617,7 @@ class NodeSimulation {
 
   private heal(): void {
     this.healed = true;
+    this.phase = 'healed';
     this.net.heal();
     // One link stays slow and lossy: progress must not need every link healthy.
     const voters = [...this.nodes.values()].filter((n) => !n.removed).map((n) => n.id);
@@ -565,6 +646,7 @@ class NodeSimulation {
   /** After healing, the leader keeps committing markers: progress under the remaining fault. */
   private marker(): void {
     this.sched.after(100, undefined, () => this.marker());
+    if (this.phase === 'probing') return;
     const l = this.leader();
     l?.node?.propose(enc.encode(JSON.stringify({ marker: this.sched.now }))).then(
       () => {
@@ -602,6 +684,14 @@ class NodeSimulation {
     if (late.length > 0)
       throw new Violation(`liveness: ${late.length} operations settled after the bound`);
     const c = converged(this.nodes, this.leader());
-    if (c !== undefined) throw new Violation(`convergence: ${c}`);
+    if (c !== undefined) {
+      for (const n of this.nodes.values()) {
+        const st = n.node?.status();
+        this.trace(
+          `${n.id}: ${n.proc?.alive ? 'up' : 'down'}${n.diskDead ? ' (disk dead)' : ''} ${st === undefined ? '' : `${st.role} term ${st.term} leader ${st.leader} commit ${st.commitIndex} applied ${st.appliedIndex} last ${st.lastIndex} voters ${st.membership.voters} learners ${st.membership.learners}`}`,
+        );
+      }
+      throw new Violation(`convergence: ${c}`);
+    }
   }
 }

@@ -43,13 +43,23 @@ const NO_FAULTS: LinkFaults = {
   slowdown: 1,
 };
 
+/** Watches every message a node hands its transport, and every one a node's receiver hands its node. */
+export interface MessageObserver {
+  sent(m: Message, proc: Process): void;
+  delivered(m: Message, proc: Process): void;
+  /** The transport told the sender's node whether an InstallSnapshot left whole. */
+  snapshotReported(m: Message, proc: Process, ok: boolean): void;
+}
+
 export class SimNetwork {
   private readonly endpoints = new Map<NodeId, SimTransport>();
   private readonly busyUntil = new Map<string, number>();
+  private injected = 0;
   readonly blocked = new Set<string>();
   /** Faults on every link, and per directed link `a>b` on top. */
   all: LinkFaults = { ...NO_FAULTS };
   readonly links = new Map<string, LinkFaults>();
+  observer: MessageObserver | undefined;
   readonly stats: NetStats = {
     frames: 0,
     bytes: 0,
@@ -62,7 +72,7 @@ export class SimNetwork {
   };
 
   constructor(
-    private readonly sched: Scheduler,
+    readonly sched: Scheduler,
     private readonly rng: Prng,
     /** Bytes per virtual ms of one link. */
     readonly bytesPerMs: number,
@@ -77,23 +87,38 @@ export class SimNetwork {
     return t;
   }
 
+  /**
+   * Puts messages from one sender, any id, on the wire through the real codec and
+   * framing, without an endpoint for the sender (an intruder, a removed member,
+   * or a forged TimeoutNow): whatever answers them is lost.
+   */
+  inject(messages: readonly Message[]): void {
+    const from = messages[0]?.from;
+    if (from === undefined) return;
+    const frames = packFrames(messages, this.maxFrameBytes, () => `inject.${++this.injected}`);
+    for (const [to, list] of frames) for (const f of list) this.send(from, to, f);
+  }
+
   heal(): void {
     this.blocked.clear();
     this.links.clear();
     this.all = { ...NO_FAULTS };
   }
 
-  /** @internal */
-  send(from: NodeId, to: NodeId, frame: Uint8Array): void {
+  /**
+   * @internal Returns when the frame has left the sender (the link sent its last byte; a
+   * dropped frame left at once), or undefined if the link is blocked (nothing left).
+   */
+  send(from: NodeId, to: NodeId, frame: Uint8Array): number | undefined {
     this.stats.frames++;
     this.stats.bytes += frame.length;
     const key = `${from}>${to}`;
-    if (this.blocked.has(key)) return;
+    if (this.blocked.has(key)) return undefined;
     const link = this.links.get(key);
     const f = (k: keyof LinkFaults): number => this.all[k] + (link?.[k] ?? 0);
     if (this.rng.next() < f('drop')) {
       this.stats.dropped++;
-      return;
+      return this.sched.now;
     }
     const copies = this.rng.next() < f('duplicate') ? 2 : 1;
     if (copies === 2) this.stats.duplicated++;
@@ -107,6 +132,7 @@ export class SimNetwork {
       const latency = this.baseLatencyMs + f('extraLatencyMs') + this.rng.next() * 3;
       this.sched.at(done + latency, undefined, () => this.deliver(to, bytes));
     }
+    return done;
   }
 
   private damage(frame: Uint8Array, truncate: number, corrupt: number): Uint8Array | undefined {
@@ -143,6 +169,7 @@ export class SimTransport implements RaftTransport {
   readonly stats = emptyStats();
   closed = false;
   private handler: ((m: Message) => void) | undefined;
+  private snapshotStatus: ((to: NodeId, index: number, ok: boolean) => void) | undefined;
   private readonly receiver: FrameReceiver;
   private chunkSeq = 0;
 
@@ -154,7 +181,10 @@ export class SimTransport implements RaftTransport {
   ) {
     this.receiver = new FrameReceiver(
       id,
-      (m) => this.handler?.(m),
+      (m) => {
+        net.observer?.delivered(m, proc);
+        this.handler?.(m);
+      },
       this.stats,
       () => {
         net.stats.rejectedByReceiver++;
@@ -170,11 +200,45 @@ export class SimTransport implements RaftTransport {
       this.net.maxFrameBytes,
       () => `${this.id}.${this.proc.incarnation}.${++this.chunkSeq}`,
     );
-    for (const [to, list] of frames) for (const f of list) this.net.send(this.id, to, f);
+    const leftAt = new Map<NodeId, number | undefined>();
+    for (const [to, list] of frames) {
+      let last: number | undefined = this.net.sched.now;
+      for (const f of list) {
+        const at = this.net.send(this.id, to, f);
+        last = at === undefined || last === undefined ? undefined : Math.max(last, at);
+      }
+      leftAt.set(to, last);
+    }
+    for (const m of messages) {
+      this.net.observer?.sent(m, this.proc);
+      if (m.type === 'InstallSnapshot') this.reportSnapshot(m, leftAt.get(m.to));
+    }
+  }
+
+  /**
+   * As the NATS transport does: a snapshot counts as sent once every frame has
+   * left (a flush round trip after the last publish), as lost if a link was
+   * blocked. A big snapshot on a slow link stays unreported for a long time.
+   */
+  private reportSnapshot(
+    m: Message & { type: 'InstallSnapshot' },
+    leftAt: number | undefined,
+  ): void {
+    const ok = leftAt !== undefined;
+    const at = (leftAt ?? this.net.sched.now) + 2 * this.net.baseLatencyMs;
+    this.net.sched.at(at, this.proc, () => {
+      if (this.closed) return;
+      this.net.observer?.snapshotReported(m, this.proc, ok);
+      this.snapshotStatus?.(m.to, m.snapshot.meta.index, ok);
+    });
   }
 
   onMessage(handler: (message: Message) => void): void {
     this.handler = handler;
+  }
+
+  onSnapshotStatus(handler: (to: NodeId, index: number, ok: boolean) => void): void {
+    this.snapshotStatus = handler;
   }
 
   receive(bytes: Uint8Array): void {

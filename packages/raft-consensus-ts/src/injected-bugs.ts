@@ -17,14 +17,24 @@ export type InjectedBug =
   | 'read-round-not-retried'
   /** Item 3a: a follower forgets a forwarded read once sent (no retry, no bound). */
   | 'forwarded-read-forgotten'
+  /** Item 3b: forwarded reads are not failed when the follower learns of another leader. */
+  | 'forwarded-read-kept-on-leader-change'
+  /** Item 3c: RaftNode.readIndex() has no timeout. */
+  | 'read-index-no-timeout'
+  /** Item 3d: a leader's read round that no majority confirms waits forever (check-quorum off). */
+  | 'read-round-never-expires'
   /** Item 5: the bootstrap membership is not written to the log; every restart takes it from the option. */
   | 'bootstrap-not-persisted'
   /** Item 6a: a snapshot in flight is re-sent every election timeout. */
   | 'snapshot-resent-on-timer'
+  /** Item 6b: after a report, snapshots keep going to a follower that has not answered. */
+  | 'snapshot-to-silent-follower'
   /** Item 7: pre-vote ignores a live leader when check-quorum is off. */
   | 'prevote-ignores-lease'
   /** Item 8a: messages from senders outside the configuration are obeyed. */
   | 'outsider-obeyed'
+  /** Item 8b: TimeoutNow is obeyed from anyone, at any term. */
+  | 'timeout-now-from-anyone'
   /** Item 9: a new leader may change the membership before committing an entry of its term. */
   | 'conf-change-before-own-commit';
 
@@ -39,10 +49,15 @@ export const INJECTED_BUGS: readonly InjectedBug[] = [
 export const CORE_BUGS: readonly InjectedBug[] = [
   'read-round-not-retried',
   'forwarded-read-forgotten',
+  'forwarded-read-kept-on-leader-change',
+  'read-index-no-timeout',
+  'read-round-never-expires',
   'bootstrap-not-persisted',
   'snapshot-resent-on-timer',
+  'snapshot-to-silent-follower',
   'prevote-ignores-lease',
   'outsider-obeyed',
+  'timeout-now-from-anyone',
   'conf-change-before-own-commit',
 ];
 

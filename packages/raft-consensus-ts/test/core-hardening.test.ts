@@ -277,6 +277,37 @@ describe('snapshots wait for the transport (item 6)', () => {
     expect(cl.core('c').status().commitIndex).toBe(cl.core('a').status().commitIndex);
   });
 
+  /**
+   * node-sim seed 54 (found by the in-flight check of issue 15's simulator work):
+   * c's answer to an older snapshot arrives while a newer copy is still leaving.
+   * It proves c holds the older one only; the leader must keep waiting for the
+   * newer copy's report, not probe and send a second copy behind it.
+   */
+  it('an answer to an older snapshot, arriving while a newer copy is in flight, sends no second copy', () => {
+    const { cl, sent } = lagging();
+    run(cl, 3);
+    expect(sent.length).toBe(1);
+    const snapIndex = (sent[0] as Extract<Message, { type: 'InstallSnapshot' }>).snapshot.meta
+      .index;
+    cl.queue.push({
+      type: 'InstallSnapshotResponse',
+      from: 'c',
+      to: 'a',
+      term: cl.core('a').status().term,
+      matchIndex: snapIndex - 1,
+    });
+    run(cl, 3);
+    expect(sent.length).toBe(1);
+    expect(cl.core('a').status().progress?.c?.state).toBe('snapshot');
+    // Its report, then its answer: c catches up.
+    cl.core('a').reportSnapshot('c', true, snapIndex);
+    cl.filter = () => true;
+    cl.queue.push(sent[0] as Message);
+    run(cl, 5);
+    expect(sent.length).toBe(1);
+    expect(cl.core('c').status().commitIndex).toBe(cl.core('a').status().commitIndex);
+  });
+
   it('a driver that never reports gets one retry per snapshotRetryTicks (default 4 election timeouts)', () => {
     const cl = new TestCluster(['a', 'b', 'c']);
     cl.elect('a');

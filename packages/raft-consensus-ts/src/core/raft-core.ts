@@ -276,7 +276,7 @@ export class RaftCore {
       this.heartbeatElapsed = 0;
       this.heartbeatTick();
     }
-    this.expireReadRounds();
+    if (!bugInjected('read-round-never-expires')) this.expireReadRounds();
   }
 
   step(m: Message): void {
@@ -287,7 +287,10 @@ export class RaftCore {
     // Only the leader we follow, in our term, may tell us to campaign at once
     // (and so to skip the lease other voters keep).
     if (m.type === 'TimeoutNow') {
-      if (m.term !== this.term || m.from !== this.leader) {
+      if (
+        (m.term !== this.term || m.from !== this.leader) &&
+        !bugInjected('timeout-now-from-anyone')
+      ) {
         this.drop(m, 'timeout-now-not-from-leader');
         return;
       }
@@ -684,7 +687,8 @@ export class RaftCore {
     this.leader = leader;
     this.emit({ type: 'leader-changed', leader, term: this.term });
     // The leader we asked may never answer now; the reader retries on the new one.
-    this.failForwardedReads('leader changed');
+    if (!bugInjected('forwarded-read-kept-on-leader-change'))
+      this.failForwardedReads('leader changed');
   }
 
   private resetElectionTimeout(): void {
@@ -888,7 +892,9 @@ export class RaftCore {
   private sendSnapshot(pr: Progress): void {
     const snapshot = this.latestSnapshot;
     // Without snapshot data (a restart before the driver called setSnapshot) there is nothing to send yet.
-    if (snapshot === undefined || pr.snapshotPaused || pr.snapshotLanding > 0) return;
+    if (snapshot === undefined) return;
+    const waiting = pr.snapshotPaused || pr.snapshotLanding > 0;
+    if (waiting && !bugInjected('snapshot-to-silent-follower')) return;
     pr.state = 'snapshot';
     pr.snapshotSeq++;
     pr.pendingSnapshot = snapshot.meta.index;
@@ -1252,6 +1258,9 @@ export class RaftCore {
     }
     if (pr.state !== 'snapshot') return;
     pr.match = Math.max(pr.match, m.matchIndex);
+    // An answer to an older copy (node-sim seed 54): the newer one is still leaving, and
+    // probing now would send a second copy behind it. Its report ends the wait.
+    if (m.matchIndex < pr.pendingSnapshot) return;
     becomeProbe(pr);
     pr.next = pr.match + 1;
     this.maybeCommit();

@@ -263,7 +263,9 @@ export class RaftNode {
   readIndex(options: { readonly timeoutMs?: number } = {}): Promise<number> {
     if (this.stopped) return Promise.reject(new NodeStoppedError('readIndex after stop'));
     const requestId = `${this.id}/${++this.readSeq}`;
-    const timeoutMs = options.timeoutMs ?? 4 * this.electionTicks * this.tickMs;
+    const timeoutMs = bugInjected('read-index-no-timeout')
+      ? 2 ** 31 - 1
+      : (options.timeoutMs ?? 4 * this.electionTicks * this.tickMs);
     const p = new Promise<number>((resolve, reject) => {
       const timer = !Number.isFinite(timeoutMs)
         ? undefined
