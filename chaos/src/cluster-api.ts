@@ -5,6 +5,7 @@
  */
 import { ApiClient, ApiRequestError, ApiUnreachableError } from '@coxswain/client';
 import {
+  type AgentOperationsReply,
   type ClusterInfo,
   type CommandsReply,
   CoxswainError,
@@ -41,6 +42,8 @@ export interface ClusterApi {
   cluster(url: string): Promise<ClusterInfo>;
   services(url: string): Promise<ServicesReply>;
   commands(url: string, limit?: number): Promise<CommandsReply>;
+  /** That node's own executor log and the fencing tokens it accepted and refused. */
+  agentOperations(url: string): Promise<AgentOperationsReply>;
   /** Trace ids of the spans that carried each of these command ids (from `/v1/traces`). */
   traceIdsOf(url: string, commandIds: readonly string[]): Promise<string[]>;
   applyService(url: string, spec: ServiceSpecInput): Promise<void>;
@@ -97,6 +100,10 @@ export class ClientClusterApi implements ClusterApi {
 
   commands(url: string, limit = 500): Promise<CommandsReply> {
     return this.#call(url, 'GET /v1/commands', (c) => c.commands({ limit: String(limit) }));
+  }
+
+  agentOperations(url: string): Promise<AgentOperationsReply> {
+    return this.#call(url, 'GET /v1/agent/operations', (c) => c.agentOperations());
   }
 
   async traceIdsOf(url: string, commandIds: readonly string[]): Promise<string[]> {

@@ -14,7 +14,14 @@ export { renderJunit } from './junit.js';
 export { prepareServices, specPath, startLabFor } from './lab-target.js';
 export { type LoadedExperiment, loadExperiment, parseExperiment } from './load.js';
 export { type Mark, type Observed, phasesOf, verdictOf } from './phases.js';
-export { fencingOverlaps, PROBE_CATALOGUE, type ProbeOutcome, runProbe } from './probes.js';
+export {
+  agentFencingViolations,
+  fencingOverlaps,
+  lateExecutions,
+  PROBE_CATALOGUE,
+  type ProbeOutcome,
+  runProbe,
+} from './probes.js';
 export { pick, seededRandom } from './random.js';
 export { renderReport } from './report.js';
 export { CHAOS_VERSION, exitCodeOf, type RunOptions, runExperiment, summaryOf } from './runner.js';

@@ -4,7 +4,7 @@
  * without one, its own default check.
  */
 import { spawn } from 'node:child_process';
-import type { ChaosProbe, CommandRecord } from '@coxswain/protocol';
+import type { AgentOperationsReply, ChaosProbe, CommandRecord } from '@coxswain/protocol';
 import { percentile } from './duration.js';
 import type { ChaosEnv, ChaosHost } from './target.js';
 import { meetsTolerance } from './tolerance.js';
@@ -166,16 +166,90 @@ export function fencingOverlaps(commands: readonly CommandRecord[], service?: st
   return found;
 }
 
+/**
+ * The agents' half of the audit, from each agent's own operation log (oldest
+ * first): an agent that acted on a token below one it had already acted on for
+ * the same service let a superseded holder through.
+ */
+export function agentFencingViolations(
+  agents: readonly AgentOperationsReply[],
+  service?: string,
+): string[] {
+  const found: string[] = [];
+  for (const agent of agents) {
+    const highest = new Map<string, number>();
+    for (const op of agent.operations) {
+      if (service !== undefined && op.service !== service) continue;
+      if (op.outcome === 'refused') continue;
+      const before = highest.get(op.service) ?? 0;
+      if (op.token < before)
+        found.push(
+          `${agent.node}: ${op.service} acted on token ${op.token} after token ${before} (${op.id})`,
+        );
+      else highest.set(op.service, op.token);
+    }
+  }
+  return found;
+}
+
+/**
+ * Commands the leader recorded as failed that an agent nevertheless started
+ * after that record: the promise is that "failed" can no longer start work.
+ */
+export function lateExecutions(
+  commands: readonly CommandRecord[],
+  agents: readonly AgentOperationsReply[],
+  service?: string,
+): string[] {
+  const failedAt = new Map<string, number>();
+  for (const c of commands) {
+    if (service !== undefined && c.service !== service) continue;
+    if (c.status === 'failed' && c.finishedAtEpochMs !== undefined)
+      failedAt.set(c.id, c.finishedAtEpochMs);
+  }
+  const found: string[] = [];
+  for (const agent of agents)
+    for (const op of agent.operations) {
+      const at = failedAt.get(op.id);
+      if (at !== undefined && op.outcome !== 'refused' && op.startedAtEpochMs > at)
+        found.push(
+          `${agent.node}: ${op.id} started ${op.startedAtEpochMs - at} ms after the leader recorded it failed`,
+        );
+    }
+  return found;
+}
+
 async function fencing(ctx: ProbeContext, service: string | undefined): Promise<ProbeOutcome> {
   const { value, host } = await firstAnswer(ctx, (url) => ctx.env.api.commands(url, 1000));
   const overlaps = fencingOverlaps(value.commands, service);
+  // Every live agent's own log; one that does not answer is left out (and said so).
+  const asked = await Promise.all(
+    ctx.liveHosts().map(async (h) => {
+      try {
+        return await ctx.env.api.agentOperations(h.apiUrl);
+      } catch {
+        return h.name;
+      }
+    }),
+  );
+  const agents = asked.filter((a): a is AgentOperationsReply => typeof a !== 'string');
+  const silent = asked.filter((a): a is string => typeof a === 'string');
+  const agentSide = agentFencingViolations(agents, service);
+  const late = lateExecutions(value.commands, agents, service);
+  const problems = [...overlaps, ...agentSide, ...late];
   return {
-    ok: overlaps.length === 0,
-    value: { overlaps: overlaps.length, commands: value.commands.length },
+    ok: problems.length === 0,
+    value: {
+      overlaps: overlaps.length,
+      commands: value.commands.length,
+      agentViolations: agentSide.length,
+      lateExecutions: late.length,
+      agents: agents.length,
+    },
     detail:
-      overlaps.length === 0
-        ? `${value.commands.length} commands, no overlap (per ${host})`
-        : overlaps.slice(0, 3).join('; '),
+      problems.length === 0
+        ? `${value.commands.length} commands, no overlap (per ${host}); ${agents.length} agents' logs: no lower token acted on, no failed command started late${silent.length > 0 ? ` (no answer from ${silent.join(', ')})` : ''}`
+        : problems.slice(0, 3).join('; '),
   };
 }
 
@@ -284,7 +358,7 @@ export const PROBE_CATALOGUE: readonly {
     type: 'fencing-audit',
     params: 'service?',
     about:
-      'no two operations (fencing tokens) on one service overlap in the replicated command log (value {overlaps, commands})',
+      'no two operations (fencing tokens) on one service overlap in the replicated command log; no agent acted on a token below one it had acted on; no command the leader recorded failed started afterwards (value {overlaps, commands, agentViolations, lateExecutions, agents})',
   },
   {
     type: 'prometheus',

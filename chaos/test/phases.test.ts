@@ -1,6 +1,18 @@
-import type { ChaosSla, CommandRecord } from '@coxswain/protocol';
+import type {
+  AgentOperation,
+  AgentOperationsReply,
+  ChaosSla,
+  CommandRecord,
+} from '@coxswain/protocol';
 import { describe, expect, it } from 'vitest';
-import { fencingOverlaps, phasesOf, summaryOf, verdictOf } from '../src/index.js';
+import {
+  agentFencingViolations,
+  fencingOverlaps,
+  lateExecutions,
+  phasesOf,
+  summaryOf,
+  verdictOf,
+} from '../src/index.js';
 
 const sla: ChaosSla = { detect: 1000, decide: 2000, recover: 5000, probes: [] };
 
@@ -143,5 +155,59 @@ describe('fencing audit', () => {
     expect(
       fencingOverlaps([cmd(5, 'a', 0, 100), { ...cmd(9, 'b', 50, 150), service: 'other' }]),
     ).toEqual([]);
+  });
+});
+
+describe("the agents' half of the fencing audit", () => {
+  const op = (
+    token: number,
+    outcome: 'done' | 'refused' | 'failed',
+    startedAtEpochMs = 1000 + token,
+  ): AgentOperation => ({
+    id: `web.${token}.a`,
+    service: 'web',
+    token,
+    term: 1,
+    leaderId: 'n1',
+    replicas: 1,
+    startedAtEpochMs,
+    endedAtEpochMs: startedAtEpochMs + 5,
+    outcome,
+  });
+  const agent = (operations: AgentOperation[]): AgentOperationsReply => ({
+    node: 'a',
+    operations,
+    tokens: {},
+  });
+
+  it('passes rising tokens and a refused lower one', () => {
+    expect(
+      agentFencingViolations([agent([op(5, 'done'), op(3, 'refused'), op(9, 'done')])]),
+    ).toEqual([]);
+  });
+
+  it('reports a lower token acted on after a higher one', () => {
+    const found = agentFencingViolations([agent([op(9, 'done'), op(5, 'done')])]);
+    expect(found).toEqual(['a: web acted on token 5 after token 9 (web.5.a)']);
+    expect(agentFencingViolations([agent([op(9, 'done'), op(5, 'done')])], 'other')).toEqual([]);
+  });
+
+  it('reports a command started after the leader recorded it failed, not one refused or started before', () => {
+    const failed = (token: number, at: number): CommandRecord => ({
+      id: `web.${token}.a`,
+      service: 'web',
+      nodeId: 'a',
+      action: 'scale',
+      replicas: 1,
+      token,
+      term: 1,
+      leaderId: 'n1',
+      status: 'failed',
+      issuedAtMs: 0,
+      finishedAtEpochMs: at,
+    });
+    const agents = [agent([op(5, 'done', 900), op(6, 'refused', 2500), op(7, 'done', 3200)])];
+    const found = lateExecutions([failed(5, 1000), failed(6, 2000), failed(7, 3000)], agents);
+    expect(found).toEqual(['a: web.7.a started 200 ms after the leader recorded it failed']);
   });
 });
