@@ -2,7 +2,8 @@ import type { ClusterCommandInput, NodeReport, ServiceSpecInput } from '@coxswai
 import { describe, expect, it } from 'vitest';
 import { ClusterState, encodeClusterCommand } from '../src/cluster-state.js';
 import { type DecideInput, decide, type ObservedNode, planService } from '../src/decide.js';
-import { type Committed, LogicalClock, runLockedOperation } from '../src/lock-protocol.js';
+import { type Committed, runLockedOperation } from '../src/lock-protocol.js';
+import { doneReply, realTime } from './lock-fixtures.js';
 
 let index = 0;
 function apply(state: ClusterState, ...commands: ClusterCommandInput[]) {
@@ -377,26 +378,14 @@ describe('runLockedOperation', () => {
         nodeId: 'l',
         term: 3,
         state,
-        clock: new LogicalClock(0, () => performance.now()),
-        mono: () => performance.now(),
-        epochNow: Date.now,
-        sleep: (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)),
+        ...realTime(),
         leaseMs: 5000,
         commandTimeoutMs: 1000,
         propose,
         send: async (nodeId, command) => {
           log.push(`send ${nodeId}`);
           sent.push({ nodeId, token: command.token, replicas: command.replicas });
-          return {
-            v: 1,
-            id: command.id,
-            ok: true,
-            nodeId,
-            running: command.replicas,
-            started: command.replicas,
-            stopped: 0,
-            durationMs: 1,
-          };
+          return doneReply(command, nodeId);
         },
       },
       'web',
@@ -443,10 +432,7 @@ describe('runLockedOperation', () => {
         nodeId: 'l',
         term: 1,
         state,
-        clock: new LogicalClock(0, () => performance.now()),
-        mono: () => performance.now(),
-        epochNow: Date.now,
-        sleep: (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)),
+        ...realTime(),
         leaseMs: 500,
         // One target's whole wait (TTL + skew) is the command timeout: 250 ms of sends, retried.
         commandTimeoutMs: 300,
@@ -502,10 +488,7 @@ describe('runLockedOperation', () => {
         nodeId: 'l',
         term: 1,
         state,
-        clock: new LogicalClock(0, () => performance.now()),
-        mono: () => performance.now(),
-        epochNow: Date.now,
-        sleep: (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)),
+        ...realTime(),
         leaseMs: 500,
         commandTimeoutMs: 100,
         propose,

@@ -4,8 +4,9 @@ import { describe, expect, it } from 'vitest';
 import { ClusterState, encodeClusterCommand } from '../src/cluster-state.js';
 import { type DecideInput, decide, type ObservedNode, planService } from '../src/decide.js';
 import { ForecastPolicies, type PolicyFailure } from '../src/forecast-policies.js';
-import { type Committed, LogicalClock, runLockedOperation } from '../src/lock-protocol.js';
+import { type Committed, runLockedOperation } from '../src/lock-protocol.js';
 import type { PolicyInput, ServiceSample } from '../src/policy-registry.js';
+import { doneReply, realTime } from './lock-fixtures.js';
 
 let index = 0;
 function apply(state: ClusterState, ...commands: ClusterCommandInput[]): void {
@@ -246,23 +247,11 @@ describe('ForecastPolicies', () => {
         nodeId: 'n1',
         term: 1,
         state,
-        clock: new LogicalClock(0, () => performance.now()),
-        mono: () => performance.now(),
-        epochNow: Date.now,
-        sleep: (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)),
+        ...realTime(),
         leaseMs: 5000,
         commandTimeoutMs: 1000,
         propose,
-        send: async (nodeId, command) => ({
-          v: 1,
-          id: command.id,
-          ok: true,
-          nodeId,
-          running: command.replicas,
-          started: command.replicas,
-          stopped: 0,
-          durationMs: tookMs[nodeId]!,
-        }),
+        send: async (nodeId, command) => doneReply(command, nodeId, tookMs[nodeId]!),
       },
       'web',
       (s) =>

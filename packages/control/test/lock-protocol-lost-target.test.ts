@@ -7,16 +7,12 @@
  * arrived (a timeout: the host is frozen or cut off), the wait stays whole, so
  * a command recorded as failed can never start afterwards.
  */
-import {
-  type ClusterCommandInput,
-  PROTOCOL_VERSION,
-  type ScaleCommand,
-  type ScaleReply,
-} from '@coxswain/protocol';
+import type { ClusterCommandInput, ScaleCommand, ScaleReply } from '@coxswain/protocol';
 import { describe, expect, it } from 'vitest';
 import { ClusterState, encodeClusterCommand } from '../src/cluster-state.js';
 import { CommandUndeliveredError } from '../src/errors.js';
 import { type LockProtocolDeps, LogicalClock, runLockedOperation } from '../src/lock-protocol.js';
+import { doneReply } from './lock-fixtures.js';
 
 const EPOCH = 1_700_000_000_000;
 const TIMEOUT_MS = 10_000;
@@ -70,16 +66,7 @@ function harness(lost: (nodeId: string) => Error) {
     send: async (nodeId, command: ScaleCommand): Promise<ScaleReply> => {
       attempts[nodeId as 'a' | 'b'] += 1;
       if (nodeId === 'b') throw lost(nodeId);
-      return {
-        v: PROTOCOL_VERSION,
-        id: command.id,
-        ok: true,
-        nodeId,
-        running: command.replicas,
-        started: command.replicas,
-        stopped: 0,
-        durationMs: 5,
-      };
+      return doneReply(command, nodeId, 5);
     },
   };
   const run = () =>
