@@ -12,8 +12,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AssignmentStore, KeyedMutex, Supervisor, silentLogger } from '@coxswain/agent';
-import { DockerDriver } from '@coxswain/host';
+import {
+  AssignmentStore,
+  DockerDriver,
+  KeyedMutex,
+  Supervisor,
+  silentHostLogger,
+} from '@coxswain/host';
 import { ServiceSpec } from '@coxswain/protocol';
 import { BUSYBOX_IMAGE, Dockerd, ensureBusyboxImage } from '@coxswain/testkit';
 import type Docker from 'dockerode';
@@ -151,7 +156,7 @@ async function coxswain(standbys: number): Promise<number[]> {
     socketPath: dockerd.socketPath,
     cluster: 'bench',
     nodeId: 'b1',
-    logger: silentLogger,
+    logger: silentHostLogger,
   });
   await driver.start();
   const assignments = await AssignmentStore.open(dir);
@@ -159,7 +164,7 @@ async function coxswain(standbys: number): Promise<number[]> {
     driver,
     assignments,
     mutex: new KeyedMutex(),
-    logger: silentLogger,
+    logger: silentHostLogger,
     onHeal: (r) => {
       if (process.env.HEAL_DEBUG) console.log('heal', r);
     },
