@@ -77,7 +77,7 @@ export interface LocalMemberOptions {
   readonly executor?: { readonly stopTimeoutMs?: number; readonly healthTimeoutMs?: number };
   readonly supervisor?: {
     readonly checkIntervalMs?: number;
-    /** Paused warm standbys per assigned service (supervisor.ts); absent (the default) keeps none. */
+    /** Paused warm standbys per assigned service (@coxswain/host supervisor.ts); absent (the default) keeps none. */
     readonly standby?: StandbyOptions;
   };
   readonly coordinator?: {
