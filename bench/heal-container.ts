@@ -300,7 +300,7 @@ export async function run(): Promise<void> {
       },
     ],
     notes: [
-      "coxswain: the agent's supervisor (packages/agent/src/supervisor.ts) with the real Docker driver on a private dockerd (overlay2, --bridge=none),",
+      "coxswain: the agent's supervisor (packages/host/src/supervisor.ts) with the real Docker driver on a private dockerd (overlay2, --bridge=none),",
       'keeping the 3 replicas the leader assigned; healing is local, so no leader or NATS is involved. Docker Swarm 20.10: a single-node swarm on its',
       'own private dockerd, a 3-replica service (host network), restart condition any, delay 0s and the default 5 s. Each kill is a SIGKILL through the',
       "engine API; the time is from sending the kill to the engine's `start` event of the replacement (each engine's own event stream), one kill at",
