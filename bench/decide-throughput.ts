@@ -141,7 +141,7 @@ export async function run(): Promise<void> {
     benchmark: 'decide-throughput',
     figures: [...fig('steady', steady), ...fig('overloaded', overloaded)],
     notes: [
-      `The leader's pure decision function (\`decide\` in packages/agent/src/cluster/decide.ts) over ${SERVICES} services placed on ${NODES} nodes,`,
+      `The leader's pure decision function (\`decide\` in packages/control/src/decide.ts) over ${SERVICES} services placed on ${NODES} nodes,`,
       `with one synthetic report per node (CPU figures for every service, one container record per replica) and one history sample per service.`,
       'Steady: every service at its CPU target, so a pass decides "nothing to do" for each. Overloaded: every service at 3× its target, so each gets',
       `a new desired count, a placement and command targets. ${PASSES} passes each after one warm-up; services/s = services / median pass time.`,

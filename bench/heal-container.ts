@@ -12,8 +12,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AssignmentStore, KeyedMutex, Supervisor, silentLogger } from '@coxswain/agent';
-import { DockerDriver } from '@coxswain/host';
+import {
+  AssignmentStore,
+  DockerDriver,
+  KeyedMutex,
+  Supervisor,
+  silentHostLogger,
+} from '@coxswain/host';
 import { ServiceSpec } from '@coxswain/protocol';
 import { BUSYBOX_IMAGE, Dockerd, ensureBusyboxImage } from '@coxswain/testkit';
 import type Docker from 'dockerode';
@@ -151,7 +156,7 @@ async function coxswain(standbys: number): Promise<number[]> {
     socketPath: dockerd.socketPath,
     cluster: 'bench',
     nodeId: 'b1',
-    logger: silentLogger,
+    logger: silentHostLogger,
   });
   await driver.start();
   const assignments = await AssignmentStore.open(dir);
@@ -159,7 +164,7 @@ async function coxswain(standbys: number): Promise<number[]> {
     driver,
     assignments,
     mutex: new KeyedMutex(),
-    logger: silentLogger,
+    logger: silentHostLogger,
     onHeal: (r) => {
       if (process.env.HEAL_DEBUG) console.log('heal', r);
     },
@@ -295,7 +300,7 @@ export async function run(): Promise<void> {
       },
     ],
     notes: [
-      "coxswain: the agent's supervisor (packages/agent/src/supervisor.ts) with the real Docker driver on a private dockerd (overlay2, --bridge=none),",
+      "coxswain: the agent's supervisor (packages/host/src/supervisor.ts) with the real Docker driver on a private dockerd (overlay2, --bridge=none),",
       'keeping the 3 replicas the leader assigned; healing is local, so no leader or NATS is involved. Docker Swarm 20.10: a single-node swarm on its',
       'own private dockerd, a 3-replica service (host network), restart condition any, delay 0s and the default 5 s. Each kill is a SIGKILL through the',
       "engine API; the time is from sending the kill to the engine's `start` event of the replacement (each engine's own event stream), one kill at",

@@ -3,13 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   AssignmentStore,
+  DockerDriver,
   Executor,
   FencingStore,
   KeyedMutex,
   Supervisor,
-  silentLogger,
-} from '@coxswain/agent';
-import { DockerDriver } from '@coxswain/host';
+  silentHostLogger,
+} from '@coxswain/host';
 import {
   decode,
   PROTOCOL_VERSION,
@@ -74,7 +74,7 @@ describe('executor and supervisor on a real engine', () => {
       socketPath: dockerd.socketPath,
       cluster: 'test',
       nodeId: 'n1',
-      logger: silentLogger,
+      logger: silentHostLogger,
     });
     await driver.start();
     const mutex = new KeyedMutex();
@@ -85,7 +85,7 @@ describe('executor and supervisor on a real engine', () => {
       fencing: await FencingStore.open(join(dir, 'fencing')),
       assignments,
       mutex,
-      logger: silentLogger,
+      logger: silentHostLogger,
       stopTimeoutMs: 0,
       unpause: async (id) => {
         await driver.docker.getContainer(id).unpause();
@@ -95,7 +95,7 @@ describe('executor and supervisor on a real engine', () => {
       driver,
       assignments,
       mutex,
-      logger: silentLogger,
+      logger: silentHostLogger,
       checkIntervalMs: 200,
       standby: {
         count: 1,
@@ -220,7 +220,7 @@ describe('executor and supervisor on a real engine', () => {
       fencing: await FencingStore.open(join(dir, 'fencing9')),
       assignments: await AssignmentStore.open(join(dir, 'assignments9')),
       mutex: new KeyedMutex(),
-      logger: silentLogger,
+      logger: silentHostLogger,
       onRejected: (reason) => rejected.push(reason),
     });
     listening.listen(nc, subjects('test'));

@@ -29,8 +29,7 @@ export {
 } from './api/mount-cluster-api.js';
 export { sseFrame } from './api/sse.js';
 export { tokenMatches } from './api/token.js';
-// Cluster membership, coordination and healing (issue 4).
-export { type Assignment, AssignmentStore } from './cluster/assignment-store.js';
+// Cluster membership and coordination (issue 4); the executor and supervisor are @coxswain/host's.
 export {
   ClusterMember,
   type ClusterMemberOptions,
@@ -49,7 +48,6 @@ export {
   traceProposal,
   withReportContext,
 } from './cluster/decision-tracing.js';
-export { KeyedMutex } from './cluster/keyed-mutex.js';
 export { raftHealth } from './cluster-metrics.js';
 export {
   type ConfigOverrides,
@@ -70,19 +68,6 @@ export {
   type RecentOptions,
   type StoredEvent,
 } from './events.js';
-export {
-  Executor,
-  type ExecutorOptions,
-  isActive,
-  type OperationLogEntry,
-  type ReplicaDriver,
-} from './executor.js';
-export {
-  FencingStore,
-  FencingStoreCorruptError,
-  StaleFencingTokenError,
-  writeFileDurable,
-} from './fencing-store.js';
 export {
   errorResponse,
   HttpError,
@@ -106,11 +91,3 @@ export {
 } from './logger.js';
 export { Counter, Histogram, type Labels, MetricsRegistry } from './metrics-registry.js';
 export { NatsLink, type PublishOutcome, Reporter, reconnectDelayMs } from './reporter.js';
-export {
-  type DiedEvent,
-  type HealResult,
-  type StandbyOptions,
-  type SupervisedDriver,
-  Supervisor,
-  type SupervisorOptions,
-} from './supervisor.js';

@@ -1,8 +1,8 @@
+import type { OperationLogEntry } from '@coxswain/host';
 import type { ClusterStateSnapshot, NodeReport } from '@coxswain/protocol';
 import { describe, expect, it } from 'vitest';
 import type { ReportView } from '../src/api/cluster-view.js';
 import { agentOperations, countsOf } from '../src/api/read-routes.js';
-import type { OperationLogEntry } from '../src/executor.js';
 
 const report = (node: string, n: number): NodeReport =>
   ({

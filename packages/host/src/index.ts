@@ -1,3 +1,4 @@
+export { type Assignment, AssignmentStore } from './assignment-store.js';
 export {
   CgroupStatsSource,
   type ContainerFigures,
@@ -17,6 +18,22 @@ export {
   type TrackedContainer,
 } from './docker-driver.js';
 export { DockerOperationError, HealthTimeoutError, ReplicaExitedError } from './errors.js';
+export {
+  CommandExpiredError,
+  Executor,
+  type ExecutorOptions,
+  isActive,
+  LogLimiter,
+  type OperationLogEntry,
+  type ReplicaDriver,
+} from './executor.js';
+export {
+  FencingStore,
+  FencingStoreCorruptError,
+  StaleFencingTokenError,
+  writeFileDurable,
+} from './fencing-store.js';
+export { KeyedMutex } from './keyed-mutex.js';
 export { type HostLogFields, type HostLogger, silentHostLogger } from './logger.js';
 export {
   extractRequestMetrics,
@@ -39,3 +56,13 @@ export {
   metricsUrl,
   Sampler,
 } from './sampler.js';
+export {
+  type AbsenceOptions,
+  type DiedEvent,
+  type HealResult,
+  type HeldAssignment,
+  type StandbyOptions,
+  type SupervisedDriver,
+  Supervisor,
+  type SupervisorOptions,
+} from './supervisor.js';

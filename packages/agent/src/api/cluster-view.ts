@@ -5,6 +5,7 @@
  * coordinator's cluster member can change inside without the routes noticing:
  * one adapter (cluster-member-view.ts) maps it onto this.
  */
+import type { OperationLogEntry } from '@coxswain/host';
 import {
   type ApiReply,
   type ApiRequest,
@@ -15,7 +16,6 @@ import {
   type ServiceFigures,
 } from '@coxswain/protocol';
 import type { EventBus } from '../events.js';
-import type { OperationLogEntry } from '../executor.js';
 
 export interface RaftMemberView {
   readonly id: string;

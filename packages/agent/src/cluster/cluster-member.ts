@@ -30,6 +30,15 @@ import {
   ServiceHistory,
 } from '@coxswain/control';
 import {
+  AssignmentStore,
+  Executor,
+  FencingStore,
+  KeyedMutex,
+  type StandbyOptions,
+  type SupervisedDriver,
+  Supervisor,
+} from '@coxswain/host';
+import {
   type AgentConfig,
   type ApiReply,
   type ApiRequest,
@@ -42,15 +51,10 @@ import {
 import type { NatsConnection, Subscription } from 'nats';
 import type { RaftNode, Status } from 'raft-consensus-ts';
 import { MemberNotConnectedError, NotAVoterError } from '../errors.js';
-import { Executor } from '../executor.js';
-import { FencingStore } from '../fencing-store.js';
 import type { Logger } from '../logger.js';
-import { type StandbyOptions, type SupervisedDriver, Supervisor } from '../supervisor.js';
-import { AssignmentStore } from './assignment-store.js';
 import { CommandSender } from './command-sender.js';
 import { Coordinator } from './coordinator.js';
 import { ElectionSpans, ReportContexts } from './decision-tracing.js';
-import { KeyedMutex } from './keyed-mutex.js';
 import type { LeaderObserver } from './leader-observer.js';
 import { MemberApi } from './member-api.js';
 import { type RaftTuning, startRaftNode, VoterChanges } from './raft-membership.js';
@@ -73,7 +77,7 @@ export interface LocalMemberOptions {
   readonly executor?: { readonly stopTimeoutMs?: number; readonly healthTimeoutMs?: number };
   readonly supervisor?: {
     readonly checkIntervalMs?: number;
-    /** Paused warm standbys per assigned service (supervisor.ts); absent (the default) keeps none. */
+    /** Paused warm standbys per assigned service (@coxswain/host supervisor.ts); absent (the default) keeps none. */
     readonly standby?: StandbyOptions;
   };
   readonly coordinator?: {

@@ -8,7 +8,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ServiceSpec, validate } from '@coxswain/protocol';
 import { z } from 'zod';
-import { writeFileDurable } from '../fencing-store.js';
+import { writeFileDurable } from './fencing-store.js';
 
 export const Assignment = z.object({
   replicas: z.number().int().nonnegative(),

@@ -2,11 +2,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AssignmentStore } from '../src/cluster/assignment-store.js';
-import { KeyedMutex } from '../src/cluster/keyed-mutex.js';
-import { createLogger } from '../src/logger.js';
+import { AssignmentStore } from '../src/assignment-store.js';
+import { KeyedMutex } from '../src/keyed-mutex.js';
 import { type HealResult, Supervisor } from '../src/supervisor.js';
 import { FakeDriver, spec } from './fake-driver.js';
+import { linesLogger } from './lines-logger.js';
 
 const stops: Array<() => void> = [];
 const dirs: string[] = [];
@@ -17,7 +17,7 @@ afterEach(() => {
 
 async function supervisor(options: { crashLoopThreshold?: number } = {}) {
   const lines: string[] = [];
-  const logger = createLogger({ level: 'warn', format: 'json', write: (l) => lines.push(l) });
+  const logger = linesLogger('warn', lines);
   const dir = mkdtempSync(join(tmpdir(), 'cox-supervisor-'));
   dirs.push(dir);
   const driver = new FakeDriver();

@@ -2,11 +2,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AssignmentStore } from '../src/cluster/assignment-store.js';
-import { KeyedMutex } from '../src/cluster/keyed-mutex.js';
-import { createLogger } from '../src/logger.js';
+import { AssignmentStore } from '../src/assignment-store.js';
+import { KeyedMutex } from '../src/keyed-mutex.js';
 import { type HealResult, Supervisor } from '../src/supervisor.js';
 import { FakeDriver, spec } from './fake-driver.js';
+import { linesLogger } from './lines-logger.js';
 
 const stops: Array<() => void> = [];
 const dirs: string[] = [];
@@ -17,7 +17,7 @@ afterEach(() => {
 
 async function setup(aliveMark: number | 'none', now = 100_000) {
   const lines: string[] = [];
-  const logger = createLogger({ level: 'info', format: 'json', write: (l) => lines.push(l) });
+  const logger = linesLogger('info', lines);
   const dir = mkdtempSync(join(tmpdir(), 'cox-absence-'));
   dirs.push(dir);
   const absenceDir = join(dir, 'supervisor');

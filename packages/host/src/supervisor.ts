@@ -31,11 +31,11 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ContainerState } from '@coxswain/protocol';
-import type { AssignmentStore } from './cluster/assignment-store.js';
-import type { KeyedMutex } from './cluster/keyed-mutex.js';
+import type { AssignmentStore } from './assignment-store.js';
 import type { ReplicaDriver } from './executor.js';
 import { isActive } from './executor.js';
-import type { Logger } from './logger.js';
+import type { KeyedMutex } from './keyed-mutex.js';
+import type { HostLogger } from './logger.js';
 
 export interface DiedEvent {
   readonly id: string;
@@ -66,7 +66,7 @@ export interface SupervisorOptions {
   readonly driver: SupervisedDriver;
   readonly assignments: AssignmentStore;
   readonly mutex: KeyedMutex;
-  readonly logger: Logger;
+  readonly logger: HostLogger;
   /** Safety-net check of every assignment, for deaths the event stream missed. */
   readonly checkIntervalMs?: number;
   /** Crashes (deaths other than an outside SIGKILL) within `crashWindowMs` beyond which restarts are delayed. */

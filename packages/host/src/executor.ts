@@ -34,10 +34,10 @@ import {
 } from '@coxswain/protocol';
 import { withConsumerSpan } from '@coxswain/telemetry';
 import type { NatsConnection, Subscription } from 'nats';
-import type { AssignmentStore } from './cluster/assignment-store.js';
-import type { KeyedMutex } from './cluster/keyed-mutex.js';
+import type { AssignmentStore } from './assignment-store.js';
 import { type FencingStore, StaleFencingTokenError } from './fencing-store.js';
-import type { Logger } from './logger.js';
+import type { KeyedMutex } from './keyed-mutex.js';
+import type { HostLogger } from './logger.js';
 
 /** The slice of the Docker driver the executor and supervisor use (the real DockerDriver satisfies it). */
 export interface ReplicaDriver {
@@ -76,7 +76,7 @@ export interface ExecutorOptions {
   readonly fencing: FencingStore;
   readonly assignments: AssignmentStore;
   readonly mutex: KeyedMutex;
-  readonly logger: Logger;
+  readonly logger: HostLogger;
   readonly healthTimeoutMs?: number;
   /** Grace before SIGKILL when removing a replica; 0 removes at once. */
   readonly stopTimeoutMs?: number;

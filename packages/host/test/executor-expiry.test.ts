@@ -3,11 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PROTOCOL_VERSION, type ScaleCommand } from '@coxswain/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AssignmentStore } from '../src/cluster/assignment-store.js';
-import { KeyedMutex } from '../src/cluster/keyed-mutex.js';
+import { AssignmentStore } from '../src/assignment-store.js';
 import { Executor, LogLimiter } from '../src/executor.js';
 import { FencingStore } from '../src/fencing-store.js';
-import { silentLogger } from '../src/logger.js';
+import { KeyedMutex } from '../src/keyed-mutex.js';
+import { silentHostLogger } from '../src/logger.js';
 import { FakeDriver, spec } from './fake-driver.js';
 
 const dirs: string[] = [];
@@ -26,7 +26,7 @@ async function executor(now: () => number, driver = new FakeDriver()) {
     fencing,
     assignments,
     mutex: new KeyedMutex(),
-    logger: silentLogger,
+    logger: silentHostLogger,
     stopTimeoutMs: 0,
     now,
   });
