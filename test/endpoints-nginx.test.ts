@@ -224,7 +224,8 @@ http {
 `,
     );
     // One render before nginx starts: its config must include a valid upstream.
-    const once = await run('node', [
+    // The same command the watcher runs below, without --watch.
+    const render = [
       '--import',
       tsx,
       CLI,
@@ -236,7 +237,8 @@ http {
       'nginx',
       '-o',
       upstreamFile,
-    ]);
+    ];
+    const once = await run('node', render);
     expect(once.code, once.stderr).toBe(0);
     expect(readFileSync(upstreamFile, 'utf8')).toMatch(/upstream web \{\n {2}server [\d.]+:\d+;/);
     nginx = spawn('nginx', [...nginxArgs(), '-g', 'daemon off;'], { stdio: 'ignore' });
@@ -253,17 +255,7 @@ http {
     watcher = spawn(
       'node',
       [
-        '--import',
-        tsx,
-        CLI,
-        'endpoints',
-        SERVICE,
-        '--api',
-        apiUrl,
-        '--format',
-        'nginx',
-        '-o',
-        upstreamFile,
+        ...render,
         '--watch',
         '--interval',
         '300ms',
