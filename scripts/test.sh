@@ -47,6 +47,7 @@ check "biome" pnpm exec biome ci .
 # Sources, tests and benchmarks type-check (tests and bench are noEmit projects in the root tsconfig).
 check "typecheck" pnpm exec tsc --build
 check "import cycles" pnpm run check:cycles
+check "layout" pnpm run check:layout
 
 # --- Unit and integration tests ------------------------------------------------------
 echo

@@ -1,7 +1,7 @@
 // The agent end to end against a real nats-server and a real dockerd: reports
 // every interval with the right counts, reporting across a NATS restart, and
 // garbage on its subjects counted and dropped while it keeps running.
-import { Agent, MetricsRegistry, NatsLink, Reporter } from '@coxswain/agent';
+import { Agent, NatsLink, Reporter } from '@coxswain/agent';
 import {
   AgentConfig,
   decode,
@@ -12,6 +12,7 @@ import {
   PROTOCOL_VERSION,
   subjects,
 } from '@coxswain/protocol';
+import { MetricsRegistry } from '@coxswain/telemetry';
 import {
   BUSYBOX_IMAGE,
   Dockerd,

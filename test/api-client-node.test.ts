@@ -8,13 +8,13 @@
 import {
   Agent,
   ClusterMember,
-  createLogger,
   HttpServer,
   type MountedClusterApi,
   mountClusterApi,
 } from '@coxswain/agent';
 import { ApiClient } from '@coxswain/client';
 import { AgentConfig, ClusterInfo, NodesReply, ServicesReply } from '@coxswain/protocol';
+import { createLogger } from '@coxswain/telemetry';
 import {
   API_TOKEN,
   Dockerd,

@@ -4,7 +4,7 @@
  * Every host serves the API on its own socket (port 0), mounted with
  * `mountClusterApi` over its ClusterMember, as the agent does.
  */
-import { createLogger, HttpServer, type MountedClusterApi, mountClusterApi } from '@coxswain/agent';
+import { HttpServer, type MountedClusterApi, mountClusterApi } from '@coxswain/agent';
 import { ApiClient, ApiRequestError } from '@coxswain/client';
 import {
   type ClusterEvent,
@@ -15,6 +15,7 @@ import {
   ServiceDetail,
   ServicesReply,
 } from '@coxswain/protocol';
+import { createLogger } from '@coxswain/telemetry';
 import { API_TOKEN, NatsServer, SimCluster, serviceSpec, waitFor } from '@coxswain/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 

@@ -12,13 +12,13 @@ import { join } from 'node:path';
 import {
   Agent,
   ClusterMember,
-  createLogger,
   HttpServer,
   type MountedClusterApi,
   mountClusterApi,
 } from '@coxswain/agent';
 import { ApiClient } from '@coxswain/client';
 import { AgentConfig, ClusterInfo, LocksReply, WriteReply } from '@coxswain/protocol';
+import { createLogger } from '@coxswain/telemetry';
 import {
   API_TOKEN,
   Dockerd,

@@ -1,8 +1,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Agent, createLogger } from '@coxswain/agent';
+import { Agent } from '@coxswain/agent';
 import { AgentConfig, PROTOCOL_VERSION } from '@coxswain/protocol';
+import { createLogger } from '@coxswain/telemetry';
 import {
   API_TOKEN,
   Dockerd,

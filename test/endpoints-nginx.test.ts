@@ -13,9 +13,10 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { Agent, createLogger } from '@coxswain/agent';
+import { Agent } from '@coxswain/agent';
 import { ApiClient, ApiRequestError } from '@coxswain/client';
 import { AgentConfig, LABELS, type ServiceSpecInput } from '@coxswain/protocol';
+import { createLogger } from '@coxswain/telemetry';
 import {
   API_TOKEN,
   BUSYBOX_IMAGE,

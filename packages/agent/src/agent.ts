@@ -14,6 +14,12 @@ import { ContainerStatsCollector, DockerDriver, Sampler } from '@coxswain/host';
 import { type AgentConfig, MAX_REPORT_BYTES, NodeReport, subjects } from '@coxswain/protocol';
 import {
   activeTelemetry,
+  type Counter,
+  createLogger,
+  type Histogram,
+  type Logger,
+  LogLimiter,
+  MetricsRegistry,
   recentSpansResponse,
   startTelemetry,
   type Telemetry,
@@ -26,9 +32,7 @@ import { ClusterMember, type LocalMemberOptions } from './cluster/cluster-member
 import { LeaderObserver } from './cluster/leader-observer.js';
 import { raftHealth, registerClusterMetrics, rejectedLabels } from './cluster-metrics.js';
 import { HttpServer, json, text } from './http-server.js';
-import { RateLimitedLog, subscribeValidated } from './inbound.js';
-import { createLogger, type Logger } from './logger.js';
-import { type Counter, type Histogram, MetricsRegistry } from './metrics-registry.js';
+import { subscribeValidated } from './inbound.js';
 import { NatsLink, Reporter } from './reporter.js';
 
 /**
@@ -94,7 +98,7 @@ export class Agent {
   readonly http: HttpServer;
   /** Shared by every validated subscription; the coordinator passes it to its own. */
   readonly rejected: Counter;
-  readonly rateLimitedLog = new RateLimitedLog();
+  readonly rateLimitedLog = new LogLimiter();
   /**
    * The leader's forecast per service (req/s), put into this node's reports as
    * the ninth figure so every node's API shows it; set by whoever runs the

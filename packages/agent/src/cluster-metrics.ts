@@ -4,8 +4,8 @@
  * status, and the Raft health `GET /v1/cluster` shows (`ClusterHealth`).
  */
 import type { ClusterHealth, ClusterStateSnapshot } from '@coxswain/protocol';
+import type { MetricsRegistry } from '@coxswain/telemetry';
 import type { Status } from 'raft-consensus-ts';
-import type { MetricsRegistry } from './metrics-registry.js';
 
 /**
  * `coxswain_rejected_messages_total`'s labels as METRICS.md defines them: the

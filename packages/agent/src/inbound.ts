@@ -10,10 +10,9 @@
  * using `msg.respond` inside the handler (the raw message is the second argument).
  */
 import { decode } from '@coxswain/protocol';
+import { type Counter, type Logger, LogLimiter } from '@coxswain/telemetry';
 import type { Msg, NatsConnection, Subscription } from 'nats';
 import type { z } from 'zod';
-import type { Logger } from './logger.js';
-import type { Counter } from './metrics-registry.js';
 
 export interface InboundCounters {
   /** Labelled {subject, reason}; reason is the error code (COX_PAYLOAD_TOO_LARGE, COX_MALFORMED_PAYLOAD, COX_INVALID_PAYLOAD, COX_HANDLER_FAILED). */
@@ -22,38 +21,11 @@ export interface InboundCounters {
   readonly accepted?: Counter;
 }
 
-const LOG_EVERY_MS = 60_000;
-
-/** Remembers when each subject last logged, so logging is bounded per subject. */
-export class RateLimitedLog {
-  readonly #lastByKey = new Map<string, number>();
-  readonly #suppressedByKey = new Map<string, number>();
-  readonly #everyMs: number;
-  readonly #now: () => number;
-  constructor(everyMs = LOG_EVERY_MS, now: () => number = () => performance.now()) {
-    this.#everyMs = everyMs;
-    this.#now = now;
-  }
-  /** Returns the number of suppressed lines since the last one when this key may log now, else undefined. */
-  take(key: string): number | undefined {
-    const now = this.#now();
-    const last = this.#lastByKey.get(key);
-    if (last !== undefined && now - last < this.#everyMs) {
-      this.#suppressedByKey.set(key, (this.#suppressedByKey.get(key) ?? 0) + 1);
-      return undefined;
-    }
-    this.#lastByKey.set(key, now);
-    const suppressed = this.#suppressedByKey.get(key) ?? 0;
-    this.#suppressedByKey.delete(key);
-    return suppressed;
-  }
-}
-
 export interface SubscribeValidatedOptions {
   /** Label used in metrics instead of the concrete subject (e.g. `cox.c.report.*` rather than each node's). */
   readonly subjectLabel?: string;
   readonly queue?: string;
-  readonly rateLimitedLog?: RateLimitedLog;
+  readonly rateLimitedLog?: LogLimiter;
   /** Messages to pass over before decoding (e.g. this node's own reports, which it already has). */
   readonly ignore?: (msg: Msg) => boolean;
 }
@@ -69,7 +41,7 @@ export function subscribeValidated<S extends z.ZodType>(
   options: SubscribeValidatedOptions = {},
 ): Subscription {
   const label = options.subjectLabel ?? subject;
-  const limiter = options.rateLimitedLog ?? new RateLimitedLog();
+  const limiter = options.rateLimitedLog ?? new LogLimiter();
   const reject = (reason: string, message: string, msg: Msg): void => {
     counters.rejected.inc({ subject: label, reason });
     const suppressed = limiter.take(label);

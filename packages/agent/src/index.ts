@@ -81,13 +81,5 @@ export {
   Router,
   text,
 } from './http-server.js';
-export { type InboundCounters, RateLimitedLog, subscribeValidated } from './inbound.js';
-export {
-  createLogger,
-  type LogFields,
-  type Logger,
-  type LogLevel,
-  silentLogger,
-} from './logger.js';
-export { Counter, Histogram, type Labels, MetricsRegistry } from './metrics-registry.js';
+export { type InboundCounters, subscribeValidated } from './inbound.js';
 export { NatsLink, type PublishOutcome, Reporter, reconnectDelayMs } from './reporter.js';

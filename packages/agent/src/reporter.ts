@@ -16,6 +16,8 @@
 
 import type { AgentConfig } from '@coxswain/protocol';
 import { encode, MAX_REPORT_BYTES, NodeReport, subjects } from '@coxswain/protocol';
+import type { Counter } from '@coxswain/telemetry';
+import { type Logger, silentLogger } from '@coxswain/telemetry';
 import {
   type ConnectionOptions,
   connect,
@@ -24,8 +26,6 @@ import {
   type MsgHdrs,
   type NatsConnection,
 } from 'nats';
-import { type Logger, silentLogger } from './logger.js';
-import type { Counter } from './metrics-registry.js';
 
 export interface NatsLinkOptions {
   readonly servers: readonly string[];

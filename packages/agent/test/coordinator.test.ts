@@ -12,9 +12,9 @@ import {
   type ScaleCommand,
   type ScaleReply,
 } from '@coxswain/protocol';
+import { silentLogger } from '@coxswain/telemetry';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Coordinator } from '../src/cluster/coordinator.js';
-import { silentLogger } from '../src/logger.js';
 import { report, until } from './coordinator-fixtures.js';
 
 const stops: Array<() => Promise<void>> = [];

@@ -12,6 +12,7 @@ import {
   PROTOCOL_VERSION,
   type ScaleReply,
 } from '@coxswain/protocol';
+import { MetricsRegistry, silentLogger } from '@coxswain/telemetry';
 import type { Status } from 'raft-consensus-ts';
 import { afterEach, describe, expect, it } from 'vitest';
 import { registerClusterApi } from '../src/api/cluster-api.js';
@@ -20,8 +21,6 @@ import { bindingOf, DecisionLog } from '../src/cluster/decision-log.js';
 import { LeaderObserver } from '../src/cluster/leader-observer.js';
 import { BelowDesired, raftHealth } from '../src/cluster-metrics.js';
 import { HttpServer } from '../src/http-server.js';
-import { silentLogger } from '../src/logger.js';
-import { MetricsRegistry } from '../src/metrics-registry.js';
 import { threeNodeCluster } from './api-memory-view.js';
 import { report, until } from './coordinator-fixtures.js';
 

@@ -128,6 +128,30 @@ export interface LockedOperationOptions {
   readonly notAfterMono?: number;
 }
 
+/** What the command log records for one target's reply (or its failure to reply). */
+function commandResultOf(
+  reply: ScaleReply | { id: string; error: string },
+  finishedAtEpochMs: number,
+): CommandResult {
+  if ('error' in reply)
+    return { id: reply.id, status: 'failed', error: reply.error.slice(0, 2000), finishedAtEpochMs };
+  if (reply.ok)
+    return {
+      id: reply.id,
+      status: 'done',
+      running: reply.running,
+      started: reply.started,
+      durationMs: reply.durationMs,
+      finishedAtEpochMs,
+    };
+  return {
+    id: reply.id,
+    status: reply.code === 'COX_STALE_TOKEN' ? 'refused' : 'failed',
+    error: `${reply.code}: ${reply.message}`.slice(0, 2000),
+    finishedAtEpochMs,
+  };
+}
+
 export async function runLockedOperation(
   deps: LockProtocolDeps,
   service: string,
@@ -247,30 +271,7 @@ export async function runLockedOperation(
         return sendUntilExpired(deps, r.nodeId, command, sendUntilMono, failAfterMono);
       }),
     );
-    const results: CommandResult[] = replies.map((reply) => {
-      if ('error' in reply)
-        return {
-          id: reply.id,
-          status: 'failed',
-          error: reply.error.slice(0, 2000),
-          finishedAtEpochMs: deps.epochNow(),
-        };
-      if (reply.ok)
-        return {
-          id: reply.id,
-          status: 'done',
-          running: reply.running,
-          started: reply.started,
-          durationMs: reply.durationMs,
-          finishedAtEpochMs: deps.epochNow(),
-        };
-      return {
-        id: reply.id,
-        status: reply.code === 'COX_STALE_TOKEN' ? 'refused' : 'failed',
-        error: `${reply.code}: ${reply.message}`.slice(0, 2000),
-        finishedAtEpochMs: deps.epochNow(),
-      };
-    });
+    const results = replies.map((reply) => commandResultOf(reply, deps.epochNow()));
     await commit(deps, { type: 'command.result', at: deps.clock.now(), token, results });
     await commit(deps, { type: 'lock.release', at: deps.clock.now(), service, token });
     const ok = replies.filter((r): r is ScaleReply => !('error' in r));

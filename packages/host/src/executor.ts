@@ -32,7 +32,7 @@ import {
   type ServiceSpec,
   type Subjects,
 } from '@coxswain/protocol';
-import { withConsumerSpan } from '@coxswain/telemetry';
+import { LogLimiter, withConsumerSpan } from '@coxswain/telemetry';
 import type { NatsConnection, Subscription } from 'nats';
 import type { AssignmentStore } from './assignment-store.js';
 import { type FencingStore, StaleFencingTokenError } from './fencing-store.js';
@@ -117,33 +117,6 @@ function expiryCheck(command: ScaleCommand, now: () => number): (step: string) =
   };
 }
 
-/** Fixed-window limiter for log lines: at most `perWindow` per `windowMs`, then one summary. */
-export class LogLimiter {
-  #windowStart = Number.NEGATIVE_INFINITY;
-  #count = 0;
-  #dropped = 0;
-  constructor(
-    readonly perWindow: number,
-    readonly windowMs: number,
-  ) {}
-  /** Whether to log now; `dropped` is how many were suppressed in the previous window (reported once). */
-  take(nowMono: number): { log: boolean; dropped: number } {
-    let dropped = 0;
-    if (nowMono - this.#windowStart >= this.windowMs) {
-      dropped = this.#dropped;
-      this.#windowStart = nowMono;
-      this.#count = 0;
-      this.#dropped = 0;
-    }
-    if (this.#count < this.perWindow) {
-      this.#count += 1;
-      return { log: true, dropped };
-    }
-    this.#dropped += 1;
-    return { log: false, dropped };
-  }
-}
-
 export class Executor {
   readonly #o: Required<Omit<ExecutorOptions, 'onRejected' | 'unpause'>> &
     Pick<ExecutorOptions, 'onRejected' | 'unpause'>;
@@ -166,7 +139,7 @@ export class Executor {
       invalidLogsPerMinute: 10,
       ...options,
     };
-    this.#invalidLogs = new LogLimiter(this.#o.invalidLogsPerMinute, 60_000);
+    this.#invalidLogs = new LogLimiter({ perWindow: this.#o.invalidLogsPerMinute });
   }
 
   /** The most recent operations (at most 1,000), oldest first. */
@@ -194,12 +167,12 @@ export class Executor {
         });
         if (!decoded.ok) {
           this.#o.onRejected?.(decoded.error.code);
-          const gate = this.#invalidLogs.take(performance.now());
-          if (gate.log)
+          const suppressed = this.#invalidLogs.take();
+          if (suppressed !== undefined)
             this.#o.logger.warn('refused invalid command', {
               subject,
               error: decoded.error.message,
-              ...(gate.dropped > 0 ? { suppressedBefore: gate.dropped } : {}),
+              ...(suppressed > 0 ? { suppressedBefore: suppressed } : {}),
             });
           const reply: ScaleReply = {
             v: PROTOCOL_VERSION,

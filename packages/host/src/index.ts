@@ -23,7 +23,6 @@ export {
   Executor,
   type ExecutorOptions,
   isActive,
-  LogLimiter,
   type OperationLogEntry,
   type ReplicaDriver,
 } from './executor.js';

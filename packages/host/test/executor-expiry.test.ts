@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { PROTOCOL_VERSION, type ScaleCommand } from '@coxswain/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AssignmentStore } from '../src/assignment-store.js';
-import { Executor, LogLimiter } from '../src/executor.js';
+import { Executor } from '../src/executor.js';
 import { FencingStore } from '../src/fencing-store.js';
 import { KeyedMutex } from '../src/keyed-mutex.js';
 import { silentHostLogger } from '../src/logger.js';
@@ -89,19 +89,5 @@ describe('Executor: command expiry', () => {
   it('has no expiry without ttlMs (a command from an older leader)', async () => {
     const { executor: e } = await executor(() => 1e12);
     expect(await e.execute(command(1, 5, { ttlMs: undefined }))).toMatchObject({ ok: true });
-  });
-});
-
-describe('LogLimiter', () => {
-  it('lets perWindow lines through per window, then reports how many it dropped', () => {
-    const l = new LogLimiter(2, 1000);
-    expect([l.take(0), l.take(1), l.take(2), l.take(3)].map((r) => r.log)).toEqual([
-      true,
-      true,
-      false,
-      false,
-    ]);
-    expect(l.take(1000)).toEqual({ log: true, dropped: 2 });
-    expect(l.take(1001)).toEqual({ log: true, dropped: 0 });
   });
 });

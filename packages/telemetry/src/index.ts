@@ -8,6 +8,17 @@ export {
   type ExportFailureReporterOptions,
   type WarnLogger,
 } from './export-failures.js';
+export { LogLimiter, type LogLimiterOptions } from './log-limiter.js';
+export {
+  createLogger,
+  type LogFields,
+  type LogFormat,
+  type Logger,
+  type LoggerOptions,
+  type LogLevel,
+  silentLogger,
+} from './logger.js';
+export { Counter, Histogram, type Labels, MetricsRegistry } from './metrics-registry.js';
 export {
   extractTraceContext,
   injectTraceContext,

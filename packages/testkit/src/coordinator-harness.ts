@@ -9,8 +9,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Agent, ClusterMember, type ClusterMemberOptions, createLogger } from '@coxswain/agent';
+import { Agent, ClusterMember, type ClusterMemberOptions } from '@coxswain/agent';
 import { AgentConfig, LABELS, PROTOCOL_VERSION, type ServiceSpecInput } from '@coxswain/protocol';
+import { createLogger } from '@coxswain/telemetry';
 import { connect, type NatsConnection } from 'nats';
 import type { Message, RaftTransport } from 'raft-consensus-ts';
 import { BUSYBOX_IMAGE, ensureBusyboxImage } from './busybox-image.js';

@@ -7,8 +7,9 @@
  *
  * argv[2]: JSON { config: AgentConfigInput, member?: { lockLeaseMs, commandTimeoutMs, reconcileGraceMs } }
  */
-import { Agent, ClusterMember, createLogger, mountClusterApi } from '@coxswain/agent';
+import { Agent, ClusterMember, mountClusterApi } from '@coxswain/agent';
 import { AgentConfig } from '@coxswain/protocol';
+import { createLogger } from '@coxswain/telemetry';
 import { connect } from 'nats';
 
 interface Args {

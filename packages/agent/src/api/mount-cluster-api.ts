@@ -7,11 +7,11 @@
 
 import { dashboardHtml } from '@coxswain/dashboard';
 import type { AgentConfig, ClusterHealth } from '@coxswain/protocol';
+import type { Logger } from '@coxswain/telemetry';
 import type { NatsConnection, Subscription } from 'nats';
 import type { ClusterMember } from '../cluster/cluster-member.js';
 import { attachEventBusToNats, EventBus } from '../events.js';
 import type { Router } from '../http-server.js';
-import type { Logger } from '../logger.js';
 import { type ClusterApi, type RejectionCounter, registerClusterApi } from './cluster-api.js';
 import { ClusterMemberView } from './cluster-member-view.js';
 import type { DecisionSource } from './insight-routes.js';

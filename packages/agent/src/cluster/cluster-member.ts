@@ -48,10 +48,10 @@ import {
   type Subjects,
   subjects as subjectsOf,
 } from '@coxswain/protocol';
+import type { Logger } from '@coxswain/telemetry';
 import type { NatsConnection, Subscription } from 'nats';
 import type { RaftNode, Status } from 'raft-consensus-ts';
 import { MemberNotConnectedError, NotAVoterError } from '../errors.js';
-import type { Logger } from '../logger.js';
 import { CommandSender } from './command-sender.js';
 import { Coordinator } from './coordinator.js';
 import { ElectionSpans, ReportContexts } from './decision-tracing.js';

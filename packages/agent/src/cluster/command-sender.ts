@@ -19,9 +19,9 @@ import {
   ScaleReply,
   type Subjects,
 } from '@coxswain/protocol';
+import type { Logger } from '@coxswain/telemetry';
 import { requestTraced } from '@coxswain/telemetry';
 import { ErrorCode, type NatsConnection, NatsError } from 'nats';
-import type { Logger } from '../logger.js';
 
 export interface CommandSenderOptions {
   readonly nodeId: string;

@@ -24,9 +24,9 @@ import {
   runLockedOperation,
 } from '@coxswain/control';
 import type { ClusterCommandInput, ScaleCommand, ScaleReply } from '@coxswain/protocol';
+import type { Logger } from '@coxswain/telemetry';
 import { withSpan } from '@coxswain/telemetry';
 import { type Context, context, trace } from '@opentelemetry/api';
-import type { Logger } from '../logger.js';
 import { traceCommand, tracePlan, traceProposal, withReportContext } from './decision-tracing.js';
 import { commandResultOf, type LeaderObserver } from './leader-observer.js';
 import { NotLeaderRefusal } from './refusals.js';

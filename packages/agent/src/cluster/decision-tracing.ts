@@ -13,14 +13,13 @@
 
 import type { Operation, ServiceDecisionRecord } from '@coxswain/control';
 import type { ClusterCommandInput, NodeReport, ScaleCommand, ScaleReply } from '@coxswain/protocol';
-import { extractTraceContext, recordFailure } from '@coxswain/telemetry';
+import { extractTraceContext, recordFailure, withSpan } from '@coxswain/telemetry';
 import {
   type Attributes,
   type Context,
   context,
   ROOT_CONTEXT,
   type Span,
-  SpanKind,
   type Tracer,
   trace,
 } from '@opentelemetry/api';
@@ -47,24 +46,6 @@ const MAX_REASON_CHARS = 512;
 /** Only inside a traced operation: a proposal on its own would start a one-span trace per pass. */
 function inOperation(): boolean {
   return trace.getSpan(context.active()) !== undefined;
-}
-
-async function inSpan<T>(
-  name: string,
-  attributes: Attributes,
-  kind: SpanKind,
-  fn: (span: Span) => Promise<T>,
-): Promise<T> {
-  return tracer().startActiveSpan(name, { kind, attributes }, async (span) => {
-    try {
-      return await fn(span);
-    } catch (error) {
-      recordFailure(span, error);
-      throw error;
-    } finally {
-      span.end();
-    }
-  });
 }
 
 /**
@@ -119,7 +100,7 @@ export function traceProposal<T extends { readonly index: number }>(
     attributes['coxswain.service'] = command.service;
   if ('token' in command && typeof command.token === 'number')
     attributes['coxswain.token'] = command.token;
-  return inSpan(name, attributes, SpanKind.INTERNAL, async (span) => {
+  return withSpan(tracer(), name, attributes, async (span) => {
     const committed = await fn();
     span.setAttribute('coxswain.raft.index', committed.index);
     const result = (committed as { result?: { ok?: boolean; code?: string } }).result;
@@ -134,7 +115,8 @@ export function traceCommand(
   command: ScaleCommand,
   fn: () => Promise<ScaleReply>,
 ): Promise<ScaleReply> {
-  return inSpan(
+  return withSpan(
+    tracer(),
     DECISION_SPANS.command,
     {
       'coxswain.service': command.service,
@@ -145,7 +127,6 @@ export function traceCommand(
       'coxswain.term': command.term,
       ...(command.reason ? { 'coxswain.reason': command.reason.slice(0, MAX_REASON_CHARS) } : {}),
     },
-    SpanKind.INTERNAL,
     async (span) => {
       const reply = await fn();
       span.setAttribute('coxswain.reply_ok', reply.ok);

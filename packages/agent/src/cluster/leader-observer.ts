@@ -5,7 +5,7 @@
  * operation's decision record into the decision log.
  */
 import type { ScaleReply } from '@coxswain/protocol';
-import type { Counter, Histogram, MetricsRegistry } from '../metrics-registry.js';
+import type { Counter, Histogram, MetricsRegistry } from '@coxswain/telemetry';
 import { type DecisionContext, DecisionLog } from './decision-log.js';
 
 export type CommandResult = 'done' | 'failed' | 'refused' | 'abandoned' | 'timeout';

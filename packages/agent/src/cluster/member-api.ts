@@ -17,11 +17,11 @@ import {
   PROTOCOL_VERSION,
   type Subjects,
 } from '@coxswain/protocol';
+import type { Logger } from '@coxswain/telemetry';
 import { requestTraced, withConsumerSpan } from '@coxswain/telemetry';
 import type { Msg, NatsConnection } from 'nats';
 import type { RaftNode } from 'raft-consensus-ts';
 import { tokenMatches } from '../api/token.js';
-import type { Logger } from '../logger.js';
 import type { Coordinator, ManualWrite } from './coordinator.js';
 import type { VoterChanges } from './raft-membership.js';
 import {

@@ -6,6 +6,7 @@
 import { join } from 'node:path';
 import type { ClusterState } from '@coxswain/control';
 import type { AgentConfig, Subjects } from '@coxswain/protocol';
+import type { Logger } from '@coxswain/telemetry';
 import type { NatsConnection } from 'nats';
 import {
   type Entry,
@@ -17,7 +18,6 @@ import {
   type StateMachine,
 } from 'raft-consensus-ts';
 import { NatsTransport } from 'raft-consensus-ts/nats';
-import type { Logger } from '../logger.js';
 
 export interface RaftTuning {
   readonly tickMs?: number;
