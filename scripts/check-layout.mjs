@@ -79,11 +79,19 @@ for (const dir of packageDirs) {
     problems.push(`packages/agent/src is ${total} lines (must stay under ${AGENT_MAX_LINES})`);
 }
 
-for (const file of tsFiles(join(ROOT, 'bench'))) {
-  const text = readFileSync(file, 'utf8');
-  for (const m of text.matchAll(/from '([^']+)'/g)) {
-    if (m[1].startsWith('.') && resolve(dirname(file), m[1]).startsWith(join(ROOT, 'test') + sep))
-      problems.push(`${rel(file)} imports ${m[1]} from test/`);
+// Outside the packages: tests, benchmarks, the chaos module and the lab reach a package by its
+// name, never by a path into it; and benchmarks never import tests.
+const OUTSIDE = ['test', 'bench', 'chaos', join('deploy', 'lab')];
+for (const dir of OUTSIDE) {
+  for (const file of tsFiles(join(ROOT, dir))) {
+    const text = readFileSync(file, 'utf8');
+    for (const m of text.matchAll(/from '(\.[^']+)'/g)) {
+      const target = resolve(dirname(file), m[1]);
+      if (target.startsWith(packagesDir + sep))
+        problems.push(`${rel(file)} imports ${m[1]}: use the package's name`);
+      if (dir === 'bench' && target.startsWith(join(ROOT, 'test') + sep))
+        problems.push(`${rel(file)} imports ${m[1]} from test/`);
+    }
   }
 }
 
