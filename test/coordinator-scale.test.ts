@@ -15,7 +15,14 @@ describe('coordinator: declare, spread, scale, heal a container', () => {
 
   beforeAll(async () => {
     nats = await NatsServer.start();
-    cluster = await SimCluster.start(nats);
+    // The harness's 2 s command timeout (a 1.5 s TTL) keeps the fencing tests short; here a
+    // container start on a loaded machine can take longer, and a command that times out is
+    // recorded failed, so this file gives commands the time a real host would.
+    cluster = await SimCluster.start(nats, {
+      member: {
+        coordinator: { lockLeaseMs: 10_000, commandTimeoutMs: 6000, reconcileGraceMs: 600 },
+      },
+    });
     await cluster.waitForLeader();
   }, 180_000);
 
