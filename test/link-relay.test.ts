@@ -72,7 +72,9 @@ afterEach(async () => {
 async function setup(random?: () => number) {
   const t = await target();
   cleanups.push(() => new Promise<void>((r) => t.server.close(() => r())));
-  cleanups.push(() => t.sockets.forEach((s) => s.destroy()));
+  cleanups.push(() => {
+    for (const s of t.sockets) s.destroy();
+  });
   const relay = await LinkRelay.start({
     listenHost: '127.0.0.1',
     targetHost: '127.0.0.1',
