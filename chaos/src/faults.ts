@@ -9,6 +9,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { type ChaosFault, LABELS } from '@coxswain/protocol';
 import type Docker from 'dockerode';
 import { ChaosTargetError } from './errors.js';
+import { probeNetem } from './preflight.js';
 import { runCommand } from './probes.js';
 import { pick } from './random.js';
 import type { ChaosEnv } from './target.js';
@@ -217,6 +218,33 @@ function scheduled(
   };
 }
 
+/**
+ * netem's delay and jitter without sch_netem: the lab's relay holds back the host's outgoing
+ * NATS bytes (Raft, reports, command replies) as netem on its interface would hold back its
+ * packets. Loss, duplication and reordering the preflight has refused already.
+ */
+function relayDelay(
+  fault: Extract<ChaosFault, { kind: 'netem' }>,
+  env: ChaosEnv,
+  host: string,
+): Injected {
+  const lab = needLab(env, 'a netem fault');
+  if (fault.lossPercent > 0 || fault.duplicatePercent > 0 || fault.reorderPercent > 0)
+    throw new ChaosTargetError(
+      'loss, duplication and reordering need sch_netem; the link relay models only delay and jitter',
+    );
+  lab.shapeLink(host, { delayMs: fault.delayMs, jitterMs: fault.jitterMs });
+  return scheduled(
+    {
+      fault: fault.kind,
+      target: `${host} via relay (delay ${fault.delayMs}ms ± ${fault.jitterMs}ms on its outgoing NATS bytes)`,
+      down: [],
+    },
+    fault.duration,
+    async () => lab.shapeLink(host, { delayMs: 0, jitterMs: 0 }),
+  );
+}
+
 /** Fires a fault; `host` is the resolved host (the leader's already looked up) for host faults. */
 export async function inject(
   fault: ChaosFault,
@@ -304,6 +332,7 @@ export async function inject(
       );
     }
     case 'netem': {
+      if (!(await probeNetem()).ok) return relayDelay(fault, env, host!);
       const ns = netnsOf(env, host!);
       const args = ['tc', 'qdisc', 'replace', 'dev', 'eth0', 'root', 'netem'];
       if (fault.delayMs > 0 || fault.reorderPercent > 0)
@@ -317,7 +346,7 @@ export async function inject(
       if (fault.reorderPercent > 0) args.push('reorder', `${fault.reorderPercent}%`);
       await inNetns(ns, args);
       return scheduled(
-        { fault: fault.kind, target: `${host} (${args.slice(7).join(' ')})`, down: [] },
+        { fault: fault.kind, target: `${host} via netem (${args.slice(7).join(' ')})`, down: [] },
         fault.duration,
         () => inNetns(ns, ['tc', 'qdisc', 'del', 'dev', 'eth0', 'root']),
       );
@@ -379,7 +408,7 @@ export const FAULT_CATALOGUE: readonly {
     kind: 'netem',
     providers: 'lab',
     params:
-      'host | leader, delayMs, jitterMs, lossPercent, duplicatePercent, reorderPercent, duration?',
+      "host | leader, delayMs, jitterMs, lossPercent, duplicatePercent, reorderPercent, duration? (without sch_netem: delay and jitter only, through the lab's NATS relay)",
   },
   { kind: 'process', providers: 'process', params: 'command[], undo?[], timeoutMs=30000' },
 ];

@@ -15,6 +15,14 @@ export { prepareServices, specPath, startLabFor } from './lab-target.js';
 export { type LoadedExperiment, loadExperiment, parseExperiment } from './load.js';
 export { type Mark, type Observed, phasesOf, verdictOf } from './phases.js';
 export {
+  type Capabilities,
+  capabilitiesOf,
+  preflight,
+  preflightRefusals,
+  probeNetem,
+  type Refusal,
+} from './preflight.js';
+export {
   agentFencingViolations,
   fencingOverlaps,
   lateExecutions,

@@ -10,6 +10,11 @@ const esc = (s: string) =>
 export function renderJunit(journals: readonly ChaosJournal[]): string {
   const suites = journals.map((j) => {
     const cases: string[] = [];
+    if (j.coxswain.refused.length > 0) {
+      // Refused before anything ran: an error of the run, not a failed (nor a passed) hypothesis.
+      const message = j.coxswain.refused.join('\n');
+      return `<testsuite name="${esc(j.experiment.title)}" tests="1" failures="0" errors="1" time="${j.duration.toFixed(3)}" timestamp="${j.start}"><testcase classname="${esc(j.experiment.title)}" name="preflight" time="0"><error message="${esc(j.coxswain.refused[0]!)}">${esc(message)}</error></testcase></testsuite>`;
+    }
     const before = j.steady_states.before;
     cases.push(
       `<testcase classname="${esc(j.experiment.title)}" name="steady state before" time="0">${before?.steady_state_met ? '' : `<failure message="steady state not met before the method">${esc(JSON.stringify(before?.probes.filter((p) => !p.tolerance_met).map((p) => `${p.name}: ${p.detail}`) ?? []))}</failure>`}</testcase>`,

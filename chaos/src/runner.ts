@@ -16,6 +16,7 @@ import { percentile } from './duration.js';
 import type { EventWatcher } from './events.js';
 import type { Injected } from './faults.js';
 import type { LoadedExperiment } from './load.js';
+import { preflight } from './preflight.js';
 import { seededRandom } from './random.js';
 import { liveHosts, runRepetition } from './repetition.js';
 import { checkSteady, waitQuiet, waitSteady } from './steady.js';
@@ -57,6 +58,40 @@ export function summaryOf(reps: readonly ChaosRepetition[]): ChaosJournal['coxsw
   });
 }
 
+/** A run the preflight stopped before it began: an error (exit 2), never a pass, and nothing touched. */
+function refusedJournal(
+  loaded: LoadedExperiment,
+  experiment: LoadedExperiment['experiment'],
+  seed: number,
+  startEpoch: number,
+  refused: string[],
+): ChaosJournal {
+  const endEpoch = Date.now();
+  return JournalSchema.parse({
+    'chaoslib-version': `coxswain-chaos ${CHAOS_VERSION}`,
+    platform: `${process.platform} ${process.arch} node ${process.version}`,
+    node: hostname(),
+    experiment,
+    file: loaded.file,
+    start: iso(startEpoch),
+    end: iso(endEpoch),
+    duration: (endEpoch - startEpoch) / 1000,
+    status: 'failed',
+    deviated: false,
+    steady_states: { before: null, after: null, during: [] },
+    run: [],
+    rollbacks: [],
+    coxswain: {
+      seed,
+      repetitions: [],
+      summary: summaryOf([]),
+      abortedBy: null,
+      refused,
+      exitCode: 2,
+    },
+  } satisfies ChaosJournal);
+}
+
 export async function runExperiment(
   loaded: LoadedExperiment,
   options: RunOptions,
@@ -83,6 +118,17 @@ export async function runExperiment(
     liveHosts: () => liveHosts(options.env, down()),
     baselineTerm: undefined,
   };
+  const refusals = await preflight(options.env, loaded);
+  if (refusals.length > 0) {
+    options.signal?.removeEventListener('abort', onUserAbort);
+    return refusedJournal(
+      loaded,
+      experiment,
+      seed,
+      startEpoch,
+      refusals.map((r) => r.message),
+    );
+  }
   const run: ChaosActivityRun[] = [];
   const rollbacks: ChaosActivityRun[] = [];
   const repetitions: ChaosRepetition[] = [];
@@ -187,6 +233,7 @@ export async function runExperiment(
       repetitions,
       summary: summaryOf(repetitions),
       abortedBy: interrupted ? 'Ctrl-C' : abortedBy,
+      refused: [],
       exitCode,
     },
   };

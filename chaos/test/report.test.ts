@@ -85,6 +85,7 @@ function journal(verdict: 'passed' | 'failed'): ChaosJournal {
       repetitions,
       summary: summaryOf(repetitions),
       abortedBy: null,
+      refused: [],
       exitCode: verdict === 'passed' ? 0 : 1,
     },
   };
@@ -122,5 +123,30 @@ describe('journal, report, JUnit', () => {
     expect(xml.match(/<testsuite /g)).toHaveLength(2);
     expect(xml).toMatch(/<failure message="SLA broken: recover 9000 ms &gt; SLA 8000 ms">/);
     expect(xml).toContain('failures="0"');
+  });
+
+  it('a run the preflight refused is an error in JUnit and the report, never a pass', () => {
+    const message =
+      'chaos/experiments/x.yaml: method[0] (netem): lossPercent 5 need the kernel module sch_netem';
+    const refused = {
+      ...journal('passed'),
+      status: 'failed' as const,
+      deviated: false,
+      steady_states: { before: null, after: null, during: [] },
+      run: [],
+      coxswain: { ...journal('passed').coxswain, repetitions: [], refused: [message], exitCode: 2 },
+    };
+    expect(JournalSchema.safeParse(refused).success).toBe(true);
+    expect(exitCodeOf(refused)).toBe(2);
+    const xml = renderJunit([refused]);
+    expect(xml).toContain('tests="1" failures="0" errors="1"');
+    expect(xml).toContain(
+      '<testcase classname="kill-host" name="preflight" time="0"><error message="',
+    );
+    expect(xml).toContain('sch_netem');
+    expect(xml).not.toContain('repetition');
+    const html = renderReport([refused]);
+    expect(html).toContain('refused before the run:');
+    expect(html).toContain('0 passed');
   });
 });

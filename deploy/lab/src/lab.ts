@@ -27,6 +27,8 @@ import {
   ensureTools,
   exitOf,
   type HostNetwork,
+  LinkRelay,
+  type LinkShape,
   NatsCluster,
   NatsServer,
   pollUntil,
@@ -130,6 +132,12 @@ export interface LabOptions {
    * limits still cap them. Unset: the engines' default parent.
    */
   readonly containerCpuShares?: number;
+  /**
+   * Route each host's NATS traffic through a relay of its own in this process (default true), so
+   * `shapeLink` can slow a host's link on a kernel without `sch_netem`. The relays add one
+   * userspace hop at no delay; false gives the agents the servers' own URLs.
+   */
+  readonly natsRelay?: boolean;
   /** Images every engine gets (imported, no registry); default busybox only. */
   readonly images?: readonly LabImage[];
   readonly log?: (message: string) => void;
@@ -179,6 +187,8 @@ interface HostRuntime {
   dockerd: Dockerd | undefined;
   agent: ChildProcess | undefined;
   state: HostState;
+  /** One relay per NATS server, the agent's only way to them (natsRelay). */
+  relays: LinkRelay[];
 }
 
 /** A simulated host as callers see it. */
@@ -192,6 +202,10 @@ export interface LabHost {
   readonly dockerd: Dockerd | undefined;
   readonly agentPid: number | undefined;
   readonly state: string;
+  /** The NATS URLs the agent was given: its relays', or the servers' own. */
+  readonly natsUrls: readonly string[];
+  /** The delay on the host's outgoing NATS bytes (relay only; the default is none). */
+  readonly linkShape: LinkShape | undefined;
 }
 
 interface ReceivedReport {
@@ -321,6 +335,8 @@ export class Lab {
       agentPid:
         agent && agent.exitCode === null && agent.signalCode === null ? agent.pid : undefined,
       state: h.state,
+      natsUrls: this.#natsUrlsOf(h),
+      linkShape: h.relays[0]?.shape.up,
     };
   }
 
@@ -343,7 +359,12 @@ export class Lab {
     this.#nats =
       natsCount === 1
         ? await NatsServer.start({ host: natsHost })
-        : await NatsCluster.start(natsCount, { host: natsHost, name: `cox-${this.cluster}` });
+        : await NatsCluster.start(natsCount, {
+            host: natsHost,
+            name: `cox-${this.cluster}`,
+            // A client that learnt a server's own URL would reconnect past its host's relay.
+            noAdvertise: this.#options.natsRelay ?? true,
+          });
 
     rmSync(this.stateDir, { recursive: true, force: true });
     mkdirSync(this.stateDir, { recursive: true });
@@ -391,7 +412,9 @@ export class Lab {
         dockerd: undefined,
         agent: undefined,
         state: 'starting',
+        relays: [],
       });
+      if (this.#options.natsRelay ?? true) await this.#startRelays(this.#runtime(name), natsHost);
     }
 
     const voterCount = this.#options.voters ?? Math.min(3, count);
@@ -490,7 +513,7 @@ export class Lab {
       address: this.mode === 'netns' ? h.address : `${h.address}:${h.apiPort}`,
       // The first hosts vote (three by default: one may fail); the rest join as clients.
       voters: [...this.#voterNames],
-      nats: { servers: this.natsUrls },
+      nats: { servers: this.#natsUrlsOf(h) },
       docker: { socketPath: h.dockerd!.socketPath },
       dataDir: join(h.dir, 'data'),
       api: { host: h.address, port: h.apiPort, token: this.apiToken },
@@ -501,6 +524,34 @@ export class Lab {
     const checked = validate(AgentConfig, config, h.configPath);
     if (!checked.ok) throw checked.error;
     writeFileSync(h.configPath, stringify(config));
+  }
+
+  /** The host's relays listen in the root namespace, where its agent already reaches NATS. */
+  async #startRelays(h: HostRuntime, listenHost: string): Promise<void> {
+    for (const server of this.natsServers)
+      h.relays.push(
+        await LinkRelay.start({ listenHost, targetHost: server.host, targetPort: server.port }),
+      );
+  }
+
+  #natsUrlsOf(h: HostRuntime): string[] {
+    return h.relays.length > 0
+      ? h.relays.map((r) => `nats://${r.listenHost}:${r.port}`)
+      : this.natsUrls;
+  }
+
+  /**
+   * Delays the host's outgoing NATS bytes (Raft messages and replies, reports, command replies)
+   * by `shape`, as netem on its interface delays what leaves it; `NO_DELAY` undoes it. Only its
+   * NATS link is slowed: API calls to it and its engine's traffic do not pass the relay.
+   */
+  shapeLink(name: string, shape: LinkShape): void {
+    const h = this.#runtime(name);
+    if (h.relays.length === 0)
+      throw new LabStateError(
+        `${name} has no NATS relay (the lab was started with natsRelay false)`,
+      );
+    for (const r of h.relays) r.setShape({ up: shape });
   }
 
   #startAgent(h: HostRuntime, command: readonly string[]): void {
@@ -920,6 +971,11 @@ export class Lab {
     );
     await Promise.all(
       hosts.map((h) => attempt(`dockerd on ${h.name}`, async () => h.dockerd?.stop())),
+    );
+    await Promise.all(
+      hosts.map((h) =>
+        attempt(`NATS relays of ${h.name}`, async () => Promise.all(h.relays.map((r) => r.stop()))),
+      ),
     );
     if (this.#cgroupParent)
       await attempt("the containers' cgroup", async () => removeCgroup(this.#cgroupParent!));

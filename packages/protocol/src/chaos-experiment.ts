@@ -332,6 +332,8 @@ export const ChaosJournal = z.object({
       }),
     ),
     abortedBy: z.string().nullable(),
+    /** Faults the preflight refused (this machine or target cannot fire them): the run touched nothing. */
+    refused: z.array(z.string()).default([]),
     exitCode: z.number().int().min(0).max(3),
   }),
 });

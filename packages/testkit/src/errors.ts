@@ -88,3 +88,10 @@ export class HostNetworkError extends CoxswainError {
     super('COX_HOST_NETWORK', message);
   }
 }
+
+/** A link relay could not listen, or was given a shape it cannot apply. */
+export class RelayError extends CoxswainError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('COX_RELAY', message, options);
+  }
+}

@@ -29,6 +29,7 @@ export {
   HostNetworkError,
   NetnsUnavailableError,
   ProcessSurvivedError,
+  RelayError,
   ToolMissingError,
   WaitTimeoutError,
 } from './errors.js';
@@ -38,6 +39,15 @@ export {
   type HostNetworkOptions,
   type SimHost,
 } from './host-network.js';
+export {
+  LinkRelay,
+  type LinkRelayOptions,
+  type LinkShape,
+  NO_DELAY,
+  type RelayDirection,
+  releaseAt,
+  validateShape,
+} from './link-relay.js';
 export {
   freePort,
   NatsCluster,

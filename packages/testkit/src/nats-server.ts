@@ -20,6 +20,8 @@ export interface NatsServerOptions {
     readonly port: number;
     /** `nats-route://host:port` of every server in the cluster (this one included is fine). */
     readonly routes: readonly string[];
+    /** Keep the other servers' client URLs out of INFO, so clients use only the URLs they were given. */
+    readonly noAdvertise?: boolean;
   };
   /** Verbatim lines appended to the config file. */
   readonly extraConfig?: string;
@@ -100,7 +102,7 @@ export class NatsServer {
     if (o.cluster) {
       const routes = o.cluster.routes.map((r) => `"${r}"`).join(', ');
       lines.push(
-        `cluster { name: "${o.cluster.name}", listen: "${this.host}:${o.cluster.port}", routes: [${routes}] }`,
+        `cluster { name: "${o.cluster.name}", listen: "${this.host}:${o.cluster.port}", routes: [${routes}]${o.cluster.noAdvertise ? ', no_advertise: true' : ''} }`,
       );
     }
     if (o.extraConfig) lines.push(o.extraConfig);
@@ -214,6 +216,11 @@ export interface NatsClusterOptions {
   readonly name?: string;
   readonly maxPayloadBytes?: number;
   readonly startTimeoutMs?: number;
+  /**
+   * Clients learn only the URLs they were given, not the other servers' (`no_advertise`): the
+   * lab hands each agent relay URLs, and a discovered direct URL would bypass the relay.
+   */
+  readonly noAdvertise?: boolean;
 }
 
 /** `size` nats-servers routed into one cluster. */
@@ -244,7 +251,12 @@ export class NatsCluster {
               serverName: `n${i + 1}`,
               maxPayloadBytes: options.maxPayloadBytes,
               startTimeoutMs: options.startTimeoutMs,
-              cluster: { name: options.name ?? 'cox', port, routes },
+              cluster: {
+                name: options.name ?? 'cox',
+                port,
+                routes,
+                ...(options.noAdvertise ? { noAdvertise: true } : {}),
+              },
             }),
           );
         }

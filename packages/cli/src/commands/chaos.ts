@@ -17,6 +17,7 @@ import {
   type LoadedExperiment,
   loadExperiment,
   PROBE_CATALOGUE,
+  preflight,
   prepareServices,
   renderJunit,
   renderReport,
@@ -188,7 +189,9 @@ async function runCommandAction(files: string[], flags: RunFlags): Promise<numbe
     try {
       for (const l of loaded) {
         if (controller.signal.aborted) break;
-        if (lab) await prepareServices(env, l);
+        // A refused experiment touches nothing: not even its services are declared.
+        const refusals = await preflight(env, l);
+        if (lab && refusals.length === 0) await prepareServices(env, l);
         process.stderr.write(`chaos: ${l.experiment.title} (${l.file})\n`);
         const journal = await runExperiment(l, {
           env,
@@ -201,6 +204,7 @@ async function runCommandAction(files: string[], flags: RunFlags): Promise<numbe
           },
         });
         if (tty) process.stderr.write('\r\x1b[2K');
+        for (const r of journal.coxswain.refused) process.stdout.write(`  refused: ${r}\n`);
         for (const r of journal.coxswain.repetitions)
           process.stdout.write(
             `  rep ${r.index}: ${r.verdict} — ${r.phases.map((p) => `${p.phase} ${p.ms === null ? '—' : `${Math.round(p.ms)} ms`}${p.slaMs === null ? '' : `/${p.slaMs}`}${p.met ? '' : ' ✗'}`).join(', ')}${r.verdict === 'passed' ? '' : ` (${r.reason})`}\n`,
