@@ -41,13 +41,15 @@ import {
 } from '@coxswain/cli';
 import type { SimulationResult } from '@coxswain/forecast';
 import { DEMO_SAMPLES_DIR, Lab, loadServiceSpec } from '@coxswain/lab';
-import type { ServiceSpec } from '@coxswain/protocol';
+import type { ServiceFigures, ServiceSpec } from '@coxswain/protocol';
 import {
   busyCores,
+  type CapacitySeen,
   CHAIN,
   type ChainService,
   COPIES,
   type CopyOutcome,
+  capacitySamplesOf,
   copyName,
   copySpec,
   cpuJiffies,
@@ -57,6 +59,7 @@ import {
   replayedTrace,
   runTable,
   simulateCopy,
+  specCapacity,
   startupSecondsOf,
 } from './lib/policies-real-figures.js';
 import { recordResult } from './lib/results.js';
@@ -118,6 +121,9 @@ async function oneRun(index: number, signal: AbortSignal): Promise<RealRun> {
   const samples: ReplicaSample[] = [];
   const decisions: DecisionSeen[] = [];
   const cores: number[] = [];
+  // The agents' per-node figures seen during the load, by chain service (both copies), once each.
+  const figuresSeen = new Map<ChainService, ServiceFigures[]>(CHAIN.map((s) => [s, []]));
+  const figureKeys = new Set<string>();
   let loadStartMs: number | undefined;
   let loadStartEpochMs = Number.POSITIVE_INFINITY;
   let loadEndMs: number | undefined;
@@ -189,6 +195,34 @@ async function oneRun(index: number, signal: AbortSignal): Promise<RealRun> {
       })(),
     );
 
+    // Every 2 s, from the leader: each service's newest figures per node (CPU share, req/s).
+    loops.push(
+      (async () => {
+        while (!stop.signal.aborted) {
+          await sleep(2000, undefined, { signal: stop.signal }).catch(() => {});
+          if (loadStartMs === undefined || loadEndMs !== undefined) continue;
+          const leaderId = (await lab.refreshCluster())?.info.leader?.id;
+          if (!leaderId) continue;
+          for (const copy of COPIES)
+            for (const s of CHAIN) {
+              const name = copyName(s, copy);
+              try {
+                const d = await lab.api(leaderId).service(name, { window: '10s' });
+                for (const [node, list] of Object.entries(d.figures)) {
+                  const newest = list[list.length - 1];
+                  const key = `${name} ${node} ${newest?.time}`;
+                  if (!newest || figureKeys.has(key)) continue;
+                  figureKeys.add(key);
+                  figuresSeen.get(s)!.push(newest);
+                }
+              } catch {
+                // A leader that just changed: the next round asks the new one.
+              }
+            }
+        }
+      })(),
+    );
+
     loadStartMs = performance.now();
     loadStartEpochMs = Date.now();
     const summaries = await Promise.all(
@@ -239,10 +273,29 @@ async function oneRun(index: number, signal: AbortSignal): Promise<RealRun> {
     load.speedup,
     `${trace.name} 98h+24h`,
   );
+  const capacity = Object.fromEntries(
+    CHAIN.map((s) => {
+      const samples = capacitySamplesOf(figuresSeen.get(s)!);
+      const seen: CapacitySeen = {
+        median: medianOf(samples),
+        samples: samples.length,
+        spec: specCapacity(base.get(s)!),
+      };
+      return [s, seen];
+    }),
+  ) as Record<ChainService, CapacitySeen>;
   const copies: CopyOutcome[] = COPIES.map((copy) => {
     const sim = new Map<ChainService, SimulationResult>();
-    for (const s of CHAIN)
+    const simMeasured = new Map<ChainService, SimulationResult>();
+    for (const s of CHAIN) {
       sim.set(s, simulateCopy(replayed, base.get(s)!, copy.policy, load.speedup, startupSeconds));
+      const measured = capacity[s].median;
+      if (measured !== null)
+        simMeasured.set(
+          s,
+          simulateCopy(replayed, base.get(s)!, copy.policy, load.speedup, startupSeconds, measured),
+        );
+    }
     return {
       policy: copy.policy,
       lab: CHAIN.map((s) => ({
@@ -257,6 +310,7 @@ async function oneRun(index: number, signal: AbortSignal): Promise<RealRun> {
         name: s,
       })),
       sim,
+      simMeasured,
     };
   });
   rmSync(stateDir, { recursive: true, force: true });
@@ -267,6 +321,7 @@ async function oneRun(index: number, signal: AbortSignal): Promise<RealRun> {
     busyCores: cores,
     startupSeconds,
     startupSamples: startups.length,
+    capacity,
     peakRps: PEAK_RPS,
     speedup: load.speedup,
     loadSeconds: LOAD_SECONDS,
@@ -308,7 +363,7 @@ export async function run(): Promise<void> {
       '',
       "Measured as the demo does: time over the SLO is the seconds whose requests' p95 through nginx (its access log) exceeded the service's SLO (order 300 ms end to end, storage and account 200 ms); replica-seconds integrate the running replicas sampled every second from the cluster API; scale actions are the changes of the desired count seen there. Each figure is the mean over the runs; the table's value is predictive, the peer column hpa.",
       '',
-      `The simulator's prediction (\`simulate\` in @coxswain/forecast, as \`coxswain simulate\` and bench/policy-comparison.ts use it): the same window at the same compression, rates as the load offered them, one simulated service per chain service: one worker per replica serving the spec's own capacity estimate (order 22, storage 60, account 45 req/s at 100 % CPU; exponential service times), start-up as measured on the run (median from a scale-up's desired count to running, over both copies), decisions every ${1} s, the spec's SLO and replica bounds, a queue bound of the load's 10 s timeout. It models each service alone: order's latency there has no downstream calls, where the lab's order p95 includes storage and account through nginx.`,
+      `The simulator's prediction (\`simulate\` in @coxswain/forecast, as \`coxswain simulate\` and bench/policy-comparison.ts use it): the same window at the same compression, rates as the load offered them, one simulated service per chain service: one worker per replica serving the spec's own capacity estimate (order 22, storage 60, account 45 req/s at 100 % CPU; exponential service times), start-up as measured on the run (median from a scale-up's desired count to running, over both copies), decisions every ${1} s, the spec's SLO and replica bounds, a queue bound of the load's 10 s timeout. It models each service alone: order's latency there has no downstream calls, where the lab's order p95 includes storage and account through nginx. It runs twice: at the spec's capacity estimate (what the demo plans with), and at the capacity the agents measured on the run (each node's figures polled every 2 s from the leader: req/s per replica over the CPU share of its limit, figures at 20 % CPU or more, median over both copies); the policies keep the spec's params in both.`,
       '',
       ...runs.flatMap((r, i) => [runTable(r, i), '']),
     ].join('\n'),

@@ -13,7 +13,7 @@ import {
   simulate,
   type Trace,
 } from '@coxswain/forecast';
-import type { DemoServiceReport, ServiceSpec } from '@coxswain/protocol';
+import type { DemoServiceReport, ServiceFigures, ServiceSpec } from '@coxswain/protocol';
 import type { Figure } from './results.js';
 
 /** The chain's services, as the demo names them. */
@@ -107,10 +107,35 @@ export function replayedTrace(
   return { name, stepSeconds, counts };
 }
 
+/**
+ * Req/s one replica would serve at 100 % of its CPU limit, from an agent's per-node figures:
+ * the rate per replica over the CPU share it took. Figures under `minCpuPercent` are left out: a
+ * near-idle replica's CPU is mostly fixed overhead, which would overstate its capacity.
+ */
+export function capacitySamplesOf(
+  figures: readonly ServiceFigures[],
+  minCpuPercent = 20,
+): number[] {
+  const out: number[] = [];
+  for (const f of figures) {
+    const cpu = f.cpuPercent;
+    const rate = f.requestRatePerSecond;
+    if (cpu === undefined || rate === undefined || f.containerCount === 0) continue;
+    if (cpu < minCpuPercent || rate <= 0) continue;
+    out.push(rate / f.containerCount / (cpu / 100));
+  }
+  return out;
+}
+
 /** A number the spec's predictive params set (the demo's capacity estimate), else fallback. */
 function paramOf(spec: ServiceSpec, key: string, fallback: number): number {
   const v = spec.policy.params[key];
   return typeof v === 'number' && Number.isFinite(v) ? v : fallback;
+}
+
+/** The demo spec's own capacity estimate per replica at 100 % CPU (what its policy starts from). */
+export function specCapacity(spec: ServiceSpec): number {
+  return paramOf(spec, 'capacityPerReplica', 22);
 }
 
 /** The leader's decide interval in the lab (AgentConfig's default decideIntervalMs). */
@@ -126,8 +151,9 @@ export function simulationFor(
   spec: ServiceSpec,
   speedup: number,
   startupSeconds: number,
+  measuredCapacity?: number,
 ): SimulationConfigInput {
-  const capacity = paramOf(spec, 'capacityPerReplica', 22);
+  const capacity = measuredCapacity ?? specCapacity(spec);
   return {
     capacityPerReplica: capacity,
     workersPerReplica: 1,
@@ -169,11 +195,13 @@ export function simulateCopy(
   policy: PolicyName,
   speedup: number,
   startupSeconds: number,
+  measuredCapacity?: number,
 ): SimulationResult {
+  // The policy keeps the spec's own capacity estimate either way: only the simulated service changes.
   return simulate(
     trace,
     createPolicyRunner(policy, simulatedPolicyParams(spec, policy, startupSeconds)),
-    simulationFor(spec, speedup, startupSeconds),
+    simulationFor(spec, speedup, startupSeconds, measuredCapacity),
   );
 }
 
@@ -202,7 +230,17 @@ export interface CopyOutcome {
   readonly policy: PolicyName;
   /** The demo's reports, with the chain's names (order, not order-h). */
   readonly lab: readonly DemoServiceReport[];
+  /** The simulator with the spec's capacity estimate per replica. */
   readonly sim: ReadonlyMap<ChainService, SimulationResult>;
+  /** The simulator with the capacity the agents measured on the run (where they measured one). */
+  readonly simMeasured: ReadonlyMap<ChainService, SimulationResult>;
+}
+
+/** Capacity per replica at 100 % CPU, measured on the run (both copies), and the spec's. */
+export interface CapacitySeen {
+  readonly median: number | null;
+  readonly samples: number;
+  readonly spec: number;
 }
 
 export interface RealRun {
@@ -216,6 +254,7 @@ export interface RealRun {
   readonly peakRps: number;
   readonly speedup: number;
   readonly loadSeconds: number;
+  readonly capacity: Readonly<Record<ChainService, CapacitySeen>>;
   readonly copies: readonly CopyOutcome[];
 }
 
@@ -328,6 +367,17 @@ export function figuresOf(runs: readonly RealRun[]): Figure[] {
     row(`${service}: scale actions, simulator`, 'actions', (run, pol) => ({
       value: sim(run, pol).scaleActions,
     }));
+    const simM = (run: RealRun, policy: PolicyName) => copyOf(run, policy).simMeasured.get(service);
+    row(`${service}: time over SLO, simulator at the measured capacity`, 's', (run, pol) => ({
+      value: simM(run, pol)?.overSloSeconds ?? Number.NaN,
+    }));
+    row(
+      `${service}: replica-seconds, simulator at the measured capacity`,
+      'replica-s',
+      (run, pol) => ({
+        value: simM(run, pol)?.replicaSeconds ?? Number.NaN,
+      }),
+    );
     row(`${service}: requests OK, lab`, '%', (run, pol) => ({
       value: lab(run, pol).okPercent,
       samples: lab(run, pol).requests,
@@ -344,6 +394,7 @@ export function figuresOf(runs: readonly RealRun[]): Figure[] {
   }
   const labT = (run: RealRun, pol: PolicyName) => labTotals(copyOf(run, pol).lab);
   const simT = (run: RealRun, pol: PolicyName) => simTotals(copyOf(run, pol).sim.values());
+  const simMT = (run: RealRun, pol: PolicyName) => simTotals(copyOf(run, pol).simMeasured.values());
   for (const [key, label, unit] of [
     ['secondsOverSlo', 'time over SLO', 's'],
     ['replicaSeconds', 'replica-seconds', 'replica-s'],
@@ -355,6 +406,13 @@ export function figuresOf(runs: readonly RealRun[]): Figure[] {
     row(`chain (sum of 3 services): ${label}, simulator`, unit, (run, pol) => ({
       value: simT(run, pol)[key],
     }));
+    row(
+      `chain (sum of 3 services): ${label}, simulator at the measured capacity`,
+      unit,
+      (run, pol) => ({
+        value: simMT(run, pol)[key],
+      }),
+    );
   }
   for (const [key, label] of [
     ['secondsOverSlo', 'time over SLO'],
@@ -363,6 +421,7 @@ export function figuresOf(runs: readonly RealRun[]): Figure[] {
     for (const [where, totals] of [
       ['lab', labT],
       ['simulator', simT],
+      ['simulator at the measured capacity', simMT],
     ] as const) {
       const ratios = runs
         .map((run) => ratioOf(totals(run, 'predictive')[key], totals(run, 'hpa')[key]))
@@ -374,6 +433,16 @@ export function figuresOf(runs: readonly RealRun[]): Figure[] {
         samples: ratios.length,
       });
     }
+  }
+  for (const service of CHAIN) {
+    const seen = runs.map((r) => r.capacity[service]);
+    const medians = seen.map((c) => c.median).filter((x): x is number => x !== null);
+    figures.push({
+      name: `${service}: capacity per replica at 100 % CPU, measured (spec ${seen[0]?.spec ?? '?'})`,
+      value: medians.length === 0 ? Number.NaN : mean(medians),
+      unit: 'req/s',
+      samples: seen.reduce((a, c) => a + c.samples, 0),
+    });
   }
   const cores = runs.flatMap((r) => r.busyCores);
   const sortedCores = [...cores].sort((a, b) => a - b);
@@ -425,6 +494,24 @@ export function runTable(run: RealRun, index: number): string {
   lines.push(
     `| chain | ${lp.secondsOverSlo} / ${lh.secondsOverSlo} | ${f(sp.secondsOverSlo)} / ${f(sh.secondsOverSlo)} | ${f(lp.replicaSeconds)} / ${f(lh.replicaSeconds)} | ${f(sp.replicaSeconds)} / ${f(sh.replicaSeconds)} | ${lp.scaleActions} / ${lh.scaleActions} | ${sp.scaleActions} / ${sh.scaleActions} | | |`,
     `| predictive/hpa | lab ${r(lp.secondsOverSlo, lh.secondsOverSlo)} | sim ${r(sp.secondsOverSlo, sh.secondsOverSlo)} | lab ${r(lp.replicaSeconds, lh.replicaSeconds)} | sim ${r(sp.replicaSeconds, sh.replicaSeconds)} | lab ${r(lp.scaleActions, lh.scaleActions)} | sim ${r(sp.scaleActions, sh.scaleActions)} | | |`,
+    '',
+    'The simulator again, at the capacity per replica the agents measured on this run (CPU share against req/s per replica):',
+    '',
+    '| service | capacity, measured (spec), req/s | over SLO, sim (s) predictive / hpa | replica-s, sim | scale actions, sim |',
+    '| --- | --- | --- | --- | --- |',
+  );
+  for (const s of CHAIN) {
+    const c = run.capacity[s];
+    const a = p.simMeasured.get(s);
+    const b = h.simMeasured.get(s);
+    lines.push(
+      `| ${s} | ${f(c.median, 1)} over ${c.samples} figures (${c.spec}) | ${f(a?.overSloSeconds)} / ${f(b?.overSloSeconds)} | ${f(a?.replicaSeconds)} / ${f(b?.replicaSeconds)} | ${a?.scaleActions ?? '—'} / ${b?.scaleActions ?? '—'} |`,
+    );
+  }
+  const mp = simTotals(p.simMeasured.values());
+  const mh = simTotals(h.simMeasured.values());
+  lines.push(
+    `| chain | | ${f(mp.secondsOverSlo)} / ${f(mh.secondsOverSlo)} (ratio ${r(mp.secondsOverSlo, mh.secondsOverSlo)}) | ${f(mp.replicaSeconds)} / ${f(mh.replicaSeconds)} (ratio ${r(mp.replicaSeconds, mh.replicaSeconds)}) | ${mp.scaleActions} / ${mh.scaleActions} |`,
   );
   return lines.join('\n');
 }

@@ -11,6 +11,7 @@ import {
   CHAIN,
   COPIES,
   type CopyOutcome,
+  capacitySamplesOf,
   copyName,
   copySpec,
   cpuJiffies,
@@ -76,6 +77,21 @@ describe('replayedTrace', () => {
     expect(t.stepSeconds).toBe(60);
     expect(t.counts[0]).toBe(600); // 10 req/s × 60 s of trace per bin
     expect(t.counts[119]).toBe(1200);
+  });
+});
+
+describe('capacitySamplesOf', () => {
+  it('takes req/s per replica over the CPU share, leaving near-idle and incomplete figures out', () => {
+    const f = (containerCount: number, cpuPercent?: number, requestRatePerSecond?: number) => ({
+      time: 1,
+      containerCount,
+      ...(cpuPercent === undefined ? {} : { cpuPercent }),
+      ...(requestRatePerSecond === undefined ? {} : { requestRatePerSecond }),
+    });
+    expect(
+      capacitySamplesOf([f(2, 50, 40), f(1, 10, 5), f(1, undefined, 5), f(0, 50, 5), f(1, 80, 0)]),
+    ).toEqual([40]); // 20 req/s per replica at 50 % of its limit: 40 at 100 %
+    expect(capacitySamplesOf([f(1, 10, 5)], 5)).toEqual([50]);
   });
 });
 
@@ -147,6 +163,8 @@ describe('figures side by side', () => {
       }),
     ),
     sim: new Map(CHAIN.map((s) => [s, simulateCopy(trace, spec(s), copy.policy, 60, 2)])),
+    // Only order was measured: storage and account have no measured-capacity simulation.
+    simMeasured: new Map([['order', simulateCopy(trace, spec('order'), copy.policy, 60, 2, 44)]]),
   }));
   const run = (cores: number[]): RealRun => ({
     startedAt: '2026-12-03T00:00:00.000Z',
@@ -155,6 +173,11 @@ describe('figures side by side', () => {
     busyCores: cores,
     startupSeconds: 2,
     startupSamples: 1,
+    capacity: {
+      order: { median: 44, samples: 3, spec: 22 },
+      storage: { median: null, samples: 0, spec: 60 },
+      account: { median: null, samples: 0, spec: 45 },
+    },
     peakRps: 20,
     speedup: 60,
     loadSeconds: 10,
@@ -198,6 +221,13 @@ describe('figures side by side', () => {
     expect(cpu.value).toBeCloseTo((0.4 + 0.6 + 1) / 3, 9);
     expect(cpu.samples).toBe(3);
     expect(cpu.p99).toBe(1);
+    const measured = byName.get('order: replica-seconds, simulator at the measured capacity')!;
+    expect(measured.value).toBeCloseTo(copies[0]!.simMeasured.get('order')!.replicaSeconds, 9);
+    expect(
+      byName.get('storage: time over SLO, simulator at the measured capacity')!.value,
+    ).toBeNaN();
+    const cap = byName.get('order: capacity per replica at 100 % CPU, measured (spec 22)')!;
+    expect(cap).toMatchObject({ value: 44, unit: 'req/s', samples: 6 });
   });
 
   it('renders a run as a markdown table with the chain and the ratio rows', () => {
@@ -206,5 +236,7 @@ describe('figures side by side', () => {
     expect(text).toContain('| order | 2 / 5 (of 10 / 10) |');
     expect(text).toContain('| chain | 2 / 15 |');
     expect(text).toContain('| predictive/hpa | lab 0.13 |');
+    expect(text).toContain('| order | 44.0 over 3 figures (22) |');
+    expect(text).toContain('| storage | — over 0 figures (60) | — / — |');
   });
 });
