@@ -15,7 +15,11 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'unit',
-          include: ['packages/*/test/**/*.test.ts', 'chaos/test/**/*.test.ts'],
+          include: [
+            'packages/*/test/**/*.test.ts',
+            'chaos/test/**/*.test.ts',
+            'bench/test/**/*.test.ts',
+          ],
           testTimeout: 60_000,
         },
       },

@@ -24,6 +24,8 @@ export interface Figure {
 
 export interface BenchResult {
   readonly benchmark: string;
+  /** The RESULTS.md section's heading (default: the benchmark's name). */
+  readonly title?: string;
   readonly figures: readonly Figure[];
   /** Free text placed in RESULTS.md under the table: setup, caveats, what the numbers mean. */
   readonly notes?: string;
@@ -79,7 +81,7 @@ export function recordResult(result: BenchResult): void {
   );
   const section = [
     `<!-- bench:${result.benchmark} -->`,
-    `## ${result.benchmark}`,
+    `## ${result.title ?? result.benchmark}`,
     '',
     `Run ${date} on ${m.cpus}× ${m.cpuModel}, ${m.memoryGiB} GiB, Linux ${m.kernel}, Node ${m.node}.`,
     '',

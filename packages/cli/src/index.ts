@@ -1,4 +1,34 @@
+export { readTrace } from './commands/forecast.js';
 export { registerCommands } from './commands/index.js';
+// The demo's parts, for bench/policies-real.ts: one lab, two copies of the chain under two policies.
+export {
+  alive,
+  apiOfAnyHost,
+  type Counts,
+  DEFAULT_DEMO_TRACE,
+  DEMO_SERVICES,
+  DemoAborted,
+  demoLabOptions,
+  demoRate,
+  freePort,
+  netnsList,
+  sampleCluster,
+  waitForChain,
+  watchEndpoints,
+  withDescendants,
+  withRetry,
+} from './commands/lab-demo.js';
+export { type NginxAccess, NginxFront, parseAccessLog } from './commands/lab-demo-nginx.js';
+export { DEMO_POLICIES, demoPolicyRef, parseDemoPolicy } from './commands/lab-demo-policy.js';
+export {
+  type DecisionSeen,
+  percentileOf,
+  type ReplicaSample,
+  replicaSecondsOf,
+  serviceReport,
+  sloSecondsOf,
+} from './commands/lab-demo-report.js';
+export type { DemoServiceView } from './commands/lab-demo-view.js';
 export {
   maxRateOf,
   nextArrival,

@@ -26,13 +26,14 @@ import {
   runProbe,
 } from '@coxswain/chaos';
 import { ApiClient } from '@coxswain/client';
-import type { Trace } from '@coxswain/forecast';
-import { DEMO_SAMPLES_DIR, Lab, loadServiceSpec } from '@coxswain/lab';
+import type { PolicyName, Trace } from '@coxswain/forecast';
+import { DEMO_SAMPLES_DIR, Lab, type LabOptions, loadServiceSpec } from '@coxswain/lab';
 import type { ChaosJournal, DemoChaosReport, DemoReport, ServiceSpec } from '@coxswain/protocol';
 import { UsageError } from '../errors.js';
 import { syncEndpoints } from './endpoints.js';
 import { readTrace } from './forecast.js';
 import { NginxFront } from './lab-demo-nginx.js';
+import { demoPolicyRef } from './lab-demo-policy.js';
 import {
   type DecisionSeen,
   type ReplicaSample,
@@ -62,6 +63,8 @@ export interface DemoOptions {
   readonly traceSeconds: number;
   /** The replayed window's peak (smoothed over 5 s of the run), in req/s to order. */
   readonly peakRps: number;
+  /** The scaling policy of every service (default: the specs' own, predictive). */
+  readonly policy?: PolicyName;
   /** Seconds into the load when the chaos experiment starts; undefined: no chaos. */
   readonly chaosAtSeconds: number | undefined;
   /** The report's text file; the JSON goes beside it (`.json`). */
@@ -107,7 +110,7 @@ export function demoRate(
   return { rate, speedup, maxRate: maxRateOf(rate, loadSeconds, binRunSeconds / 2) };
 }
 
-async function freePort(host: string): Promise<number> {
+export async function freePort(host: string): Promise<number> {
   return new Promise((resolvePort, reject) => {
     const server = createServer();
     server.once('error', reject);
@@ -120,7 +123,7 @@ async function freePort(host: string): Promise<number> {
 }
 
 /** Is this pid a live (not zombie) process? */
-function alive(pid: number): boolean {
+export function alive(pid: number): boolean {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     return !/^\d+ \(.*\) [ZX] /.test(stat);
@@ -130,7 +133,7 @@ function alive(pid: number): boolean {
 }
 
 /** The pid and its descendants, from /proc (nginx's workers, an engine's containerd and shims). */
-function withDescendants(pids: readonly number[]): number[] {
+export function withDescendants(pids: readonly number[]): number[] {
   const out = new Set(pids);
   const ps = spawnSync('ps', ['-e', '-o', 'pid=,ppid='], { encoding: 'utf8' });
   const children = new Map<number, number[]>();
@@ -154,34 +157,18 @@ function withDescendants(pids: readonly number[]): number[] {
   return [...out];
 }
 
-function netnsList(): string[] {
+export function netnsList(): string[] {
   const r = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' });
   return (r.stdout ?? '').split('\n').map((l) => l.trim().split(/\s+/)[0] ?? '');
 }
 
-class DemoAborted extends Error {}
+export class DemoAborted extends Error {}
 
-/** Runs the demo to its end (or Ctrl-C); returns the report, already printed and written. */
-export async function runDemo(o: DemoOptions): Promise<DemoReport> {
-  const started = performance.now();
-  const startedAt = new Date().toISOString();
-  const secs = (from: number) => `${((performance.now() - from) / 1000).toFixed(1)} s`;
-  const step = (n: number, text: string) => o.log(`demo [${n}/6] ${text} (at ${secs(started)})`);
-
-  // Everything the user can get wrong is read and validated before anything starts.
-  const specs = new Map<string, ServiceSpec>(
-    DEMO_SERVICES.map((name) => [name, loadServiceSpec(join(DEMO_SAMPLES_DIR, `${name}.yaml`))]),
-  );
-  const experiment: LoadedExperiment | undefined =
-    o.chaosAtSeconds === undefined
-      ? undefined
-      : loadExperiment(join(DEMO_SAMPLES_DIR, 'kill-leader-host.yaml'));
-  const trace = readTrace(o.tracePath);
-  const load = demoRate(trace, o.traceFromSeconds, o.traceSeconds, o.loadSeconds, o.peakRps);
-  if (!spawnSync('nginx', ['-v']).stderr) throw new UsageError('nginx is not installed');
-
-  step(1, 'starting the lab: 3-server NATS, hosts with their own dockerd, the sample-app image');
-  const lab = await Lab.start({
+/** The demo's lab: 3-server NATS, netns hosts whose engines have bridges, the sample-app image. */
+export function demoLabOptions(
+  o: Pick<DemoOptions, 'hosts' | 'natsServers' | 'stateDir' | 'log'>,
+): LabOptions {
+  return {
     hosts: o.hosts,
     natsServers: o.natsServers,
     stateDir: o.stateDir,
@@ -192,7 +179,33 @@ export async function runDemo(o: DemoOptions): Promise<DemoReport> {
     images: ['sample-app'],
     services: [],
     log: o.log,
-  });
+  };
+}
+
+/** Runs the demo to its end (or Ctrl-C); returns the report, already printed and written. */
+export async function runDemo(o: DemoOptions): Promise<DemoReport> {
+  const started = performance.now();
+  const startedAt = new Date().toISOString();
+  const secs = (from: number) => `${((performance.now() - from) / 1000).toFixed(1)} s`;
+  const step = (n: number, text: string) => o.log(`demo [${n}/6] ${text} (at ${secs(started)})`);
+
+  // Everything the user can get wrong is read and validated before anything starts.
+  const specs = new Map<string, ServiceSpec>(
+    DEMO_SERVICES.map((name) => {
+      const spec = loadServiceSpec(join(DEMO_SAMPLES_DIR, `${name}.yaml`));
+      return [name, o.policy ? { ...spec, policy: demoPolicyRef(spec, o.policy) } : spec];
+    }),
+  );
+  const experiment: LoadedExperiment | undefined =
+    o.chaosAtSeconds === undefined
+      ? undefined
+      : loadExperiment(join(DEMO_SAMPLES_DIR, 'kill-leader-host.yaml'));
+  const trace = readTrace(o.tracePath);
+  const load = demoRate(trace, o.traceFromSeconds, o.traceSeconds, o.loadSeconds, o.peakRps);
+  if (!spawnSync('nginx', ['-v']).stderr) throw new UsageError('nginx is not installed');
+
+  step(1, 'starting the lab: 3-server NATS, hosts with their own dockerd, the sample-app image');
+  const lab = await Lab.start(demoLabOptions(o));
   let nginx: NginxFront | undefined;
   const watchers: Promise<void>[] = [];
   const stopWatchers = new AbortController();
@@ -427,19 +440,20 @@ export function jsonPathOf(reportPath: string): string {
   return reportPath.endsWith('.txt') ? `${reportPath.slice(0, -4)}.json` : `${reportPath}.json`;
 }
 
-type Counts = Map<string, { running: number; desired: number }>;
+export type Counts = Map<string, { running: number; desired: number }>;
 
 /**
  * Every second until `signal`: the services' running and desired replicas from any agent (each
  * change of a desired count is a scale decision, with the reason the leader gave), and from the
  * leader, per service, the request rate its agents measured and its forecast, for the view.
  */
-async function sampleCluster(
+export async function sampleCluster(
   lab: Lab,
   front: NginxFront,
   views: Map<string, DemoServiceView>,
   signal: AbortSignal,
   onSample: (counts: Counts, changes: Omit<DecisionSeen, 'atMs'>[]) => void,
+  services: readonly string[] = DEMO_SERVICES,
 ): Promise<void> {
   let previous = new Map<string, number>();
   while (!signal.aborted) {
@@ -448,7 +462,7 @@ async function sampleCluster(
       const counts: Counts = new Map();
       const changes: Omit<DecisionSeen, 'atMs'>[] = [];
       for (const s of snap.services) {
-        if (s.deleted || !(DEMO_SERVICES as readonly string[]).includes(s.name)) continue;
+        if (s.deleted || !services.includes(s.name)) continue;
         const running = Object.values(s.running).reduce((a, b) => a + b, 0);
         counts.set(s.name, { running, desired: s.desiredReplicas });
         const before = previous.get(s.name);
@@ -459,7 +473,7 @@ async function sampleCluster(
       onSample(counts, changes);
       const leaderId = snap.info.leader?.id;
       await Promise.all(
-        DEMO_SERVICES.map(async (name) => {
+        services.map(async (name) => {
           const last = views.get(name);
           const view: DemoServiceView = {
             name,
@@ -497,12 +511,15 @@ async function sampleCluster(
 }
 
 /** A client of the first host whose agent runs (any agent forwards writes to the leader). */
-function apiOfAnyHost(lab: Lab): ApiClient {
+export function apiOfAnyHost(lab: Lab): ApiClient {
   const h = lab.hosts.find((x) => x.agentPid !== undefined) ?? lab.hosts[0]!;
   return lab.api(h.name);
 }
 
-async function withRetry(stepFn: () => Promise<unknown>, signal: AbortSignal): Promise<void> {
+export async function withRetry(
+  stepFn: () => Promise<unknown>,
+  signal: AbortSignal,
+): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     if (signal.aborted) throw new DemoAborted();
     try {
@@ -519,11 +536,12 @@ async function withRetry(stepFn: () => Promise<unknown>, signal: AbortSignal): P
  * Until every service runs its minimum and an order goes through nginx, order, nginx again,
  * storage and account, and comes back 200.
  */
-async function waitForChain(
+export async function waitForChain(
   lab: Lab,
   front: NginxFront,
   specs: ReadonlyMap<string, ServiceSpec>,
   signal: AbortSignal,
+  orderService = 'order',
 ): Promise<void> {
   const deadline = performance.now() + 120_000;
   let last = 'no answer yet';
@@ -537,7 +555,7 @@ async function waitForChain(
     });
     if (ready) {
       const r = await fetch(
-        `${front.url('order')}/order/create?userId=1&productId=1&count=1&money=1`,
+        `${front.url(orderService)}/order/create?userId=1&productId=1&count=1&money=1`,
         {
           method: 'POST',
           signal: AbortSignal.timeout(5000),
@@ -551,7 +569,7 @@ async function waitForChain(
   throw new UsageError(`the sample chain did not answer through nginx in 120 s (last: ${last})`);
 }
 
-async function watchEndpoints(
+export async function watchEndpoints(
   lab: Lab,
   service: string,
   front: NginxFront,

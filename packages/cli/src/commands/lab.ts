@@ -15,11 +15,13 @@
 
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { PolicyName } from '@coxswain/forecast';
 import { Lab, runScenario, SCENARIOS, type ScenarioName } from '@coxswain/lab';
 import { DurationMs, validate } from '@coxswain/protocol';
 import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
 import { DEFAULT_DEMO_TRACE, runDemo } from './lab-demo.js';
+import { DEMO_POLICIES, parseDemoPolicy } from './lab-demo-policy.js';
 
 const LAB_SCENARIOS = ['demo', ...SCENARIOS] as const;
 
@@ -41,6 +43,7 @@ interface LabFlags {
   peak: string;
   chaosAt: string;
   chaos: boolean;
+  policy?: string;
   report?: string;
 }
 
@@ -74,7 +77,7 @@ export function registerLabCommand(program: Command): void {
     )
     .option(
       '--scenario <name>',
-      `what to do once the cluster has a leader: demo (the whole system: the order → storage + account chain at 0.1 CPU per replica under the predictive policy, nginx in front kept current by the endpoints watcher, a day of a real trace replayed through it, the kill-leader-host experiment in the middle, a report at the end), full (declare the busybox service web, scale it up and down by hand, then kill the leader and show the failover and the rejoin), scale (only the service steps), failover (only the kill), none (just watch); one of ${LAB_SCENARIOS.join(', ')}`,
+      `what to do once the cluster has a leader: demo (the whole system: the order → storage + account chain at 0.1 CPU per replica under the predictive policy (or --policy), nginx in front kept current by the endpoints watcher, a day of a real trace replayed through it, the kill-leader-host experiment in the middle, a report at the end), full (declare the busybox service web, scale it up and down by hand, then kill the leader and show the failover and the rejoin), scale (only the service steps), failover (only the kill), none (just watch); one of ${LAB_SCENARIOS.join(', ')}`,
       'demo',
     )
     .option(
@@ -99,6 +102,10 @@ export function registerLabCommand(program: Command): void {
       'demo: when in the load the kill-leader-host experiment starts (default: 55 % into it, past the midday peak of the trace, when the scaling has settled)',
     )
     .option('--no-chaos', 'demo: no chaos experiment')
+    .option(
+      '--policy <name>',
+      `demo: the scaling policy of every service, one of ${DEMO_POLICIES.join(', ')} (default: predictive, with the demo specs' settings; another policy keeps its shipped defaults but holds scale-downs back as long as those specs do, since the defaults' wall-clock windows, such as the HPA's 300 s, outlast a compressed run)`,
+    )
     .option(
       '--report <file>',
       'demo: where the report goes (text; the JSON beside it, .json) (default: <state dir>/demo-report.txt)',
@@ -130,7 +137,8 @@ The demo (the default scenario, about 5 minutes with the defaults on a 2-core ma
      sample-app image is imported into every engine (no registry);
   2. the voters elect a leader; a real nginx starts on the lab bridge, one server per service;
   3. order, storage and account are declared (deploy/lab/samples/demo/*.yaml: 0.1 CPU per
-     replica: order 1 to 6 replicas, storage and account 2 to 4; the predictive policy on 5-s steps); one endpoints
+     replica: order 1 to 6 replicas, storage and account 2 to 4; the predictive policy on 5-s steps,
+     or --policy's); one endpoints
      watcher per service rewrites nginx's upstream and reloads it when the replicas change;
   4. the load replays --trace-length of --trace from --trace-from, compressed into --load,
      at most --peak req/s, as Poisson arrivals through nginx to order (which calls storage
@@ -147,6 +155,7 @@ The demo (the default scenario, about 5 minutes with the defaults on a 2-core ma
 Examples:
   sudo coxswain lab                                   # the demo
   sudo coxswain lab --load 90s --chaos-at 40s --report /tmp/demo.txt
+  sudo coxswain lab --policy hpa --no-chaos           # the demo under the Kubernetes HPA's rule
   sudo coxswain lab --scenario full --kill host       # the scripted busybox scenario
 ` +
         "\nThe demo's live view (every second): where the load is in the trace, per service the request rate the agents measure, the leader's forecast, running/desired replicas and nginx's upstream; the load's figures; the chaos step; then the lab's table below.\nThe scripted scenarios' live view (every second): the Raft leader, term and commit index from any agent's API, the sample service's running/desired count, and per host its role (LEADER, voter, client), its state, its agent's report, its engine's containers and the replicas the cluster places on it; under it, the last cluster events and scenario steps.\nCtrl-C stops everything the lab started: nginx, agents, engines, containers, NATS, namespaces and the bridge.",
@@ -174,6 +183,9 @@ Examples:
       const durationMs =
         flags.duration === undefined ? undefined : durationFlag('duration', flags.duration);
       const pauseMs = durationFlag('pause', flags.pause);
+      const policy = parseDemoPolicy(flags.policy);
+      if (flags.policy !== undefined && flags.scenario !== 'demo')
+        throw new UsageError('--policy applies to --scenario demo only');
       if (process.getuid?.() !== 0) {
         throw new UsageError(
           'coxswain lab needs root (network namespaces, dockerd): run it with sudo',
@@ -181,7 +193,7 @@ Examples:
       }
 
       if (flags.scenario === 'demo') {
-        await demoAction(flags, hosts, natsServers, durationMs);
+        await demoAction(flags, hosts, natsServers, durationMs, policy);
         return;
       }
 
@@ -252,6 +264,7 @@ async function demoAction(
   hosts: number,
   natsServers: number,
   durationMs: number | undefined,
+  policy: PolicyName,
 ): Promise<void> {
   if (hosts < 3) throw new UsageError('--scenario demo needs at least 3 hosts (3 Raft voters)');
   if (flags.network === 'loopback')
@@ -304,6 +317,7 @@ async function demoAction(
       traceFromSeconds: traceFromMs / 1000,
       traceSeconds: traceLengthMs / 1000,
       peakRps: peak,
+      policy,
       chaosAtSeconds: chaosAtMs === undefined ? undefined : chaosAtMs / 1000,
       reportPath: flags.report ?? join(flags.stateDir, 'demo-report.txt'),
       signal: stop.signal,
