@@ -21,6 +21,7 @@ const benchmarks: Record<string, () => Promise<{ run: () => Promise<void> }>> = 
   'api-consistent-reads': () => import('./api-consistent-reads.js'),
   fuzz: () => import('./fuzz.js'),
   'chaos-heal': () => import('./chaos-heal.js'),
+  'chaos-promises': () => import('./chaos-promises.js'),
 };
 
 const wanted = process.argv.slice(2);
