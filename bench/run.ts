@@ -22,6 +22,7 @@ const benchmarks: Record<string, () => Promise<{ run: () => Promise<void> }>> = 
   fuzz: () => import('./fuzz.js'),
   'chaos-heal': () => import('./chaos-heal.js'),
   'policies-real': () => import('./policies-real.js'),
+  'chaos-promises': () => import('./chaos-promises.js'),
 };
 
 const wanted = process.argv.slice(2);

@@ -29,6 +29,8 @@ export interface BenchResult {
   readonly figures: readonly Figure[];
   /** Free text placed in RESULTS.md under the table: setup, caveats, what the numbers mean. */
   readonly notes?: string;
+  /** Per-sample detail kept in the JSON file only (one entry per repetition, say). */
+  readonly samples?: unknown;
 }
 
 export function machine(): {
@@ -69,7 +71,7 @@ export function recordResult(result: BenchResult): void {
   mkdirSync(join(benchDir, 'results'), { recursive: true });
   writeFileSync(
     join(benchDir, 'results', `${result.benchmark}.json`),
-    `${JSON.stringify({ benchmark: result.benchmark, date, machine: m, figures: result.figures, notes: result.notes }, null, 2)}\n`,
+    `${JSON.stringify({ benchmark: result.benchmark, date, machine: m, figures: result.figures, notes: result.notes, ...(result.samples !== undefined ? { samples: result.samples } : {}) }, null, 2)}\n`,
   );
   const rows = result.figures.map(
     (f) =>

@@ -9,8 +9,11 @@ import {
   type ClusterInfo,
   type CommandsReply,
   CoxswainError,
+  type ServiceDetail,
   type ServiceSpecInput,
   type ServicesReply,
+  type WriteReply,
+  type WriteStatusReply,
 } from '@coxswain/protocol';
 import { z } from 'zod';
 
@@ -48,6 +51,18 @@ export interface ClusterApi {
   traceIdsOf(url: string, commandIds: readonly string[]): Promise<string[]>;
   applyService(url: string, spec: ServiceSpecInput): Promise<void>;
   scale(url: string, service: string, replicas: number | null): Promise<void>;
+  /** One attempt of a manual scale with this idempotency key, no retry: its answer is the datum. */
+  scaleOnce(
+    url: string,
+    service: string,
+    replicas: number,
+    key: string,
+    timeoutMs: number,
+  ): Promise<WriteReply>;
+  /** `GET /v1/writes/{key}` through the leader: whether that write applied, and at which index. */
+  writeStatus(url: string, key: string): Promise<WriteStatusReply>;
+  /** `GET /v1/services/{name}` (its spec: maxReplicas). */
+  service(url: string, name: string): Promise<ServiceDetail>;
 }
 
 const trim = (u: string): string => u.replace(/\/+$/, '');
@@ -124,6 +139,31 @@ export class ClientClusterApi implements ClusterApi {
     await this.#call(url, `PUT /v1/services/${spec.name}`, (c) =>
       c.applyService(spec, { timeoutMs: 15_000 }),
     );
+  }
+
+  scaleOnce(
+    url: string,
+    service: string,
+    replicas: number,
+    key: string,
+    timeoutMs: number,
+  ): Promise<WriteReply> {
+    // ApiRequestError and ApiUnreachableError pass through: the caller classifies the answer.
+    return this.#client(url).scaleService(service, replicas, {
+      idempotencyKey: key,
+      retries: 0,
+      timeoutMs,
+    });
+  }
+
+  writeStatus(url: string, key: string): Promise<WriteStatusReply> {
+    return this.#call(url, `GET /v1/writes/${key}`, (c) =>
+      c.writeStatus(key, { consistent: 'true' }, { timeoutMs: 5000 }),
+    );
+  }
+
+  service(url: string, name: string): Promise<ServiceDetail> {
+    return this.#call(url, `GET /v1/services/${name}`, (c) => c.service(name, { window: '1s' }));
   }
 
   async scale(url: string, service: string, replicas: number | null): Promise<void> {

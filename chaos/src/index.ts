@@ -30,8 +30,19 @@ export {
   type ProbeOutcome,
   runProbe,
 } from './probes.js';
+export {
+  type ApiRunningSample,
+  apiRunningVerdict,
+  type DesiredSample,
+  type EngineSample,
+  type LastWriteInput,
+  lastWriteVerdict,
+  maxBoundVerdict,
+  type PromiseVerdict,
+} from './promise-checks.js';
 export { pick, seededRandom } from './random.js';
 export { renderReport } from './report.js';
 export { CHAOS_VERSION, exitCodeOf, type RunOptions, runExperiment, summaryOf } from './runner.js';
 export { apiEnv, type ChaosEnv, type ChaosHost, dockerAt, labEnv } from './target.js';
 export { meetsTolerance, valueAtPath } from './tolerance.js';
+export { outcomeOf } from './writes.js';

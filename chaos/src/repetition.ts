@@ -18,7 +18,9 @@ import type { EventWatcher } from './events.js';
 import { type FaultContext, hostOf, type Injected, inject, takesDown } from './faults.js';
 import { type Mark, phasesOf, verdictOf } from './phases.js';
 import { type ProbeContext, runCommand, runProbe } from './probes.js';
+import { PromiseWatch } from './promise-watch.js';
 import type { ChaosEnv, ChaosHost } from './target.js';
+import { WriteLog } from './writes.js';
 
 export interface RepetitionDeps {
   readonly experiment: ChaosExperiment;
@@ -72,6 +74,8 @@ function activityName(a: ChaosActivity): string {
       `${a.fault.kind}${'host' in a.fault ? ` ${a.fault.host}` : ''}${'service' in a.fault ? ` ${a.fault.service}` : ''}`
     );
   if (a.type === 'pause') return `pause ${a.duration} ms`;
+  if (a.type === 'scale')
+    return `scale ${a.service} ${a.replicas} via ${a.via}${a.wait ? '' : ' (not waited for)'}`;
   if (a.type === 'wait')
     return `wait until ${typeof a.until === 'string' ? a.until : a.until.name}`;
   return `probe ${a.probe.name}`;
@@ -117,10 +121,19 @@ class Repetition {
   #baselineTerm: number | undefined;
   #phase = 'steady';
   #polling = false;
+  /** The repetition's own clock origin, for writes and promise samples. */
+  readonly #t0 = performance.now();
+  readonly #writes: WriteLog;
+  #watch: PromiseWatch | undefined;
 
   constructor(deps: RepetitionDeps, index: number) {
     this.#d = deps;
     this.#index = index;
+    this.#writes = new WriteLog(
+      deps.env,
+      () => liveHosts(deps.env, deps.down()),
+      () => performance.now() - this.#t0,
+    );
   }
 
   get probeCtx(): ProbeContext {
@@ -312,6 +325,7 @@ class Repetition {
       if (this.#d.signal.aborted) return;
       const ok = await this.#activity(a, async () => {
         if (a.type === 'fault') return this.#fault(a);
+        if (a.type === 'scale') return this.#writes.send(a);
         if (a.type === 'pause')
           return sleep(a.duration, undefined, { signal: this.#d.signal }).catch(() => undefined);
         if (a.type === 'wait') {
@@ -489,6 +503,18 @@ class Repetition {
   async execute(): Promise<RepetitionResult> {
     const e = this.#d.experiment;
     this.#baselineTerm = (await currentLeader(this.#d.env, this.#d.down()))?.term;
+    if (e.promises.length > 0) {
+      this.#watch = new PromiseWatch({
+        env: this.#d.env,
+        promises: e.promises,
+        down: this.#d.down,
+        live: () => liveHosts(this.#d.env, this.#d.down()),
+        now: () => performance.now() - this.#t0,
+        intervalMs: Math.min(e.pollInterval, 250),
+        signal: this.#d.signal,
+      });
+      await this.#watch.start();
+    }
     try {
       await this.#method();
       if (!this.#failure && !this.#refused) await this.#observe();
@@ -503,6 +529,10 @@ class Repetition {
         : this.#clusterMarks();
     const traceIds = await this.#traceIds(marks.commandIds);
     await this.#undo();
+    const promises = this.#watch
+      ? await this.#watch.finish(this.#writes, e.promiseSettle)
+      : undefined;
+    const broken = promises?.filter((p) => !p.ok) ?? [];
     const decided = marks.decision?.ms;
     const heldAfterRepair =
       !this.#w.deviated && decided !== undefined
@@ -539,7 +569,18 @@ class Repetition {
     const aborted = this.#d.signal.aborted;
     const v = aborted
       ? { verdict: 'aborted' as const, reason: String(this.#d.signal.reason ?? 'aborted') }
-      : verdictOf(phases, probeSla, this.#refused ?? this.#failure);
+      : verdictOf(
+          phases,
+          probeSla,
+          this.#refused ??
+            this.#failure ??
+            (broken.length > 0
+              ? `promise broken: ${broken.map((p) => `${p.name}: ${p.violations[0] ?? ''}`).join('; ')}`.slice(
+                  0,
+                  1000,
+                )
+              : undefined),
+        );
     this.#w.timeline.sort((a, b) => a.ms - b.ms);
     const repetition: ChaosRepetition = {
       index: this.#index,
@@ -552,6 +593,8 @@ class Repetition {
       verdict: v.verdict,
       reason: v.reason,
       timeline: this.#w.timeline,
+      ...(this.#writes.records.length > 0 ? { writes: [...this.#writes.records] } : {}),
+      ...(promises ? { promises } : {}),
     };
     const ph = (n: string) => phases.find((p) => p.phase === n)?.ms ?? null;
     this.#d.events.publish(

@@ -151,6 +151,62 @@ export const ChaosActivity = z.discriminatedUnion('type', [
     timeout: DurationMs.default(60_000),
   }),
   z.strictObject({ type: z.literal('probe'), probe: ChaosProbe }),
+  z.strictObject({
+    /**
+     * A write during the method: `POST /v1/services/{service}/scale` sent once (no retry, its own
+     * idempotency key), its answer recorded for the `last-write` promise.
+     */
+    type: z.literal('scale'),
+    service: Name,
+    replicas: z.number().int().nonnegative(),
+    /** `leader`: the current leader's API (resolved when it is sent); `any`: the first live host's. */
+    via: z.enum(['leader', 'any']).default('leader'),
+    /** false: send it and go on (a write still pending when the next fault fires); its answer is recorded when it comes. */
+    wait: z.boolean().default(true),
+    /** The client's own timeout; a write not answered by then is recorded as unanswered. */
+    timeout: DurationMs.default(40_000),
+  }),
+]);
+
+/**
+ * Promises checked across a whole repetition, from the first activity to a settle window after
+ * the undo: a violation fails the repetition (and is counted), it does not abort the run.
+ */
+export const ChaosPromise = z.discriminatedUnion('type', [
+  z.strictObject({
+    /**
+     * The final count is the last acknowledged write's (or a later write's answered 504 that
+     * applied); no write sent before an acknowledged one applies after it; running converges.
+     */
+    type: z.literal('last-write'),
+    name: z.string().min(1).max(100),
+    service: Name,
+    /** After the undo: how long the count may take to converge on the last write. */
+    convergeWithin: DurationMs.default(45_000),
+    /** Watched this long after converging, for a late write taking effect. */
+    hold: DurationMs.default(6000),
+  }),
+  z.strictObject({
+    /**
+     * The service's containers on every engine (not the API) never exceed maxReplicas plus what
+     * the hosts currently down but alive run (the agent README's bound), until trimmed.
+     */
+    type: z.literal('max-bound'),
+    name: z.string().min(1).max(100),
+    service: Name,
+    /** How long a host back from a fault keeps its allowance before it must be trimmed. */
+    trimWithin: DurationMs.default(15_000),
+  }),
+  z.strictObject({
+    /** `/v1/services` running excludes hosts down longer than `staleAfter`, and never exceeds what runs. */
+    type: z.literal('api-running-truth'),
+    name: z.string().min(1).max(100),
+    service: Name,
+    /** A down host's last report may count until then (nodeDeadAfter, 3 s by default, plus report and poll slack). */
+    staleAfter: DurationMs.default(6000),
+    /** A live host counted above what its engine runs for longer than this is a violation. */
+    lag: DurationMs.default(5000),
+  }),
 ]);
 
 /** A rollback: a fault's own undo runs anyway; these are extra steps. */
@@ -217,6 +273,9 @@ export const ChaosExperiment = z.strictObject({
   rollbacks: z.array(ChaosRollback).default([]),
   sla: ChaosSla.default({ probes: [] }),
   guards: z.array(ChaosProbe).default([]),
+  promises: z.array(ChaosPromise).default([]),
+  /** Promise sampling goes on this long after the undo at least (a host restarted at rollback). */
+  promiseSettle: DurationMs.default(10_000),
   repeat: z.number().int().min(1).max(1000).default(1),
   pauseBetween: DurationMs.default(2000),
   /** How long after the method the runner waits for the steady state to come back. */
@@ -278,6 +337,36 @@ export const ChaosTimelineMark = z.object({
   label: z.string(),
 });
 
+/** One write the method sent, and what answered it. */
+export const ChaosWriteRecord = z.object({
+  /** Order sent in the repetition (0-based). */
+  seq: z.number().int().nonnegative(),
+  service: z.string(),
+  replicas: z.number().int().nonnegative(),
+  key: z.string(),
+  /** The node whose API it was sent to. */
+  via: z.string(),
+  /** ms after the repetition began. */
+  sentAtMs: z.number(),
+  answeredAtMs: z.number().nullable(),
+  /** acked: 2xx; uncertain: 504 or no answer (may still apply); refused: any other error. */
+  outcome: z.enum(['acked', 'uncertain', 'refused', 'pending']),
+  status: z.number().int().nullable(),
+  code: z.string().nullable(),
+  /** From `GET /v1/writes/{key}` after the repetition; null when no node answered. */
+  applied: z.boolean().nullable(),
+  appliedIndex: z.number().int().nullable(),
+});
+
+export const ChaosPromiseResult = z.object({
+  name: z.string(),
+  type: z.string(),
+  ok: z.boolean(),
+  violations: z.array(z.string()),
+  /** The figures the promise measured (peak and bound, samples, the final count, ...). */
+  value: z.record(z.string(), z.unknown()),
+});
+
 export const ChaosRepetition = z.object({
   index: z.number().int().positive(),
   faultAt: Iso.nullable(),
@@ -296,6 +385,9 @@ export const ChaosRepetition = z.object({
   verdict: z.enum(['passed', 'failed', 'aborted']),
   reason: z.string(),
   timeline: z.array(ChaosTimelineMark),
+  /** The method's writes and the promises checked (absent when the file names none). */
+  writes: z.array(ChaosWriteRecord).optional(),
+  promises: z.array(ChaosPromiseResult).optional(),
 });
 
 export const ChaosJournal = z.object({

@@ -46,6 +46,8 @@ export {
   ChaosProbe,
   ChaosProbeRun,
   ChaosProbeSla,
+  ChaosPromise,
+  ChaosPromiseResult,
   ChaosRepetition,
   ChaosRollback,
   ChaosSla,
@@ -54,6 +56,7 @@ export {
   ChaosTimelineMark,
   ChaosTolerance,
   ChaosVerdictEventData,
+  ChaosWriteRecord,
 } from './chaos-experiment.js';
 export {
   API_ERROR_HTTP_STATUS,
@@ -244,6 +247,8 @@ export type ChaosPhaseName = z.output<typeof C.ChaosPhaseName>;
 export type ChaosProbe = z.output<typeof C.ChaosProbe>;
 export type ChaosProbeRun = z.output<typeof C.ChaosProbeRun>;
 export type ChaosProbeSla = z.output<typeof C.ChaosProbeSla>;
+export type ChaosPromise = z.output<typeof C.ChaosPromise>;
+export type ChaosPromiseResult = z.output<typeof C.ChaosPromiseResult>;
 export type ChaosRepetition = z.output<typeof C.ChaosRepetition>;
 export type ChaosRollback = z.output<typeof C.ChaosRollback>;
 export type ChaosSla = z.output<typeof C.ChaosSla>;
@@ -252,6 +257,7 @@ export type ChaosTarget = z.output<typeof C.ChaosTarget>;
 export type ChaosTimelineMark = z.output<typeof C.ChaosTimelineMark>;
 export type ChaosTolerance = z.output<typeof C.ChaosTolerance>;
 export type ChaosVerdictEventData = z.output<typeof C.ChaosVerdictEventData>;
+export type ChaosWriteRecord = z.output<typeof C.ChaosWriteRecord>;
 export type ChaosExperimentInput = z.input<typeof C.ChaosExperiment>;
 export {
   CommandSignatureError,
