@@ -1,5 +1,11 @@
 export { registerCommands } from './commands/index.js';
 export {
+  htmlPathOf,
+  loadUplotAssets,
+  renderDemoReportHtml,
+  type UplotAssets,
+} from './commands/lab-demo-html.js';
+export {
   maxRateOf,
   nextArrival,
   type RateAt,
