@@ -15,3 +15,10 @@ export class TraceReadError extends CoxswainError {
     this.file = file;
   }
 }
+
+/** Code to inline into the HTML report would end its <script> element early. */
+export class InlineScriptError extends CoxswainError {
+  constructor(message: string) {
+    super('COX_INLINE_SCRIPT', message);
+  }
+}

@@ -18,11 +18,16 @@ export {
   withDescendants,
   withRetry,
 } from './commands/lab-demo.js';
+export {
+  htmlPathOf,
+  loadUplotAssets,
+  renderDemoReportHtml,
+  type UplotAssets,
+} from './commands/lab-demo-html.js';
 export { type NginxAccess, NginxFront, parseAccessLog } from './commands/lab-demo-nginx.js';
 export { DEMO_POLICIES, demoPolicyRef, parseDemoPolicy } from './commands/lab-demo-policy.js';
 export {
   type DecisionSeen,
-  percentileOf,
   type ReplicaSample,
   replicaSecondsOf,
   serviceReport,

@@ -5,10 +5,11 @@ import { describe, expect, it } from 'vitest';
 import { demoRate, jsonPathOf } from '../src/commands/lab-demo.js';
 import { countNginxErrors, nginxConfig, parseAccessLog } from '../src/commands/lab-demo-nginx.js';
 import {
-  percentileOf,
   type ReplicaSample,
+  ratesOf,
   renderDemoReport,
   replicaSecondsOf,
+  seriesOf,
   serviceReport,
   sloSecondsOf,
 } from '../src/commands/lab-demo-report.js';
@@ -71,11 +72,45 @@ describe('nginx', () => {
 });
 
 describe('the report', () => {
-  it('takes nearest-rank percentiles', () => {
-    const v = Array.from({ length: 100 }, (_, i) => i + 1);
-    expect(percentileOf(v, 50)).toBe(50);
-    expect(percentileOf(v, 99)).toBe(99);
-    expect(percentileOf([], 50)).toBeNull();
+  it("takes the series: offered load from nginx's log between samples, rates as sampled", () => {
+    const at = (ms: number, running: number, rates?: { measuredRps?: number }): ReplicaSample => ({
+      atMs: 500 + ms,
+      atEpochMs: 1_000_000 + ms,
+      services: new Map([['order', { running, desired: running + 1 }]]),
+      ...(rates ? { rates: new Map([['order', rates]]) } : {}),
+    });
+    const hit = (ms: number, service = 'order') => ({
+      atEpochMs: 1_000_000 + ms,
+      service,
+      status: 200,
+      seconds: 0.01,
+    });
+    const accesses = [hit(100), hit(900), hit(1000), hit(1500), hit(1600, 'storage'), hit(2500)];
+    const series = seriesOf(
+      'order',
+      accesses,
+      [at(0, 1), at(1000, 1, { measuredRps: 2.345 }), at(3000, 2)],
+      500,
+    );
+    expect(series).toEqual([
+      {
+        atSeconds: 0,
+        offeredRps: null,
+        measuredRps: null,
+        forecastRps: null,
+        desired: 2,
+        running: 1,
+      },
+      { atSeconds: 1, offeredRps: 3, measuredRps: 2.35, forecastRps: null, desired: 2, running: 1 },
+      { atSeconds: 3, offeredRps: 1, measuredRps: null, forecastRps: null, desired: 3, running: 2 },
+    ]);
+    // A sample without a wall-clock time (a caller that does not record it) gives no offered load.
+    expect(
+      seriesOf('order', accesses, [{ atMs: 0, services: new Map() }, at(1000, 1)], 0)[1],
+    ).toMatchObject({ offeredRps: null, running: 1 });
+    expect(ratesOf(new Map([['order', { rate: 4, forecast: undefined }]])).get('order')).toEqual({
+      measuredRps: 4,
+    });
   });
 
   it('integrates replicas over the samples and counts seconds over the SLO', () => {

@@ -2,6 +2,7 @@
  * The report `coxswain lab --scenario demo` prints and writes (JSON beside the text): per service
  * the requests and latencies measured through nginx, the time over the SLO, the replica-seconds
  * and the scale decisions; the chaos experiment's verdict and heal phases; what was cleaned up.
+ * The HTML report charts each service's series.
  */
 import { z } from 'zod';
 
@@ -10,6 +11,23 @@ export const DemoPhase = z.object({
   ms: z.number().nullable(),
   slaMs: z.number().nullable(),
   met: z.boolean(),
+});
+
+/**
+ * One look at a service during the load, about once a second. A rate is null where it was not
+ * known at that moment (no leader answered, or the first look before any interval).
+ */
+export const DemoSeriesPoint = z.object({
+  /** Seconds since the load started. */
+  atSeconds: z.number(),
+  /** Requests per second that reached this service's nginx front since the previous look. */
+  offeredRps: z.number().nonnegative().nullable(),
+  /** The request rate the service's agents measured (the leader's newest figures). */
+  measuredRps: z.number().nonnegative().nullable(),
+  /** The leader's forecast of the request rate over the provisioning lead time. */
+  forecastRps: z.number().nonnegative().nullable(),
+  desired: z.number().int().nonnegative(),
+  running: z.number().int().nonnegative(),
 });
 
 export const DemoServiceReport = z.object({
@@ -40,6 +58,8 @@ export const DemoServiceReport = z.object({
       reason: z.string().optional(),
     }),
   ),
+  /** Load, forecast and replicas over time (what the HTML report charts). */
+  series: z.array(DemoSeriesPoint),
 });
 
 export const DemoChaosReport = z.object({

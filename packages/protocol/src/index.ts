@@ -128,7 +128,13 @@ export {
   MAX_YAML_FLOW_DEPTH,
   validate,
 } from './decode.js';
-export { DemoChaosReport, DemoPhase, DemoReport, DemoServiceReport } from './demo-report.js';
+export {
+  DemoChaosReport,
+  DemoPhase,
+  DemoReport,
+  DemoSeriesPoint,
+  DemoServiceReport,
+} from './demo-report.js';
 export {
   CoxswainError,
   InvalidPayloadError,
@@ -231,6 +237,7 @@ export type VoterHealth = z.output<typeof S.VoterHealth>;
 export type DemoReport = z.output<typeof D.DemoReport>;
 export type DemoServiceReport = z.output<typeof D.DemoServiceReport>;
 export type DemoChaosReport = z.output<typeof D.DemoChaosReport>;
+export type DemoSeriesPoint = z.output<typeof D.DemoSeriesPoint>;
 
 // Chaos experiments and journals (chaos-experiment.ts).
 export type ChaosActivity = z.output<typeof C.ChaosActivity>;

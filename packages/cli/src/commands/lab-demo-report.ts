@@ -4,13 +4,18 @@
  * journal, the load generator's own summary) to per-service figures, as JSON and as text. The
  * schema (DemoReport) lives in @coxswain/protocol, so a reader of the file validates it.
  */
-import type { DemoReport, DemoServiceReport } from '@coxswain/protocol';
+import { percentile } from '@coxswain/chaos';
+import type { DemoReport, DemoSeriesPoint, DemoServiceReport } from '@coxswain/protocol';
 import type { NginxAccess } from './lab-demo-nginx.js';
 
 /** One look at the cluster: per service, running and desired replicas. */
 export interface ReplicaSample {
   readonly atMs: number;
+  /** Wall-clock time of the same look: nginx's access log, which gives the offered load, has only that. */
+  readonly atEpochMs?: number;
   readonly services: ReadonlyMap<string, { running: number; desired: number }>;
+  /** Per service, the rate the agents measured and the leader's forecast, when known. */
+  readonly rates?: ReadonlyMap<string, { measuredRps?: number; forecastRps?: number }>;
 }
 
 export interface DecisionSeen {
@@ -21,11 +26,20 @@ export interface DecisionSeen {
   readonly reason?: string | undefined;
 }
 
-/** Nearest-rank percentile of sorted values; null for none. */
-export function percentileOf(sorted: readonly number[], p: number): number | null {
-  if (sorted.length === 0) return null;
-  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[rank] ?? null;
+/**
+ * The rates of the sampler's views, for a sample. The sampler reads the leader's figures after
+ * the replica counts, so these are the previous round's: at most a second behind the counts.
+ */
+export function ratesOf(
+  views: ReadonlyMap<string, { rate?: number | undefined; forecast?: number | undefined }>,
+): Map<string, { measuredRps?: number; forecastRps?: number }> {
+  const out = new Map<string, { measuredRps?: number; forecastRps?: number }>();
+  for (const [name, v] of views)
+    out.set(name, {
+      ...(v.rate === undefined ? {} : { measuredRps: v.rate }),
+      ...(v.forecast === undefined ? {} : { forecastRps: v.forecast }),
+    });
+  return out;
 }
 
 /** ∫ running dt over the samples, in replica-seconds (each sample holds until the next). */
@@ -53,10 +67,57 @@ export function sloSecondsOf(
   }
   let over = 0;
   for (const list of bySecond.values()) {
-    list.sort((x, y) => x - y);
-    if (sloP95Ms !== undefined && (percentileOf(list, 95) ?? 0) > sloP95Ms) over++;
+    if (sloP95Ms !== undefined && (percentile(list, 95) ?? 0) > sloP95Ms) over++;
   }
   return { over, withRequests: bySecond.size };
+}
+
+/**
+ * The service's series, one point per sample: replicas and the cluster's rates as sampled, and
+ * the offered load as the requests nginx logged for it between the previous sample and this one
+ * (null for the first sample, and for samples without a wall-clock time).
+ */
+export function seriesOf(
+  service: string,
+  accesses: readonly NginxAccess[],
+  samples: readonly ReplicaSample[],
+  loadStartMs: number,
+): DemoSeriesPoint[] {
+  const times = accesses
+    .filter((a) => a.service === service)
+    .map((a) => a.atEpochMs)
+    .sort((x, y) => x - y);
+  // Accesses with times at most `t`, by binary search: the log is long, the samples many.
+  const countUpTo = (t: number) => {
+    let lo = 0;
+    let hi = times.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (times[mid]! <= t) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
+  const round = (n: number | undefined) => (n === undefined ? null : Math.round(n * 100) / 100);
+  return samples.map((s, i) => {
+    const prev = samples[i - 1];
+    const counts = s.services.get(service);
+    const rates = s.rates?.get(service);
+    let offeredRps: number | null = null;
+    if (prev?.atEpochMs !== undefined && s.atEpochMs !== undefined && s.atEpochMs > prev.atEpochMs)
+      offeredRps = round(
+        (countUpTo(s.atEpochMs) - countUpTo(prev.atEpochMs)) /
+          ((s.atEpochMs - prev.atEpochMs) / 1000),
+      );
+    return {
+      atSeconds: Math.round((s.atMs - loadStartMs) / 100) / 10,
+      offeredRps,
+      measuredRps: round(rates?.measuredRps),
+      forecastRps: round(rates?.forecastRps),
+      desired: counts?.desired ?? 0,
+      running: counts?.running ?? 0,
+    };
+  });
 }
 
 export function serviceReport(
@@ -68,7 +129,7 @@ export function serviceReport(
   loadStartMs: number,
 ): DemoServiceReport {
   const mine = accesses.filter((a) => a.service === name);
-  const ms = mine.map((a) => a.seconds * 1000).sort((x, y) => x - y);
+  const ms = mine.map((a) => a.seconds * 1000);
   const ok = mine.filter((a) => a.status >= 200 && a.status < 400).length;
   const statuses: Record<string, number> = {};
   for (const a of mine) statuses[a.status] = (statuses[a.status] ?? 0) + 1;
@@ -82,9 +143,9 @@ export function serviceReport(
     ok,
     okPercent: mine.length === 0 ? 0 : (100 * ok) / mine.length,
     statuses,
-    p50Ms: round(percentileOf(ms, 50)),
-    p95Ms: round(percentileOf(ms, 95)),
-    p99Ms: round(percentileOf(ms, 99)),
+    p50Ms: round(percentile(ms, 50)),
+    p95Ms: round(percentile(ms, 95)),
+    p99Ms: round(percentile(ms, 99)),
     sloP95Ms: sloP95Ms ?? null,
     secondsOverSlo: slo.over,
     secondsWithRequests: slo.withRequests,
@@ -99,6 +160,7 @@ export function serviceReport(
       to: d.to,
       ...(d.reason === undefined ? {} : { reason: d.reason }),
     })),
+    series: seriesOf(name, accesses, samples, loadStartMs),
   };
 }
 

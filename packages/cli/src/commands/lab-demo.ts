@@ -32,11 +32,13 @@ import type { ChaosJournal, DemoChaosReport, DemoReport, ServiceSpec } from '@co
 import { UsageError } from '../errors.js';
 import { syncEndpoints } from './endpoints.js';
 import { readTrace } from './forecast.js';
+import { htmlPathOf, loadUplotAssets, renderDemoReportHtml } from './lab-demo-html.js';
 import { NginxFront } from './lab-demo-nginx.js';
 import { demoPolicyRef } from './lab-demo-policy.js';
 import {
   type DecisionSeen,
   type ReplicaSample,
+  ratesOf,
   renderDemoReport,
   serviceReport,
 } from './lab-demo-report.js';
@@ -288,7 +290,8 @@ export async function runDemo(o: DemoOptions): Promise<DemoReport> {
       const now = performance.now();
       if (loadStartedMs === undefined) return;
       for (const c of changes) decisions.push({ atMs: now, ...c });
-      if (loadEndedMs === undefined) samples.push({ atMs: now, services: map });
+      if (loadEndedMs === undefined)
+        samples.push({ atMs: now, atEpochMs: Date.now(), services: map, rates: ratesOf(views) });
     });
     watchers.push(sampler);
 
@@ -431,8 +434,10 @@ export async function runDemo(o: DemoOptions): Promise<DemoReport> {
   mkdirSync(dirname(resolve(o.reportPath)), { recursive: true });
   writeFileSync(o.reportPath, text);
   writeFileSync(jsonPathOf(o.reportPath), `${JSON.stringify(report, null, 2)}\n`);
+  writeFileSync(htmlPathOf(o.reportPath), renderDemoReportHtml(report, loadUplotAssets()));
   o.out.write(`\n${text}`);
   o.log(`demo: report written to ${o.reportPath} and ${jsonPathOf(o.reportPath)}`);
+  o.out.write(`\nreport with charts: ${htmlPathOf(o.reportPath)}\n`);
   return report;
 }
 
