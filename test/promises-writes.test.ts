@@ -72,7 +72,11 @@ describe('promises about writes under a frozen leader', () => {
       const a = await post(urlOf(leader), '/v1/services/web', spec);
       return a.status === 200 ? true : undefined;
     });
-    const two = await post(urlOf(leader), '/v1/services/web/scale', { replicas: 2 });
+    // On a loaded machine the first scale can outlast the 10 s write timeout (504, "may still
+    // apply"); repeating it is safe, since it names the same count.
+    let two = await post(urlOf(leader), '/v1/services/web/scale', { replicas: 2 });
+    for (let i = 0; i < 3 && two.status === 504; i++)
+      two = await post(urlOf(leader), '/v1/services/web/scale', { replicas: 2 });
     expect(two.status, two.body).toBe(200);
     await waitFor('2 running', async () => ((await cluster.total('web')) === 2 ? true : undefined));
   }, 120_000);
@@ -106,8 +110,11 @@ describe('promises about writes under a frozen leader', () => {
     // Frozen longer than the HTTP write timeout (10 s): the scale 7 is answered 504 on resume.
     await sleep(Math.max(0, frozenAt + 12_000 - performance.now()));
     cluster.signal(old, 'SIGCONT');
+    // Usually 504: the freeze caught the write before its commit. When the leader committed it
+    // within the 300 ms before the freeze, it answers 200 on waking; either way it applied before
+    // the newer write or never, which the count below checks.
     const sevenAnswer = await seven;
-    expect.soft(sevenAnswer.status, sevenAnswer.body).not.toBe(200);
+    expect([200, 504], sevenAnswer.body).toContain(sevenAnswer.status);
     // Item 1: the last acknowledged write (3) holds, and keeps holding.
     for (let i = 0; i < 12; i++) {
       await sleep(500);
