@@ -34,9 +34,9 @@ import {
   sampleCluster,
   seededRandom,
   serviceReport,
+  trackLabProcesses,
   waitForChain,
   watchEndpoints,
-  withDescendants,
   withRetry,
 } from '@coxswain/cli';
 import type { SimulationResult } from '@coxswain/forecast';
@@ -111,19 +111,7 @@ async function oneRun(index: number, signal: AbortSignal): Promise<RealRun> {
   const stop = new AbortController();
   const loops: Promise<void>[] = [];
   const tracked = { pids: [] as number[], netns: [] as string[] };
-  const track = () => {
-    const pids = [
-      ...lab.hosts.flatMap((h) => [
-        ...(h.agentPid === undefined ? [] : [h.agentPid]),
-        ...(h.dockerd?.processIds() ?? []),
-      ]),
-      ...lab.natsServers.flatMap((n) => (n.pid === undefined ? [] : [n.pid])),
-      ...(nginx?.pid === undefined ? [] : [nginx.pid]),
-    ];
-    for (const p of withDescendants(pids)) if (!tracked.pids.includes(p)) tracked.pids.push(p);
-    for (const h of lab.hosts)
-      if (h.netns && !tracked.netns.includes(h.netns)) tracked.netns.push(h.netns);
-  };
+  const track = () => trackLabProcesses(lab, tracked, nginx?.pid);
   const specs = new Map<string, ServiceSpec>();
   const samples: ReplicaSample[] = [];
   const decisions: DecisionSeen[] = [];

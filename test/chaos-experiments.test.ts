@@ -6,7 +6,6 @@
  * refused, Ctrl-C in the middle of a cut or a freeze restores the host, the
  * journal validates, the report is written, and chaos events reach NATS.
  */
-import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -20,6 +19,7 @@ import {
   parseExperiment,
   preflight,
   prepareServices,
+  probeNetem,
   renderJunit,
   renderReport,
   runExperiment,
@@ -38,28 +38,6 @@ const SHIPPED = (
   process.env.CHAOS_EXPERIMENTS ??
   'kill-container,kill-agent,kill-host,kill-leader-host,pause-leader,kill-nats-server,partition-leader,latency-on-leader,engine-restart,cpu-stress'
 ).split(',');
-
-/** Whether this kernel has the netem qdisc (a Firecracker guest kernel may not). */
-function kernelHasNetem(): boolean {
-  const ns = `cxnetem${process.pid}`;
-  spawnSync('ip', ['netns', 'add', ns]);
-  const r = spawnSync('ip', [
-    'netns',
-    'exec',
-    ns,
-    'tc',
-    'qdisc',
-    'add',
-    'dev',
-    'lo',
-    'root',
-    'netem',
-    'delay',
-    '1ms',
-  ]);
-  spawnSync('ip', ['netns', 'del', ns]);
-  return r.status === 0;
-}
 
 let lab: Lab;
 let env: ChaosEnv;
@@ -129,7 +107,9 @@ describe('shipped chaos experiments on a 3-host lab', () => {
       if (name === 'latency-on-leader')
         // Without sch_netem (a Firecracker guest kernel) the lab's NATS relay slows the link instead.
         expect(j.coxswain.repetitions[0]?.faults[0]).toMatch(
-          kernelHasNetem() ? / via netem \(delay 100ms 20ms\)$/ : / via relay \(delay 100ms ± 20ms/,
+          (await probeNetem()).ok
+            ? / via netem \(delay 100ms 20ms\)$/
+            : / via relay \(delay 100ms ± 20ms/,
         );
       expect(j.steady_states.after?.steady_state_met).toBe(true);
     }, 240_000);
@@ -162,7 +142,7 @@ recoverHold: 1s
     fault: { kind: netem, host: leader, delayMs: 50, lossPercent: 5, duration: 5s }
 `),
     );
-    if (kernelHasNetem()) {
+    if ((await probeNetem()).ok) {
       // Real netem does loss: nothing to refuse.
       expect(await preflight(env, loaded)).toEqual([]);
       return;

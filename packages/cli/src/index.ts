@@ -13,6 +13,8 @@ export {
   freePort,
   netnsList,
   sampleCluster,
+  type TrackedLab,
+  trackLabProcesses,
   waitForChain,
   watchEndpoints,
   withDescendants,

@@ -134,6 +134,27 @@ export function alive(pid: number): boolean {
   }
 }
 
+/** What the cleanup check looks for: the lab's processes (with their children) and namespaces. */
+export interface TrackedLab {
+  readonly pids: number[];
+  readonly netns: string[];
+}
+
+/** Adds what runs now (agents, engines, NATS servers, nginx) to `tracked`, keeping what was there. */
+export function trackLabProcesses(lab: Lab, tracked: TrackedLab, nginxPid?: number): void {
+  const pids = [
+    ...lab.hosts.flatMap((h) => [
+      ...(h.agentPid === undefined ? [] : [h.agentPid]),
+      ...(h.dockerd?.processIds() ?? []),
+    ]),
+    ...lab.natsServers.flatMap((n) => (n.pid === undefined ? [] : [n.pid])),
+    ...(nginxPid === undefined ? [] : [nginxPid]),
+  ];
+  for (const p of withDescendants(pids)) if (!tracked.pids.includes(p)) tracked.pids.push(p);
+  for (const h of lab.hosts)
+    if (h.netns && !tracked.netns.includes(h.netns)) tracked.netns.push(h.netns);
+}
+
 /** The pid and its descendants, from /proc (nginx's workers, an engine's containerd and shims). */
 export function withDescendants(pids: readonly number[]): number[] {
   const out = new Set(pids);
@@ -212,19 +233,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoReport> {
   const watchers: Promise<void>[] = [];
   const stopWatchers = new AbortController();
   const tracked = { pids: [] as number[], netns: [] as string[] };
-  const track = () => {
-    const pids = [
-      ...lab.hosts.flatMap((h) => [
-        ...(h.agentPid === undefined ? [] : [h.agentPid]),
-        ...(h.dockerd?.processIds() ?? []),
-      ]),
-      ...lab.natsServers.flatMap((n) => (n.pid === undefined ? [] : [n.pid])),
-      ...(nginx?.pid === undefined ? [] : [nginx.pid]),
-    ];
-    for (const p of withDescendants(pids)) if (!tracked.pids.includes(p)) tracked.pids.push(p);
-    for (const h of lab.hosts)
-      if (h.netns && !tracked.netns.includes(h.netns)) tracked.netns.push(h.netns);
-  };
+  const track = () => trackLabProcesses(lab, tracked, nginx?.pid);
   const samples: ReplicaSample[] = [];
   const decisions: DecisionSeen[] = [];
   const views = new Map<string, DemoServiceView>();
