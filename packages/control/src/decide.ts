@@ -237,7 +237,12 @@ export function planService(
   const service = input.state.service(name);
   if (!service) return undefined;
   const effective = manualReplicas === undefined ? service : { ...service, manualReplicas };
-  return decideService(name, effective, input, contextOf(input));
+  // A decision pass commits new nodes before it plans on them; a plan made under a lock (a manual
+  // write, say) does not, so it places only on nodes the committed state knows. Otherwise the
+  // scale.set would name a node that is not registered yet and be refused.
+  const ctx = contextOf(input);
+  const placeable = new Set([...ctx.placeable].filter((id) => input.state.node(id) !== undefined));
+  return decideService(name, effective, input, { ...ctx, placeable });
 }
 
 function decideService(

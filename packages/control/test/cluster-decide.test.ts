@@ -231,6 +231,39 @@ describe('decide', () => {
     });
   });
 
+  it('a plan made under a lock places only on registered nodes (a pass registers the rest first)', () => {
+    const state = new ClusterState();
+    apply(state, reg('a'), { type: 'service.put', at: 0, spec: spec('web') });
+    // b reports but is not registered yet: a decision pass would register it, a locked plan cannot.
+    const observed = new Map([
+      ['a', { report: report('a', {}), receivedAtMs: 1000 }],
+      ['b', { report: report('b', {}), receivedAtMs: 1000 }],
+    ]);
+    expect(decide(input(state, observed, 1000)).register.map((r) => r.id)).toEqual(['b']);
+    const op = planService(input(state, observed, 1000), 'web', 4);
+    expect(op).toMatchObject({ desiredReplicas: 4, placement: { a: 4 } });
+    const [lock] = apply(state, {
+      type: 'lock.acquire',
+      at: 0,
+      service: 'web',
+      holder: 'a',
+      term: 1,
+      leaseMs: 5000,
+    });
+    expect(lock).toMatchObject({ ok: true });
+    const token = (lock as { token: number }).token;
+    const [set] = apply(state, {
+      type: 'scale.set',
+      at: 0,
+      service: 'web',
+      token,
+      desiredReplicas: op!.desiredReplicas,
+      placement: op!.placement,
+      reason: op!.reason,
+    });
+    expect(set).toMatchObject({ ok: true });
+  });
+
   it('skips services locked by someone else until the lease expires, and busy ones', () => {
     const state = new ClusterState();
     apply(state, reg('a'), { type: 'service.put', at: 0, spec: spec('web') });
