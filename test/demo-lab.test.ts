@@ -6,7 +6,8 @@
  * experiment in the middle. What it asserts comes from the demo's own report (validated with its
  * zod schema) and from the machine after it exited: order scaled up under the load and back down,
  * requests through nginx succeeded, the leader's host was killed and the cluster healed within
- * the experiment's SLA, and nothing it started is still running.
+ * the experiment's SLA, the HTML report holds the same figures and the series it charts, and
+ * nothing it started is still running.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -83,6 +84,35 @@ describe('the demo (coxswain lab), shortened', () => {
     const report = decoded.data!;
     expect(report.outcome).toBe('completed');
     expect(stdout).toContain(text.split('\n')[0]!);
+
+    // The HTML report beside them, its path printed: the same report embedded, the series it
+    // charts filled from the run (replicas every second, the leader's rates and forecast, the
+    // offered load from nginx's log). That it draws in a browser is demo-report-html.test.ts.
+    const htmlPath = reportPath.replace(/\.txt$/, '.html');
+    expect(stdout).toContain(`report with charts: ${htmlPath}`);
+    const html = readFileSync(htmlPath, 'utf8');
+    const embedded = /<script type="application\/json" id="report-data">(.*?)<\/script>/s.exec(
+      html,
+    );
+    expect(embedded).not.toBeNull();
+    expect(DemoReport.parse(JSON.parse(embedded![1]!))).toEqual(report);
+    expect(html).toContain('uPlot');
+    for (const s of report.services) {
+      expect(s.series.length, s.name).toBeGreaterThan(report.loadSeconds * 0.5);
+      expect(
+        s.series.some((p) => (p.offeredRps ?? 0) > 0),
+        s.name,
+      ).toBe(true);
+      expect(
+        s.series.some((p) => (p.measuredRps ?? 0) > 0),
+        s.name,
+      ).toBe(true);
+      expect(
+        s.series.some((p) => p.forecastRps !== null),
+        s.name,
+      ).toBe(true);
+      expect(Math.max(...s.series.map((p) => p.running)), s.name).toBe(s.maxReplicas);
+    }
 
     // Under the load the policy took order above its minimum of 1, and back down after the peak.
     const order = report.services.find((s) => s.name === 'order')!;

@@ -72,6 +72,18 @@ describe('nginx', () => {
 });
 
 describe('the report', () => {
+  it("takes nearest-rank percentiles of nginx's request times", () => {
+    const accesses = Array.from({ length: 100 }, (_, i) => ({
+      atEpochMs: 1000 + i,
+      service: 'order',
+      status: 200,
+      seconds: (100 - i) / 1000, // 100 ms down to 1 ms: the percentile sorts
+    }));
+    const svc = serviceReport('order', undefined, accesses, [], [], 0);
+    expect([svc.p50Ms, svc.p95Ms, svc.p99Ms]).toEqual([50, 95, 99]);
+    expect(serviceReport('order', undefined, [], [], [], 0).p50Ms).toBeNull();
+  });
+
   it("takes the series: offered load from nginx's log between samples, rates as sampled", () => {
     const at = (ms: number, running: number, rates?: { measuredRps?: number }): ReplicaSample => ({
       atMs: 500 + ms,
