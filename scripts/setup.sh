@@ -58,6 +58,7 @@ packages=(docker.io nats-server iptables busybox-static iproute2 util-linux)
 if [ "$WITH_ETCD" = 1 ]; then packages+=(etcd-server etcd-client); fi
 packages+=(chromium prometheus) # the dashboard browser test (playwright-core) and promtool
 packages+=(nginx)                # the demo and the endpoints test: a real nginx kept current by the endpoints watcher
+packages+=(openssl systemd)      # the deploy tests: certificates per run, systemd-analyze verify of the unit
 
 missing=()
 if command -v dpkg-query >/dev/null 2>&1; then
