@@ -129,12 +129,14 @@ export interface LockedOperationOptions {
 }
 
 /** What the command log records for one target's reply (or its failure to reply). */
-function commandResultOf(
-  reply: ScaleReply | { id: string; error: string },
-  finishedAtEpochMs: number,
-): CommandResult {
+function commandResultOf(reply: ScaleReply | NoReply, finishedAtEpochMs: number): CommandResult {
   if ('error' in reply)
-    return { id: reply.id, status: 'failed', error: reply.error.slice(0, 2000), finishedAtEpochMs };
+    return {
+      id: reply.id,
+      status: reply.abandoned ? 'abandoned' : 'failed',
+      error: reply.error.slice(0, 2000),
+      finishedAtEpochMs,
+    };
   if (reply.ok)
     return {
       id: reply.id,
@@ -253,7 +255,7 @@ export async function runLockedOperation(
 
     const spec = record.spec;
     const replies = await Promise.all(
-      records.map(async (r): Promise<ScaleReply | { id: string; error: string }> => {
+      records.map(async (r): Promise<ScaleReply | NoReply> => {
         const command: ScaleCommand = {
           v: PROTOCOL_VERSION,
           id: r.id,
@@ -289,15 +291,26 @@ export async function runLockedOperation(
   }
 }
 
+/** How often a target's wait looks whether its node was declared dead meanwhile. */
+const DEAD_POLL_MS = 100;
+
+/** A target's wait that ended without a reply; `abandoned` when the outcome is unknown. */
+type NoReply = { id: string; error: string; abandoned?: true };
+
 /**
  * Sends one command, retried with the same id (the agent answers a repeat with
  * its first result) until its TTL; without a reply, waits out TTL + skew before
  * giving up, so "failed" is recorded only once the agent must refuse it.
  *
- * One exception keeps a dead host from holding its service's healing for the
- * whole TTL: when every attempt so far is known undelivered (nobody was
- * subscribed), nothing can run later, so the wait ends once the node is
- * declared dead, or at the TTL with no skew wait.
+ * A lost host never holds its service's healing for the whole TTL: once the
+ * leader declares the node dead, the wait ends. If every attempt so far is
+ * known undelivered (nobody was subscribed), nothing can run it later: failed.
+ * If one may have arrived (a timeout: frozen or cut off), the outcome is
+ * unknown: abandoned, never "failed", since the agent may still run it until
+ * issuedAt + TTL. The next operation re-places that node's replicas, so while
+ * it is cut off the count is bounded by max + that host's assignment (the
+ * agent README's bound), and when it reports again it is sent its count under
+ * a newer token (it is stranded on the service).
  */
 async function sendUntilExpired(
   deps: LockProtocolDeps,
@@ -305,26 +318,70 @@ async function sendUntilExpired(
   command: ScaleCommand,
   sendUntilMono: number,
   failAfterMono: number,
-): Promise<ScaleReply | { id: string; error: string }> {
+): Promise<ScaleReply | NoReply> {
   const mono = deps.mono;
   let lastError = 'not sent';
   let mayHaveArrived = false;
-  const deadAndUnreached = () => !mayHaveArrived && deps.state.node(nodeId)?.state === 'dead';
+  const dead = () => deps.state.node(nodeId)?.state === 'dead';
+  const ended = (): NoReply =>
+    mayHaveArrived
+      ? {
+          id: command.id,
+          error: `node ${nodeId} declared dead with the command possibly delivered (last: ${lastError}); outcome unknown, and the agent refuses it after its TTL`,
+          abandoned: true,
+        }
+      : { id: command.id, error: `never delivered, node ${nodeId} dead: ${lastError}` };
   while (mono() < sendUntilMono) {
     const timeoutMs = Math.max(50, Math.min(deps.commandTimeoutMs, sendUntilMono - mono()));
-    try {
-      return await deps.send(nodeId, command, timeoutMs);
-    } catch (error) {
-      if (!(error instanceof CommandUndeliveredError)) mayHaveArrived = true;
-      lastError = error instanceof Error ? error.message : String(error);
-      if (deadAndUnreached())
-        return { id: command.id, error: `never delivered, node ${nodeId} dead: ${lastError}` };
-      await deps.sleep(Math.min(200, Math.max(0, sendUntilMono - mono())));
+    const attempt = await untilDead(deps, dead, deps.send(nodeId, command, timeoutMs));
+    if (attempt.kind === 'reply') return attempt.reply;
+    if (attempt.kind === 'dead') {
+      // The attempt itself is still out there: it may arrive.
+      mayHaveArrived = true;
+      lastError = 'no reply yet';
+      return ended();
     }
+    const error = attempt.error;
+    if (!(error instanceof CommandUndeliveredError)) mayHaveArrived = true;
+    lastError = error instanceof Error ? error.message : String(error);
+    if (dead()) return ended();
+    await deps.sleep(Math.min(200, Math.max(0, sendUntilMono - mono())));
   }
   if (!mayHaveArrived)
     return { id: command.id, error: `never delivered before the command expired: ${lastError}` };
-  const wait = failAfterMono - mono();
-  if (wait > 0) await deps.sleep(wait);
+  while (mono() < failAfterMono) {
+    if (dead()) return ended();
+    await deps.sleep(Math.min(DEAD_POLL_MS, failAfterMono - mono()));
+  }
   return { id: command.id, error: `no reply before the command expired: ${lastError}` };
+}
+
+type Attempt =
+  | { kind: 'reply'; reply: ScaleReply }
+  | { kind: 'error'; error: unknown }
+  | { kind: 'dead' };
+
+/** One send, or "dead" as soon as the node is declared dead while it is pending. */
+async function untilDead(
+  deps: LockProtocolDeps,
+  dead: () => boolean,
+  send: Promise<ScaleReply>,
+): Promise<Attempt> {
+  let settled = false;
+  const sent = send.then(
+    (reply): Attempt => ({ kind: 'reply', reply }),
+    (error: unknown): Attempt => ({ kind: 'error', error }),
+  );
+  void sent.then(() => {
+    settled = true;
+  });
+  const watch = (async (): Promise<Attempt | undefined> => {
+    while (!settled) {
+      await deps.sleep(DEAD_POLL_MS);
+      if (!settled && dead()) return { kind: 'dead' };
+    }
+    return undefined;
+  })();
+  const first = await Promise.race([sent, watch]);
+  return first ?? sent;
 }
