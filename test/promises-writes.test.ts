@@ -125,6 +125,38 @@ describe('promises about writes under a frozen leader', () => {
     expect(await cluster.total('web')).toBe(3);
   }, 120_000);
 
+  it('a write the old leader accepted stays behind a newer one when it wakes within its deadline', async () => {
+    const old = cluster.leaderId()!;
+    // Sent to the leader, which accepts it (gives it its order) and freezes mid-operation; it wakes
+    // well inside the write's 10 s deadline, steps down and forwards it to the new leader.
+    const eight = post(urlOf(old), '/v1/services/web/scale', { replicas: 8 }, 40_000);
+    // Accepted (its order given) but not yet committed: the commit is a Raft round trip away.
+    await sleep(20);
+    cluster.signal(old, 'SIGSTOP');
+    const leader = await newLeader(old);
+    let five = await post(urlOf(leader), '/v1/services/web/scale', { replicas: 5 });
+    while (five.status === 504 || five.status === 503)
+      five = await post(urlOf(leader), '/v1/services/web/scale', { replicas: 5 });
+    expect(five.status, five.body).toBe(200);
+    cluster.signal(old, 'SIGCONT');
+    const eightAnswer = await eight;
+    console.log(
+      `[promises] the woken leader's write: ${eightAnswer.status} ${eightAnswer.body.slice(0, 160)}`,
+    );
+    // Refused as superseded when it reached the new leader after 5, or applied before 5 (it
+    // committed before the freeze); never applied after it.
+    expect([200, 409, 504], eightAnswer.body).toContain(eightAnswer.status);
+    if (eightAnswer.status === 409) expect(eightAnswer.body).toContain('COX_SUPERSEDED');
+    for (let i = 0; i < 8; i++) {
+      await sleep(500);
+      expect(
+        await manual(),
+        `manual count ${i * 0.5 + 0.5} s after the woken leader answered`,
+      ).toBe(5);
+    }
+    await waitFor('5 running', async () => ((await cluster.total('web')) === 5 ? true : undefined));
+  }, 120_000);
+
   it('the client retries a write lost to a frozen leader with the same key; it applies once', async () => {
     const leader = cluster.leaderId()!;
     const follower = ids.find((id) => id !== leader)!;

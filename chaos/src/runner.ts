@@ -33,6 +33,8 @@ export interface RunOptions {
   /** Ctrl-C: aborts the run; rollbacks still run. */
   readonly signal?: AbortSignal;
   readonly progress?: (line: string) => void;
+  /** Each repetition as it ends, so a long run shows its verdicts as they come. */
+  readonly repetitionEnded?: (repetition: ChaosRepetition) => void;
 }
 
 const iso = (epochMs: number) => new Date(epochMs).toISOString();
@@ -179,6 +181,7 @@ export async function runExperiment(
           index,
         );
         repetitions.push(r.repetition);
+        options.repetitionEnded?.(r.repetition);
         run.push(...r.run);
         rollbacks.push(...r.rollbacks);
         if (r.refused) {

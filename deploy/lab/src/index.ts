@@ -30,3 +30,4 @@ export {
   renderLabTable,
 } from './lab-table.js';
 export { DEMO_SAMPLES_DIR, loadServiceSpec, SAMPLE_SERVICE_PATH } from './sample-service.js';
+export { claimStateDir } from './state-lock.js';

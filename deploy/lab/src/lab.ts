@@ -44,8 +44,10 @@ import {
   type LabView,
   renderLabTable,
 } from './lab-table.js';
+import { claimStateDir } from './state-lock.js';
 
 const CGROUP_ROOT = '/sys/fs/cgroup';
+const DEFAULT_STATE_DIR = '.state/lab';
 
 /** Removes `name` (and the empty cgroups the engines left under it) from every v1 hierarchy. */
 function removeCgroup(name: string): void {
@@ -243,6 +245,8 @@ export class Lab {
   #cluster: ClusterSnapshot | undefined;
   #clusterError: string | undefined;
   #stopping: Promise<void> | undefined;
+  /** Releases this lab's claim on its state directory. */
+  #releaseState: (() => void) | undefined;
   /** The containers' own cgroup (containerCpuShares), relative to each controller's root. */
   #cgroupParent: string | undefined;
   readonly #startedAtMs = performance.now();
@@ -253,7 +257,7 @@ export class Lab {
     this.#network = network;
     this.mode = network ? 'netns' : 'loopback';
     this.cluster = options.cluster ?? 'lab';
-    this.stateDir = resolve(options.stateDir ?? '.state/lab');
+    this.stateDir = resolve(options.stateDir ?? DEFAULT_STATE_DIR);
     this.apiToken = options.apiToken ?? randomBytes(16).toString('hex');
   }
 
@@ -270,18 +274,23 @@ export class Lab {
       ...(mode === 'loopback' ? [] : ['ip', 'nsenter']),
     ]);
 
+    const release = claimStateDir(resolve(options.stateDir ?? DEFAULT_STATE_DIR));
     let network: HostNetwork | undefined;
     if (mode !== 'loopback') {
       try {
         network = await createHostNetwork();
       } catch (error) {
-        if (mode === 'netns') throw error;
+        if (mode === 'netns') {
+          release();
+          throw error;
+        }
         (options.log ?? console.error)(
           `lab: ${(error as Error).message}; falling back to loopback-only hosts (one shared network, no per-host addresses, no cutHost)`,
         );
       }
     }
     const lab = new Lab(options, network);
+    lab.#releaseState = release;
     try {
       await lab.#start(count);
     } catch (error) {
@@ -982,6 +991,7 @@ export class Lab {
     await attempt('NATS client', async () => this.#nc?.close());
     await attempt('NATS', async () => this.#nats?.stop());
     if (this.#network) await attempt('network', async () => this.#network?.destroy());
+    this.#releaseState?.();
     for (const p of problems) this.#log(`lab: while stopping, ${p}`);
   }
 

@@ -273,6 +273,12 @@ export const ApiRequest = z.discriminatedUnion('op', [
     name: Name,
     /** null returns the service to its policy. */
     replicas: z.number().int().nonnegative().nullable(),
+    /**
+     * The order a leader gave the write when it accepted it (its manualSeq). A deposed leader that
+     * forwards a write it accepted but could not finish keeps it, so the write stays behind any
+     * newer one the next leader accepted meanwhile; a leader never takes one above its own next.
+     */
+    seq: z.number().int().nonnegative().optional(),
   }),
   z.object({
     v: VersionField,

@@ -160,6 +160,9 @@ export class MemberApi {
     for (;;) {
       if (performance.now() >= deadline) return this.#timeout(request, 'no leader accepted it');
       if (this.#isLeader()) {
+        // The order is fixed at the first acceptance and travels with a forward after a step-down.
+        if (request.op === 'service.scale' && request.seq === undefined && raft)
+          request = { ...request, seq: this.#nextSeq(raft) };
         const reply = await this.#handleAsLeader(request, deadline);
         if (reply.ok || reply.code !== 'COX_NOT_LEADER') return reply;
       } else {
@@ -299,7 +302,10 @@ export class MemberApi {
       case 'service.scale':
         return this.#scale(request, coordinator, {
           replicas: request.replicas,
-          seq: this.#nextSeq(raft),
+          seq:
+            request.seq === undefined
+              ? this.#nextSeq(raft)
+              : Math.min(request.seq, this.#nextSeq(raft)),
           ...key,
           notAfterMono: deadline,
         });

@@ -26,7 +26,7 @@ import {
   takesDown,
 } from '@coxswain/chaos';
 import type { Lab } from '@coxswain/lab';
-import type { ChaosJournal } from '@coxswain/protocol';
+import type { ChaosJournal, ChaosRepetition } from '@coxswain/protocol';
 import type { Command } from 'commander';
 
 interface RunFlags {
@@ -36,6 +36,7 @@ interface RunFlags {
   dryRun?: boolean;
   seed: string;
   target?: string;
+  stateDir: string;
   api?: string[];
   token?: string;
   nats?: string[];
@@ -138,7 +139,7 @@ async function envFor(
     : undefined;
   const { lab, env } = await startLabFor(loaded, {
     log: () => {},
-    stateDir: '.state/chaos-lab',
+    stateDir: flags.stateDir,
     ...(agentCommand ? { agentCommand } : {}),
   });
   if (signal.aborted) {
@@ -202,13 +203,14 @@ async function runCommandAction(files: string[], flags: RunFlags): Promise<numbe
           progress: (line) => {
             if (tty) process.stderr.write(`\r\x1b[2K${line}`);
           },
+          // Each verdict as it comes: a --repeat 10 run takes minutes.
+          repetitionEnded: (r) => {
+            if (tty) process.stderr.write('\r\x1b[2K');
+            process.stdout.write(`${repetitionLine(r)}\n`);
+          },
         });
         if (tty) process.stderr.write('\r\x1b[2K');
         for (const r of journal.coxswain.refused) process.stdout.write(`  refused: ${r}\n`);
-        for (const r of journal.coxswain.repetitions)
-          process.stdout.write(
-            `  rep ${r.index}: ${r.verdict} — ${r.phases.map((p) => `${p.phase} ${p.ms === null ? '—' : `${Math.round(p.ms)} ms`}${p.slaMs === null ? '' : `/${p.slaMs}`}${p.met ? '' : ' ✗'}`).join(', ')}${r.verdict === 'passed' ? '' : ` (${r.reason})`}\n`,
-          );
         process.stdout.write(`  ${journal.status} (exit ${exitCodeOf(journal)})\n`);
         journals.push(journal);
       }
@@ -243,6 +245,11 @@ export function registerChaosCommand(program: Command): void {
     .option('--dry-run', 'validate, print the plan and the blast radius; fire nothing')
     .option('--seed <s>', 'seed for random choices (which containers)', '1')
     .option('--target <lab>', 'start a lab for the run (the default without --api)')
+    .option(
+      '--state-dir <dir>',
+      "the lab's state (agents' data and logs); one lab per directory",
+      '.state/chaos-lab',
+    )
     .option('--api <url>', "a real cluster's API (repeat per node)", collect)
     .option('--token <token>', 'API token for writes (default: $COXSWAIN_API_TOKEN)')
     .option('--nats <url>', "the cluster's NATS (repeat), for its events", collect)
@@ -285,4 +292,15 @@ export function registerChaosCommand(program: Command): void {
           `  ${p.type.padEnd(18)} ${p.params ? `(${p.params}) ` : ''}${p.about}\n`,
         );
     });
+}
+
+/** One repetition's verdict and phases against their SLAs. */
+function repetitionLine(r: ChaosRepetition): string {
+  const phases = r.phases
+    .map(
+      (p) =>
+        `${p.phase} ${p.ms === null ? '—' : `${Math.round(p.ms)} ms`}${p.slaMs === null ? '' : `/${p.slaMs}`}${p.met ? '' : ' ✗'}`,
+    )
+    .join(', ');
+  return `  rep ${r.index}: ${r.verdict} — ${phases}${r.verdict === 'passed' ? '' : ` (${r.reason})`}`;
 }
