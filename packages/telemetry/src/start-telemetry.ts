@@ -1,6 +1,14 @@
 import { validate } from '@coxswain/protocol';
-import { context, propagation, type Tracer, trace } from '@opentelemetry/api';
 import {
+  context,
+  DiagConsoleLogger,
+  diag,
+  propagation,
+  type Tracer,
+  trace,
+} from '@opentelemetry/api';
+import {
+  diagLogLevelFromString,
   loggingErrorHandler,
   setGlobalErrorHandler,
   W3CTraceContextPropagator,
@@ -133,12 +141,20 @@ export async function startTelemetry(options: StartTelemetryOptions): Promise<Te
       [ATTR_COXSWAIN_NODE]: nodeId,
     }),
   );
+  // The two OTEL_* variables NodeSDK handled itself (the provider reads the sampler,
+  // span limits and OTEL_BSP_*; the exporter its headers and timeout).
+  const logLevel = env.OTEL_LOG_LEVEL?.trim();
+  if (logLevel)
+    diag.setLogger(new DiagConsoleLogger(), { logLevel: diagLogLevelFromString(logLevel) });
+  const disabled = env.OTEL_SDK_DISABLED?.trim().toLowerCase() === 'true';
   const provider = new NodeTracerProvider({ resource, spanProcessors });
   // Batch time-outs and SDK-internal errors arrive here; send them to the same handler.
   setGlobalErrorHandler((error) => failures.report(error));
-  // Sets the global tracer provider, the AsyncLocalStorage context manager and the propagator.
-  provider.register({ propagator: new W3CTraceContextPropagator() });
-  bridgeEsmTracerProvider();
+  if (!disabled) {
+    // Sets the global tracer provider, the AsyncLocalStorage context manager and the propagator.
+    provider.register({ propagator: new W3CTraceContextPropagator() });
+    bridgeEsmTracerProvider();
+  }
 
   let stopped: Promise<void> | undefined;
   const flush = async (): Promise<void> => {
