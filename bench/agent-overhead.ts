@@ -1,6 +1,5 @@
-// What the agent costs its host: one agent process (the built CLI run as
-// installed, `packages/cli/dist/bin.js agent` by its shebang, so with the node
-// flags the shebang ships) watching 50 labelled containers,
+// What the agent costs its host: one agent process (the built CLI as installed:
+// `node <the flags on bin.js's shebang> packages/cli/dist/bin.js agent`) watching 50 labelled containers,
 // sampling and reporting every second for ~60 s. CPU (% of one core) and RSS
 // come from /proc/<pid>/stat and /proc/<pid>/status once a second; the bench
 // also counts the reports on NATS so an idle, broken agent cannot look cheap.
@@ -89,6 +88,18 @@ class ProcessSampler {
   }
 }
 
+/**
+ * The node flags an installed `coxswain` runs with: those on bin.js's shebang
+ * (`#!/usr/bin/env -S node --flag...`). Passed explicitly, so the run does not
+ * depend on the file being executable or on which `node` is first on PATH.
+ */
+function shebangNodeFlags(file: string): string[] {
+  const first = readFileSync(file, 'utf8').split('\n', 1)[0] ?? '';
+  const words = first.replace(/^#!\s*/, '').split(/\s+/);
+  const node = words.findIndex((w) => w === 'node' || w.endsWith('/node'));
+  return node < 0 ? [] : words.slice(node + 1).filter(Boolean);
+}
+
 function loadAverage(): string {
   return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 }
@@ -124,8 +135,10 @@ export async function run(): Promise<void> {
     });
     const apiPort = await freePort();
     agent = spawn(
-      bin,
+      process.execPath,
       [
+        ...shebangNodeFlags(bin),
+        bin,
         'agent',
         '--node-id',
         'n1',
@@ -275,7 +288,7 @@ export async function run(): Promise<void> {
         },
       ],
       notes: [
-        `One agent process (${bin.replace(`${root}/`, '')} agent, built JS, run by its shebang: ${readFileSync(bin, 'utf8').split('\n')[0]}) with ${CONTAINERS} running busybox containers labelled in 5 services, on a private dockerd and nats-server from the test kit; sampling and reporting every 1 s; ${WARMUP_S} s warm-up, then ${MEASURE_S} one-second samples of /proc/<pid>/stat (utime+stime) and VmRSS.`,
+        `One agent process (${bin.replace(`${root}/`, '')} agent, built JS, with its shebang's node flags: ${shebangNodeFlags(bin).join(' ') || 'none'}) with ${CONTAINERS} running busybox containers labelled in 5 services, on a private dockerd and nats-server from the test kit; sampling and reporting every 1 s; ${WARMUP_S} s warm-up, then ${MEASURE_S} one-second samples of /proc/<pid>/stat (utime+stime) and VmRSS.`,
         'Stats come from the cgroup v1 files (no Docker stats API calls); container state comes from the engine event stream (no polling).',
         'CPU per-second samples are quantised to 1 tick (10 ms = 1 %), so the mean over the window is the finer figure.',
         `Peer, same window: bench/peers/docker-stats-poller.mjs (plain node, node:http over the engine socket, no client library) lists the labelled containers and reads each one's one-shot stats every 1 s, all 50 at once; its CPU and RSS are sampled the same way. It is a floor for reading stats through the engine, not an agent: it does not report, serve an API or keep state. dockerd's own CPU (the dockerd process only, not containerd) is mostly serving those calls, since the agent makes no periodic engine calls.`,
