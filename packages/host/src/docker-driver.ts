@@ -37,7 +37,7 @@ import {
   type ServiceSpec,
 } from '@coxswain/protocol';
 import { type Span, SpanStatusCode, trace } from '@opentelemetry/api';
-import Docker from 'dockerode';
+import type Docker from 'dockerode';
 import {
   containerCreateOptions,
   type DriverEvents,
@@ -49,6 +49,7 @@ import {
   trackedFromInspect,
   WATCHED_EVENTS,
 } from './container-model.js';
+import { Dockerode } from './dockerode.js';
 import { DockerOperationError, HealthTimeoutError, ReplicaExitedError } from './errors.js';
 import { type HostLogger, silentHostLogger } from './logger.js';
 
@@ -100,7 +101,7 @@ export class DockerDriver extends EventEmitter<DriverEvents> {
     this.#options = options;
     this.#logger = (options.logger ?? silentHostLogger).child({ component: 'docker-driver' });
     this.#backoffMs = options.reconnectMinMs ?? 100;
-    this.docker = new Docker({ socketPath: options.socketPath });
+    this.docker = new Dockerode({ socketPath: options.socketPath });
   }
 
   /** Listeners must not break the stream: errors are logged and counted. */

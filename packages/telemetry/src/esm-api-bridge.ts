@@ -12,7 +12,7 @@ const require = createRequire(import.meta.url);
  * registration to the ESM copy, whose proxy then delegates to the SDK's provider;
  * CommonJS callers still find it, the global slot being shared.
  *
- * Call right after `NodeSDK.start()`.
+ * Call right after the tracer provider is registered.
  */
 export function bridgeEsmTracerProvider(): void {
   const cjs = require('@opentelemetry/api') as typeof import('@opentelemetry/api');

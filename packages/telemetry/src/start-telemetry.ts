@@ -1,14 +1,21 @@
 import { validate } from '@coxswain/protocol';
-import { context, propagation, type Tracer, trace } from '@opentelemetry/api';
 import {
+  context,
+  DiagConsoleLogger,
+  diag,
+  propagation,
+  type Tracer,
+  trace,
+} from '@opentelemetry/api';
+import {
+  diagLogLevelFromString,
   loggingErrorHandler,
   setGlobalErrorHandler,
   W3CTraceContextPropagator,
 } from '@opentelemetry/core';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
-import { NodeSDK } from '@opentelemetry/sdk-node';
 import { BatchSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { z } from 'zod';
 import { TelemetryAlreadyStartedError, TelemetryShutdownTimeoutError } from './errors.js';
 import { bridgeEsmTracerProvider } from './esm-api-bridge.js';
@@ -96,11 +103,14 @@ export function activeTelemetry(): Telemetry | undefined {
 }
 
 /**
- * Starts OpenTelemetry tracing for this process: a NodeSDK with our resource
- * attributes, the W3C trace-context propagator, an in-memory ring of recent
- * spans (always) and an OTLP/HTTP JSON exporter (when an endpoint is set).
+ * Starts OpenTelemetry tracing for this process: a Node tracer provider with our
+ * resource attributes, the W3C trace-context propagator, an in-memory ring of
+ * recent spans (always) and an OTLP/HTTP JSON exporter (when an endpoint is set).
  * No auto-instrumentation, no metrics or logs exporters: spans come only from
- * code that asks for them.
+ * code that asks for them. That is why this is the trace SDK alone and not
+ * `@opentelemetry/sdk-node`, which loads every exporter and instrumentation
+ * package it could build from env (~20 MB of an agent's RSS); the OTLP exporter
+ * is imported only when an endpoint is configured.
  */
 export async function startTelemetry(options: StartTelemetryOptions): Promise<Telemetry> {
   const checked = validate(TelemetryOptions, options, 'telemetry options');
@@ -114,6 +124,7 @@ export async function startTelemetry(options: StartTelemetryOptions): Promise<Te
   const spanProcessors: SpanProcessor[] = [new RingSpanProcessor(ring)];
   const otlpEndpoint = otlpTracesEndpoint(env);
   if (otlpEndpoint !== undefined) {
+    const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-http');
     const exporter = new OTLPTraceExporter({ url: otlpEndpoint });
     spanProcessors.push(
       new BatchSpanProcessor(new ReportingSpanExporter(exporter, (e) => failures.report(e))),
@@ -130,20 +141,20 @@ export async function startTelemetry(options: StartTelemetryOptions): Promise<Te
       [ATTR_COXSWAIN_NODE]: nodeId,
     }),
   );
-  const sdk = new NodeSDK({
-    resource,
-    autoDetectResources: false,
-    instrumentations: [],
-    // Empty lists, not omitted: omitted, the SDK builds OTLP metric and log exporters from env.
-    metricReaders: [],
-    logRecordProcessors: [],
-    spanProcessors,
-    textMapPropagator: new W3CTraceContextPropagator(),
-  });
+  // The two OTEL_* variables NodeSDK handled itself (the provider reads the sampler,
+  // span limits and OTEL_BSP_*; the exporter its headers and timeout).
+  const logLevel = env.OTEL_LOG_LEVEL?.trim();
+  if (logLevel)
+    diag.setLogger(new DiagConsoleLogger(), { logLevel: diagLogLevelFromString(logLevel) });
+  const disabled = env.OTEL_SDK_DISABLED?.trim().toLowerCase() === 'true';
+  const provider = new NodeTracerProvider({ resource, spanProcessors });
   // Batch time-outs and SDK-internal errors arrive here; send them to the same handler.
   setGlobalErrorHandler((error) => failures.report(error));
-  sdk.start();
-  bridgeEsmTracerProvider();
+  if (!disabled) {
+    // Sets the global tracer provider, the AsyncLocalStorage context manager and the propagator.
+    provider.register({ propagator: new W3CTraceContextPropagator() });
+    bridgeEsmTracerProvider();
+  }
 
   let stopped: Promise<void> | undefined;
   const flush = async (): Promise<void> => {
@@ -158,7 +169,7 @@ export async function startTelemetry(options: StartTelemetryOptions): Promise<Te
     });
     try {
       // Spans still in flight when the time is up are lost, and said to be.
-      const outcome = await Promise.race([sdk.shutdown(), timedOut]);
+      const outcome = await Promise.race([provider.shutdown(), timedOut]);
       if (outcome === 'timeout')
         failures.report(new TelemetryShutdownTimeoutError(shutdownTimeoutMs));
     } catch (error) {

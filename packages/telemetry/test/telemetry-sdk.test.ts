@@ -1,4 +1,4 @@
-// startTelemetry in-process: the real NodeSDK, the ring, withSpan and the
+// startTelemetry in-process: the real trace SDK (NodeTracerProvider), the ring, withSpan and the
 // propagator, with no collector (no OTLP endpoint is set in this file).
 import { InvalidPayloadError } from '@coxswain/protocol';
 import { context, SpanKind, trace } from '@opentelemetry/api';
@@ -25,6 +25,16 @@ afterEach(async () => {
 });
 
 describe('startTelemetry', () => {
+  it('registers nothing with OTEL_SDK_DISABLED=true, as NodeSDK did, and starts again after', async () => {
+    running = await startTelemetry({ ...options, env: { OTEL_SDK_DISABLED: 'true' } });
+    await withSpan(trace.getTracer('t'), 'ignored', {}, async () => {});
+    expect(running.recentSpans()).toEqual([]);
+    await running.shutdown();
+    running = await startTelemetry(options);
+    await withSpan(trace.getTracer('t'), 'kept', {}, async () => {});
+    expect(running.recentSpans().map((s) => s.name)).toEqual(['kept']);
+  });
+
   it('keeps finished spans in the ring with parent links, resource and status', async () => {
     running = await startTelemetry({ ...options, ringSize: 10 });
     const { tracer } = running;
