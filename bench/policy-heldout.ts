@@ -43,70 +43,84 @@ const ENTRIES: ComparisonEntry[] = [
  */
 const ANALYSIS = `### What the verdicts say, and why the goal is missed where it is
 
-Shipped default: \`predictive\` at target 0.8, p90 forecast, 180 s scale-down stabilization, no
-burst headroom — the setting two of the three folds chose (the folds holding out Azure and
-Wikipedia); the fold holding out NASA chose target 0.75. 72 candidates (target 0.75/0.8/0.85/0.9
-× quantile 0.5/0.8/0.9 × stabilization 60/180/300 s × burst headroom off/p95), each fold scored on
-the two other real traces plus 3 tuning seeds (1–3) of each synthetic family, by distance from
-the goal. Warm pool: opt-in per service, off by default. \`learned\` is not the default.
+**This run** (2026-12-03) added one lever to the leave-one-out grid: \`horizon\` ('window', the
+shipped behaviour: a scale-up provisions for the forecast's upper quantile over every step to the
+end of the lead time; 'arrival': only for the steps from the lead time on, when a replica started
+now could serve, while a scale-down still keeps what the whole window needs). To keep the run
+short the grid went from 72 to 48 candidates (target 0.75/0.8/0.85 × p80/p90 × stabilization
+60/180 s × burst headroom off/p95 × horizon): target 0.9, p50 and 300 s were dropped because no
+fold had chosen them on its training items in the first run. Each fold is still scored on the two
+other real traces plus 3 tuning seeds (1–3) per synthetic family; evaluation seeds start at
+1000000 and were never scored during tuning.
 
-The goal is met held out on **wikipedia_hourly** (96.9 % less time over the SLO at 89.4 % of
-hpa's replica-seconds) and **synthetic diurnal** (83.2 % less at 95.6 %, 17 of 20 traces). It is
-**not met** on the other held-out cases:
+The folds chose **horizon 'arrival'** all three times (target 0.75 holding out Azure and NASA,
+0.8 holding out Wikipedia). **The shipped default is not changed** (still target 0.8, p90, 180 s,
+no burst headroom, horizon 'window'): on the folds' own held-out real traces the extended grid did
+no better than the first run's — Azure 34.7 % less time over the SLO at 127.7 % of hpa's
+replica-seconds (was 31.3 % at 120.9 %), NASA identical (79.4 % at 104.6 %), Wikipedia 96.8 % at
+87.7 % (was 96.9 % at 89.4 %) — so nothing held out argues for the change. Honesty note: this
+decision was written after the synthetic evaluation rows below were printed, and they point the
+same way (the 'arrival' choice at target 0.75 loses diurnal, which the shipped default meets),
+so it is not a blind choice; the rule applied is the one above, on the real held-out traces only.
+The synthetic rows below are of the fold-majority choice (target 0.75, horizon arrival), not of the
+shipped default; the shipped default's rows (unchanged code path: 'window' is what ran before)
+are those of the 2026-12-02 run, repeated in the table that follows.
 
-- **nasa_jul95_per_minute** (fold choice target 0.75): 79.4 % less time over the SLO, but at
-  104.6 % of hpa's replica-seconds — 4.6 % too expensive. At the shipped 0.8 it is 63.2 % less at
-  98.7 % (met), but that figure is not held out: the folds that chose 0.8 trained on NASA. So
-  NASA is borderline: the SLO half has room, the cost half has about 5 % of margin either way.
-- **azure_functions_1day_per_minute**: 31.3 % less at 120.9 % (short by 18.7 points of SLO and
-  20.9 % over on cost). **synthetic onoff** (Azure-like, 20 traces): 49.3 % less at 150.1 %.
-  **synthetic flash**: 21.8 % less at 93.0 % (short by 28 points). Why: most of the time lost is
-  at burst onsets (the episode causes say \`burst\`), which no forecast sees coming: a cold-started
-  replica serves 75 s after the burst starts (60 s start-up + up to 15 s to the next decision),
-  and Azure/onoff bursts last 1–5 minutes. The predictive policy still cuts time over the SLO
-  because it sizes from the request rate where hpa sees CPU pinned at 100 % and grows by at most
-  ×1.43 per step; but the replicas it starts arrive late and are held 180 s, which is its extra
-  cost on on/off traffic. Flash crowds are rare (1–4 a day), so after each onset is lost both
-  policies reach the plateau and differ little. The **warm pool** is the one lever that moves
-  these: time over the SLO falls to 31.7 % of hpa's on Azure, 20.8 % on onoff (the SLO half of
-  the goal met), but the pool, sized at the p99 forecast over the start-up time, stands at burst
-  size all day: 171.8 % and 252.6 % of hpa's replica-seconds with standbys at 0.25 of a replica.
-  Burst-aware headroom (p95 of the rises over the lead time) was in the grid and no fold chose it:
-  on the training traces its standing replicas cost more than the SLO they bought.
-- **synthetic trend** and **synthetic ramp**: both policies are nearly perfect (≤ 0.035 % of
-  the time over the SLO; a few seconds per trace, from Poisson noise near capacity). Trend: hpa
-  had 0 s over the SLO in all 20 traces, predictive 14 s in one trace (19 of 20 met),
-  so the ratio is ∞ and the pooled verdict is formally NOT met; ramp: 575 s against hpa's 609 s over
-  1.73 million simulated seconds (14 of 20 traces met). Both at about
-  94–95 % of hpa's replica-seconds. These families do not separate the policies; slow change is
-  what a reactive policy already handles.
-- **learned** (Q-learning; trained on seeds 1–4 of every family, 6 epochs, never on a real
-  trace): no better than predictive anywhere and worse on the smooth families (119 % of hpa's time
-  over the SLO on diurnal, 825 % on ramp). Its reward (−1 per report over the SLO against the
-  over-provisioning ratio) rarely sees a miss, and a miss lands a start-up after the action that
-  caused it, so the table learns to run hot (target 0.9) in many states. Shipped as a working,
-  reproducible baseline (\`coxswain policy train\`), not as a default.
+| held out | hpa: time over SLO / replica-s | shipped default (0.8, window) | LOO choice with horizon (0.75, arrival) |
+| --- | --- | --- | --- |
+| azure | 5.637 % / 172365 | 3.872 % (68.7 %) / 208395 (120.9 %): NOT met | 3.682 % (65.3 %) / 220185 (127.7 %): NOT met |
+| nasa (fold: 0.75) | 1.876 % / 13124010 | 0.387 % (20.6 %) / 13726185 (104.6 %): NOT met | 0.387 % (20.6 %) / 13723845 (104.6 %): NOT met |
+| wikipedia | 9.653 % / 27578535 | 0.296 % (3.1 %) / 24663480 (89.4 %): met | 0.309 % (3.2 %) / 24181050 (87.7 %): met |
+| diurnal (20) | 0.266 % / 17979435 | 0.045 % (16.8 %) / 17190210 (95.6 %): met | 0.009 % (3.4 %) / 18138420 (100.9 %): NOT met |
+| trend (20) | 0.000 % / 15108690 | 0.001 % (∞) / 14194545 (93.9 %): NOT met | 0.001 % (∞) / 15075900 (99.8 %): NOT met |
+| flash (20) | 0.731 % / 4162080 | 0.571 % (78.2 %) / 3869670 (93.0 %): NOT met | 0.506 % (69.3 %) / 4034700 (96.9 %): NOT met |
+| onoff (20) | 6.657 % / 3302415 | 3.372 % (50.7 %) / 4956105 (150.1 %): NOT met | 3.187 % (47.9 %) / 5303730 (160.6 %): NOT met |
+| ramp (20) | 0.035 % / 14316720 | 0.033 % (94.4 %) / 13560630 (94.7 %): NOT met | 0.004 % (11.3 %) / 14406825 (100.6 %): NOT met |
 
-**Forecast (item 6).** The automatic choice beats seasonal naive at the lead horizon on every
-real trace and on the mean of every family (MAE ratio 0.51–0.97). MASE < 1 (the scale being the
-in-sample one-step seasonal-naive MAE of the first 20 %) holds on NASA (0.536), Wikipedia (0.705)
-and diurnal (20/20), but **not on Azure (1.453, was 1.72 before the median model), nor on the
-flash (mean 4.78; 4/20 below 1), trend (1.006; 9/20), onoff (0.946; 13/20) and ramp (0.811;
-16/20) families**. Why: the scale is measured on a window that is calmer than what follows — on
-Azure the out-of-sample one-step naive MAE is 3.43 req/s against 2.00 in the first 576 minutes,
-and a flash crowd or a ramp usually starts after the first 20 % — while the score is at h = 2
-(the lead time), where a burst's onset and end cost every forecast alike. No model can make up
-for a scale taken before the bursts; the median model (window fitted from 3–31) is the best we
-found on spiky traffic (Azure MAE 0.80 of seasonal naive at the same horizon). On flash crowds
-the automatic choice beats seasonal naive on only 7 of 20 traces (MAE ratio 0.974): after a
-sudden plateau the model chosen on the calm part lags until the next reselection (every 24
-points).
+(In brackets: relative to hpa. The goal: at most 50 % of hpa's time over the SLO at no more than
+100 % of its replica-seconds.)
+
+With the shipped default the goal is met held out on **wikipedia_hourly** and **synthetic
+diurnal** only. Where it is missed, by how much and why:
+
+- **nasa_jul95_per_minute**: the SLO half holds (20.6 % of hpa's time over the SLO), the cost half
+  misses by 4.6 % (104.6 % of hpa's replica-seconds at the fold's target 0.75; at 0.8 it is 98.7 %,
+  but the folds choosing 0.8 trained on NASA). Borderline: about 5 % of cost either way.
+- **azure_functions_1day_per_minute** (short by 18.7 points of SLO, 20.9 % over on cost) and
+  **synthetic onoff** (0.7 points short, 50.1 % over on cost): 95–99 % of the time lost is at
+  burst onsets (episode cause \`burst\`). Bursts last 1–5 minutes; a cold-started replica serves
+  75 s after the onset (60 s start-up + up to 15 s to the next decision), so the replicas a burst
+  calls for arrive for its end and are then held for the stabilization window: that is the extra
+  cost. No forecast sees an on/off burst coming (Azure MASE 1.45 at the lead horizon).
+- **synthetic flash**: short by 28 points (78 % of hpa's time over the SLO at 93 % of its cost).
+  A 5–50× rise within minutes is faster than the start-up time: every policy loses the onset, and
+  the plateau after it is reached by both, so they differ little. 'arrival' plus target 0.75 moves
+  this to 69 %, still far from 50 %.
+- **synthetic trend** and **synthetic ramp**: both policies are nearly perfect (a few seconds per
+  trace from Poisson noise near capacity); on trend hpa had 0 s over the SLO in all 20 traces, so
+  any second is an infinite ratio (19 of 20 traces met); on ramp the SLO half is missed at the
+  shipped default (94 %) and met with 'arrival' at 0.75 (11 %), whose cost then misses by 0.6 %.
+  These families do not separate the policies.
+- The **warm pool** (opt-in, \`predictive+warm\` rows) is the lever that moves the bursty cases:
+  time over the SLO falls to 29–32 % of hpa's on Azure and 19–21 % on onoff, at 172–269 % of the
+  replica-seconds with standbys at 0.25 of a replica, because the pool, sized at the p99 forecast
+  over the start-up time, stands at burst size all day. The leader now keeps such a pool on real
+  hosts (ScaleCommand.standby; test/warm-pool-leader.test.ts).
+- **learned** (Q-learning, trained on seeds 1–4 of every family, never on a real trace) is no
+  better than predictive anywhere and worse on the smooth families (reward rarely sees a miss, and a
+  miss lands a start-up after its cause). A reproducible baseline, not a default.
+
+**Forecast (item 6).** The automatic choice beats seasonal naive at the lead horizon on every real
+trace and on the mean of every family (MAE ratio 0.51–0.97). MASE < 1 holds on NASA (0.536),
+Wikipedia (0.705) and diurnal (20/20), not on Azure (1.453), flash (mean 4.78; 4/20), trend
+(1.006; 9/20), onoff (0.946; 13/20) and ramp (0.811; 16/20): the MASE scale is the one-step
+seasonal-naive MAE of the calm first 20 %, and a burst, flash crowd or ramp usually starts after
+it, while the score is taken at h = 2, where an onset costs every forecast alike.
 
 What would close the remaining gap on bursty traffic is not a better forecaster: a start-up
-shorter than the bursts (the warm pool does that, at the stated standby cost; a cheaper standby
-— e.g. a checkpointed process at a lower memory weight — moves the cost side directly), or
-shedding/queueing at the edge. \`coxswain simulate --standby-weight\` shows the trade-off on one's
-own trace.`;
+shorter than the bursts (the warm pool, at the stated standby cost; a cheaper standby moves the
+cost side directly), or shedding/queueing at the edge. \`coxswain simulate --standby-weight\` shows
+the trade-off on one's own trace.`;
 
 const TUNING_SEEDS_PER_FAMILY = Number(process.env.TUNING_SEEDS ?? 3);
 const EVAL_SEEDS_PER_FAMILY = Number(process.env.EVAL_SEEDS ?? 20);
@@ -129,16 +143,25 @@ function grid(): Record<string, unknown>[] {
         burstQuantile: 0.95,
       },
     ];
-  for (const targetUtilization of [0.75, 0.8, 0.85, 0.9])
-    for (const quantile of [0.5, 0.8, 0.9])
-      for (const scaleDownStabilizationSeconds of [60, 180, 300])
+  // Narrowed from the first run's 72 (target 0.9, p50 and 300 s were never a fold's choice on its
+  // training items) to make room for the horizon option.
+  for (const targetUtilization of [0.75, 0.8, 0.85])
+    for (const quantile of [0.8, 0.9])
+      for (const scaleDownStabilizationSeconds of [60, 180])
         for (const burstQuantile of ['off', 0.95] as const)
-          out.push({ targetUtilization, quantile, scaleDownStabilizationSeconds, burstQuantile });
+          for (const horizon of ['window', 'arrival'] as const)
+            out.push({
+              targetUtilization,
+              quantile,
+              scaleDownStabilizationSeconds,
+              burstQuantile,
+              horizon,
+            });
   return out;
 }
 
 const label = (c: Record<string, unknown>): string =>
-  `target ${c.targetUtilization}, p${Math.round(Number(c.quantile) * 100)}, stabilization ${c.scaleDownStabilizationSeconds} s, burst ${c.burstQuantile}`;
+  `target ${c.targetUtilization}, p${Math.round(Number(c.quantile) * 100)}, stabilization ${c.scaleDownStabilizationSeconds} s, burst ${c.burstQuantile}, horizon ${c.horizon ?? 'window'}`;
 
 type Cost = Pick<SimulationResult, 'overSloSeconds' | 'replicaSeconds' | 'simulatedSeconds'> & {
   /** Seconds over the SLO by episode cause (the longest episodes the simulator kept). */
@@ -351,7 +374,7 @@ export async function run(): Promise<void> {
     );
   notes.push(
     '',
-    `Shipped: ${label(shipped)} (the choice most folds made; ties broken by the summed held-out score of each fold's choice). PredictiveParams' defaults ${shippedIsDefault ? 'are' : 'are NOT (yet)'} this setting.`,
+    `Fold majority: ${label(shipped)} (the choice most folds made; ties broken by the summed held-out score of each fold's choice). PredictiveParams' defaults ${shippedIsDefault ? 'are' : 'are NOT (see above for why it is not shipped)'} this setting.`,
     '',
   );
 
@@ -371,7 +394,7 @@ export async function run(): Promise<void> {
     const rows = evaluateFamily(family, shipped);
     perTrace[`synthetic:${family}`] = rows;
     notes.push(
-      `#### synthetic ${family} (${EVAL_SEEDS_PER_FAMILY} traces, seeds ${EVALUATION_SEED_BASE}–${EVALUATION_SEED_BASE + EVAL_SEEDS_PER_FAMILY - 1}, pooled; shipped predictive)`,
+      `#### synthetic ${family} (${EVAL_SEEDS_PER_FAMILY} traces, seeds ${EVALUATION_SEED_BASE}–${EVALUATION_SEED_BASE + EVAL_SEEDS_PER_FAMILY - 1}, pooled; predictive at the fold majority)`,
       '',
     );
     notes.push(...table(`synthetic ${family}`, rows, figures), '');

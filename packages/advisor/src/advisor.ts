@@ -22,6 +22,12 @@ export const AdvisorConfig = z.object({
 export type AdvisorConfig = z.output<typeof AdvisorConfig>;
 export type AdvisorConfigInput = z.input<typeof AdvisorConfig>;
 
+/**
+ * A configuration file with an `advisor:` section (an agent's YAML, say): only that section is
+ * read, the rest is left to the file's other readers.
+ */
+export const AdvisorConfigFile = z.object({ advisor: AdvisorConfig.optional() }).loose();
+
 /** The recent figures the advisor is shown for one service. */
 export const AdvisorFigures = z.object({
   service: z.string().min(1),

@@ -3,6 +3,7 @@ export {
   type AdviceResult,
   Advisor,
   AdvisorConfig,
+  AdvisorConfigFile,
   type AdvisorConfigInput,
   type AdvisorDeps,
   AdvisorError,

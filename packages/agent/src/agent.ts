@@ -218,13 +218,29 @@ export class Agent {
           this.rejected.inc({ subject, reason });
       };
       // Before NATS: the supervisor keeps assigned replicas running even with no network (static stability).
+      const given = typeof options.cluster === 'object' ? options.cluster : {};
+      const docker = this.driver.docker;
       const member = await ClusterMember.startLocal({
         config: this.config,
         driver: this.driver,
         logger: this.logger,
         onRejected: countOnce,
         observer: this.observer,
-        ...(typeof options.cluster === 'object' ? options.cluster : {}),
+        ...given,
+        // Pausing is always available, so a leader's warm pool (a service that opted in) is kept
+        // here; count 0: beside that, this agent keeps no standbys of its own unless told to.
+        supervisor: {
+          standby: {
+            count: 0,
+            pause: async (id: string) => {
+              await docker.getContainer(id).pause();
+            },
+            unpause: async (id: string) => {
+              await docker.getContainer(id).unpause();
+            },
+          },
+          ...given.supervisor,
+        },
       });
       this.member = member;
       const leaderChanged = this.#registerClusterMetrics(member);

@@ -363,8 +363,13 @@ export class ClusterState {
     for (const [nodeId, count] of Object.entries(command.placement))
       if (count > 0) placement[nodeId] = count;
     const strandedOn = this.#strandedAfter(service, placement);
+    const standbyPlacement: Placement = {};
+    for (const [nodeId, count] of Object.entries(command.standbyPlacement ?? {}))
+      if (count > 0 && this.#nodes.has(nodeId)) standbyPlacement[nodeId] = count;
+    const { standbyPlacement: _previous, ...rest } = withoutStranded(service);
     this.#services.set(command.service, {
-      ...withoutStranded(service),
+      ...rest,
+      ...(Object.keys(standbyPlacement).length > 0 ? { standbyPlacement } : {}),
       ...(strandedOn.length > 0 ? { strandedOn } : {}),
       desiredReplicas: command.desiredReplicas,
       manualReplicas:

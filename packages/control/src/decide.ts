@@ -14,6 +14,7 @@ import {
   type RegisteredPolicy,
   type ServiceSample,
 } from './policy-registry.js';
+import { placeOnStandbys, placeStandbys } from './warm-pool-placement.js';
 
 /** A node as the leader currently observes it through its reports (soft state, rebuilt from NATS). */
 export interface ObservedNode {
@@ -46,6 +47,8 @@ export interface CommandTarget {
   readonly nodeId: string;
   readonly replicas: number;
   readonly action: 'scale' | 'reconcile';
+  /** Paused standbys the node keeps (the service's warm pool); absent for a service without one. */
+  readonly standby?: number;
 }
 
 export interface Operation {
@@ -53,6 +56,8 @@ export interface Operation {
   readonly specVersion: number;
   readonly desiredReplicas: number;
   readonly placement: Placement;
+  /** The warm pool per node, for a service whose policy keeps one (or kept one: then empty). */
+  readonly standbyPlacement?: Placement;
   readonly targets: readonly CommandTarget[];
   readonly reason: string;
   /** The service was deleted and nothing of it runs any more: forget it. */
@@ -255,9 +260,15 @@ function decideService(
   const { spec } = service;
   let desired: number;
   let reason: string;
+  // The warm pool's size; undefined leaves the committed pool as it is (a manual pin).
+  let standby: number | undefined;
+  const poolBefore = service.standbyPlacement ?? {};
+  let poolBeforeSize = 0;
+  for (const c of Object.values(poolBefore)) poolBeforeSize += c;
   if (service.deleted) {
     desired = 0;
     reason = 'service deleted';
+    standby = 0;
   } else if (service.manualReplicas !== null) {
     // Never above max, even for an override set before the spec's max was lowered.
     desired = Math.min(spec.maxReplicas, service.manualReplicas);
@@ -281,6 +292,12 @@ function decideService(
       const d = policy(input.history.get(name) ?? [], policyState, spec.policy.params);
       desired = d.desiredReplicas;
       reason = d.reason;
+      // A pool the policy no longer asks for (warmPool turned off) is emptied.
+      standby = d.standbyReplicas ?? (poolBeforeSize > 0 ? 0 : undefined);
+      // One standby of slack before shrinking: the forecast's upper quantile moves a little on
+      // every report, and each change of the pool is a locked, fenced operation.
+      if (standby !== undefined && standby > 0 && standby === poolBeforeSize - 1)
+        standby = poolBeforeSize;
     }
   }
 
@@ -306,11 +323,28 @@ function decideService(
   }
   let keptCount = 0;
   for (const c of Object.values(keep)) keptCount += c;
-  const placed = place(service.placement, Math.max(0, desired - keptCount), nodes, spec);
+  // A scale-up goes first where standbys wait: there it is an unpause, elsewhere a cold start.
+  let start = service.placement;
+  let placedBefore = 0;
+  for (const c of Object.values(service.placement)) placedBefore += c;
+  const want = Math.max(0, desired - keptCount);
+  if (want > placedBefore && poolBeforeSize > 0) {
+    const onPlaceable = new Set(nodes.map((n) => n.id));
+    start = placeOnStandbys(service.placement, want - placedBefore, poolBefore, (id) =>
+      onPlaceable.has(id),
+    ).placement;
+  }
+  const placed = place(start, want, nodes, spec);
   const placement: Placement = { ...placed.placement, ...keep };
   if (placed.placed + keptCount < desired) {
     reason = `${reason}; capacity for only ${placed.placed + keptCount} of ${desired}`;
   }
+  const pool =
+    standby === undefined
+      ? undefined
+      : placeStandbys(standby, placement, poolBefore, nodes.map((n) => n.id).sort());
+  const standbyOf = (nodeId: string): { standby?: number } =>
+    pool === undefined ? {} : { standby: pool[nodeId] ?? 0 };
 
   const settledAt = input.settledAtMs.get(name) ?? Number.NEGATIVE_INFINITY;
   const targets: CommandTarget[] = [];
@@ -321,8 +355,9 @@ function decideService(
     const observedNode = input.observed.get(nodeId)!;
     const active = activeByNode.get(nodeId)?.get(name) ?? 0;
     if (active > 0) anyObserved = true;
-    if (want !== before) {
-      targets.push({ nodeId, replicas: want, action: 'scale' });
+    const poolChanged = pool !== undefined && (pool[nodeId] ?? 0) !== (poolBefore[nodeId] ?? 0);
+    if (want !== before || poolChanged) {
+      targets.push({ nodeId, replicas: want, action: 'scale', ...standbyOf(nodeId) });
     } else if (
       active !== want &&
       observedNode.receivedAtMs > settledAt + input.reconcileGraceMs &&
@@ -330,7 +365,7 @@ function decideService(
     ) {
       // The node runs a different count than assigned: after a failover, a return from the
       // dead, or a replica its own supervisor could not bring back.
-      targets.push({ nodeId, replicas: want, action: 'reconcile' });
+      targets.push({ nodeId, replicas: want, action: 'reconcile', ...standbyOf(nodeId) });
     }
   }
 
@@ -357,6 +392,7 @@ function decideService(
   const changed =
     desired !== service.desiredReplicas ||
     !samePlacement(placement, service.placement) ||
+    (pool !== undefined && !samePlacement(pool, poolBefore)) ||
     targets.length > 0;
   if (!changed && !purge) return undefined;
   if (changed) {
@@ -366,8 +402,13 @@ function decideService(
     for (const nodeId of freshSorted) {
       if (named.has(nodeId)) continue;
       const want = placement[nodeId] ?? 0;
-      if (want > 0 || (service.placement[nodeId] ?? 0) > 0)
-        targets.push({ nodeId, replicas: want, action: 'scale' });
+      if (
+        want > 0 ||
+        (service.placement[nodeId] ?? 0) > 0 ||
+        (pool?.[nodeId] ?? 0) > 0 ||
+        (poolBefore[nodeId] ?? 0) > 0
+      )
+        targets.push({ nodeId, replicas: want, action: 'scale', ...standbyOf(nodeId) });
     }
   }
   return {
@@ -375,6 +416,7 @@ function decideService(
     specVersion: service.specVersion,
     desiredReplicas: desired,
     placement,
+    ...(pool === undefined ? {} : { standbyPlacement: pool }),
     targets,
     reason,
     purge,

@@ -53,6 +53,7 @@ export interface ServiceDecisionRecord {
   readonly desiredReplicas: number;
   readonly reason: string;
   readonly predictedRequestRatePerSecond?: number;
+  readonly standbyReplicas?: number;
   /** The newest sample the decision saw. */
   readonly latest?: ServiceSample;
   readonly samples: number;
@@ -254,7 +255,13 @@ export class ForecastPolicies {
       // Nothing new since the last call (the leader passes on every report, and plans again under
       // the lock): the same answer, without growing the policy's windows by a duplicate.
       this.#last.set(service, { ...previous, nowMs: state.nowMs });
-      return { desiredReplicas: previous.desiredReplicas, reason: `${policy}: ${previous.reason}` };
+      return {
+        desiredReplicas: previous.desiredReplicas,
+        reason: `${policy}: ${previous.reason}`,
+        ...(previous.standbyReplicas !== undefined
+          ? { standbyReplicas: previous.standbyReplicas }
+          : {}),
+      };
     }
     const record = this.#o.services?.service(service);
     const observations = this.#observations(service, history);
@@ -278,13 +285,18 @@ export class ForecastPolicies {
       ...(d.predictedRequestRatePerSecond !== undefined
         ? { predictedRequestRatePerSecond: d.predictedRequestRatePerSecond }
         : {}),
+      ...(d.standbyReplicas !== undefined ? { standbyReplicas: d.standbyReplicas } : {}),
       ...(latest ? { latest } : {}),
       samples: history.length,
       currentReplicas: state.currentReplicas,
       ...(entry.leadTimeSeconds !== undefined ? { leadTimeSeconds: entry.leadTimeSeconds } : {}),
       atEpochMs: this.#o.now(),
     });
-    return { desiredReplicas: d.desiredReplicas, reason: `${policy}: ${d.reason}` };
+    return {
+      desiredReplicas: d.desiredReplicas,
+      reason: `${policy}: ${d.reason}`,
+      ...(d.standbyReplicas !== undefined ? { standbyReplicas: d.standbyReplicas } : {}),
+    };
   }
 
   #runnerFor(

@@ -201,6 +201,8 @@ export async function runLockedOperation(
     if (!record) throw new ServiceVanishedError(service);
     const desired = op?.desiredReplicas ?? record.desiredReplicas;
     const placement = op?.placement ?? record.placement;
+    // A plan that does not manage the warm pool (a manual pin) keeps the committed one.
+    const standbyPlacement = op?.standbyPlacement ?? record.standbyPlacement;
     if (late()) {
       await commit(deps, { type: 'lock.release', at: deps.clock.now(), service, token });
       return { status: 'expired', token };
@@ -212,6 +214,7 @@ export async function runLockedOperation(
       token,
       desiredReplicas: desired,
       placement,
+      ...(standbyPlacement ? { standbyPlacement } : {}),
       ...(options.manualReplicas !== undefined ? { manualReplicas: options.manualReplicas } : {}),
       ...(options.manualSeq !== undefined ? { manualSeq: options.manualSeq } : {}),
       ...(options.key !== undefined ? { key: options.key } : {}),
@@ -254,6 +257,7 @@ export async function runLockedOperation(
     await commit(deps, { type: 'command.record', at: deps.clock.now(), token, records });
 
     const spec = record.spec;
+    const standbyByNode = new Map(targets.map((t) => [t.nodeId, t.standby]));
     const replies = await Promise.all(
       records.map(async (r): Promise<ScaleReply | NoReply> => {
         const command: ScaleCommand = {
@@ -269,6 +273,9 @@ export async function runLockedOperation(
           issuedAt: issuedAtEpochMs,
           ttlMs,
           ...(r.reason ? { reason: r.reason } : {}),
+          ...(standbyByNode.get(r.nodeId) !== undefined
+            ? { standby: standbyByNode.get(r.nodeId)! }
+            : {}),
         };
         return sendUntilExpired(deps, r.nodeId, command, sendUntilMono, failAfterMono);
       }),

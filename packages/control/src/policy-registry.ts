@@ -39,6 +39,8 @@ export interface PolicyInput {
 export interface PolicyOutcome {
   readonly desiredReplicas: number;
   readonly reason: string;
+  /** Paused warm standbys to keep beside the replicas (a policy whose service opted in to a warm pool). */
+  readonly standbyReplicas?: number;
 }
 
 /** A policy from the registry: validates its own params (unknown input from a user's spec). */

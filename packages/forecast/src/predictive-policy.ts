@@ -30,6 +30,14 @@ export const PredictiveParams = z.object({
   stepSeconds: z.number().positive().default(60),
   /** Quantile of the forecast distribution provisioned for. */
   quantile: z.number().gt(0).lt(1).default(0.9),
+  /**
+   * Which forecast steps a scale-up provisions for. 'window': every step from now to the end of
+   * the lead time plus the decision interval. 'arrival': only the steps from the lead time on,
+   * when a replica started now could serve (what comes sooner is for the replicas already
+   * running, or the reactive part). Either way a scale-down keeps what the whole window needs,
+   * since a replica stopped now cannot be back before the lead time.
+   */
+  horizon: z.enum(['window', 'arrival']).default('window'),
   /** Season in steps, or detect it by autocorrelation, or none. */
   season: z.union([z.number().int().min(2), z.enum(['detect', 'none'])]).default('detect'),
   /**
@@ -205,6 +213,8 @@ export const predictivePolicy: ScalingPolicy<PredictiveParams, PredictiveState> 
     // Predictive: the upper quantile of the rate over the buckets a replica started now would serve.
     let predicted: number | undefined;
     let predictive = 0;
+    // What the whole window needs: a scale-down never goes below it (see `horizon`).
+    let keepFloor = 0;
     const f = state.forecaster;
     if (f.count >= 3 && state.bucket !== undefined) {
       const stepMs = params.stepSeconds * 1000;
@@ -215,12 +225,22 @@ export const predictivePolicy: ScalingPolicy<PredictiveParams, PredictiveState> 
         1,
         Math.min(f.horizons[f.horizons.length - 1]!, endBucket - state.bucket + 1),
       );
+      const arriveBucket = Math.floor((ctx.now + params.leadTimeSeconds * 1000) / stepMs);
+      const hFrom =
+        params.horizon === 'arrival'
+          ? Math.max(1, Math.min(hMax, arriveBucket - state.bucket + 1))
+          : 1;
       predicted = 0;
-      for (let h = 1; h <= hMax; h++)
-        predicted = Math.max(predicted, f.upperQuantile(h, params.quantile));
+      let windowMax = 0;
+      for (let h = 1; h <= hMax; h++) {
+        const q = f.upperQuantile(h, params.quantile);
+        windowMax = Math.max(windowMax, q);
+        if (h >= hFrom) predicted = Math.max(predicted, q);
+      }
       predictive = Math.ceil(predicted / perReplica);
+      keepFloor = Math.ceil(windowMax / perReplica);
       parts.push(
-        `p${Math.round(params.quantile * 100)} forecast ${r1(predicted)} req/s by +${hMax} steps (${f.chosen.label}) → ${predictive}`,
+        `p${Math.round(params.quantile * 100)} forecast ${r1(predicted)} req/s by +${hFrom === 1 ? '' : `${hFrom}..`}${hMax} steps (${f.chosen.label}) → ${predictive}`,
       );
     }
 
@@ -258,6 +278,10 @@ export const predictivePolicy: ScalingPolicy<PredictiveParams, PredictiveState> 
         desired = current;
         note = ' (scale-down cooldown)';
       } else if (highest > raw) note = ' (stabilized)';
+      if (desired < current && keepFloor > desired) {
+        desired = Math.min(current, keepFloor);
+        note = ' (kept for the lead time)';
+      }
     }
     desired = clampReplicas(desired, ctx.minReplicas, ctx.maxReplicas);
     if (desired < current) state.lastScaleDownAt = ctx.now;

@@ -94,6 +94,50 @@ describe('predictive policy', () => {
     ).toBeGreaterThan(70);
   });
 
+  it("with horizon 'arrival', scales up for the steps a new replica serves and keeps the whole window", () => {
+    const run = (horizon: 'window' | 'arrival', current: number) => {
+      const params = PredictiveParams.parse({
+        capacityPerReplica: 10,
+        targetUtilization: 0.7,
+        learnCapacity: false,
+        firstFitAt: 20,
+        scaleDownStabilizationSeconds: 0,
+        scaleDownCooldownSeconds: 0,
+        leadTimeSeconds: 120,
+        horizon,
+      });
+      let state = predictivePolicy.initialState(params);
+      const history: PolicyObservation[] = [];
+      let decision = predictivePolicy.decide(
+        { now: 0, history, currentReplicas: current, minReplicas: 1, maxReplicas: 50 },
+        state,
+        params,
+      );
+      // A steady fall of 1 req/s per minute from 200 req/s: the near steps need the most.
+      for (let i = 1; i <= 240; i++) {
+        history.push({
+          time: i * 15_000,
+          containerCount: current,
+          requestRatePerSecond: 200 - i / 4,
+        });
+        decision = predictivePolicy.decide(
+          { now: i * 15_000, history, currentReplicas: current, minReplicas: 1, maxReplicas: 50 },
+          state,
+          params,
+        );
+        state = decision.state;
+      }
+      return decision;
+    };
+    const upWindow = run('window', 1);
+    const upArrival = run('arrival', 1);
+    expect(upArrival.reason).toMatch(/by \+\d+\.\.\d+ steps/);
+    expect(upWindow.reason).not.toMatch(/\.\./);
+    expect(upArrival.desiredReplicas).toBeLessThanOrEqual(upWindow.desiredReplicas);
+    // Scaling down from 50, both keep what the whole window needs.
+    expect(run('arrival', 50).desiredReplicas).toBe(run('window', 50).desiredReplicas);
+  });
+
   it('holds a scale-down for the stabilization window', () => {
     const params = PredictiveParams.parse({
       capacityPerReplica: 10,

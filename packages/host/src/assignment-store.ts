@@ -15,6 +15,8 @@ export const Assignment = z.object({
   spec: ServiceSpec,
   specVersion: z.number().int().nonnegative(),
   token: z.number().int().nonnegative(),
+  /** Paused warm standbys the leader wants kept here (its warm pool); absent: the agent's own setting. */
+  standby: z.number().int().nonnegative().optional(),
 });
 export type Assignment = z.output<typeof Assignment>;
 

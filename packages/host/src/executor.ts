@@ -297,11 +297,13 @@ export class Executor {
     try {
       checkExpiry('storing the assignment');
       assigned = true;
+      const standby = command.standby ?? previous?.standby;
       await assignments.set(command.service, {
         replicas: command.replicas,
         spec: command.spec,
         specVersion: command.specVersion,
         token: command.token,
+        ...(standby === undefined ? {} : { standby }),
       });
       const active = driver.replicas(command.service).filter(isActive);
       const current = active.filter((c) => c.specVersion === command.specVersion);

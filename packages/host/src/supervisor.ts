@@ -31,7 +31,7 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ContainerState } from '@coxswain/protocol';
-import type { AssignmentStore } from './assignment-store.js';
+import type { Assignment, AssignmentStore } from './assignment-store.js';
 import type { ReplicaDriver } from './executor.js';
 import { isActive } from './executor.js';
 import type { KeyedMutex } from './keyed-mutex.js';
@@ -252,9 +252,19 @@ export class Supervisor {
     const a = this.#o.assignments.get(service);
     if (!a) return false;
     const paused = this.#o.driver.replicas(service).filter((c) => c.status === 'paused');
-    const want = this.#o.standby && a.replicas > 0 ? this.#o.standby.count : 0;
+    const want = this.#standbyWanted(a);
     const current = paused.filter((c) => c.specVersion === a.specVersion).length;
     return current !== want || paused.length !== current;
+  }
+
+  /**
+   * The leader's count for this node when it sent one (a service's warm pool, which may sit on a
+   * node running none of its replicas), else the agent's own count beside running replicas.
+   */
+  #standbyWanted(a: Assignment): number {
+    if (!this.#o.standby) return 0;
+    if (a.standby !== undefined) return a.standby;
+    return a.replicas > 0 ? this.#o.standby.count : 0;
   }
 
   readonly #standbyPending = new Set<string>();
@@ -278,7 +288,7 @@ export class Supervisor {
       if (!a || this.#stopped) return;
       const { driver } = this.#o;
       const standby = this.#o.standby;
-      const want = standby && a.replicas > 0 ? standby.count : 0;
+      const want = this.#standbyWanted(a);
       const paused = driver.replicas(service).filter((c) => c.status === 'paused');
       const outdated = paused.filter((c) => c.specVersion !== a.specVersion);
       const current = paused.filter((c) => c.specVersion === a.specVersion);

@@ -105,6 +105,11 @@ export const ServiceRecord = z.object({
   placement: Placement,
   /** Token of the lock under which placement was last written. */
   placementToken: z.number().int().nonnegative(),
+  /**
+   * Paused warm standbys per node, for a service whose policy keeps a warm pool: a scale-up
+   * goes to these nodes first and unpauses them (tenths of a second, not a start-up time).
+   */
+  standbyPlacement: Placement.optional(),
   reason: z.string().max(2000).optional(),
   /** Set by `service.delete`: the leader scales it to 0 on every node, then purges it. */
   deleted: z.boolean().default(false),
@@ -181,6 +186,8 @@ export const ClusterCommand = z.discriminatedUnion('type', [
     token: Token,
     desiredReplicas: z.number().int().nonnegative(),
     placement: Placement,
+    /** The warm pool's paused standbys per node (a service that opted in); absent leaves none. */
+    standbyPlacement: Placement.optional(),
     /** A number sets the manual override, null clears it, absent leaves it. */
     manualReplicas: z.number().int().nonnegative().nullable().optional(),
     /** With manualReplicas: the override's order (ServiceRecord.manualSeq); an older one is refused. */

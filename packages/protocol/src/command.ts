@@ -41,6 +41,12 @@ export const ScaleCommand = z.object({
   ttlMs: z.number().int().positive().optional(),
   /** The policy's explanation, for logs and traces. */
   reason: z.string().max(2000).optional(),
+  /**
+   * Paused warm standbys of the service to keep on this node: the leader's share of the
+   * service's warm pool (a service that opted in). Absent: the node keeps the count a previous
+   * command set, or else the agent's own standby setting.
+   */
+  standby: z.number().int().nonnegative().optional(),
   /** Absent from leaders that do not sign yet; agents that require signatures refuse such commands. */
   signature: CommandSignature.optional(),
 });

@@ -7,6 +7,7 @@
  */
 import type { DecisionRecord, ServiceDetail } from '@coxswain/protocol';
 import type { Command } from 'commander';
+import { adviseOn, loadAdvisorConfig } from './explain-advice.js';
 import {
   type ApiFlags,
   clientFrom,
@@ -117,17 +118,40 @@ export function registerExplainCommand(program: Command): void {
       .command('explain')
       .argument('<service>', 'the service to explain')
       .option('--limit <n>', 'decisions to read', '20')
+      .option(
+        '--config <file>',
+        'a YAML/JSON file whose `advisor:` section configures the LLM advisor (off unless enabled)',
+      )
       .description('say in plain words why a service has the replicas it has now'),
-  ).action(async (service: string, flags: ApiFlags & { limit: string }) => {
+  ).action(async (service: string, flags: ApiFlags & { limit: string; config?: string }) => {
     try {
+      const advisor = flags.config ? await loadAdvisorConfig(flags.config) : undefined;
       const client = clientFrom(flags);
       const limit = Math.max(1, Math.min(500, Number.parseInt(flags.limit, 10) || 20));
       const [detail, decisions] = await Promise.all([
         client.service(service, consistentQuery(flags)),
         client.decisions(service, limit),
       ]);
-      if (flags.json) printJson({ service: detail, decisions: decisions.decisions });
-      else process.stdout.write(`${renderExplain(detail, decisions.decisions, Date.now())}\n`);
+      const advice = advisor?.enabled
+        ? await adviseOn(advisor, detail, decisions.decisions)
+        : undefined;
+      const applied = advice?.spec ? await client.applyService(advice.spec) : undefined;
+      if (flags.json) {
+        printJson({
+          service: detail,
+          decisions: decisions.decisions,
+          ...(advice ? { advice: advice.advice ?? null, adviceNotes: advice.lines } : {}),
+          ...(applied ? { applied } : {}),
+        });
+        return;
+      }
+      const text = [renderExplain(detail, decisions.decisions, Date.now())];
+      if (advice) text.push('', ...advice.lines);
+      if (applied)
+        text.push(
+          `  applied: ${service} is now at spec version ${applied.specVersion ?? '?'} (applied by ${applied.appliedBy})`,
+        );
+      process.stdout.write(`${text.join('\n')}\n`);
     } catch (error) {
       reportFailure('explain', error);
     }
