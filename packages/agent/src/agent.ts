@@ -10,7 +10,7 @@
  */
 import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { ContainerStatsCollector, DockerDriver, Sampler } from '@coxswain/host';
+import { ContainerStatsCollector, DockerDriver, engineStandby, Sampler } from '@coxswain/host';
 import { type AgentConfig, MAX_REPORT_BYTES, NodeReport, subjects } from '@coxswain/protocol';
 import {
   activeTelemetry,
@@ -219,7 +219,6 @@ export class Agent {
       };
       // Before NATS: the supervisor keeps assigned replicas running even with no network (static stability).
       const given = typeof options.cluster === 'object' ? options.cluster : {};
-      const docker = this.driver.docker;
       const member = await ClusterMember.startLocal({
         config: this.config,
         driver: this.driver,
@@ -227,20 +226,8 @@ export class Agent {
         onRejected: countOnce,
         observer: this.observer,
         ...given,
-        // Pausing is always available, so a leader's warm pool (a service that opted in) is kept
-        // here; count 0: beside that, this agent keeps no standbys of its own unless told to.
-        supervisor: {
-          standby: {
-            count: 0,
-            pause: async (id: string) => {
-              await docker.getContainer(id).pause();
-            },
-            unpause: async (id: string) => {
-              await docker.getContainer(id).unpause();
-            },
-          },
-          ...given.supervisor,
-        },
+        // Pausing always works, so a leader's warm pool is kept; no standbys of the agent's own.
+        supervisor: { standby: engineStandby(this.driver.docker), ...given.supervisor },
       });
       this.member = member;
       const leaderChanged = this.#registerClusterMetrics(member);

@@ -250,21 +250,19 @@ export function planService(
   return decideService(name, effective, input, { ...ctx, placeable });
 }
 
-function decideService(
+/** What the service should run, and why: deleted, pinned by hand, or its policy's count and pool. */
+function desiredCount(
   name: string,
   service: ServiceRecord,
   input: DecideInput,
-  ctx: DecideContext,
-): Operation | undefined {
-  const { placeable, freshSorted, usage, activeByNode, registered, policies } = ctx;
+  policies: ReadonlyMap<string, RegisteredPolicy>,
+  poolBeforeSize: number,
+): { desired: number; reason: string; standby: number | undefined } {
   const { spec } = service;
   let desired: number;
   let reason: string;
   // The warm pool's size; undefined leaves the committed pool as it is (a manual pin).
   let standby: number | undefined;
-  const poolBefore = service.standbyPlacement ?? {};
-  let poolBeforeSize = 0;
-  for (const c of Object.values(poolBefore)) poolBeforeSize += c;
   if (service.deleted) {
     desired = 0;
     reason = 'service deleted';
@@ -300,6 +298,24 @@ function decideService(
         standby = poolBeforeSize;
     }
   }
+
+  return { desired, reason, standby };
+}
+
+function decideService(
+  name: string,
+  service: ServiceRecord,
+  input: DecideInput,
+  ctx: DecideContext,
+): Operation | undefined {
+  const { placeable, freshSorted, usage, activeByNode, registered, policies } = ctx;
+  const { spec } = service;
+  const poolBefore = service.standbyPlacement ?? {};
+  let poolBeforeSize = 0;
+  for (const c of Object.values(poolBefore)) poolBeforeSize += c;
+  const count = desiredCount(name, service, input, policies, poolBeforeSize);
+  const { desired, standby } = count;
+  let { reason } = count;
 
   const nodes: PlacementNode[] = [];
   for (const nodeId of placeable) {

@@ -309,18 +309,9 @@ export class Executor {
       const current = active.filter((c) => c.specVersion === command.specVersion);
       const outdated = active.filter((c) => c.specVersion !== command.specVersion);
       let toCreate = Math.max(0, command.replicas - current.length);
-      let unpaused = 0;
-      const unpause = this.#o.unpause;
       if (toCreate > 0) checkExpiry('creating replicas');
-      if (toCreate > 0 && unpause) {
-        const standbys = driver
-          .replicas(command.service)
-          .filter((c) => c.status === 'paused' && c.specVersion === command.specVersion)
-          .slice(0, toCreate);
-        const woken = await Promise.allSettled(standbys.map((c) => unpause(c.id)));
-        unpaused = woken.filter((r) => r.status === 'fulfilled').length;
-        toCreate -= unpaused;
-      }
+      const unpaused = toCreate > 0 ? await this.#wakeStandbys(command, toCreate) : 0;
+      toCreate -= unpaused;
       const created = await Promise.all(
         Array.from({ length: toCreate }, () =>
           driver.createReplica(command.spec, command.specVersion),
@@ -368,6 +359,18 @@ export class Executor {
       log.warn('operation failed', { error });
       return failure(replyCode, error instanceof Error ? error.message : String(error));
     }
+  }
+
+  /** Unpauses up to `wanted` standbys of the command's spec version; returns how many woke. */
+  async #wakeStandbys(command: ScaleCommand, wanted: number): Promise<number> {
+    const unpause = this.#o.unpause;
+    if (!unpause) return 0;
+    const standbys = this.#o.driver
+      .replicas(command.service)
+      .filter((c) => c.status === 'paused' && c.specVersion === command.specVersion)
+      .slice(0, wanted);
+    const woken = await Promise.allSettled(standbys.map((c) => unpause(c.id)));
+    return woken.filter((r) => r.status === 'fulfilled').length;
   }
 
   async #remove(id: string): Promise<void> {

@@ -17,6 +17,7 @@ export {
   type DriverEvents,
   type TrackedContainer,
 } from './docker-driver.js';
+export { engineStandby } from './engine-standby.js';
 export { DockerOperationError, HealthTimeoutError, ReplicaExitedError } from './errors.js';
 export {
   CommandExpiredError,
