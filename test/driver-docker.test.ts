@@ -12,7 +12,7 @@ import {
   StreamingStatsSource,
 } from '@coxswain/host';
 import { LABELS, ServiceSpec } from '@coxswain/protocol';
-import { BUSYBOX_IMAGE, Dockerd, ensureBusyboxImage, pollUntil } from '@coxswain/testkit';
+import { BUSYBOX_IMAGE, Dockerd, ensureBusyboxImage, pollUntil, waitFor } from '@coxswain/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 let dockerd: Dockerd;
@@ -152,26 +152,31 @@ describe('DockerDriver', () => {
   });
 
   it('flags a replica the kernel OOM-killed', async () => {
-    const hog = await driver.createReplica(
-      spec({
-        name: 'hog',
-        command: ['sh', '-c', 'x=0123456789abcdef; while :; do x="$x$x"; done'],
-        resources: { memoryBytes: '16m' },
-      }),
-      1,
-    );
-    const died = await new Promise<{ exitCode: number | undefined; oomKilled: boolean }>(
-      (resolve) => {
-        const on = (e: { id: string; exitCode: number | undefined; oomKilled: boolean }) => {
-          if (e.id !== hog) return;
-          driver.off('container-died', on);
-          resolve(e);
-        };
-        driver.on('container-died', on);
-      },
-    );
-    expect(died).toMatchObject({ exitCode: 137, oomKilled: true });
-    await driver.removeReplica(hog);
+    // Listen before creating it: the hog reaches its limit within milliseconds of starting, which
+    // can be before createReplica returns its id.
+    type Died = { id: string; exitCode: number | undefined; oomKilled: boolean };
+    const deaths: Died[] = [];
+    const on = (e: Died) => deaths.push(e);
+    driver.on('container-died', on);
+    try {
+      const hog = await driver.createReplica(
+        spec({
+          name: 'hog',
+          command: ['sh', '-c', 'x=0123456789abcdef; while :; do x="$x$x"; done'],
+          resources: { memoryBytes: '16m' },
+        }),
+        1,
+      );
+      const died = await waitFor(
+        'the hog OOM-killed',
+        () => deaths.find((e) => e.id === hog),
+        60_000,
+      );
+      expect(died).toMatchObject({ exitCode: 137, oomKilled: true });
+      await driver.removeReplica(hog);
+    } finally {
+      driver.off('container-died', on);
+    }
   });
 
   it('adopts existing labelled containers and ignores unlabelled ones', async () => {
