@@ -26,13 +26,12 @@ import {
   type MsgHdrs,
   type NatsConnection,
 } from 'nats';
+import type { NatsSecurityOptions } from './nats-security.js';
+import { probeNatsTls } from './nats-tls-probe.js';
 
-export interface NatsLinkOptions {
+export interface NatsLinkOptions extends NatsSecurityOptions {
   readonly servers: readonly string[];
   readonly name: string;
-  readonly user?: string;
-  readonly pass?: string;
-  readonly token?: string;
   readonly logger?: Logger;
   readonly reconnectMinMs?: number;
   readonly reconnectMaxMs?: number;
@@ -117,6 +116,10 @@ export class NatsLink {
       ...(this.#options.user !== undefined ? { user: this.#options.user } : {}),
       ...(this.#options.pass !== undefined ? { pass: this.#options.pass } : {}),
       ...(this.#options.token !== undefined ? { token: this.#options.token } : {}),
+      ...(this.#options.authenticator !== undefined
+        ? { authenticator: this.#options.authenticator }
+        : {}),
+      ...(this.#options.tls !== undefined ? { tls: { ...this.#options.tls } } : {}),
     };
     let attempt = 0;
     while (!this.#stopped) {
@@ -124,8 +127,16 @@ export class NatsLink {
       try {
         nc = await connect(options);
       } catch (error) {
-        if (attempt === 0)
-          this.#logger.warn('NATS not reachable; retrying', { servers: options.servers, error });
+        if (attempt === 0) {
+          const tls = this.#options.tls;
+          const refusal =
+            tls !== undefined ? await probeNatsTls(this.#options.servers[0]!, tls) : undefined;
+          this.#logger.warn('NATS not reachable; retrying', {
+            servers: options.servers,
+            error,
+            ...(refusal !== undefined ? { tlsRefused: refusal.code, reason: refusal.reason } : {}),
+          });
+        }
         await new Promise<void>((resolve) => {
           this.#retryWake = resolve;
           this.#retryTimer = setTimeout(resolve, reconnectDelayMs(attempt++, min, max));
