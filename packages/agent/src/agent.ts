@@ -421,6 +421,11 @@ export class Agent {
       'NATS reconnects.',
       () => this.link.counters.reconnects,
     );
+    m.counterFrom(
+      'coxswain_nats_permission_violations_total',
+      "Publishes or subscriptions the NATS server refused under this node's permissions.",
+      () => this.link.counters.permissionViolations,
+    );
     m.gauge(
       'coxswain_containers',
       'Containers of coxswain services on this host, by Docker state.',

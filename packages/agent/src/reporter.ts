@@ -57,7 +57,9 @@ export class NatsLink {
   #attempt = 0;
   #connecting: Promise<void> | undefined;
   readonly #onConnect: Array<(nc: NatsConnection) => void> = [];
-  readonly counters = { disconnects: 0, reconnects: 0 };
+  readonly counters = { disconnects: 0, reconnects: 0, permissionViolations: 0 };
+  /** Last log time (monotonic ms) per `operation subject`, so a refused loop logs once a minute. */
+  readonly #violationLoggedAtMs = new Map<string, number>();
   #retryTimer: NodeJS.Timeout | undefined;
   #retryWake: (() => void) | undefined;
 
@@ -172,6 +174,24 @@ export class NatsLink {
         this.#logger.info('NATS reconnected', { server: String(status.data) });
       } else if (status.type === DebugEvents.StaleConnection) {
         this.#connected = false;
+      } else if (status.type === Events.Error) {
+        // The server refused a publish or subscribe under this node's permissions:
+        // a misconfigured authorization block, or code doing what it should not.
+        const context = (status as { permissionContext?: { operation: string; subject: string } })
+          .permissionContext;
+        if (context === undefined) continue;
+        this.counters.permissionViolations++;
+        const key = `${context.operation} ${context.subject}`;
+        const now = performance.now();
+        const last = this.#violationLoggedAtMs.get(key);
+        if (last !== undefined && now - last < 60_000) continue;
+        if (this.#violationLoggedAtMs.size >= 256) this.#violationLoggedAtMs.clear();
+        this.#violationLoggedAtMs.set(key, now);
+        this.#logger.warn('NATS permission violation', {
+          operation: context.operation,
+          subject: context.subject,
+          total: this.counters.permissionViolations,
+        });
       }
     }
   }
