@@ -117,7 +117,15 @@ export async function raftCrashCampaign(options: {
       await cluster.startNode(victim);
       const restartMs = performance.now() - killedAt;
       const snapshot = [...acked];
-      const reply = await cluster.request(victim, { op: 'dump', linearizable: true }, 10_000);
+      // A restarted voter answers a linearizable read only once it has heard from a leader.
+      let reply = await cluster.request(victim, { op: 'dump', linearizable: true }, 10_000);
+      const readDeadline = performance.now() + 20_000;
+      while (!reply.ok && performance.now() < readDeadline) {
+        await sleep(100);
+        reply = await cluster
+          .request(victim, { op: 'dump', linearizable: true }, 10_000)
+          .catch((error: unknown) => ({ ok: false, code: String(error) }) as const);
+      }
       if (!reply.ok) throw new Error(`crash campaign: ${victim} dump: ${JSON.stringify(reply)}`);
       const state = new Map((reply as unknown as { entries: [string, string][] }).entries);
       const lost = snapshot.filter(([k, v]) => state.get(k) !== v).length;
