@@ -97,16 +97,28 @@ export async function raftCrashCampaign(options: {
   let lastCommit = 0;
   try {
     for (let round = 0; round < options.kills; round++) {
-      const leader = await cluster.waitForLeader(20_000);
-      const status = await cluster.status(leader);
-      if (status.term < lastTerm || status.commitIndex < lastCommit) wentBackwards++;
-      lastTerm = status.term;
-      lastCommit = status.commitIndex;
+      let leader = await cluster.waitForLeader(20_000);
+      let status: Awaited<ReturnType<KvCluster['status']>> | undefined;
+      for (let attempt = 0; status === undefined; attempt++) {
+        try {
+          status = await cluster.status(leader);
+        } catch (error) {
+          if (attempt >= 10) throw error;
+          await sleep(200);
+          leader = await cluster.waitForLeader(20_000);
+        }
+      }
       const followers = cluster.ids.filter((id) => id !== leader);
       const victim = round % 2 === 0 ? leader : followers[round % followers.length]!;
       // Writes in flight at the kill: wait for the flow, then a random moment within it.
       const before = acked.size;
       await waitFor('writes before the kill', () => acked.size >= before + 20, 20_000);
+      // Read after writes of this term committed: a leader just elected may not yet know the
+      // commit index its predecessor reached, which is no step back.
+      status = await cluster.status(leader).catch(() => status);
+      if (status!.term < lastTerm || status!.commitIndex < lastCommit) wentBackwards++;
+      lastTerm = status!.term;
+      lastCommit = status!.commitIndex;
       await sleep(Math.floor(Math.random() * 50));
       const ackedBefore = acked.size;
       const killedAt = performance.now();
@@ -117,14 +129,17 @@ export async function raftCrashCampaign(options: {
       await cluster.startNode(victim);
       const restartMs = performance.now() - killedAt;
       const snapshot = [...acked];
-      // A restarted voter answers a linearizable read only once it has heard from a leader.
-      let reply = await cluster.request(victim, { op: 'dump', linearizable: true }, 10_000);
-      const readDeadline = performance.now() + 20_000;
-      while (!reply.ok && performance.now() < readDeadline) {
-        await sleep(100);
-        reply = await cluster
+      // A restarted voter answers a linearizable read only once it has heard from a leader,
+      // and on a loaded machine a read may outlast its timeout: retry either.
+      const dump = () =>
+        cluster
           .request(victim, { op: 'dump', linearizable: true }, 10_000)
           .catch((error: unknown) => ({ ok: false, code: String(error) }) as const);
+      let reply = await dump();
+      const readDeadline = performance.now() + 30_000;
+      while (!reply.ok && performance.now() < readDeadline) {
+        await sleep(100);
+        reply = await dump();
       }
       if (!reply.ok) throw new Error(`crash campaign: ${victim} dump: ${JSON.stringify(reply)}`);
       const state = new Map((reply as unknown as { entries: [string, string][] }).entries);
