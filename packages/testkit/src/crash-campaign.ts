@@ -55,6 +55,35 @@ async function waitFor(what: string, cond: () => boolean, timeoutMs: number): Pr
   }
 }
 
+/**
+ * The whole state of node `id`, read linearizably in pages (a state past ~50k keys outgrows
+ * one NATS message). A restarted voter answers only once it has heard from a leader, and on a
+ * loaded machine a read may outlast its timeout: either is retried for 30 s.
+ */
+async function readState(cluster: KvCluster, id: string): Promise<Map<string, string>> {
+  const PAGE = 10_000;
+  const state = new Map<string, string>();
+  for (let offset = 0; ; offset += PAGE) {
+    const page = () =>
+      cluster
+        .request(id, { op: 'dump', linearizable: true, offset, limit: PAGE }, 10_000)
+        .catch((error: unknown) => ({ ok: false, code: String(error) }) as const);
+    let reply = await page();
+    const deadline = performance.now() + 30_000;
+    while (!reply.ok && performance.now() < deadline) {
+      await sleep(100);
+      reply = await page();
+    }
+    if (!reply.ok)
+      throw new Error(
+        `crash campaign: ${id} dump at ${offset}: ${JSON.stringify(reply)}; running ${cluster.isRunning(id)}; stderr ${cluster.stderr(id).slice(-1000)}`,
+      );
+    const entries = (reply as unknown as { entries: [string, string][] }).entries;
+    for (const [k, v] of entries) state.set(k, v);
+    if (entries.length < PAGE) return state;
+  }
+}
+
 /** `kills` SIGKILLs of Raft voters during writes; see the module comment. */
 export async function raftCrashCampaign(options: {
   readonly natsUrl: string;
@@ -129,20 +158,7 @@ export async function raftCrashCampaign(options: {
       await cluster.startNode(victim);
       const restartMs = performance.now() - killedAt;
       const snapshot = [...acked];
-      // A restarted voter answers a linearizable read only once it has heard from a leader,
-      // and on a loaded machine a read may outlast its timeout: retry either.
-      const dump = () =>
-        cluster
-          .request(victim, { op: 'dump', linearizable: true }, 10_000)
-          .catch((error: unknown) => ({ ok: false, code: String(error) }) as const);
-      let reply = await dump();
-      const readDeadline = performance.now() + 30_000;
-      while (!reply.ok && performance.now() < readDeadline) {
-        await sleep(100);
-        reply = await dump();
-      }
-      if (!reply.ok) throw new Error(`crash campaign: ${victim} dump: ${JSON.stringify(reply)}`);
-      const state = new Map((reply as unknown as { entries: [string, string][] }).entries);
+      const state = await readState(cluster, victim);
       const lost = snapshot.filter(([k, v]) => state.get(k) !== v).length;
       rounds.push({ kind: 'raft', victim, ackedBefore, lost, restartMs });
       options.log?.(
