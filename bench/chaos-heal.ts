@@ -84,7 +84,7 @@ export async function run(): Promise<void> {
   const verdicts: string[] = [];
   mkdirSync(resultsDir, { recursive: true });
   try {
-    const events = await EventWatcher.start(env.cluster, env.natsUrls);
+    const events = await EventWatcher.start(env.cluster, env.natsUrls, env.natsClient);
     try {
       for (const [i, l] of loaded.entries()) {
         const name = EXPERIMENTS[i]!;

@@ -23,6 +23,7 @@ const benchmarks: Record<string, () => Promise<{ run: () => Promise<void> }>> = 
   'chaos-heal': () => import('./chaos-heal.js'),
   'policies-real': () => import('./policies-real.js'),
   'chaos-promises': () => import('./chaos-promises.js'),
+  'crash-campaign': () => import('./crash-campaign.js'),
 };
 
 const wanted = process.argv.slice(2);

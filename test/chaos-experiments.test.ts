@@ -70,7 +70,7 @@ beforeAll(async () => {
     stateDir: join(dir, 'lab'),
     log: () => {},
   }));
-  events = await EventWatcher.start(env.cluster, env.natsUrls);
+  events = await EventWatcher.start(env.cluster, env.natsUrls, env.natsClient);
 }, 240_000);
 
 afterAll(async () => {
@@ -276,7 +276,7 @@ blastRadius: { maxHostsDown: 2 }
     }
     for (const h of lab.hosts) expect(h.natsUrls).not.toEqual(lab.natsUrls);
     // A report's lag (sent at `time`, heard here) grows by the delay on its host's link alone.
-    const nc = await connect({ servers: lab.natsUrls });
+    const nc = await connect({ servers: lab.natsUrls, ...lab.natsClient });
     const lags = new Map<string, number[]>();
     nc.subscribe(`cox.${lab.cluster}.report.*`, {
       callback: (_e, msg) => {

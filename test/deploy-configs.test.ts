@@ -13,7 +13,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadAgentConfig } from '@coxswain/agent';
+import { ENV_VARS, loadAgentConfig } from '@coxswain/agent';
 import { AgentConfig, natsServerConfig } from '@coxswain/protocol';
 import { makeTempDir, removeDir } from '@coxswain/testkit';
 import { describe, expect, it } from 'vitest';
@@ -345,10 +345,34 @@ describe('deploy/README.md', () => {
   it('documents the TLS and credential options AgentConfig has, and only those', () => {
     const nats = AgentConfig.shape.nats.unwrap().shape;
     const api = AgentConfig.shape.api.unwrap().shape;
-    expect(Object.keys(nats).sort()).toEqual(['pass', 'servers', 'token', 'user']);
+    expect(Object.keys(nats).sort()).toEqual([
+      'credsFile',
+      'nkeySeedFile',
+      'pass',
+      'servers',
+      'tls',
+      'token',
+      'user',
+    ]);
+    expect(Object.keys(nats.tls.unwrap().shape).sort()).toEqual(['caFile', 'certFile', 'keyFile']);
     expect(Object.keys(api).sort()).toEqual(['host', 'port', 'token']);
-    for (const field of ['nats.user', 'nats.pass', 'nats.token', 'api.token'])
+    for (const field of [
+      'nats.user',
+      'nats.pass',
+      'nats.token',
+      'nats.tls.caFile',
+      'nats.tls.certFile',
+      'nats.tls.keyFile',
+      'nats.nkeySeedFile',
+      'nats.credsFile',
+      'api.token',
+    ])
       expect(readme, field).toContain(`\`${field}\``);
+    // Every variable the agent reads for them is documented beside its field.
+    for (const name of Object.keys(ENV_VARS).filter((n) =>
+      /^COXSWAIN_NATS_(TLS|NKEY|CREDS)/.test(n),
+    ))
+      expect(readme, name).toContain(`\`${name}\``);
     expect(readme).toContain('NODE_EXTRA_CA_CERTS');
     expect(readme).toMatch(/not supported yet/i);
   });

@@ -1,9 +1,11 @@
 /**
  * What deploy/README.md says about NATS over TLS, against a real nats-server and the built
- * `coxswain agent`: AgentConfig has no TLS settings, yet an agent reaches a server that requires
- * TLS when the server's CA is in NODE_EXTRA_CA_CERTS (Node's CA store), and refuses the server
- * without it; a server that demands client certificates (mutual TLS) refuses the agent, which
- * has none to give (not supported yet). Certificates come from openssl, made per run.
+ * `coxswain agent`: an agent reaches a server that requires TLS when the server's CA is in
+ * NODE_EXTRA_CA_CERTS (Node's CA store) or in `nats.tls.caFile`, and refuses the server without
+ * either; a server that demands client certificates
+ * (mutual TLS) takes the agent's `nats.tls.certFile`/`keyFile` (here from COXSWAIN_NATS_TLS_*),
+ * and refuses none or one from another CA, which the agent's log names in words (nats.js alone
+ * says TIMEOUT). Certificates come from openssl, made per run.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -14,9 +16,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const CLI = fileURLToPath(new URL('../packages/cli/dist/bin.js', import.meta.url));
 
-/** A CA, and a server certificate it signed for localhost (DNS and IP). */
-async function makeCertificates(dir: string): Promise<void> {
-  const ssl = (...args: string[]) => run('openssl', args);
+const ssl = (...args: string[]) => run('openssl', args);
+
+/** A self-signed CA `<name>.pem` with its key `<name>.key`. */
+async function makeCa(dir: string, name: string): Promise<void> {
   await ssl(
     'req',
     '-x509',
@@ -26,12 +29,51 @@ async function makeCertificates(dir: string): Promise<void> {
     '-days',
     '1',
     '-subj',
-    '/CN=cox-test-ca',
+    `/CN=${name}`,
     '-keyout',
-    join(dir, 'ca.key'),
+    join(dir, `${name}.key`),
     '-out',
-    join(dir, 'ca.pem'),
+    join(dir, `${name}.pem`),
   );
+}
+
+/** A client certificate `<name>.pem` (key `<name>.key`) signed by CA `ca`, for TLS client auth. */
+async function makeClientCertificate(dir: string, name: string, ca: string): Promise<void> {
+  await ssl(
+    'req',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-subj',
+    `/CN=${name}`,
+    '-keyout',
+    join(dir, `${name}.key`),
+    '-out',
+    join(dir, `${name}.csr`),
+  );
+  writeFileSync(join(dir, `${name}.cnf`), 'extendedKeyUsage=clientAuth\n');
+  await ssl(
+    'x509',
+    '-req',
+    '-days',
+    '1',
+    '-in',
+    join(dir, `${name}.csr`),
+    '-CA',
+    join(dir, `${ca}.pem`),
+    '-CAkey',
+    join(dir, `${ca}.key`),
+    '-CAcreateserial',
+    '-extfile',
+    join(dir, `${name}.cnf`),
+    '-out',
+    join(dir, `${name}.pem`),
+  );
+}
+
+/** A CA, a server certificate it signed for localhost (DNS and IP), and client certificates. */
+async function makeCertificates(dir: string): Promise<void> {
+  await makeCa(dir, 'ca');
   await ssl(
     'req',
     '-newkey',
@@ -62,6 +104,10 @@ async function makeCertificates(dir: string): Promise<void> {
     '-out',
     join(dir, 'server.pem'),
   );
+  await makeClientCertificate(dir, 'agent', 'ca');
+  // The same name, from a CA the server does not trust: what a stolen-name impostor has.
+  await makeCa(dir, 'rogue-ca');
+  await makeClientCertificate(dir, 'rogue', 'rogue-ca');
 }
 
 interface TlsNats {
@@ -112,6 +158,7 @@ async function agentOutcome(
   dir: string,
   url: string,
   env: NodeJS.ProcessEnv,
+  natsExtra = '',
 ): Promise<{ connected: boolean; log: string }> {
   const id = `tls-${Math.random().toString(36).slice(2, 8)}`;
   const config = join(dir, `${id}.yaml`);
@@ -119,7 +166,7 @@ async function agentOutcome(
     config,
     [
       `nodeId: ${id}`,
-      `nats: { servers: [${JSON.stringify(url)}] }`,
+      `nats: { servers: [${JSON.stringify(url)}]${natsExtra} }`,
       `docker: { socketPath: ${JSON.stringify(join(dir, 'no-engine.sock'))} }`,
       `dataDir: ${JSON.stringify(join(dir, id))}`,
       'api: { host: 127.0.0.1, port: 0 }',
@@ -183,13 +230,51 @@ describe('the agent and a NATS server that requires TLS', () => {
     expect(untrusted.log).toMatch(/UNABLE_TO_VERIFY_LEAF_SIGNATURE|unable to verify/);
   });
 
-  it('is refused by a server that demands a client certificate (mutual TLS is not supported yet)', async () => {
+  it('trusts the CA in nats.tls.caFile without NODE_EXTRA_CA_CERTS', async () => {
+    const nats = await startTlsNats(dir, 'tls-ca', false);
+    servers.push(nats);
+    const outcome = await agentOutcome(
+      dir,
+      `nats://localhost:${nats.port}`,
+      baseEnv,
+      `, tls: { caFile: ${JSON.stringify(join(dir, 'ca.pem'))} }`,
+    );
+    expect(outcome.connected, outcome.log).toBe(true);
+  });
+
+  it('connects to a server that verifies clients with its client certificate (mutual TLS)', async () => {
     const nats = await startTlsNats(dir, 'mtls', true);
     servers.push(nats);
-    const outcome = await agentOutcome(dir, `nats://localhost:${nats.port}`, {
+    const url = `nats://localhost:${nats.port}`;
+    // The certificate and key from the environment, as agent.env would set them.
+    const outcome = await agentOutcome(dir, url, {
       ...baseEnv,
-      NODE_EXTRA_CA_CERTS: join(dir, 'ca.pem'),
+      COXSWAIN_NATS_TLS_CA: join(dir, 'ca.pem'),
+      COXSWAIN_NATS_TLS_CERT: join(dir, 'agent.pem'),
+      COXSWAIN_NATS_TLS_KEY: join(dir, 'agent.key'),
     });
-    expect(outcome.connected, outcome.log).toBe(false);
+    expect(outcome.connected, outcome.log).toBe(true);
+    // The key's contents never reach the log.
+    const keyBody = readFileSync(join(dir, 'agent.key'), 'utf8').split('\n')[1]!;
+    expect(outcome.log).not.toContain(keyBody);
+  });
+
+  it('is refused without a client certificate, or with one the server does not trust, and says so', async () => {
+    const nats = await startTlsNats(dir, 'mtls-refuse', true);
+    servers.push(nats);
+    const url = `nats://localhost:${nats.port}`;
+    const ca = `caFile: ${JSON.stringify(join(dir, 'ca.pem'))}`;
+    const none = await agentOutcome(dir, url, baseEnv, `, tls: { ${ca} }`);
+    expect(none.connected, none.log).toBe(false);
+    expect(none.log).toContain('"tlsRefused":"ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE"');
+    expect(none.log).toContain('the server requires a client certificate (mutual TLS)');
+    const rogue = await agentOutcome(
+      dir,
+      url,
+      baseEnv,
+      `, tls: { ${ca}, certFile: ${JSON.stringify(join(dir, 'rogue.pem'))}, keyFile: ${JSON.stringify(join(dir, 'rogue.key'))} }`,
+    );
+    expect(rogue.connected, rogue.log).toBe(false);
+    expect(rogue.log).toContain("the server refused this node's client certificate");
   });
 });

@@ -48,6 +48,14 @@ describe('coxswain lab as a cluster', () => {
         250,
       );
       expect(views.filter((c) => c.role === 'leader').map((c) => c.meta.node)).toEqual([leader]);
+
+      // The secure default: every client of the server came over TLS as a user of its own.
+      const connz = (await (
+        await fetch(`${lab.natsServers[0]!.monitorUrl}/connz?auth=true`)
+      ).json()) as { connections?: { tls_version?: string; authorized_user?: string }[] };
+      const users = (connz.connections ?? []).map((c) => c.authorized_user);
+      expect(users.sort()).toEqual(['host-1', 'host-2', 'host-3', 'lab-observer']);
+      for (const c of connz.connections ?? []) expect(c.tls_version).toMatch(/^1\.[23]$/);
       expect(views.map((c) => c.cluster)).toEqual(['lab', 'lab', 'lab']);
 
       // The sample service reaches its minimum, spread over hosts.

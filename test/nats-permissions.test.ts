@@ -3,7 +3,9 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { NatsLink, natsSecurityOptions } from '@coxswain/agent';
 import { inboxPrefixFor, natsServerConfig, subjects } from '@coxswain/protocol';
+import { createLogger } from '@coxswain/telemetry';
 import { connect, type NatsConnection, nkeyAuthenticator, nkeys } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -117,6 +119,52 @@ describe('generated nats-server permissions (real nats-server)', () => {
       const seen = violation(nc);
       nc.publish(subject, new TextEncoder().encode('{}'));
       expect(await seen).toMatch(`PERMISSIONS_VIOLATION publish ${subject}`);
+    }
+  });
+
+  it("the agent's own link (NKEY seed file) connects, and counts and logs what the server refuses", async () => {
+    const seedFile = join(dir, 'n1.nk');
+    writeFileSync(seedFile, `${new TextDecoder().decode(voterKey.getSeed())}\n`, { mode: 0o600 });
+    const voterLines: string[] = [];
+    const voter = new NatsLink({
+      servers: [server.url],
+      name: 'n1',
+      ...natsSecurityOptions({ servers: [server.url], nkeySeedFile: seedFile }),
+      logger: createLogger({ format: 'json', write: (l) => voterLines.push(l) }),
+    });
+    const lines: string[] = [];
+    const agent = new NatsLink({
+      servers: [server.url],
+      name: 'a1',
+      ...natsSecurityOptions({ servers: [server.url], user: 'a1', pass: password('a1') }),
+      logger: createLogger({ format: 'json', write: (l) => lines.push(l) }),
+    });
+    try {
+      expect(await voter.start(5000), voterLines.join('')).toBe(true);
+      expect(await agent.start(5000), lines.join('')).toBe(true);
+      // A voter may publish a Raft message; the agent may not, nor another node's report.
+      voter.connection!.publish(s.raft('n2'), new TextEncoder().encode('{}'));
+      agent.connection!.publish(s.report('a2'), new TextEncoder().encode('{}'));
+      agent.connection!.publish(s.report('a2'), new TextEncoder().encode('{}'));
+      agent.connection!.publish(s.cmd('a2'), new TextEncoder().encode('{}'));
+      const deadline = performance.now() + 5000;
+      while (agent.counters.permissionViolations < 3 && performance.now() < deadline)
+        await sleep(50);
+      expect(agent.counters.permissionViolations).toBe(3);
+      await voter.connection!.flush();
+      expect(voter.counters.permissionViolations).toBe(0);
+      const logged = lines
+        .map((l) => JSON.parse(l) as { msg: string; subject?: string; operation?: string })
+        .filter((l) => l.msg === 'NATS permission violation');
+      // Once per subject a minute: the repeated report is counted, not logged again.
+      expect(logged.map((l) => `${l.operation} ${l.subject}`)).toEqual([
+        `publish ${s.report('a2')}`,
+        `publish ${s.cmd('a2')}`,
+      ]);
+      expect(lines.join('')).not.toContain(password('a1'));
+    } finally {
+      await agent.stop();
+      await voter.stop();
     }
   });
 

@@ -13,6 +13,7 @@ import {
   subjects,
 } from '@coxswain/protocol';
 import { connect, type NatsConnection } from 'nats';
+import type { NatsClientOptions } from './target.js';
 
 export interface HeardEvent {
   readonly atMs: number;
@@ -31,10 +32,17 @@ export class EventWatcher {
   }
 
   /** Connects to the cluster's NATS; without servers it hears nothing and publishes nothing. */
-  static async start(cluster: string, servers: readonly string[]): Promise<EventWatcher> {
+  static async start(
+    cluster: string,
+    servers: readonly string[],
+    client?: NatsClientOptions,
+  ): Promise<EventWatcher> {
     if (servers.length === 0) return new EventWatcher(cluster, undefined);
     const nc = await connect({
       servers: [...servers],
+      ...(client?.user !== undefined ? { user: client.user } : {}),
+      ...(client?.pass !== undefined ? { pass: client.pass } : {}),
+      ...(client?.tls !== undefined ? { tls: { ...client.tls } } : {}),
       name: 'coxswain-chaos',
       reconnectTimeWait: 250,
       maxReconnectAttempts: -1,

@@ -43,6 +43,13 @@ export {
 export { pick, seededRandom } from './random.js';
 export { renderReport } from './report.js';
 export { CHAOS_VERSION, exitCodeOf, type RunOptions, runExperiment, summaryOf } from './runner.js';
-export { apiEnv, type ChaosEnv, type ChaosHost, dockerAt, labEnv } from './target.js';
+export {
+  apiEnv,
+  type ChaosEnv,
+  type ChaosHost,
+  dockerAt,
+  labEnv,
+  type NatsClientOptions,
+} from './target.js';
 export { meetsTolerance, valueAtPath } from './tolerance.js';
 export { outcomeOf } from './writes.js';

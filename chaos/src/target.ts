@@ -15,11 +15,24 @@ export interface ChaosHost {
   readonly netns: string | undefined;
 }
 
+/** What nats.js needs beyond the URLs: a user, and TLS files for servers that verify clients. */
+export interface NatsClientOptions {
+  readonly user?: string;
+  readonly pass?: string;
+  readonly tls?: {
+    readonly caFile?: string;
+    readonly certFile?: string;
+    readonly keyFile?: string;
+  };
+}
+
 export interface ChaosEnv {
   readonly cluster: string;
   readonly api: ClusterApi;
   readonly hosts: readonly ChaosHost[];
   readonly natsUrls: readonly string[];
+  /** Credentials and TLS files for those servers (the lab's watcher), when they need any. */
+  readonly natsClient: NatsClientOptions | undefined;
   /** The lab, when the target is one: every fault needs it except container faults on a Docker endpoint. */
   readonly lab: Lab | undefined;
   /** A host's Docker engine, or undefined when none is known. */
@@ -44,6 +57,7 @@ export function labEnv(lab: Lab): ChaosEnv {
     ),
     hosts,
     natsUrls: lab.natsUrls,
+    natsClient: lab.natsClient,
     lab,
     docker: (name) => lab.host(name).dockerd?.docker,
     token: lab.apiToken,
@@ -94,6 +108,7 @@ export async function apiEnv(options: {
     api,
     hosts,
     natsUrls: options.nats,
+    natsClient: undefined,
     lab: undefined,
     docker: (name) => engines.get(name),
     token: options.token,

@@ -22,6 +22,7 @@ export {
   type ScenarioOptions,
   type ScenarioOutcome,
 } from './lab-scenario.js';
+export { type LabNatsCredentials, type LabSecurity, makeLabSecurity } from './lab-security.js';
 export {
   type LabClusterView,
   type LabEventView,

@@ -38,6 +38,7 @@ import {
 import { connect, type NatsConnection } from 'nats';
 import { stringify } from 'yaml';
 import { LabAbortedError, LabConfigError, LabStateError, NoSuchLabHostError } from './errors.js';
+import { type LabNatsCredentials, type LabSecurity, makeLabSecurity } from './lab-security.js';
 import {
   type LabClusterView,
   type LabHostView,
@@ -140,6 +141,12 @@ export interface LabOptions {
    * userspace hop at no delay; false gives the agents the servers' own URLs.
    */
   readonly natsRelay?: boolean;
+  /**
+   * Run NATS without TLS, client certificates and per-subject permissions (default false: the
+   * lab makes a throwaway CA, a certificate and a password per node, and the servers'
+   * authorization block, as `coxswain nats-config` would for a real cluster).
+   */
+  readonly insecure?: boolean;
   /** Images every engine gets (imported, no registry); default busybox only. */
   readonly images?: readonly LabImage[];
   readonly log?: (message: string) => void;
@@ -234,6 +241,7 @@ export class Lab {
   readonly #reports = new Map<string, ReceivedReport>();
   #nats: NatsServer | NatsCluster | undefined;
   #nc: NatsConnection | undefined;
+  #security: LabSecurity | undefined;
   #badReports = 0;
   #lastBadReport: string | undefined;
   #agentNote: string | undefined;
@@ -305,6 +313,14 @@ export class Lab {
     return this.#network?.gatewayIp;
   }
 
+  /**
+   * What a watcher of this lab connects to NATS with (reports and events, publish events
+   * only); undefined when the lab runs insecure.
+   */
+  get natsClient(): LabNatsCredentials | undefined {
+    return this.#security?.observer;
+  }
+
   get natsUrls(): string[] {
     const n = this.#nats;
     if (!n) return [];
@@ -362,22 +378,41 @@ export class Lab {
   async #start(count: number): Promise<void> {
     const natsHost = this.#network?.gatewayIp ?? '127.0.0.1';
     const natsCount = this.#options.natsServers ?? 3;
+    rmSync(this.stateDir, { recursive: true, force: true });
+    mkdirSync(this.stateDir, { recursive: true });
+    const names = Array.from({ length: count }, (_, i) => `host-${i + 1}`);
+    const voterCount = this.#options.voters ?? Math.min(3, count);
+    if (!Number.isInteger(voterCount) || voterCount < 1 || voterCount > Math.min(5, count))
+      throw new LabConfigError(`voters must be an integer from 1 to ${Math.min(5, count)}`);
+    this.#voterNames = names.slice(0, voterCount);
+    if (!this.#options.insecure) {
+      await ensureTools(['openssl']);
+      this.#security = await makeLabSecurity({
+        dir: join(this.stateDir, 'nats-tls'),
+        cluster: this.cluster,
+        voters: this.#voterNames,
+        agents: names.slice(voterCount),
+        serverAddresses: [natsHost],
+      });
+      this.#log(
+        `lab: NATS with TLS, client certificates and per-subject permissions (CA and credentials in ${join(this.stateDir, 'nats-tls')}; --insecure for none)`,
+      );
+    }
+    const extraConfig = this.#security?.serverConfig;
     this.#log(
       `lab: starting ${natsCount === 1 ? 'a NATS server' : `a ${natsCount}-server NATS cluster`} on ${natsHost}`,
     );
     this.#nats =
       natsCount === 1
-        ? await NatsServer.start({ host: natsHost })
+        ? await NatsServer.start({ host: natsHost, ...(extraConfig ? { extraConfig } : {}) })
         : await NatsCluster.start(natsCount, {
             host: natsHost,
             name: `cox-${this.cluster}`,
             // A client that learnt a server's own URL would reconnect past its host's relay.
             noAdvertise: this.#options.natsRelay ?? true,
+            ...(extraConfig ? { extraConfig } : {}),
           });
 
-    rmSync(this.stateDir, { recursive: true, force: true });
-    mkdirSync(this.stateDir, { recursive: true });
-    const names = Array.from({ length: count }, (_, i) => `host-${i + 1}`);
     if (this.#options.engineBridges && !this.#network)
       throw new LabConfigError('engine bridges need network namespaces (--network netns)');
     const shares = this.#options.containerCpuShares;
@@ -425,11 +460,6 @@ export class Lab {
       });
       if (this.#options.natsRelay ?? true) await this.#startRelays(this.#runtime(name), natsHost);
     }
-
-    const voterCount = this.#options.voters ?? Math.min(3, count);
-    if (!Number.isInteger(voterCount) || voterCount < 1 || voterCount > Math.min(5, count))
-      throw new LabConfigError(`voters must be an integer from 1 to ${Math.min(5, count)}`);
-    this.#voterNames = names.slice(0, voterCount);
 
     await this.#subscribeReports();
     this.#subscribeEvents();
@@ -522,7 +552,7 @@ export class Lab {
       address: this.mode === 'netns' ? h.address : `${h.address}:${h.apiPort}`,
       // The first hosts vote (three by default: one may fail); the rest join as clients.
       voters: [...this.#voterNames],
-      nats: { servers: this.#natsUrlsOf(h) },
+      nats: { servers: this.#natsUrlsOf(h), ...this.#security?.nodes.get(h.name) },
       docker: { socketPath: h.dockerd!.socketPath },
       dataDir: join(h.dir, 'data'),
       api: { host: h.address, port: h.apiPort, token: this.apiToken },
@@ -584,6 +614,7 @@ export class Lab {
   async #subscribeReports(): Promise<void> {
     this.#nc = await connect({
       servers: this.natsUrls,
+      ...this.natsClient,
       name: 'coxswain-lab',
       maxReconnectAttempts: -1,
     });

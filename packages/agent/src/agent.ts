@@ -33,6 +33,7 @@ import { LeaderObserver } from './cluster/leader-observer.js';
 import { raftHealth, registerClusterMetrics, rejectedLabels } from './cluster-metrics.js';
 import { HttpServer, json, text } from './http-server.js';
 import { subscribeValidated } from './inbound.js';
+import { natsSecurityOptions } from './nats-security.js';
 import { NatsLink, Reporter } from './reporter.js';
 
 /**
@@ -165,9 +166,7 @@ export class Agent {
     this.link = new NatsLink({
       servers: config.nats.servers,
       name: `coxswain-agent-${config.nodeId}`,
-      ...(config.nats.user !== undefined ? { user: config.nats.user } : {}),
-      ...(config.nats.pass !== undefined ? { pass: config.nats.pass } : {}),
-      ...(config.nats.token !== undefined ? { token: config.nats.token } : {}),
+      ...natsSecurityOptions(config.nats),
       logger: this.logger,
     });
     this.reporter = new Reporter({
@@ -424,6 +423,11 @@ export class Agent {
       'coxswain_nats_reconnects_total',
       'NATS reconnects.',
       () => this.link.counters.reconnects,
+    );
+    m.counterFrom(
+      'coxswain_nats_permission_violations_total',
+      "Publishes or subscriptions the NATS server refused under this node's permissions.",
+      () => this.link.counters.permissionViolations,
     );
     m.gauge(
       'coxswain_containers',

@@ -58,7 +58,7 @@ export {
   mergeAndValidate,
   overridesFromEnv,
 } from './config-loader.js';
-export { AgentConfigError } from './errors.js';
+export { AgentConfigError, NatsCredentialsError } from './errors.js';
 export {
   attachEventBusToNats,
   EventBus,
@@ -82,4 +82,5 @@ export {
   text,
 } from './http-server.js';
 export { type InboundCounters, subscribeValidated } from './inbound.js';
+export { type NatsSecurityOptions, natsSecurityOptions } from './nats-security.js';
 export { NatsLink, type PublishOutcome, Reporter, reconnectDelayMs } from './reporter.js';

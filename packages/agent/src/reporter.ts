@@ -26,13 +26,12 @@ import {
   type MsgHdrs,
   type NatsConnection,
 } from 'nats';
+import type { NatsSecurityOptions } from './nats-security.js';
+import { probeNatsTls } from './nats-tls-probe.js';
 
-export interface NatsLinkOptions {
+export interface NatsLinkOptions extends NatsSecurityOptions {
   readonly servers: readonly string[];
   readonly name: string;
-  readonly user?: string;
-  readonly pass?: string;
-  readonly token?: string;
   readonly logger?: Logger;
   readonly reconnectMinMs?: number;
   readonly reconnectMaxMs?: number;
@@ -58,7 +57,9 @@ export class NatsLink {
   #attempt = 0;
   #connecting: Promise<void> | undefined;
   readonly #onConnect: Array<(nc: NatsConnection) => void> = [];
-  readonly counters = { disconnects: 0, reconnects: 0 };
+  readonly counters = { disconnects: 0, reconnects: 0, permissionViolations: 0 };
+  /** Last log time (monotonic ms) per `operation subject`, so a refused loop logs once a minute. */
+  readonly #violationLoggedAtMs = new Map<string, number>();
   #retryTimer: NodeJS.Timeout | undefined;
   #retryWake: (() => void) | undefined;
 
@@ -117,6 +118,10 @@ export class NatsLink {
       ...(this.#options.user !== undefined ? { user: this.#options.user } : {}),
       ...(this.#options.pass !== undefined ? { pass: this.#options.pass } : {}),
       ...(this.#options.token !== undefined ? { token: this.#options.token } : {}),
+      ...(this.#options.authenticator !== undefined
+        ? { authenticator: this.#options.authenticator }
+        : {}),
+      ...(this.#options.tls !== undefined ? { tls: { ...this.#options.tls } } : {}),
     };
     let attempt = 0;
     while (!this.#stopped) {
@@ -124,8 +129,16 @@ export class NatsLink {
       try {
         nc = await connect(options);
       } catch (error) {
-        if (attempt === 0)
-          this.#logger.warn('NATS not reachable; retrying', { servers: options.servers, error });
+        if (attempt === 0) {
+          const tls = this.#options.tls;
+          const refusal =
+            tls !== undefined ? await probeNatsTls(this.#options.servers[0]!, tls) : undefined;
+          this.#logger.warn('NATS not reachable; retrying', {
+            servers: options.servers,
+            error,
+            ...(refusal !== undefined ? { tlsRefused: refusal.code, reason: refusal.reason } : {}),
+          });
+        }
         await new Promise<void>((resolve) => {
           this.#retryWake = resolve;
           this.#retryTimer = setTimeout(resolve, reconnectDelayMs(attempt++, min, max));
@@ -161,6 +174,24 @@ export class NatsLink {
         this.#logger.info('NATS reconnected', { server: String(status.data) });
       } else if (status.type === DebugEvents.StaleConnection) {
         this.#connected = false;
+      } else if (status.type === Events.Error) {
+        // The server refused a publish or subscribe under this node's permissions:
+        // a misconfigured authorization block, or code doing what it should not.
+        const context = (status as { permissionContext?: { operation: string; subject: string } })
+          .permissionContext;
+        if (context === undefined) continue;
+        this.counters.permissionViolations++;
+        const key = `${context.operation} ${context.subject}`;
+        const now = performance.now();
+        const last = this.#violationLoggedAtMs.get(key);
+        if (last !== undefined && now - last < 60_000) continue;
+        if (this.#violationLoggedAtMs.size >= 256) this.#violationLoggedAtMs.clear();
+        this.#violationLoggedAtMs.set(key, now);
+        this.#logger.warn('NATS permission violation', {
+          operation: context.operation,
+          subject: context.subject,
+          total: this.counters.permissionViolations,
+        });
       }
     }
   }

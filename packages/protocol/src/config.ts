@@ -23,7 +23,38 @@ export const AgentConfig = z
         user: z.string().optional(),
         pass: z.string().optional(),
         token: z.string().optional(),
+        /**
+         * TLS towards the servers: `caFile` is the CA that signed the servers'
+         * certificates (instead of Node's CA store); `certFile` and `keyFile`
+         * are this node's client certificate, for servers that verify clients
+         * (mutual TLS). Paths only: the key never passes through the config.
+         */
+        tls: z
+          .object({
+            caFile: z.string().min(1).optional(),
+            certFile: z.string().min(1).optional(),
+            keyFile: z.string().min(1).optional(),
+          })
+          .strict()
+          .refine((t) => (t.certFile === undefined) === (t.keyFile === undefined), {
+            message: 'certFile and keyFile go together',
+          })
+          .optional(),
+        /** An NKEY seed file (`SU...`, what `coxswain nats-config --auth nkey` writes as <node>.nk). */
+        nkeySeedFile: z.string().min(1).optional(),
+        /** A `.creds` file (user JWT and NKEY seed) for servers in operator/JWT mode. */
+        credsFile: z.string().min(1).optional(),
       })
+      .refine(
+        (n) =>
+          [
+            n.user !== undefined || n.pass !== undefined,
+            n.token,
+            n.nkeySeedFile,
+            n.credsFile,
+          ].filter(Boolean).length <= 1,
+        { message: 'one way to authenticate: user/pass, token, nkeySeedFile or credsFile' },
+      )
       .default({ servers: ['nats://127.0.0.1:4222'] }),
     docker: z
       .object({ socketPath: z.string().default('/var/run/docker.sock') })

@@ -294,6 +294,7 @@ export {
   type NatsCredential,
   type NatsTlsFiles,
   natsServerConfig,
+  observerPermissions,
   operatorPermissions,
   type SubjectPermissions,
 } from './nats-permissions.js';

@@ -63,6 +63,20 @@ export function operatorPermissions(cluster: string): SubjectPermissions {
   };
 }
 
+/**
+ * A watcher (the lab's table, the chaos runner): reads reports and events, and
+ * publishes events only (chaos marks its faults there). It can neither command,
+ * vote nor report, so a leaked watcher credential cannot move a container.
+ */
+export function observerPermissions(cluster: string): SubjectPermissions {
+  const s = subjects(cluster);
+  return {
+    publish: { allow: [s.events] },
+    subscribe: { allow: [s.reports, s.events, '_INBOX.>'] },
+    allow_responses: true,
+  };
+}
+
 export type NatsCredential =
   | { readonly kind: 'password'; readonly user: string; readonly password: string }
   /** An NKEY user's public key (starts with U); the server never sees the seed. */
@@ -89,6 +103,8 @@ export interface NatsConfigInput {
   readonly cluster: string;
   readonly nodes: readonly NatsClusterNode[];
   readonly operators?: readonly NatsCredential[];
+  /** Read-only watchers (observerPermissions). */
+  readonly observers?: readonly NatsCredential[];
   readonly inboxes?: InboxMode;
   readonly tls?: NatsTlsFiles;
 }
@@ -150,6 +166,10 @@ export function natsServerConfig(input: NatsConfigInput): string {
   for (const [i, op] of (input.operators ?? []).entries()) {
     checkCredential(op);
     users.push(userEntry(op, operatorPermissions(input.cluster), `operator ${i + 1} (CLI)`));
+  }
+  for (const [i, watcher] of (input.observers ?? []).entries()) {
+    checkCredential(watcher);
+    users.push(userEntry(watcher, observerPermissions(input.cluster), `observer ${i + 1}`));
   }
   const out = [
     `# nats-server authorization for coxswain cluster ${q(input.cluster)}, written by \`coxswain nats-config\`.`,

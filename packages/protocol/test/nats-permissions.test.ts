@@ -2,6 +2,7 @@ import {
   agentPermissions,
   inboxPrefixFor,
   natsServerConfig,
+  observerPermissions,
   operatorPermissions,
 } from '@coxswain/protocol';
 import { describe, expect, it } from 'vitest';
@@ -24,6 +25,19 @@ describe('nats permissions', () => {
     expect(inboxPrefixFor('n1')).toBe('_INBOX_n1');
     expect(operatorPermissions('lab').publish.allow).toEqual(['cox.lab.api', 'cox.lab.api.*']);
   });
+  it('an observer reads reports and events and may publish only events', () => {
+    const p = observerPermissions('lab');
+    expect(p.publish.allow).toEqual(['cox.lab.events']);
+    expect(p.subscribe.allow).toEqual(['cox.lab.report.*', 'cox.lab.events', '_INBOX.>']);
+    const conf = natsServerConfig({
+      cluster: 'lab',
+      nodes: [],
+      observers: [{ kind: 'password', user: 'lab-observer', password: 'p'.repeat(16) }],
+    });
+    expect(conf).toContain('# observer 1');
+    expect(conf).toContain('publish: { allow: ["cox.lab.events"] }');
+  });
+
   it('writes users, NKEYs and TLS; refuses bad ids, weak passwords and duplicate nodes', () => {
     const text = natsServerConfig({
       cluster: 'lab',

@@ -20,6 +20,12 @@ export {
   waitFor,
 } from './coordinator-harness.js';
 export { CLUSTER, ProcCluster, type ProcHost } from './coordinator-proc-harness.js';
+export {
+  type CrashCampaignResult,
+  type CrashRound,
+  raftCrashCampaign,
+  storeCrashCampaign,
+} from './crash-campaign.js';
 export { Dockerd, type DockerdOptions } from './dockerd.js';
 export {
   CommandFailedError,

@@ -221,6 +221,8 @@ export interface NatsClusterOptions {
    * lab hands each agent relay URLs, and a discovered direct URL would bypass the relay.
    */
   readonly noAdvertise?: boolean;
+  /** Verbatim lines appended to every server's config (TLS, authorization). */
+  readonly extraConfig?: string;
 }
 
 /** `size` nats-servers routed into one cluster. */
@@ -251,6 +253,7 @@ export class NatsCluster {
               serverName: `n${i + 1}`,
               maxPayloadBytes: options.maxPayloadBytes,
               startTimeoutMs: options.startTimeoutMs,
+              ...(options.extraConfig !== undefined ? { extraConfig: options.extraConfig } : {}),
               cluster: {
                 name: options.name ?? 'cox',
                 port,

@@ -38,7 +38,14 @@ const Request = z.discriminatedUnion('op', [
     op: z.literal('putMany'),
     items: z.array(z.tuple([z.string(), z.string()])).max(10_000),
   }),
-  z.object({ op: z.literal('dump'), linearizable: z.boolean().default(true) }),
+  z.object({
+    op: z.literal('dump'),
+    linearizable: z.boolean().default(true),
+    // A page of the entries (in insertion order, which only appends): a whole state past ~50k
+    // keys would not fit in one NATS message.
+    offset: z.number().int().nonnegative().optional(),
+    limit: z.number().int().positive().optional(),
+  }),
   z.object({ op: z.literal('status') }),
 ]);
 
@@ -127,7 +134,14 @@ async function handle(msg: Msg): Promise<unknown> {
     }
     case 'dump': {
       if (r.linearizable) await node.readIndex();
-      return { ok: true, applied: node.status().appliedIndex, entries: [...sm.map] };
+      const all = [...sm.map];
+      const offset = r.offset ?? 0;
+      return {
+        ok: true,
+        applied: node.status().appliedIndex,
+        total: all.length,
+        entries: r.limit === undefined ? all.slice(offset) : all.slice(offset, offset + r.limit),
+      };
     }
     case 'status':
       return { ok: true, status: node.status(), transport: transport.stats, invalidRequests };

@@ -2,7 +2,13 @@
  * `coxswain agent`: runs the agent on this host until SIGINT or SIGTERM.
  * Settings come from the config file, then COXSWAIN_* variables, then flags.
  */
-import { Agent, AgentConfigError, ENV_VARS, loadAgentConfig } from '@coxswain/agent';
+import {
+  Agent,
+  AgentConfigError,
+  ENV_VARS,
+  loadAgentConfig,
+  NatsCredentialsError,
+} from '@coxswain/agent';
 import type { Command } from 'commander';
 
 const collect = (value: string, previous: string[] = []): string[] => [
@@ -19,6 +25,11 @@ interface AgentFlags {
   cluster?: string;
   address?: string;
   nats?: string[];
+  natsCa?: string;
+  natsCert?: string;
+  natsKey?: string;
+  natsNkeySeedFile?: string;
+  natsCredsFile?: string;
   dockerSocket?: string;
   apiHost?: string;
   apiPort?: string;
@@ -39,6 +50,11 @@ function overridesFromFlags(flags: AgentFlags): Record<string, unknown> {
     cluster: flags.cluster,
     address: flags.address,
     'nats.servers': flags.nats && flags.nats.length > 0 ? flags.nats : undefined,
+    'nats.tls.caFile': flags.natsCa,
+    'nats.tls.certFile': flags.natsCert,
+    'nats.tls.keyFile': flags.natsKey,
+    'nats.nkeySeedFile': flags.natsNkeySeedFile,
+    'nats.credsFile': flags.natsCredsFile,
     'docker.socketPath': flags.dockerSocket,
     'api.host': flags.apiHost,
     'api.port': num(flags.apiPort),
@@ -75,6 +91,24 @@ export function registerAgentCommand(program: Command): void {
       '--nats <url>',
       'NATS server URL; repeat or comma-separate for several (default: nats://127.0.0.1:4222) [COXSWAIN_NATS]',
       collect,
+    )
+    // Files only: a secret given as a flag would be visible to every user in `ps`.
+    .option(
+      '--nats-ca <file>',
+      "CA (PEM) that signed the NATS servers' certificates [COXSWAIN_NATS_TLS_CA]",
+    )
+    .option(
+      '--nats-cert <file>',
+      'client certificate (PEM) for NATS servers that verify clients (mutual TLS) [COXSWAIN_NATS_TLS_CERT]',
+    )
+    .option('--nats-key <file>', 'key (PEM) of --nats-cert [COXSWAIN_NATS_TLS_KEY]')
+    .option(
+      '--nats-nkey-seed-file <file>',
+      'NKEY user seed file (coxswain nats-config --auth nkey) [COXSWAIN_NATS_NKEY_SEED_FILE]',
+    )
+    .option(
+      '--nats-creds-file <file>',
+      'NATS .creds file (user JWT and seed) [COXSWAIN_NATS_CREDS_FILE]',
     )
     .option(
       '--docker-socket <path>',
@@ -128,7 +162,7 @@ export function registerAgentCommand(program: Command): void {
         });
         agent = await Agent.start(config);
       } catch (error) {
-        if (error instanceof AgentConfigError) {
+        if (error instanceof AgentConfigError || error instanceof NatsCredentialsError) {
           process.stderr.write(`coxswain agent: ${error.message}\n`);
           process.exit(2);
         }

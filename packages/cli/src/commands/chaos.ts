@@ -185,7 +185,7 @@ async function runCommandAction(files: string[], flags: RunFlags): Promise<numbe
       process.stderr.write(`coxswain chaos run: target: ${(error as Error).message}\n`);
       return controller.signal.aborted ? 3 : 2;
     }
-    const events = await EventWatcher.start(env.cluster, env.natsUrls);
+    const events = await EventWatcher.start(env.cluster, env.natsUrls, env.natsClient);
     const tty = process.stderr.isTTY;
     try {
       for (const l of loaded) {

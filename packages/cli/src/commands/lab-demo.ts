@@ -57,6 +57,8 @@ export interface DemoOptions {
   readonly hosts: number;
   readonly natsServers: number;
   readonly stateDir: string;
+  /** NATS without TLS and permissions (LabOptions.insecure). */
+  readonly insecure?: boolean;
   /** How long the load runs; the trace window is compressed into it. */
   readonly loadSeconds: number;
   readonly tracePath: string;
@@ -189,9 +191,10 @@ export class DemoAborted extends Error {}
 
 /** The demo's lab: 3-server NATS, netns hosts whose engines have bridges, the sample-app image. */
 export function demoLabOptions(
-  o: Pick<DemoOptions, 'hosts' | 'natsServers' | 'stateDir' | 'log'>,
+  o: Pick<DemoOptions, 'hosts' | 'natsServers' | 'stateDir' | 'log' | 'insecure'>,
 ): LabOptions {
   return {
+    ...(o.insecure ? { insecure: true } : {}),
     hosts: o.hosts,
     natsServers: o.natsServers,
     stateDir: o.stateDir,
@@ -655,7 +658,7 @@ async function runChaos(
     `chaos: ${loaded.experiment.title}: kill the leader's whole host (${leaderBefore ?? '?'})`,
     'chaos.fault',
   );
-  const events = await EventWatcher.start(env.cluster, env.natsUrls);
+  const events = await EventWatcher.start(env.cluster, env.natsUrls, env.natsClient);
   let journal: ChaosJournal;
   try {
     journal = await runExperiment(loaded, {

@@ -36,6 +36,7 @@ interface LabFlags {
   natsServers: string;
   network: string;
   agents: boolean;
+  insecure?: boolean;
   load: string;
   trace: string;
   traceFrom: string;
@@ -128,6 +129,10 @@ export function registerLabCommand(program: Command): void {
       'auto',
     )
     .option('--no-agents', 'start hosts and their containers but no agents (and no scenario)')
+    .option(
+      '--insecure',
+      'NATS without TLS, client certificates and per-subject permissions (default: all three, from a throwaway CA)',
+    )
     .addHelpText(
       'after',
       `
@@ -218,6 +223,7 @@ Examples:
           stateDir: flags.stateDir,
           network: flags.network as 'auto' | 'netns' | 'loopback',
           agentBin: flags.agents ? undefined : false,
+          ...(flags.insecure ? { insecure: true } : {}),
           // With agents, the cluster places the sample service itself; seed containers
           // labelled with the same service would be adopted and muddle the story.
           ...(flags.agents && (flags.scenario === 'full' || flags.scenario === 'scale')
@@ -312,6 +318,7 @@ async function demoAction(
       hosts,
       natsServers,
       stateDir: flags.stateDir,
+      ...(flags.insecure ? { insecure: true } : {}),
       loadSeconds: loadMs / 1000,
       tracePath: flags.trace,
       traceFromSeconds: traceFromMs / 1000,
