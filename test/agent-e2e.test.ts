@@ -1,7 +1,8 @@
 // The agent end to end against a real nats-server and a real dockerd: reports
 // every interval with the right counts, reporting across a NATS restart, and
 // garbage on its subjects counted and dropped while it keeps running.
-import { Agent, NatsLink, Reporter } from '@coxswain/agent';
+import { Agent, Reporter } from '@coxswain/agent';
+import { NatsLink } from '@coxswain/nats-link';
 import {
   AgentConfig,
   decode,

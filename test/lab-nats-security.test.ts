@@ -6,8 +6,9 @@
  * refuses, NatsLink counts and logs each); a voter's can; the lab's observer reads reports and
  * sends nothing else; a client without a certificate never gets in.
  */
-import { NatsLink, natsSecurityOptions } from '@coxswain/agent';
+
 import { type LabSecurity, makeLabSecurity } from '@coxswain/lab';
+import { NatsLink, natsSecurityOptions } from '@coxswain/nats-link';
 import { subjects } from '@coxswain/protocol';
 import { createLogger } from '@coxswain/telemetry';
 import { makeTempDir, NatsServer, pollUntil, removeDir } from '@coxswain/testkit';

@@ -3,7 +3,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { NatsLink, natsSecurityOptions } from '@coxswain/agent';
+import { NatsLink, natsSecurityOptions } from '@coxswain/nats-link';
 import { inboxPrefixFor, natsServerConfig, subjects } from '@coxswain/protocol';
 import { createLogger } from '@coxswain/telemetry';
 import { connect, type NatsConnection, nkeyAuthenticator, nkeys } from 'nats';

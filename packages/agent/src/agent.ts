@@ -11,6 +11,7 @@
 import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { ContainerStatsCollector, DockerDriver, engineStandby, Sampler } from '@coxswain/host';
+import { NatsLink, natsSecurityOptions, subscribeValidated } from '@coxswain/nats-link';
 import { type AgentConfig, MAX_REPORT_BYTES, NodeReport, subjects } from '@coxswain/protocol';
 import {
   activeTelemetry,
@@ -32,9 +33,7 @@ import { ClusterMember, type LocalMemberOptions } from './cluster/cluster-member
 import { LeaderObserver } from './cluster/leader-observer.js';
 import { raftHealth, registerClusterMetrics, rejectedLabels } from './cluster-metrics.js';
 import { HttpServer, json, text } from './http-server.js';
-import { subscribeValidated } from './inbound.js';
-import { natsSecurityOptions } from './nats-security.js';
-import { NatsLink, Reporter } from './reporter.js';
+import { Reporter } from './reporter.js';
 
 /**
  * Taken at each use, not when the module loads: a tracer taken before this

@@ -1,3 +1,4 @@
+export { NatsCredentialsError } from '@coxswain/nats-link';
 export { Agent, type AgentStartOptions, type PeerReport, withPredictedRates } from './agent.js';
 // The cluster state API (issue 4): routes, the view they read, events, OpenAPI. The client is @coxswain/client.
 export { ApiError, UnauthorizedError } from './api/api-errors.js';
@@ -58,7 +59,7 @@ export {
   mergeAndValidate,
   overridesFromEnv,
 } from './config-loader.js';
-export { AgentConfigError, NatsCredentialsError } from './errors.js';
+export { AgentConfigError } from './errors.js';
 export {
   attachEventBusToNats,
   EventBus,
@@ -81,6 +82,4 @@ export {
   Router,
   text,
 } from './http-server.js';
-export { type InboundCounters, subscribeValidated } from './inbound.js';
-export { type NatsSecurityOptions, natsSecurityOptions } from './nats-security.js';
-export { NatsLink, type PublishOutcome, Reporter, reconnectDelayMs } from './reporter.js';
+export { type PublishOutcome, Reporter } from './reporter.js';

@@ -1,12 +1,11 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { describeTlsCode, NatsCredentialsError, natsSecurityOptions } from '@coxswain/nats-link';
 import { nkeys } from 'nats';
 import { afterAll, describe, expect, it } from 'vitest';
 import { mergeAndValidate, overridesFromEnv } from '../src/config-loader.js';
-import { AgentConfigError, NatsCredentialsError } from '../src/errors.js';
-import { natsSecurityOptions } from '../src/nats-security.js';
-import { describeTlsCode } from '../src/nats-tls-probe.js';
+import { AgentConfigError } from '../src/errors.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'cox-nats-sec-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

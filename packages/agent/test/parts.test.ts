@@ -1,6 +1,6 @@
+import { reconnectDelayMs } from '@coxswain/nats-link';
 import { describe, expect, it } from 'vitest';
 import { rejectedLabels } from '../src/cluster-metrics.js';
-import { reconnectDelayMs } from '../src/reporter.js';
 
 describe('reconnectDelayMs', () => {
   it('grows exponentially to a cap, with half of it jittered', () => {
