@@ -60,6 +60,11 @@ export class SimNetwork {
   all: LinkFaults = { ...NO_FAULTS };
   readonly links = new Map<string, LinkFaults>();
   observer: MessageObserver | undefined;
+  /**
+   * Called before each frame leaves `from`, before the blocked links are read:
+   * a probe may cut links the moment a node first speaks in a new role.
+   */
+  beforeSend: ((from: NodeId, to: NodeId) => void) | undefined;
   readonly stats: NetStats = {
     frames: 0,
     bytes: 0,
@@ -110,6 +115,7 @@ export class SimNetwork {
    * dropped frame left at once), or undefined if the link is blocked (nothing left).
    */
   send(from: NodeId, to: NodeId, frame: Uint8Array): number | undefined {
+    this.beforeSend?.(from, to);
     this.stats.frames++;
     this.stats.bytes += frame.length;
     const key = `${from}>${to}`;
