@@ -153,6 +153,7 @@ class NodeSimulation {
     // 0.2–5 MB/s links: a 200 KB snapshot holds a link for 40 ms to a second.
     this.net = new SimNetwork(this.sched, r, r.int(200, 5_000), r.int(1, 4), r.int(4_000, 64_000));
     this.net.observer = this.watch;
+    this.net.onViolation = (what) => this.fail(new Violation(what));
     this.clients = new Clients({
       sched: this.sched,
       rng: this.rng,

@@ -603,3 +603,25 @@ describe('a candidate retries its RequestVote (§5.1; node-simulator seed 32 at 
     for (const m of asks) expect(m.type === 'RequestVote' && m.preVote).toBe(true);
   });
 });
+
+describe('a snapshot slower than an election timeout (node-simulator seed 75 after the frame checksum)', () => {
+  it("chunks of the leader's message keep a follower from campaigning; others' do not", () => {
+    const cl = new TestCluster(['a', 'b', 'c'], { preVote: false, checkQuorum: false });
+    cl.elect('a');
+    const b = cl.core('b');
+    const term = b.status().term;
+    // Its heartbeats are queued behind the snapshot's chunks: only the chunks arrive.
+    for (let i = 0; i < 100; i++) {
+      b.leaderActivity('a', term);
+      b.tick();
+    }
+    expect(b.status()).toMatchObject({ role: 'follower', term, leader: 'a' });
+    // Chunks from another member, or from the leader's earlier term, show no live leader.
+    for (let i = 0; i < 100 && b.status().role === 'follower'; i++) {
+      b.leaderActivity('c', term);
+      b.leaderActivity('a', term - 1);
+      b.tick();
+    }
+    expect(b.status().role).toBe('candidate');
+  });
+});

@@ -1018,6 +1018,23 @@ export class RaftCore {
     }
   }
 
+  /**
+   * Part of a large message from `from`, sent in `term`, arrived (a transport's
+   * chunk). From our leader in our term, it shows the leader alive as a
+   * heartbeat would; its heartbeats queue behind the chunks on one connection.
+   * Without this a follower whose snapshot takes longer than its election
+   * timeout to arrive campaigns, deposes the leader and has the copy restarted
+   * by the next one, for ever with pre-vote off (node simulator seed 75).
+   */
+  leaderActivity(from: NodeId, term: number): void {
+    if (
+      (this.role === 'follower' || this.role === 'learner') &&
+      this.leader === from &&
+      term === this.term
+    )
+      this.electionElapsed = 0;
+  }
+
   private handleAppendEntries(m: AppendEntries): void {
     if (this.role !== 'follower' && this.role !== 'learner') this.becomeFollower(this.term, m.from);
     this.setLeader(m.from);
