@@ -13,7 +13,7 @@
  * the campaign. Seeds run with their CI defaults (even seeds 3 voters, odd 5).
  */
 import { type ChildProcess, fork } from 'node:child_process';
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -142,6 +142,31 @@ function summary(c: Checkpoint, running: boolean): Record<string, unknown> {
   };
 }
 
+/** One campaign per checkpoint: two would both append the same blocks. */
+function lock(): void {
+  const path = `${values.checkpoint}.lock`;
+  if (existsSync(path)) {
+    const pid = Number(readFileSync(path, 'utf8'));
+    let alive = false;
+    try {
+      process.kill(pid, 0);
+      alive = true;
+    } catch {
+      alive = false;
+    }
+    if (alive) throw new Error(`${values.checkpoint} is in use by process ${pid} (${path})`);
+  }
+  writeFileSync(path, String(process.pid));
+  process.on('exit', () => {
+    try {
+      if (readFileSync(path, 'utf8') === String(process.pid)) unlinkSync(path);
+    } catch {
+      // already gone
+    }
+  });
+}
+
+lock();
 const cp = load();
 const finished = new Set(cp.blocks.map((b) => b.start));
 const todo: { start: number; end: number }[] = [];

@@ -29,7 +29,7 @@ export interface NetStats {
   duplicated: number;
   truncated: number;
   corrupted: number;
-  /** Damaged (truncated or corrupted) frames the codec refused as corrupt (checksum or length). */
+  /** Damaged (truncated or corrupted) frames the codec refused (checksum, length, or a flipped magic or version byte). */
   damagedRefused: number;
   /** Damaged frames the codec decoded: each is a violation. */
   damagedAccepted: number;
@@ -169,7 +169,7 @@ export class SimNetwork {
       this.onViolation?.(
         `codec: a damaged frame (${bad.length} of ${frame.length} bytes) decoded as a valid frame`,
       );
-    } else if (decoded.reason === 'checksum' || decoded.reason === 'truncated') {
+    } else {
       this.stats.damagedRefused++;
     }
     return bad;
