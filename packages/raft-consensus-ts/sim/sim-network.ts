@@ -160,7 +160,9 @@ export class SimNetwork {
         bad[at] = (bad[at] as number) ^ (1 << this.rng.int(0, 8));
       }
     }
-    if (bad === undefined) return frame;
+    // Two flips of one bit cancel: the frame is then intact, not damaged.
+    if (bad === undefined || (bad.length === frame.length && bad.every((x, i) => x === frame[i])))
+      return frame;
     // The frame's CRC-32C must refuse it before the receiver reads a field: a damaged frame
     // that decodes would be a different, valid message.
     const decoded = decodeFrame(bad);
