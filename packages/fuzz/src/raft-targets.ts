@@ -1,10 +1,13 @@
 import fc from 'fast-check';
 import {
+  type Chunk,
   decodeConfigEntry,
   decodeFrame,
   decodeMessage,
+  encodeChunkFrame,
   encodeConfigEntry,
   encodeMessage,
+  encodeMessagesFrame,
   type Message,
   RaftError,
 } from 'raft-consensus-ts';
@@ -109,29 +112,20 @@ const u32 = (v: number): Uint8Array => {
   return b;
 };
 
-/**
- * Frame layout as the codec documents it ([0x52][1][kind]...), built here
- * because the library exports only the decoder and the message encoder.
- */
+/** Frames as the library builds them (header, body, CRC-32C). */
 export function messagesFrame(messages: readonly Message[]): Uint8Array {
-  return concat([
-    new Uint8Array([0x52, 1, 1]),
-    u16(messages.length),
-    ...messages.map(encodeMessage),
-  ]);
+  return encodeMessagesFrame(messages.map(encodeMessage));
 }
 
-export function chunkFrame(id: string, seq: number, total: number, bytes: Uint8Array): Uint8Array {
-  const idBytes = data(id);
-  return concat([
-    new Uint8Array([0x52, 1, 2]),
-    u16(idBytes.length),
-    idBytes,
-    u32(seq),
-    u32(total),
-    u32(bytes.length),
-    bytes,
-  ]);
+export function chunkFrame(
+  from: string,
+  term: number,
+  id: string,
+  seq: number,
+  total: number,
+  bytes: Uint8Array,
+): Uint8Array {
+  return encodeChunkFrame({ from, term, id, seq, total, bytes });
 }
 
 const equal = (a: Uint8Array, b: Uint8Array): boolean =>
@@ -155,8 +149,8 @@ export function raftTargets(): FuzzTarget[] {
     messagesFrame(raftMessages),
     ...raftMessages.map((m) => messagesFrame([m])),
     messagesFrame([]),
-    chunkFrame('n1.1.abc', 0, 3, encodeMessage(raftMessages[2]!).subarray(0, 40)),
-    chunkFrame('n1.1.abc', 2, 3, new Uint8Array(0)),
+    chunkFrame('n1', 7, 'n1.1.abc', 0, 3, encodeMessage(raftMessages[2]!).subarray(0, 40)),
+    chunkFrame('n1', 7, 'n1.1.abc', 2, 3, new Uint8Array(0)),
   ];
   const singles = raftMessages.map(encodeMessage);
   const configEntries = [
@@ -180,11 +174,18 @@ export function raftTargets(): FuzzTarget[] {
       check: (value, payload) => {
         const f = value as
           | { kind: 'messages'; messages: Message[] }
-          | { kind: 'chunk'; chunk: { id: string; seq: number; total: number; bytes: Uint8Array } };
+          | { kind: 'chunk'; chunk: Chunk };
         const again =
           f.kind === 'messages'
             ? messagesFrame(f.messages)
-            : chunkFrame(f.chunk.id, f.chunk.seq, f.chunk.total, f.chunk.bytes);
+            : chunkFrame(
+                f.chunk.from,
+                f.chunk.term,
+                f.chunk.id,
+                f.chunk.seq,
+                f.chunk.total,
+                f.chunk.bytes,
+              );
         return equal(again, payload) ? undefined : 'accepted bytes that re-encode differently';
       },
     },
