@@ -95,23 +95,6 @@ export const raftMessages: readonly Message[] = [
   { type: 'ReadIndexResponse', from: 'n1', to: 'n2', term: 7, requestId: 'r-1', index: 99 },
 ];
 
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
-const u16 = (v: number): Uint8Array => new Uint8Array([v >> 8, v & 0xff]);
-const u32 = (v: number): Uint8Array => {
-  const b = new Uint8Array(4);
-  new DataView(b.buffer).setUint32(0, v);
-  return b;
-};
-
 /** Frames as the library builds them (header, body, CRC-32C). */
 export function messagesFrame(messages: readonly Message[]): Uint8Array {
   return encodeMessagesFrame(messages.map(encodeMessage));
