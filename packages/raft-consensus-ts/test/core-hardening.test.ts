@@ -175,6 +175,56 @@ describe('snapshots wait for the transport (item 6)', () => {
     return { cl, sent };
   }
 
+  /** Commits more on a, snapshots and compacts to its applied index; returns a's first index after. */
+  function compactAgain(cl: TestCluster): { first: number; snapIndex: number } {
+    const a = cl.core('a');
+    for (let i = 0; i < 5; i++) a.propose(bytes(`w${i}`));
+    run(cl, 3);
+    const applied = a.status().appliedIndex;
+    a.setSnapshot({ meta: a.snapshotMeta(applied), data: bytes('state2') });
+    a.compact(applied);
+    return { first: a.firstIndex, snapIndex: applied };
+  }
+
+  it('keeps the entries after a snapshot in flight or landing, so the follower catches up on them (node-sim seed 1208)', () => {
+    const { cl, sent } = lagging();
+    run(cl, 3);
+    const inFlight = (sent[0] as Extract<Message, { type: 'InstallSnapshot' }>).snapshot.meta.index;
+    // In flight: compacting again keeps everything after the copy on its way.
+    expect(compactAgain(cl).first).toBe(inFlight + 1);
+    // Reported sent, not yet shown held (landing; what follows it is still behind it): kept.
+    cl.filter = (m) => {
+      if (m.type === 'InstallSnapshot') sent.push(m);
+      return m.to !== 'c';
+    };
+    cl.core('a').reportSnapshot('c', true, inFlight);
+    expect(compactAgain(cl).first).toBe(inFlight + 1);
+    // It lands: c installs it and catches up on entries, with no second snapshot.
+    cl.filter = () => true;
+    cl.queue.push(sent[0] as Message);
+    run(cl, 5);
+    expect(cl.core('c').status().commitIndex).toBe(cl.core('a').status().commitIndex);
+    expect(sent).toHaveLength(1);
+    // Nothing in flight any more: compaction goes all the way.
+    const again = compactAgain(cl);
+    expect(again.first).toBe(again.snapIndex + 1);
+  });
+
+  it('without that (switch compact-past-snapshot-in-flight) the leader compacts past the copy in flight', () => {
+    setInjectedBugs(['compact-past-snapshot-in-flight']);
+    try {
+      const { cl, sent } = lagging();
+      run(cl, 3);
+      const inFlight = (sent[0] as Extract<Message, { type: 'InstallSnapshot' }>).snapshot.meta
+        .index;
+      const { first, snapIndex } = compactAgain(cl);
+      expect(first).toBe(snapIndex + 1);
+      expect(first).toBeGreaterThan(inFlight + 1);
+    } finally {
+      setInjectedBugs([]);
+    }
+  });
+
   it('sends one snapshot and waits for its report instead of re-sending on a timer', () => {
     const { cl, sent } = lagging();
     run(cl, 100);
