@@ -320,3 +320,40 @@ describe('framing', () => {
     expect(got).toHaveLength(2);
   });
 });
+
+describe('a resent snapshot fills in what a lossy link dropped', () => {
+  it('copies of one snapshot share chunk ids, so chunks from several copies reassemble it', () => {
+    const big: Message = {
+      type: 'InstallSnapshot',
+      from: 'a',
+      to: 'b',
+      term: 3,
+      snapshot: {
+        meta: { index: 9, term: 3, membership: { voters: ['a', 'b'], learners: [] } },
+        data: bin(100_000, 5),
+      },
+    };
+    let n = 0;
+    const copy1 = packFrames([big], 16 * 1024, () => `id${++n}`).get('b') as Uint8Array[];
+    const copy2 = packFrames([big], 16 * 1024, () => `id${++n}`).get('b') as Uint8Array[];
+    expect(copy1.length).toBeGreaterThan(4);
+    const got: Message[] = [];
+    const r = new FrameReceiver(
+      'b',
+      (m) => got.push(m),
+      emptyStats(),
+      () => undefined,
+      {
+        chunkTimeoutMs: 1000,
+        maxAssemblies: 2,
+        maxMessageBytes: 1 << 20,
+        now: () => 0,
+      },
+    );
+    // Each copy loses a different half of its chunks: neither arrives whole.
+    copy1.forEach((f, i) => i % 2 === 0 && r.receive(f));
+    expect(got).toEqual([]);
+    copy2.forEach((f, i) => i % 2 === 1 && r.receive(f));
+    expect(got).toEqual([big]);
+  });
+});

@@ -43,7 +43,7 @@ export function packFrames(
     };
     for (const { m, e } of encoded) {
       if (e.length + overhead > maxFrameBytes) {
-        const id = nextChunkId();
+        const id = chunkId(m, nextChunkId);
         const chunkBytes = maxFrameBytes - 80 - id.length - m.from.length;
         const total = Math.ceil(e.length / chunkBytes);
         for (let seq = 0; seq < total; seq++) {
@@ -68,6 +68,20 @@ export function packFrames(
     frames.set(to, out);
   }
   return frames;
+}
+
+/**
+ * A resent snapshot (same leader, term and snapshot) gets the same chunk id, so
+ * the receiver fills in the chunks a lossy link dropped from the copies before
+ * it instead of needing one copy to arrive whole: with a fifth of the frames
+ * lost, a copy of 26 chunks arrived whole 0.4 % of the time (node simulator
+ * seeds 138 and 1690). Its bytes are the same each time: one state machine
+ * state per index, one leader per term. Other large messages get fresh ids.
+ */
+function chunkId(m: Message, nextChunkId: () => string): string {
+  if (m.type !== 'InstallSnapshot') return nextChunkId();
+  const meta = m.snapshot.meta;
+  return `${m.from}.t${m.term}.snap${meta.index}.${meta.term}.${m.snapshot.data.length}`;
 }
 
 /**
