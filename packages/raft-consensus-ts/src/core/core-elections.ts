@@ -5,7 +5,6 @@ import { CoreState } from './core-state.js';
 import type { Progress } from './progress.js';
 
 /** Elections: pre-vote, votes, timeouts, leadership transfer; becoming follower or leader (§5.2, §9.6). */
-
 export abstract class CoreElections extends CoreState {
   /**
    * §5.1: a request that got no answer is retried. A candidate re-asks, every

@@ -10,7 +10,6 @@ import { CoreReads } from './core-reads.js';
 import { newProgress } from './progress.js';
 
 /** Single-server membership changes (§4.1) and the progress they add or drop. */
-
 export abstract class CoreMembership extends CoreReads {
   /** Appends a single-server membership change; it takes effect on every node as soon as the entry is appended. */
   proposeConfigChange(change: ConfigChange): { index: number; term: number } {

@@ -3,7 +3,6 @@ import { CoreSnapshots } from './core-snapshots.js';
 import { READ_TIMEOUT_ELECTIONS, type ReadRequest, type ReadRound } from './core-state.js';
 
 /** ReadIndex reads (§6.4): leader rounds carried on heartbeats, forwarded reads, their bounds. */
-
 export abstract class CoreReads extends CoreSnapshots {
   /**
    * Asks for a linearizable read. The answer arrives as a ReadState with this

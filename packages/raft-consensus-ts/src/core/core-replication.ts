@@ -7,7 +7,6 @@ import { ENTRY_OVERHEAD_BYTES } from './default-config.js';
 import { becomeProbe, becomeReplicate, freeInflightsUpTo, type Progress } from './progress.js';
 
 /** Log replication: appends, heartbeats, the leader's view of each follower's log, and the commit rule (§5.3, §5.4). */
-
 export abstract class CoreReplication extends CoreElections {
   protected appendEntry(type: EntryType, data: Uint8Array): number {
     const index = this.log.lastIndex() + 1;

@@ -11,7 +11,6 @@ import { CoreReplication } from './core-replication.js';
 import { becomeProbe, type Progress } from './progress.js';
 
 /** Snapshots: sending one per follower at a time, installing one, and compacting the log (§7). */
-
 export abstract class CoreSnapshots extends CoreReplication {
   /**
    * The transport's word on an InstallSnapshot to `to` (etcd's ReportSnapshot):

@@ -91,7 +91,6 @@ export function validateConfig(c: RaftConfig): void {
  * extends the one before; what a lower layer calls of a higher one is declared
  * abstract here.
  */
-
 export abstract class CoreState {
   readonly id: NodeId;
   protected readonly cfg: RaftConfig;

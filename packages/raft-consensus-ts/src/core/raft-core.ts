@@ -19,7 +19,6 @@ import { sameHardState } from './core-state.js';
  * appended (dissertation §4.1); one may be uncommitted at a time, and none
  * before the leader has committed an entry of its own term.
  */
-
 export class RaftCore extends CoreMembership {
   // ---------------------------------------------------------------- inputs
 
