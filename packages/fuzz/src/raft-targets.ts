@@ -1,10 +1,13 @@
 import fc from 'fast-check';
 import {
+  type Chunk,
   decodeConfigEntry,
   decodeFrame,
   decodeMessage,
+  encodeChunkFrame,
   encodeConfigEntry,
   encodeMessage,
+  encodeMessagesFrame,
   type Message,
   RaftError,
 } from 'raft-consensus-ts';
@@ -92,46 +95,20 @@ export const raftMessages: readonly Message[] = [
   { type: 'ReadIndexResponse', from: 'n1', to: 'n2', term: 7, requestId: 'r-1', index: 99 },
 ];
 
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
-const u16 = (v: number): Uint8Array => new Uint8Array([v >> 8, v & 0xff]);
-const u32 = (v: number): Uint8Array => {
-  const b = new Uint8Array(4);
-  new DataView(b.buffer).setUint32(0, v);
-  return b;
-};
-
-/**
- * Frame layout as the codec documents it ([0x52][1][kind]...), built here
- * because the library exports only the decoder and the message encoder.
- */
+/** Frames as the library builds them (header, body, CRC-32C). */
 export function messagesFrame(messages: readonly Message[]): Uint8Array {
-  return concat([
-    new Uint8Array([0x52, 1, 1]),
-    u16(messages.length),
-    ...messages.map(encodeMessage),
-  ]);
+  return encodeMessagesFrame(messages.map(encodeMessage));
 }
 
-export function chunkFrame(id: string, seq: number, total: number, bytes: Uint8Array): Uint8Array {
-  const idBytes = data(id);
-  return concat([
-    new Uint8Array([0x52, 1, 2]),
-    u16(idBytes.length),
-    idBytes,
-    u32(seq),
-    u32(total),
-    u32(bytes.length),
-    bytes,
-  ]);
+export function chunkFrame(
+  from: string,
+  term: number,
+  id: string,
+  seq: number,
+  total: number,
+  bytes: Uint8Array,
+): Uint8Array {
+  return encodeChunkFrame({ from, term, id, seq, total, bytes });
 }
 
 const equal = (a: Uint8Array, b: Uint8Array): boolean =>
@@ -155,8 +132,8 @@ export function raftTargets(): FuzzTarget[] {
     messagesFrame(raftMessages),
     ...raftMessages.map((m) => messagesFrame([m])),
     messagesFrame([]),
-    chunkFrame('n1.1.abc', 0, 3, encodeMessage(raftMessages[2]!).subarray(0, 40)),
-    chunkFrame('n1.1.abc', 2, 3, new Uint8Array(0)),
+    chunkFrame('n1', 7, 'n1.1.abc', 0, 3, encodeMessage(raftMessages[2]!).subarray(0, 40)),
+    chunkFrame('n1', 7, 'n1.1.abc', 2, 3, new Uint8Array(0)),
   ];
   const singles = raftMessages.map(encodeMessage);
   const configEntries = [
@@ -180,11 +157,18 @@ export function raftTargets(): FuzzTarget[] {
       check: (value, payload) => {
         const f = value as
           | { kind: 'messages'; messages: Message[] }
-          | { kind: 'chunk'; chunk: { id: string; seq: number; total: number; bytes: Uint8Array } };
+          | { kind: 'chunk'; chunk: Chunk };
         const again =
           f.kind === 'messages'
             ? messagesFrame(f.messages)
-            : chunkFrame(f.chunk.id, f.chunk.seq, f.chunk.total, f.chunk.bytes);
+            : chunkFrame(
+                f.chunk.from,
+                f.chunk.term,
+                f.chunk.id,
+                f.chunk.seq,
+                f.chunk.total,
+                f.chunk.bytes,
+              );
         return equal(again, payload) ? undefined : 'accepted bytes that re-encode differently';
       },
     },

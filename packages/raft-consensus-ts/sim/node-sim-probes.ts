@@ -8,34 +8,12 @@
 import { RaftError } from '../src/errors.js';
 import type { Message, NodeId } from '../src/types.js';
 import { Violation } from './node-sim-checks.js';
+import type { Probe, ProbeContext } from './node-sim-probe-context.js';
+import { reconfiguration } from './node-sim-reconfig.js';
 import type { SimNode } from './node-sim-state.js';
-import type { SimNetwork } from './sim-network.js';
-import type { Scheduler } from './sim-scheduler.js';
-
-export interface ProbeContext {
-  readonly sched: Scheduler;
-  readonly net: SimNetwork;
-  /** One election timeout (electionTicks × tickMs) and one heartbeat interval, in ms of a node's clock. */
-  readonly electionMs: number;
-  readonly heartbeatMs: number;
-  readonly preVote: boolean;
-  readonly checkQuorum: boolean;
-  /** The runtime snapshots after this many applied entries, and keeps up to 20 behind. */
-  readonly snapshotEvery: number;
-  /** Roughly how big the state machine's snapshot is. */
-  readonly snapshotBytes: number;
-  readonly nodes: ReadonlyMap<NodeId, SimNode>;
-  leader(): SimNode | undefined;
-  fail(v: Violation): void;
-  trace(line: string): void;
-  /** Probes run, by name (stats). */
-  readonly ran: Record<string, number>;
-}
 
 /** Clocks drift up to ±10%: a node's timeout of `ms` fires within `ms × DRIFT` of virtual time. */
 const DRIFT = 1.12;
-
-type Probe = (c: ProbeContext, done: () => void) => void;
 
 interface View {
   readonly node: SimNode['node'];
@@ -365,6 +343,7 @@ const PROBES: readonly Probe[] = [
   isolatedFollowerRead,
   isolatedLeaderRead,
   snapshotToSlowFollower,
+  reconfiguration,
 ];
 
 /**

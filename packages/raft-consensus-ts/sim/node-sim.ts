@@ -12,7 +12,7 @@ import { type InjectedBug, setInjectedBugs } from '../src/injected-bugs.js';
 import { RaftNode } from '../src/runtime/raft-node.js';
 import { FileStorage } from '../src/storage/file-storage.js';
 import type { StorageFileSystem } from '../src/storage/file-system.js';
-import type { InitialState, Membership, NodeId } from '../src/types.js';
+import type { ConfigChange, InitialState, Membership, NodeId } from '../src/types.js';
 import { FaultyFs, type FsStats } from './faulty-fs.js';
 import { checkLinearizable, registerModel } from './linearizability.js';
 import {
@@ -153,6 +153,7 @@ class NodeSimulation {
     // 0.2–5 MB/s links: a 200 KB snapshot holds a link for 40 ms to a second.
     this.net = new SimNetwork(this.sched, r, r.int(200, 5_000), r.int(1, 4), r.int(4_000, 64_000));
     this.net.observer = this.watch;
+    this.net.onViolation = (what) => this.fail(new Violation(what));
     this.clients = new Clients({
       sched: this.sched,
       rng: this.rng,
@@ -277,6 +278,8 @@ class NodeSimulation {
         fail: (v) => this.fail(v),
         trace: (line) => this.trace(line),
         ran: this.probesRan,
+        bootVoters: this.options.nodes,
+        changeMembership: (l, change) => this.applyChange(l, change),
       },
       this.options.seed,
       () => {
@@ -575,17 +578,9 @@ class NodeSimulation {
     const spare = [...this.nodes.values()].find(
       (n) => n.removed && !n.diskDead && !m.voters.includes(n.id) && !m.learners.includes(n.id),
     );
-    type Change = Parameters<RaftNode['changeMembership']>[0];
-    let change: Change | undefined;
+    let change: ConfigChange | undefined;
     const r = this.rng.next();
     if (r < 0.35 && spare !== undefined) {
-      spare.removed = false;
-      spare.fs = this.newFs();
-      spare.acked = newAcked();
-      spare.flipOracle = undefined;
-      spare.kv = new Map();
-      spare.applied = 0;
-      this.start(spare);
       change = { type: 'addLearner', node: spare.id };
     } else if (r < 0.65 && m.learners.length > 0) {
       change = {
@@ -597,22 +592,34 @@ class NodeSimulation {
       change = { type: 'removeNode', node: pool[this.rng.int(0, pool.length)] as NodeId };
     }
     if (change === undefined) return;
-    const c = change;
+    this.applyChange(l, change).catch(() => undefined);
+  }
+
+  /** Proposes `change` on `l`: an added learner is started on a fresh disk, a removed node stopped and wiped. */
+  private applyChange(l: SimNode, c: ConfigChange): Promise<void> {
+    if (l.node === undefined) return Promise.reject(new Error(`${l.id} is not running`));
+    if (c.type === 'addLearner') {
+      const spare = this.nodes.get(c.node) as SimNode;
+      spare.removed = false;
+      spare.fs = this.newFs();
+      spare.acked = newAcked();
+      spare.flipOracle = undefined;
+      spare.kv = new Map();
+      spare.applied = 0;
+      this.start(spare);
+    }
     this.stats.configChanges = (this.stats.configChanges ?? 0) + 1;
     this.trace(`${l.id} proposes ${c.type} ${c.node}`);
-    l.node.changeMembership(c).then(
-      () => {
-        if (c.type !== 'removeNode') return;
-        // Once removed, the node's process goes and its data is wiped: it may come back only as new.
-        const gone = this.nodes.get(c.node) as SimNode;
-        if (gone.proc) gone.proc.alive = false;
-        gone.node = undefined;
-        gone.removed = true;
-        gone.bootstrap = undefined;
-        this.trace(`${c.node} removed and wiped`);
-      },
-      () => undefined,
-    );
+    return l.node.changeMembership(c).then(() => {
+      if (c.type !== 'removeNode') return;
+      // Once removed, the node's process goes and its data is wiped: it may come back only as new.
+      const gone = this.nodes.get(c.node) as SimNode;
+      if (gone.proc) gone.proc.alive = false;
+      gone.node = undefined;
+      gone.removed = true;
+      gone.bootstrap = undefined;
+      this.trace(`${c.node} removed and wiped`);
+    });
   }
 
   private heal(): void {

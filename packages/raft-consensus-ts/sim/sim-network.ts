@@ -29,8 +29,10 @@ export interface NetStats {
   duplicated: number;
   truncated: number;
   corrupted: number;
-  /** Corrupted frames the codec would have accepted as different valid messages (no frame checksum). */
-  corruptedUndetected: number;
+  /** Damaged (truncated or corrupted) frames the codec refused (checksum, length, or a flipped magic or version byte). */
+  damagedRefused: number;
+  /** Damaged frames the codec decoded: each is a violation. */
+  damagedAccepted: number;
   rejectedByReceiver: number;
 }
 
@@ -60,6 +62,13 @@ export class SimNetwork {
   all: LinkFaults = { ...NO_FAULTS };
   readonly links = new Map<string, LinkFaults>();
   observer: MessageObserver | undefined;
+  /**
+   * Called before each frame leaves `from`, before the blocked links are read:
+   * a probe may cut links the moment a node first speaks in a new role.
+   */
+  beforeSend: ((from: NodeId, to: NodeId) => void) | undefined;
+  /** Told when the network sees something that must not happen (a damaged frame decoded). */
+  onViolation: ((what: string) => void) | undefined;
   readonly stats: NetStats = {
     frames: 0,
     bytes: 0,
@@ -67,7 +76,8 @@ export class SimNetwork {
     duplicated: 0,
     truncated: 0,
     corrupted: 0,
-    corruptedUndetected: 0,
+    damagedRefused: 0,
+    damagedAccepted: 0,
     rejectedByReceiver: 0,
   };
 
@@ -110,6 +120,7 @@ export class SimNetwork {
    * dropped frame left at once), or undefined if the link is blocked (nothing left).
    */
   send(from: NodeId, to: NodeId, frame: Uint8Array): number | undefined {
+    this.beforeSend?.(from, to);
     this.stats.frames++;
     this.stats.bytes += frame.length;
     const key = `${from}>${to}`;
@@ -128,33 +139,42 @@ export class SimNetwork {
     this.busyUntil.set(key, done);
     for (let i = 0; i < copies; i++) {
       const bytes = this.damage(frame, f('truncate'), f('corrupt'));
-      if (bytes === undefined) continue;
       const latency = this.baseLatencyMs + f('extraLatencyMs') + this.rng.next() * 3;
       this.sched.at(done + latency, undefined, () => this.deliver(to, bytes));
     }
     return done;
   }
 
-  private damage(frame: Uint8Array, truncate: number, corrupt: number): Uint8Array | undefined {
+  private damage(frame: Uint8Array, truncate: number, corrupt: number): Uint8Array {
+    let bad: Uint8Array | undefined;
     if (this.rng.next() < truncate) {
       this.stats.truncated++;
-      return frame.slice(0, this.rng.int(0, frame.length));
-    }
-    if (this.rng.next() < corrupt) {
+      bad = frame.slice(0, this.rng.int(0, frame.length));
+    } else if (this.rng.next() < corrupt) {
       this.stats.corrupted++;
-      const bad = frame.slice();
-      const at = this.rng.int(0, bad.length);
-      bad[at] = (bad[at] as number) ^ (1 << this.rng.int(0, 8));
-      // The frame format has no checksum of its own: it relies on TCP's (NATS runs on TCP). A flip
-      // the decoder accepts would be a different, valid message; count it and drop it, as TCP would.
-      const decoded = decodeFrame(bad);
-      if (decoded.ok) {
-        this.stats.corruptedUndetected++;
-        return undefined;
+      bad = frame.slice();
+      // One to three flipped bits, in one byte or spread (a burst or independent errors).
+      const flips = this.rng.int(1, 4);
+      for (let i = 0; i < flips; i++) {
+        const at = this.rng.int(0, bad.length);
+        bad[at] = (bad[at] as number) ^ (1 << this.rng.int(0, 8));
       }
-      return bad;
     }
-    return frame;
+    // Two flips of one bit cancel: the frame is then intact, not damaged.
+    if (bad === undefined || (bad.length === frame.length && bad.every((x, i) => x === frame[i])))
+      return frame;
+    // The frame's CRC-32C must refuse it before the receiver reads a field: a damaged frame
+    // that decodes would be a different, valid message.
+    const decoded = decodeFrame(bad);
+    if (decoded.ok) {
+      this.stats.damagedAccepted++;
+      this.onViolation?.(
+        `codec: a damaged frame (${bad.length} of ${frame.length} bytes) decoded as a valid frame`,
+      );
+    } else {
+      this.stats.damagedRefused++;
+    }
+    return bad;
   }
 
   private deliver(to: NodeId, bytes: Uint8Array): void {
@@ -170,6 +190,7 @@ export class SimTransport implements RaftTransport {
   closed = false;
   private handler: ((m: Message) => void) | undefined;
   private snapshotStatus: ((to: NodeId, index: number, ok: boolean) => void) | undefined;
+  private chunkHandler: ((from: NodeId, term: number) => void) | undefined;
   private readonly receiver: FrameReceiver;
   private chunkSeq = 0;
 
@@ -189,7 +210,13 @@ export class SimTransport implements RaftTransport {
       () => {
         net.stats.rejectedByReceiver++;
       },
-      { chunkTimeoutMs: 2_000, maxAssemblies: 8, maxMessageBytes: 64 * 1024 * 1024, now },
+      {
+        chunkTimeoutMs: 2_000,
+        maxAssemblies: 8,
+        maxMessageBytes: 64 * 1024 * 1024,
+        now,
+        onChunk: (from, term) => this.chunkHandler?.(from, term),
+      },
     );
   }
 
@@ -235,6 +262,10 @@ export class SimTransport implements RaftTransport {
 
   onMessage(handler: (message: Message) => void): void {
     this.handler = handler;
+  }
+
+  onChunk(handler: (from: NodeId, term: number) => void): void {
+    this.chunkHandler = handler;
   }
 
   onSnapshotStatus(handler: (to: NodeId, index: number, ok: boolean) => void): void {

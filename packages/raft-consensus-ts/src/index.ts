@@ -1,4 +1,13 @@
-export { decodeFrame, decodeMessage, encodeMessage } from './codec/message-codec.js';
+export {
+  type Chunk,
+  decodeFrame,
+  decodeMessage,
+  encodeChunkFrame,
+  encodeMessage,
+  encodeMessagesFrame,
+  FRAME_VERSION,
+  type FrameRejection,
+} from './codec/message-codec.js';
 export type { ConfigEntryData } from './core/config-entry.js';
 export { applyConfigChange, decodeConfigEntry, encodeConfigEntry } from './core/config-entry.js';
 export {

@@ -36,7 +36,9 @@ export type InjectedBug =
   /** Item 8b: TimeoutNow is obeyed from anyone, at any term. */
   | 'timeout-now-from-anyone'
   /** Item 9: a new leader may change the membership before committing an entry of its term. */
-  | 'conf-change-before-own-commit';
+  | 'conf-change-before-own-commit'
+  /** The leader compacts past a snapshot still on its way to a follower (node simulator seed 1208). */
+  | 'compact-past-snapshot-in-flight';
 
 export const INJECTED_BUGS: readonly InjectedBug[] = [
   'short-write-unchecked',

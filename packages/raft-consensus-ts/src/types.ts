@@ -283,6 +283,12 @@ export interface RaftTransport {
    * it, RaftNode reports a snapshot as sent once `send()` returns.
    */
   onSnapshotStatus?(handler: (to: NodeId, index: number, ok: boolean) => void): void;
+  /**
+   * Optional: registers a handler told whenever part of a large message (a
+   * chunk of a snapshot) from `from`, sent in `term`, arrives. RaftNode then
+   * treats its leader as alive: the heartbeats queue behind the chunks.
+   */
+  onChunk?(handler: (from: NodeId, term: number) => void): void;
   close(): Promise<void>;
 }
 

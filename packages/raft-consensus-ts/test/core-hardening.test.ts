@@ -3,6 +3,7 @@ import { decodeConfigEntry } from '../src/core/config-entry.js';
 import { defaultConfig } from '../src/core/default-config.js';
 import { RaftCore } from '../src/core/raft-core.js';
 import { ConfigChangeInProgressError } from '../src/errors.js';
+import { setInjectedBugs } from '../src/injected-bugs.js';
 import type { Entry, Message, Ready, RequestVote } from '../src/types.js';
 import { bytes, TestCluster } from './core-harness.js';
 
@@ -173,6 +174,56 @@ describe('snapshots wait for the transport (item 6)', () => {
     };
     return { cl, sent };
   }
+
+  /** Commits more on a, snapshots and compacts to its applied index; returns a's first index after. */
+  function compactAgain(cl: TestCluster): { first: number; snapIndex: number } {
+    const a = cl.core('a');
+    for (let i = 0; i < 5; i++) a.propose(bytes(`w${i}`));
+    run(cl, 3);
+    const applied = a.status().appliedIndex;
+    a.setSnapshot({ meta: a.snapshotMeta(applied), data: bytes('state2') });
+    a.compact(applied);
+    return { first: a.firstIndex, snapIndex: applied };
+  }
+
+  it('keeps the entries after a snapshot in flight or landing, so the follower catches up on them (node-sim seed 1208)', () => {
+    const { cl, sent } = lagging();
+    run(cl, 3);
+    const inFlight = (sent[0] as Extract<Message, { type: 'InstallSnapshot' }>).snapshot.meta.index;
+    // In flight: compacting again keeps everything after the copy on its way.
+    expect(compactAgain(cl).first).toBe(inFlight + 1);
+    // Reported sent, not yet shown held (landing; what follows it is still behind it): kept.
+    cl.filter = (m) => {
+      if (m.type === 'InstallSnapshot') sent.push(m);
+      return m.to !== 'c';
+    };
+    cl.core('a').reportSnapshot('c', true, inFlight);
+    expect(compactAgain(cl).first).toBe(inFlight + 1);
+    // It lands: c installs it and catches up on entries, with no second snapshot.
+    cl.filter = () => true;
+    cl.queue.push(sent[0] as Message);
+    run(cl, 5);
+    expect(cl.core('c').status().commitIndex).toBe(cl.core('a').status().commitIndex);
+    expect(sent).toHaveLength(1);
+    // Nothing in flight any more: compaction goes all the way.
+    const again = compactAgain(cl);
+    expect(again.first).toBe(again.snapIndex + 1);
+  });
+
+  it('without that (switch compact-past-snapshot-in-flight) the leader compacts past the copy in flight', () => {
+    setInjectedBugs(['compact-past-snapshot-in-flight']);
+    try {
+      const { cl, sent } = lagging();
+      run(cl, 3);
+      const inFlight = (sent[0] as Extract<Message, { type: 'InstallSnapshot' }>).snapshot.meta
+        .index;
+      const { first, snapIndex } = compactAgain(cl);
+      expect(first).toBe(snapIndex + 1);
+      expect(first).toBeGreaterThan(inFlight + 1);
+    } finally {
+      setInjectedBugs([]);
+    }
+  });
 
   it('sends one snapshot and waits for its report instead of re-sending on a timer', () => {
     const { cl, sent } = lagging();
@@ -464,8 +515,9 @@ describe("membership guard: Ongaro's schedule from raft-dev, 2015 (item 9)", () 
    * overwrites the committed C2. The guard (a new leader commits an entry of
    * its term before any config change) makes s2 refuse C2 until its no-op is on
    * a C0 majority, which s1's term-3 majority would then intersect.
+   * Returns whether s2 refused C2, and every applied entry that was lost.
    */
-  it('no committed entry is lost whatever the leaders were allowed to propose', () => {
+  function ongaroSchedule(): { refused: boolean; lost: string[] } {
     const cl = new TestCluster(['s1', 's2', 's3', 's4']);
     cl.add('s5');
     const cut = new Set<string>();
@@ -514,20 +566,37 @@ describe("membership guard: Ongaro's schedule from raft-dev, 2015 (item 9)", () 
     // 4. Heal: s1's log is pushed everywhere.
     cut.clear();
     run(cl, 20);
-    // State machine safety: nodes agree on every index any of them applied.
+    // State machine safety: nodes agree on every index any of them applied, and the leader holds it.
+    const lost: string[] = [];
     const appliedAt = new Map<number, number>();
-    for (const n of cl.nodes.values())
+    for (const [id, n] of cl.nodes)
       for (const e of n.applied) {
         const t = appliedAt.get(e.index);
         if (t === undefined) appliedAt.set(e.index, e.term);
-        else expect(`${e.index}:${e.term}`).toBe(`${e.index}:${t}`);
+        else if (t !== e.term) lost.push(`${e.index}: t${e.term} on ${id}, t${t} elsewhere`);
       }
     const leader = [...cl.nodes.values()].find((n) => n.core.status().role === 'leader');
     for (const [index, term] of appliedAt) {
       if (index < (leader?.core.firstIndex ?? 1)) continue;
-      expect(leader?.core.termAt(index)).toBe(term);
+      const held = leader?.core.termAt(index);
+      if (held !== term) lost.push(`${index}: applied t${term}, the leader holds t${held}`);
     }
-    expect(refused).toBe(true);
+    return { refused, lost };
+  }
+
+  it('no committed entry is lost whatever the leaders were allowed to propose', () => {
+    expect(ongaroSchedule()).toEqual({ refused: true, lost: [] });
+  });
+
+  it('without the guard (switch conf-change-before-own-commit) the same schedule loses a committed entry', () => {
+    setInjectedBugs(['conf-change-before-own-commit']);
+    try {
+      const r = ongaroSchedule();
+      expect(r.refused).toBe(false);
+      expect(r.lost.length).toBeGreaterThan(0);
+    } finally {
+      setInjectedBugs([]);
+    }
   });
 });
 
@@ -582,5 +651,27 @@ describe('a candidate retries its RequestVote (§5.1; node-simulator seed 32 at 
     const asks = sent.filter((m) => m.type === 'RequestVote');
     expect(asks.map((m) => m.to).sort()).toEqual(['b', 'c']);
     for (const m of asks) expect(m.type === 'RequestVote' && m.preVote).toBe(true);
+  });
+});
+
+describe('a snapshot slower than an election timeout (node-simulator seed 75 after the frame checksum)', () => {
+  it("chunks of the leader's message keep a follower from campaigning; others' do not", () => {
+    const cl = new TestCluster(['a', 'b', 'c'], { preVote: false, checkQuorum: false });
+    cl.elect('a');
+    const b = cl.core('b');
+    const term = b.status().term;
+    // Its heartbeats are queued behind the snapshot's chunks: only the chunks arrive.
+    for (let i = 0; i < 100; i++) {
+      b.leaderActivity('a', term);
+      b.tick();
+    }
+    expect(b.status()).toMatchObject({ role: 'follower', term, leader: 'a' });
+    // Chunks from another member, or from the leader's earlier term, show no live leader.
+    for (let i = 0; i < 100 && b.status().role === 'follower'; i++) {
+      b.leaderActivity('c', term);
+      b.leaderActivity('a', term - 1);
+      b.tick();
+    }
+    expect(b.status().role).toBe('candidate');
   });
 });

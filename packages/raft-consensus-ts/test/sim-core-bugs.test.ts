@@ -26,20 +26,20 @@ interface Caught {
 
 /** As recorded in INJECTED-BUGS-core.md; undefined: not caught within the CI seeds. */
 const RECORDED: Readonly<Partial<Record<InjectedBug, Caught>>> = {
-  'read-round-not-retried': { seed: 4, check: 'read liveness: a read on the leader' },
+  'read-round-not-retried': { seed: 1, check: 'read liveness: a read on the leader' },
   'forwarded-read-forgotten': { seed: 0, check: 'read liveness: a read on n3 (a follower' },
-  // Not caught by a check that targets it: seed 75 fails on convergence, a liveness
-  // weakness the switch only uncovers by moving the schedule (see the md).
-  'forwarded-read-kept-on-leader-change': { seed: 75, check: 'convergence' },
+  // Not caught: no black-box check tells it from the fix (latency within the bound; see the md).
+  'forwarded-read-kept-on-leader-change': undefined,
   'read-index-no-timeout': { seed: 8, check: 'read liveness: readIndex({ timeoutMs' },
-  'read-round-never-expires': { seed: 7, check: 'read liveness: a read on n4, leader cut off' },
+  'read-round-never-expires': { seed: 7, check: 'read liveness: a read on n1, leader cut off' },
   'bootstrap-not-persisted': { seed: 2, check: 'election safety' },
   'snapshot-resent-on-timer': { seed: 12, check: 'snapshot' },
   'snapshot-to-silent-follower': { seed: 0, check: 'snapshot' },
-  'prevote-ignores-lease': { seed: 44, check: 'disruption' },
+  'prevote-ignores-lease': { seed: 11, check: 'disruption' },
   'outsider-obeyed': { seed: 0, check: 'membership' },
   'timeout-now-from-anyone': { seed: 0, check: 'membership' },
-  'conf-change-before-own-commit': undefined,
+  // Ongaro's race, scripted by the reconfiguration probe (node-sim-reconfig.ts).
+  'conf-change-before-own-commit': { seed: 2, check: 'leader completeness' },
 };
 
 describe('node simulator against the core bugs of issue 15', () => {

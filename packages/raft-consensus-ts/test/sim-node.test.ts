@@ -37,6 +37,7 @@ describe('node simulator', () => {
       'net.truncated',
       'net.corrupted',
       'net.rejectedByReceiver',
+      'net.damagedRefused',
     ])
       expect(totals[fault], fault).toBeGreaterThan(0);
   }, 600_000);

@@ -1,3 +1,4 @@
+import { crc32c } from '../storage/crc32c.js';
 import type { Entry, EntryType, Membership, Message, MessageType } from '../types.js';
 import { ByteReader, ByteWriter, owned, TruncatedInputError } from './bytes.js';
 
@@ -7,14 +8,27 @@ import { ByteReader, ByteWriter, owned, TruncatedInputError } from './bytes.js';
  * and a copy each way) and re-parsing every key of every entry; see the README
  * for the measured difference.
  *
- * A frame is  [magic 0x52][version 1][kind u8] ...
+ * A frame is  [magic 0x52][version 2][kind u8] ... [crc32c u32]
  *   kind 1, messages:  [count u16] then each message
- *   kind 2, chunk:     [id str][seq u32][total u32][bytes blob]  (a piece of one large encoded message)
+ *   kind 2, chunk:     [from str][term u48][id str][seq u32][total u32][bytes blob]
+ *                      (a piece of one large encoded message; sender and term let the
+ *                      receiver see a leader alive while its snapshot is still arriving)
  * A message is  [type u8][from str][to str][term u48] then its type's fields.
+ *
+ * The CRC-32C covers every byte before it, header included. NATS payloads are
+ * not end-to-end checked (TCP's 16-bit sum misses some flips, and a bug in a
+ * proxy or client library can cut a payload), and most flips in a frame still
+ * decode as a different valid message (a term, an index, a granted bit): the
+ * node simulator measured 65% of its corrupted frames decoding before the
+ * checksum. Version 1 frames had none; they are refused, not read unchecked,
+ * because a flip could otherwise turn a version 2 frame into one.
  */
 
 const MAGIC = 0x52;
-const VERSION = 1;
+export const FRAME_VERSION = 2;
+/** Magic, version and kind before the body; the checksum after it. */
+const HEADER_BYTES = 3;
+const CHECKSUM_BYTES = 4;
 export const FRAME_MESSAGES = 1;
 export const FRAME_CHUNK = 2;
 
@@ -32,12 +46,23 @@ const TYPES: readonly MessageType[] = [
 const TYPE_CODE = new Map(TYPES.map((t, i) => [t, i + 1]));
 const ENTRY_TYPES: readonly EntryType[] = ['normal', 'config', 'noop'];
 
+/**
+ * Why a frame was refused: `truncated` (shorter than a header and checksum),
+ * `checksum` (corrupted or cut: the CRC-32C does not match), `version` (not
+ * this format: wrong magic or version), `malformed` (checksum good, content
+ * impossible: a peer's encoder bug).
+ */
+export type FrameRejection = 'truncated' | 'checksum' | 'version' | 'malformed';
+
 export type Decoded<T> =
   | { readonly ok: true; readonly value: T }
-  | { readonly ok: false; readonly error: string };
+  | { readonly ok: false; readonly error: string; readonly reason: FrameRejection };
 
 /** A chunk of a message too large for one frame. */
 export interface Chunk {
+  /** The sender and term of the whole message. */
+  readonly from: string;
+  readonly term: number;
   readonly id: string;
   readonly seq: number;
   readonly total: number;
@@ -218,34 +243,66 @@ export function encodeMessage(m: Message): Uint8Array {
   return w.finish();
 }
 
-/** Packs already-encoded messages into one frame. */
-export function encodeMessagesFrame(encoded: readonly Uint8Array[]): Uint8Array {
-  const w = new ByteWriter(8 + encoded.reduce((n, e) => n + e.length, 0));
-  w.u8(MAGIC).u8(VERSION).u8(FRAME_MESSAGES).u16(encoded.length);
-  for (const e of encoded) w.bytes(e);
+/** Appends the checksum of everything written so far: the frame is then complete. */
+export function sealFrame(w: ByteWriter): Uint8Array {
+  w.u32(crc32c(w.finish()));
   return w.finish();
 }
 
+/** Packs already-encoded messages into one frame. */
+export function encodeMessagesFrame(encoded: readonly Uint8Array[]): Uint8Array {
+  const w = new ByteWriter(12 + encoded.reduce((n, e) => n + e.length, 0));
+  w.u8(MAGIC).u8(FRAME_VERSION).u8(FRAME_MESSAGES).u16(encoded.length);
+  for (const e of encoded) w.bytes(e);
+  return sealFrame(w);
+}
+
 export function encodeChunkFrame(chunk: Chunk): Uint8Array {
-  const w = new ByteWriter(32 + chunk.bytes.length);
+  const w = new ByteWriter(36 + chunk.bytes.length);
   w.u8(MAGIC)
-    .u8(VERSION)
+    .u8(FRAME_VERSION)
     .u8(FRAME_CHUNK)
+    .str(chunk.from)
+    .u48(chunk.term)
     .str(chunk.id)
     .u32(chunk.seq)
     .u32(chunk.total)
     .blob(chunk.bytes);
-  return w.finish();
+  return sealFrame(w);
 }
 
-/** Decodes a frame from the network. Never throws: bad bytes come back as `{ ok: false, error }`. */
+function refuse(reason: FrameRejection, error: string): Decoded<never> {
+  return { ok: false, reason, error };
+}
+
+/**
+ * Decodes a frame from the network. Never throws: bad bytes come back as
+ * `{ ok: false, reason, error }`. The checksum is verified before any field of
+ * the body is read, so a damaged frame is never decoded into a message.
+ */
 export function decodeFrame(bytes: Uint8Array): Decoded<Frame> {
+  if (bytes.length < HEADER_BYTES + CHECKSUM_BYTES)
+    return refuse(
+      'truncated',
+      `frame of ${bytes.length} bytes is shorter than its header and checksum`,
+    );
+  if (bytes[0] !== MAGIC) return refuse('version', 'not a Raft frame (bad magic byte)');
+  if (bytes[1] !== FRAME_VERSION)
+    return refuse(
+      'version',
+      `unsupported frame version ${bytes[1]} (this node reads ${FRAME_VERSION})`,
+    );
+  const end = bytes.length - CHECKSUM_BYTES;
+  const tail = new DataView(bytes.buffer, bytes.byteOffset + end, CHECKSUM_BYTES).getUint32(0);
+  const crc = crc32c(bytes, 0, 0, end);
+  if (crc !== tail)
+    return refuse(
+      'checksum',
+      `frame checksum mismatch over ${end} bytes (computed ${crc.toString(16)}, frame says ${tail.toString(16)}): corrupted or truncated`,
+    );
   try {
-    const r = new ByteReader(owned(bytes));
-    if (r.u8('magic') !== MAGIC) return { ok: false, error: 'not a Raft frame (bad magic byte)' };
-    const version = r.u8('version');
-    if (version !== VERSION) return { ok: false, error: `unsupported frame version ${version}` };
-    const kind = r.u8('kind');
+    const r = new ByteReader(owned(bytes), HEADER_BYTES, end);
+    const kind = bytes[2];
     let frame: Frame;
     if (kind === FRAME_MESSAGES) {
       const count = r.u16('message count');
@@ -253,23 +310,25 @@ export function decodeFrame(bytes: Uint8Array): Decoded<Frame> {
       for (let i = 0; i < count; i++) messages.push(readMessage(r));
       frame = { kind: 'messages', messages };
     } else if (kind === FRAME_CHUNK) {
+      const from = r.str('chunk sender');
+      const term = r.u48('chunk term');
       const id = r.str('chunk id');
       const seq = r.u32('chunk seq');
       const total = r.u32('chunk total');
       const data = r.blob('chunk bytes');
       if (total === 0 || seq >= total)
-        return { ok: false, error: `chunk ${seq} of ${total} is out of range` };
-      frame = { kind: 'chunk', chunk: { id, seq, total, bytes: data } };
+        return refuse('malformed', `chunk ${seq} of ${total} is out of range`);
+      frame = { kind: 'chunk', chunk: { from, term, id, seq, total, bytes: data } };
     } else {
-      return { ok: false, error: `unknown frame kind ${kind}` };
+      return refuse('malformed', `unknown frame kind ${kind}`);
     }
     if (r.remaining !== 0)
-      return { ok: false, error: `${r.remaining} trailing bytes after the frame` };
+      return refuse('malformed', `${r.remaining} trailing bytes after the frame`);
     return { ok: true, value: frame };
   } catch (err) {
     if (err instanceof TruncatedInputError)
-      return { ok: false, error: `${err.message} at byte ${err.offset}` };
-    return { ok: false, error: String(err) };
+      return refuse('malformed', `${err.message} at byte ${err.offset}`);
+    return refuse('malformed', String(err));
   }
 }
 
@@ -279,11 +338,11 @@ export function decodeMessage(bytes: Uint8Array): Decoded<Message> {
     const r = new ByteReader(owned(bytes));
     const m = readMessage(r);
     if (r.remaining !== 0)
-      return { ok: false, error: `${r.remaining} trailing bytes after the message` };
+      return refuse('malformed', `${r.remaining} trailing bytes after the message`);
     return { ok: true, value: m };
   } catch (err) {
     if (err instanceof TruncatedInputError)
-      return { ok: false, error: `${err.message} at byte ${err.offset}` };
-    return { ok: false, error: String(err) };
+      return refuse('malformed', `${err.message} at byte ${err.offset}`);
+    return refuse('malformed', String(err));
   }
 }

@@ -41,6 +41,7 @@ export class NatsTransport implements RaftTransport {
   private chunkSeq = 0;
   private closed = false;
   private snapshotStatus: ((to: NodeId, index: number, ok: boolean) => void) | undefined;
+  private chunkHandler: ((from: NodeId, term: number) => void) | undefined;
 
   constructor(private readonly options: NatsTransportOptions) {
     const serverMax = options.connection.info?.max_payload ?? 1024 * 1024;
@@ -59,6 +60,7 @@ export class NatsTransport implements RaftTransport {
         maxAssemblies: 8,
         maxMessageBytes: options.maxMessageBytes ?? 1024 ** 3,
         now: () => performance.now(),
+        onChunk: (from, term) => this.chunkHandler?.(from, term),
       },
     );
     this.subscription = options.connection.subscribe(`${options.subjectPrefix}.${options.nodeId}`, {
@@ -126,6 +128,10 @@ export class NatsTransport implements RaftTransport {
 
   onSnapshotStatus(handler: (to: NodeId, index: number, ok: boolean) => void): void {
     this.snapshotStatus = handler;
+  }
+
+  onChunk(handler: (from: NodeId, term: number) => void): void {
+    this.chunkHandler = handler;
   }
 
   /** Unsubscribes; the connection stays open (it belongs to the caller). */

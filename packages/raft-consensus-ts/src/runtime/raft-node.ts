@@ -158,6 +158,9 @@ export class RaftNode {
       this.core.reportSnapshot(to, ok, index);
       this.schedule();
     });
+    this.transport.onChunk?.((from, term) => {
+      if (!this.stopped) this.core.leaderActivity(from, term);
+    });
     this.clock = options.clock ?? processClock;
     this.timer = this.clock.setInterval(() => this.onTick(), this.tickMs);
   }

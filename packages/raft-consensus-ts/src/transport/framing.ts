@@ -20,33 +20,37 @@ export function packFrames(
   maxFrameBytes: number,
   nextChunkId: () => string,
 ): Map<NodeId, Uint8Array[]> {
-  const byDest = new Map<NodeId, Uint8Array[]>();
+  const byDest = new Map<NodeId, { m: Message; e: Uint8Array }[]>();
   for (const m of messages) {
     let list = byDest.get(m.to);
     if (!list) {
       list = [];
       byDest.set(m.to, list);
     }
-    list.push(encodeMessage(m));
+    list.push({ m, e: encodeMessage(m) });
   }
   const frames = new Map<NodeId, Uint8Array[]>();
   for (const [to, encoded] of byDest) {
     const out: Uint8Array[] = [];
     let batch: Uint8Array[] = [];
-    let size = 5;
+    // Header, message count and checksum.
+    const overhead = 9;
+    let size = overhead;
     const flush = (): void => {
       if (batch.length > 0) out.push(encodeMessagesFrame(batch));
       batch = [];
-      size = 5;
+      size = overhead;
     };
-    for (const e of encoded) {
-      if (e.length + 5 > maxFrameBytes) {
-        const id = nextChunkId();
-        const chunkBytes = maxFrameBytes - 64 - id.length;
+    for (const { m, e } of encoded) {
+      if (e.length + overhead > maxFrameBytes) {
+        const id = chunkId(m, nextChunkId);
+        const chunkBytes = maxFrameBytes - 80 - id.length - m.from.length;
         const total = Math.ceil(e.length / chunkBytes);
         for (let seq = 0; seq < total; seq++) {
           out.push(
             encodeChunkFrame({
+              from: m.from,
+              term: m.term,
               id,
               seq,
               total,
@@ -66,8 +70,32 @@ export function packFrames(
   return frames;
 }
 
-/** Why a frame or part of one was dropped; each is counted in TransportStats. */
-export type DropReason = 'malformed' | 'misaddressed' | 'chunk-timeout' | 'chunk-overflow';
+/**
+ * A resent snapshot (same leader, term and snapshot) gets the same chunk id, so
+ * the receiver fills in the chunks a lossy link dropped from the copies before
+ * it instead of needing one copy to arrive whole: with a fifth of the frames
+ * lost, a copy of 26 chunks arrived whole 0.4 % of the time (node simulator
+ * seeds 138 and 1690). Its bytes are the same each time: one state machine
+ * state per index, one leader per term. Other large messages get fresh ids.
+ */
+function chunkId(m: Message, nextChunkId: () => string): string {
+  if (m.type !== 'InstallSnapshot') return nextChunkId();
+  const meta = m.snapshot.meta;
+  return `${m.from}.t${m.term}.snap${meta.index}.${meta.term}.${m.snapshot.data.length}`;
+}
+
+/**
+ * Why a frame or part of one was dropped; each is counted in TransportStats.
+ * `corrupt`: its checksum failed or it was cut short (damaged on the way);
+ * `malformed`: not this format or version, or impossible content under a good
+ * checksum (a peer's bug).
+ */
+export type DropReason =
+  | 'corrupt'
+  | 'malformed'
+  | 'misaddressed'
+  | 'chunk-timeout'
+  | 'chunk-overflow';
 
 export interface TransportStats {
   framesSent: number;
@@ -87,7 +115,13 @@ export function emptyStats(): TransportStats {
     framesReceived: 0,
     messagesReceived: 0,
     bytesReceived: 0,
-    dropped: { malformed: 0, misaddressed: 0, 'chunk-timeout': 0, 'chunk-overflow': 0 },
+    dropped: {
+      corrupt: 0,
+      malformed: 0,
+      misaddressed: 0,
+      'chunk-timeout': 0,
+      'chunk-overflow': 0,
+    },
   };
 }
 
@@ -116,6 +150,12 @@ export class FrameReceiver {
       readonly maxAssemblies: number;
       readonly maxMessageBytes: number;
       readonly now: () => number;
+      /**
+       * Told of every valid chunk: part of a large message (a snapshot, in
+       * practice) from `from` in `term` arrived. The heartbeats that would
+       * show its sender alive queue behind it on the same connection.
+       */
+      readonly onChunk?: (from: NodeId, term: number) => void;
     },
   ) {}
 
@@ -124,7 +164,8 @@ export class FrameReceiver {
     this.stats.bytesReceived += bytes.length;
     const decoded = decodeFrame(bytes);
     if (!decoded.ok) {
-      this.drop('malformed', decoded.error);
+      const damaged = decoded.reason === 'checksum' || decoded.reason === 'truncated';
+      this.drop(damaged ? 'corrupt' : 'malformed', decoded.error);
       return;
     }
     const frame = decoded.value;
@@ -150,6 +191,7 @@ export class FrameReceiver {
       );
       return;
     }
+    this.options.onChunk?.(frame.chunk.from, frame.chunk.term);
     if (a.parts[seq]) return; // a duplicate: NATS may redeliver after a reconnect
     a.parts[seq] = frame.chunk.bytes;
     a.received++;

@@ -66,6 +66,7 @@ export class LocalTransport implements RaftTransport {
   private chunkSeq = 0;
   private closed = false;
   private snapshotStatus: ((to: NodeId, index: number, ok: boolean) => void) | undefined;
+  private chunkHandler: ((from: NodeId, term: number) => void) | undefined;
   /** Every dropped frame, for assertions. */
   readonly drops: { reason: DropReason; detail: string }[] = [];
 
@@ -84,6 +85,7 @@ export class LocalTransport implements RaftTransport {
         maxAssemblies: 8,
         maxMessageBytes: 1024 ** 3,
         now: () => performance.now(),
+        onChunk: (from, term) => this.chunkHandler?.(from, term),
       },
     );
   }
@@ -131,6 +133,10 @@ export class LocalTransport implements RaftTransport {
 
   onSnapshotStatus(handler: (to: NodeId, index: number, ok: boolean) => void): void {
     this.snapshotStatus = handler;
+  }
+
+  onChunk(handler: (from: NodeId, term: number) => void): void {
+    this.chunkHandler = handler;
   }
 
   /** @internal */
