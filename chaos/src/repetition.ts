@@ -182,6 +182,15 @@ class Repetition {
           };
         if (!this.#w.deviated || this.#w.recovered)
           this.#mark('deviated', `${failed.map((p) => p.name).join(', ')} failing`);
+        // A recovery held for recoverHold is the recovery, as #observe takes it, even when the
+        // method is still running: a dip after the fault is undone (a healed link, a woken
+        // process) shows in the timeline, not in the recover phase.
+        if (
+          this.#w.recovered &&
+          !this.#recoveredAtEnd &&
+          ms - this.#w.recovered.ms >= e.recoverHold
+        )
+          this.#recoveredAtEnd = this.#w.recovered;
         this.#w.deviated = true;
         this.#w.recovered = undefined;
       } else this.#w.okPolls.push(ms);
