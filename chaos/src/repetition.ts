@@ -364,7 +364,8 @@ class Repetition {
       if (this.#w.deviated && this.#w.recovered && ms - this.#w.recovered.ms >= e.recoverHold) {
         // Held long enough: this is the recovery, whatever a later undo (a healed link, a woken
         // process) stirs up before the poller stops; that shows in the timeline, not here.
-        this.#recoveredAtEnd = this.#w.recovered;
+        // The first recovery held, if the poller already took one (a dip after an undo).
+        this.#recoveredAtEnd ??= this.#w.recovered;
         return;
       }
       // Repaired before the probes saw a dip (a container restarted in a few hundred ms): a few more checks, then done.
