@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { ClusterState, encodeClusterCommand } from '../src/cluster-state.js';
 import { type DecideInput, decide, type ObservedNode, planService } from '../src/decide.js';
 import { type Committed, runLockedOperation } from '../src/lock-protocol.js';
-import { doneReply, realTime } from './lock-fixtures.js';
+import { doneReply, nodeReport, realTime, registration } from './lock-fixtures.js';
 
 let index = 0;
 function apply(state: ClusterState, ...commands: ClusterCommandInput[]) {
@@ -11,17 +11,7 @@ function apply(state: ClusterState, ...commands: ClusterCommandInput[]) {
     state.applyEntry({ index: ++index, type: 'normal', data: encodeClusterCommand(c) }),
   );
 }
-const reg = (id: string, maxReplicas = 50): ClusterCommandInput => ({
-  type: 'node.register',
-  at: 0,
-  node: {
-    id,
-    address: id,
-    capacity: { cpus: 8, memoryBytes: 2 ** 34, maxReplicas },
-    labels: {},
-    role: 'voter',
-  },
-});
+const reg = registration;
 const spec = (name: string, extra: Partial<ServiceSpecInput> = {}): ServiceSpecInput => ({
   name,
   image: 'x',
@@ -54,20 +44,7 @@ function report(
       ...(cpuPercent !== undefined ? { cpuPercent } : {}),
     };
   }
-  return {
-    v: 1,
-    cluster: 'c',
-    nodeId,
-    address: nodeId,
-    role: 'voter',
-    capacity: { cpus: 8, memoryBytes: 2 ** 34, maxReplicas: 50 },
-    labels: {},
-    time: 0,
-    seq: 0,
-    dockerReachable: true,
-    containers: list,
-    services,
-  };
+  return nodeReport(nodeId, list, services);
 }
 
 function input(

@@ -6,7 +6,7 @@ import { type DecideInput, decide, type ObservedNode, planService } from '../src
 import { ForecastPolicies, type PolicyFailure } from '../src/forecast-policies.js';
 import { type Committed, runLockedOperation } from '../src/lock-protocol.js';
 import type { PolicyInput, ServiceSample } from '../src/policy-registry.js';
-import { doneReply, realTime } from './lock-fixtures.js';
+import { doneReply, realTime, registration } from './lock-fixtures.js';
 
 let index = 0;
 function apply(state: ClusterState, ...commands: ClusterCommandInput[]): void {
@@ -218,18 +218,7 @@ describe('ForecastPolicies', () => {
 
   it('a new leader forecasts with the lead time its predecessor measured (replicated with the command results)', async () => {
     const state = new ClusterState();
-    for (const id of ['n1', 'n2'])
-      apply(state, {
-        type: 'node.register',
-        at: 0,
-        node: {
-          id,
-          address: id,
-          capacity: { cpus: 8, memoryBytes: 2 ** 34, maxReplicas: 50 },
-          labels: {},
-          role: 'voter',
-        },
-      });
+    for (const id of ['n1', 'n2']) apply(state, registration(id));
     apply(state, put(spec('web', { minReplicas: 2 })));
     const propose = async (c: ClusterCommandInput): Promise<Committed> => {
       const i = ++index;

@@ -5,7 +5,7 @@ import { type DecideInput, decide, type ObservedNode, planService } from '../src
 import { type Committed, runLockedOperation } from '../src/lock-protocol.js';
 import type { RegisteredPolicy } from '../src/policy-registry.js';
 import { placeOnStandbys, placeStandbys } from '../src/warm-pool-placement.js';
-import { doneReply, realTime } from './lock-fixtures.js';
+import { doneReply, nodeReport, realTime, registration } from './lock-fixtures.js';
 
 let index = 0;
 function apply(state: ClusterState, ...commands: ClusterCommandInput[]) {
@@ -28,20 +28,11 @@ function report(nodeId: string, running: number, paused = 0): NodeReport {
       health: 'none',
       specVersion: 1,
     });
-  return {
-    v: 1,
-    cluster: 'c',
+  return nodeReport(
     nodeId,
-    address: nodeId,
-    role: 'voter',
-    capacity: { cpus: 8, memoryBytes: 2 ** 34, maxReplicas: 50 },
-    labels: {},
-    time: 0,
-    seq: 0,
-    dockerReachable: true,
     containers,
-    services: running > 0 ? { web: { time: 0, containerCount: running } } : {},
-  };
+    running > 0 ? { web: { time: 0, containerCount: running } } : {},
+  );
 }
 
 /** A policy that answers what the test sets: desired replicas and the warm pool's size. */
@@ -57,18 +48,7 @@ function scripted(answer: { desired: number; standby?: number }): Map<string, Re
 /** Three nodes, `web` at the given placement and warm pool, committed under a lock. */
 function cluster(placement: Record<string, number>, pool?: Record<string, number>): ClusterState {
   const state = new ClusterState();
-  for (const id of NODES)
-    apply(state, {
-      type: 'node.register',
-      at: 0,
-      node: {
-        id,
-        address: id,
-        capacity: { cpus: 8, memoryBytes: 2 ** 34, maxReplicas: 50 },
-        labels: {},
-        role: 'voter',
-      },
-    });
+  for (const id of NODES) apply(state, registration(id));
   apply(state, {
     type: 'service.put',
     at: 0,
