@@ -23,7 +23,7 @@ afterEach(async () => {
 });
 
 /** A coordinator over one in-memory replica (the "log" applies at once) and agents that do as told. */
-function setup(options: { readIndexFails?: boolean } = {}) {
+function setup(options: { readIndexFails?: boolean; readIndexGate?: () => Promise<void> } = {}) {
   const state = new ClusterState();
   let index = 0;
   const commit = (command: ClusterCommandInput): Committed => {
@@ -59,6 +59,7 @@ function setup(options: { readIndexFails?: boolean } = {}) {
     propose: async (command) => commit(command),
     readIndex: async () => {
       if (options.readIndexFails) throw new Error('no quorum');
+      await options.readIndexGate?.();
     },
     send: async (nodeId, command): Promise<ScaleReply> => {
       sent.push(command);
@@ -130,5 +131,37 @@ describe('Coordinator', () => {
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect(sent.length).toBe(before);
     expect(coordinator.leading).toBe(false);
+  });
+
+  it('issues nothing in a new term until its state is confirmed, even with a clock left from an earlier term', async () => {
+    // Seen in partition-leader: a node that had led before was elected again; a report's poke ran a
+    // pass during the new term's readIndex with the earlier term's clock, so the operation planned
+    // on unconfirmed state and its command log times ran ahead of the next operation's.
+    let open: (() => void) | undefined;
+    let gated = false;
+    const { coordinator, sent, state } = setup({
+      readIndexGate: () =>
+        gated ? new Promise<void>((resolve) => (open = resolve)) : Promise.resolve(),
+    });
+    await coordinator.lead(1);
+    await until('placed', () => (state.service('web')?.placementToken ? true : undefined));
+    await coordinator.idle();
+    coordinator.stop();
+    const before = sent.length;
+    const clockBefore = state.clockMs;
+
+    gated = true;
+    const leading = coordinator.lead(2);
+    await until('readIndex pending', () => (open ? true : undefined));
+    coordinator.poke();
+    expect((await coordinator.manualScale('web', { replicas: 5 })).status).toBe('aborted');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(sent.length).toBe(before);
+    expect(state.clockMs).toBe(clockBefore);
+
+    open!();
+    await leading;
+    expect((await coordinator.manualScale('web', { replicas: 5 })).status).toBe('done');
+    expect(sent.slice(before).every((c) => c.term === 2)).toBe(true);
   });
 });

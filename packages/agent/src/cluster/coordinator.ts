@@ -99,6 +99,10 @@ export class Coordinator {
   async lead(term: number): Promise<void> {
     this.#term = term;
     this.#leading = true;
+    // No clock until the state is confirmed: a clock left from an earlier term would let a report's
+    // poke or a manual write start an operation on unconfirmed state, with times that run ahead of
+    // this term's clock (partition-leader's command-log overlap).
+    this.#clock = undefined;
     try {
       await this.#o.readIndex();
     } catch (error) {
@@ -115,6 +119,7 @@ export class Coordinator {
   /** Stops issuing new operations; running ones end at their next proposal (no longer leader). */
   stop(): void {
     this.#leading = false;
+    this.#clock = undefined;
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;
   }
@@ -304,7 +309,7 @@ export class Coordinator {
 
   #start(service: string, manual?: ManualWrite): Promise<LockedOutcome> | undefined {
     const manualReplicas = manual?.replicas;
-    if (!this.#leading || this.#busy.has(service)) return undefined;
+    if (!this.#leading || !this.#clock || this.#busy.has(service)) return undefined;
     this.#busy.add(service);
     this.counters.operations += 1;
     // A manual scale continues its API request's trace; a policy decision the latest report's.
