@@ -53,9 +53,13 @@ export async function run(): Promise<void> {
       0,
     );
     // The fencing-audit probe's lateExecutions, in the steady state checked after the run.
-    const lateExec = (j.steady_states.after?.probes ?? [])
-      .filter((p) => p.type === 'fencing-audit')
-      .reduce((a, p) => a + num((p.output as Record<string, unknown> | null)?.lateExecutions), 0);
+    const audits = (j.steady_states.after?.probes ?? []).filter((p) => p.type === 'fencing-audit');
+    const audited = (key: string) =>
+      audits.reduce((a, p) => a + num((p.output as Record<string, unknown> | null)?.[key]), 0);
+    const lateExec = audited('lateExecutions');
+    // Superseded commands: two operations overlapping in the command log, or an agent acting on a
+    // token below one it had acted on.
+    const superseded = audited('overlaps') + audited('agentViolations');
     const recover = reps.flatMap((r) => {
       const ms = r.phases.find((p) => p.phase === 'recover')?.ms;
       return ms === null || ms === undefined ? [] : [ms];
@@ -81,6 +85,12 @@ export async function run(): Promise<void> {
       {
         name: `${name}: late executions of failed commands (fencing audit after the run)`,
         value: lateExec,
+        unit: 'commands',
+        target: '0',
+      },
+      {
+        name: `${name}: superseded commands executed (overlapping operations in the command log, or an agent acting on a lower token; fencing audit after the run)`,
+        value: superseded,
         unit: 'commands',
         target: '0',
       },

@@ -135,8 +135,8 @@ describe('Coordinator', () => {
 
   it('issues nothing in a new term until its state is confirmed, even with a clock left from an earlier term', async () => {
     // Seen in partition-leader: a node that had led before was elected again; a report's poke ran a
-    // pass during the new term's readIndex with the earlier term's clock, so the operation planned
-    // on unconfirmed state and its command log times ran ahead of the next operation's.
+    // pass during the new term's readIndex with the earlier term's clock, so the operation started
+    // before the state was confirmed and its command log times ran ahead of the next operation's.
     let open: (() => void) | undefined;
     let gated = false;
     const { coordinator, sent, state } = setup({

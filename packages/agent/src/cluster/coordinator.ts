@@ -100,8 +100,9 @@ export class Coordinator {
     this.#term = term;
     this.#leading = true;
     // No clock until the state is confirmed: a clock left from an earlier term would let a report's
-    // poke or a manual write start an operation on unconfirmed state, with times that run ahead of
-    // this term's clock (partition-leader's command-log overlap).
+    // poke or a manual write start an operation before the readIndex, with times that run ahead of
+    // this term's clock (the replicated clock loses each takeover's gap): partition-leader's
+    // command log showed two operations overlapping that never did.
     this.#clock = undefined;
     try {
       await this.#o.readIndex();
