@@ -14,7 +14,7 @@ import { HttpServer, mountClusterApi } from '@coxswain/agent';
 import { createLogger } from '@coxswain/telemetry';
 import { NatsServer, SimCluster, serviceSpec } from '@coxswain/testkit';
 import { type Figure, percentile, recordResult } from './lib/results.js';
-import { call, EtcdCluster } from './raft-harness.js';
+import { call, EtcdCluster, requireEtcd } from './raft-harness.js';
 
 const N = 300;
 const WARMUP = 30;
@@ -51,6 +51,7 @@ async function time(fn: () => Promise<unknown>): Promise<number[]> {
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 
 export async function run(): Promise<void> {
+  requireEtcd();
   const dir = mkdtempSync(join(tmpdir(), 'cox-bench-reads-'));
   const nats = await NatsServer.start();
   let cluster: SimCluster | undefined;

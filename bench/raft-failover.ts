@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NatsServer } from '@coxswain/testkit';
 import { percentile, recordResult } from './lib/results.js';
-import { EtcdCluster, KvCluster, sleep } from './raft-harness.js';
+import { EtcdCluster, KvCluster, requireEtcd, sleep } from './raft-harness.js';
 
 const RAFT_TRIALS = Number(process.env.RAFT_FAILOVER_TRIALS ?? 200);
 const ETCD_TRIALS = Number(process.env.ETCD_FAILOVER_TRIALS ?? 20);
@@ -125,6 +125,7 @@ async function etcdTrials(
 }
 
 export async function run(): Promise<void> {
+  requireEtcd();
   const dir = await mkdtemp(join(tmpdir(), 'bench-raft-failover-'));
   try {
     const raft = await raftTrials(join(dir, 'raft'));

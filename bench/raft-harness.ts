@@ -1,6 +1,6 @@
 // Shared machinery of the raft-* benchmarks (not a benchmark itself): a 3-member
 // etcd 3.4 cluster on loopback as the peer, and helpers for open-loop load.
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { Agent, request } from 'node:http';
 import { freePort } from '@coxswain/testkit';
 
@@ -20,6 +20,14 @@ interface Member {
   proc?: ChildProcess;
 }
 
+/** Throws, in words, when etcd is not installed: benchmarks call it before their own run, not after. */
+export function requireEtcd(): void {
+  if (spawnSync('etcd', ['--version'], { stdio: 'ignore' }).error)
+    throw new Error(
+      'etcd is not installed; it is the peer this benchmark runs beside. Run `bash scripts/setup.sh --etcd` (Debian etcd-server 3.4)',
+    );
+}
+
 const agent = new Agent({ keepAlive: true, maxSockets: 2048 });
 
 /** Three etcd members on loopback, each with its own data dir, reached through etcd's HTTP/JSON gateway. */
@@ -30,6 +38,7 @@ export class EtcdCluster {
   ) {}
 
   static async start(options: EtcdOptions): Promise<EtcdCluster> {
+    requireEtcd();
     const members: Member[] = [];
     for (const name of ['e1', 'e2', 'e3'])
       members.push({ name, clientPort: await freePort(), peerPort: await freePort() });

@@ -6,13 +6,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NatsServer } from '@coxswain/testkit';
 import { percentile, recordResult } from './lib/results.js';
-import { EtcdCluster, KvCluster, openLoop, sleep } from './raft-harness.js';
+import { EtcdCluster, KvCluster, openLoop, requireEtcd, sleep } from './raft-harness.js';
 
 const RATE = 1000;
 const DURATION_MS = Number(process.env.RAFT_LATENCY_MS ?? 30_000);
 const VALUE = 'x'.repeat(128);
 
 export async function run(): Promise<void> {
+  requireEtcd();
   const dir = await mkdtemp(join(tmpdir(), 'bench-raft-latency-'));
   try {
     let raft: { latencies: number[]; errors: number };

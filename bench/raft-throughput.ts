@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import { NatsServer } from '@coxswain/testkit';
 import { decodeMessage, encodeMessage, type Message } from 'raft-consensus-ts';
 import { percentile, recordResult } from './lib/results.js';
-import { EtcdCluster, KvCluster, sleep } from './raft-harness.js';
+import { EtcdCluster, KvCluster, requireEtcd, sleep } from './raft-harness.js';
 
 const VALUE = 'x'.repeat(128);
 const KEYS = 10_000;
@@ -120,6 +120,7 @@ export function codecComparison(): {
 }
 
 export async function run(): Promise<void> {
+  requireEtcd();
   const codec = codecComparison();
   console.log(
     `codec round trip of AppendEntries(100 x 128 B): binary ${codec.binaryUs.toFixed(1)} us / ${codec.binaryBytes} B, JSON+base64 ${codec.jsonUs.toFixed(1)} us / ${codec.jsonBytes} B`,
