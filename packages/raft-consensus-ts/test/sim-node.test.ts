@@ -47,12 +47,33 @@ describe('node simulator', () => {
    * follower behind a slow, lossy link never converged: rejections of probes sent
    * before a snapshot queued a second and third full copy behind the first.
    */
-  it.each([391])(
+  it.each([391, 1208])(
     'regression seed %i passes',
     async (seed) => {
       const r = await runNodeSimulation({ seed, nodes: nodesFor(seed) });
       expect(r.ok, `${r.violation}\nreplay: ${r.replay} --trace`).toBe(true);
       expect(r.stats.committed).toBeGreaterThan(5);
+    },
+    60_000,
+  );
+
+  /**
+   * 1208 (campaign): a follower slower than compaction chased snapshot after snapshot; fails
+   * with the switch compact-past-active-follower. 3978 (campaign): a learner's runtime asked
+   * for the snapshot metadata of an index a leader's InstallSnapshot, stepped in during the
+   * drain's write, had just compacted (InvalidIndexError). The compaction hold moved 3978's
+   * schedule; with the switch it keeps the old one, which fails without the runtime's check.
+   */
+  it.each([
+    { seed: 1208, bug: 'compact-past-active-follower', fails: 'convergence: n3' },
+    { seed: 3978, bug: 'compact-past-active-follower', fails: undefined },
+  ] as const)(
+    'seed $seed with switch $bug',
+    async ({ seed, bug, fails }) => {
+      const r = await runNodeSimulation({ seed, nodes: nodesFor(seed), bugs: [bug] });
+      if (fails === undefined)
+        expect(r.ok, `${r.violation}\nreplay: ${r.replay} --trace`).toBe(true);
+      else expect(r.violation ?? '').toContain(fails);
     },
     60_000,
   );

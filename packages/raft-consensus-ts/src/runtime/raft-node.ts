@@ -580,6 +580,10 @@ export class RaftNode {
     if (this.snapshotEvery <= 0 || this.applied - this.lastSnapshotIndex < this.snapshotEvery)
       return;
     const index = this.applied;
+    // A leader's snapshot stepped in while this Ready was being written (node simulator seed
+    // 3978) has already replaced the core's log past what is applied here; the next Ready
+    // installs it, and a snapshot of the state it replaces would name a compacted index.
+    if (this.core.termAt(index) === undefined) return;
     const snapshot: Snapshot = { meta: this.core.snapshotMeta(index), data: this.sm.snapshot() };
     await this.storage.saveSnapshot(snapshot);
     this.core.setSnapshot(snapshot);
