@@ -450,6 +450,77 @@ describe('snapshots wait for the transport (item 6)', () => {
   });
 });
 
+describe('a refused RequestVote does not restart the election timer (Figure 2)', () => {
+  /**
+   * c, a follower with the better log, is asked for its vote by a stale candidate b every
+   * electionTicks - 1 ticks, each time at a higher term (pre-vote off: node simulator seed 6530).
+   * Returns the tick at which c campaigned, or undefined if it never did within 10 timeouts.
+   */
+  function campaignsAfter(): number | undefined {
+    const electionTicks = 10;
+    const c = new RaftCore(
+      defaultConfig('c', { electionTicks, preVote: false, checkQuorum: false }),
+      {
+        hardState: { term: 1, vote: null, commit: 0 },
+        entries: [],
+        bootstrap: { voters: ['a', 'b', 'c'], learners: [] },
+      },
+    );
+    drain(c);
+    // c holds an entry of term 1 from leader a, which b, at lastLogTerm 0, lacks.
+    const last = c.status().lastIndex;
+    c.step({
+      type: 'AppendEntries',
+      from: 'a',
+      to: 'c',
+      term: 1,
+      prevLogIndex: last,
+      prevLogTerm: c.termAt(last) ?? 0,
+      entries: [{ term: 1, index: last + 1, type: 'normal', data: bytes('x') }],
+      commit: 0,
+    });
+    drain(c);
+    let term = 1;
+    for (let t = 1; t <= 10 * electionTicks; t++) {
+      if (t % (electionTicks - 1) === 0) {
+        term++;
+        c.step({
+          type: 'RequestVote',
+          from: 'b',
+          to: 'c',
+          term,
+          lastLogIndex: 0,
+          lastLogTerm: 0,
+          preVote: false,
+          transfer: false,
+        });
+        const rd = drain(c);
+        const answer = rd.messages.find((m) => m.type === 'RequestVoteResponse');
+        expect(answer).toMatchObject({ granted: false });
+      }
+      c.tick();
+      if (c.status().role === 'candidate') return t;
+      drain(c);
+    }
+    return undefined;
+  }
+
+  it('a follower refusing a stale candidate still times out on its own schedule', () => {
+    const at = campaignsAfter();
+    expect(at).toBeDefined();
+    expect(at as number).toBeLessThan(2 * 10 + 1);
+  });
+
+  it('with the switch vote-request-resets-timer, it never campaigns', () => {
+    setInjectedBugs(['vote-request-resets-timer']);
+    try {
+      expect(campaignsAfter()).toBeUndefined();
+    } finally {
+      setInjectedBugs([]);
+    }
+  });
+});
+
 describe('pre-vote honours a live leader with check-quorum off (item 7)', () => {
   it('a follower that heard from its leader recently refuses a pre-vote', () => {
     const cl = new TestCluster(['a', 'b', 'c'], { preVote: true, checkQuorum: false });
