@@ -381,6 +381,10 @@ export class Coordinator {
       this.#busy.delete(service);
       this.#settledAtMs.set(service, performance.now());
       this.#operations.delete(tracked);
+      // A pass that ran meanwhile skipped this service (a node may have died since): decide it now,
+      // not at the next interval. A new leader's first operation often names a host just killed and
+      // ends only at its death; the re-placement then waited up to a second for the next pass.
+      this.poke();
     });
     this.#operations.add(tracked);
     return run;
