@@ -32,6 +32,7 @@ import { type MountedClusterApi, mountClusterApi } from './api/mount-cluster-api
 import { ClusterMember, type LocalMemberOptions } from './cluster/cluster-member.js';
 import { LeaderObserver } from './cluster/leader-observer.js';
 import { raftHealth, registerClusterMetrics, rejectedLabels } from './cluster-metrics.js';
+import { Heartbeat } from './heartbeat.js';
 import { HttpServer, json, text } from './http-server.js';
 import { Reporter } from './reporter.js';
 
@@ -95,6 +96,7 @@ export class Agent {
   readonly sampler: Sampler;
   readonly link: NatsLink;
   readonly reporter: Reporter;
+  readonly heartbeat: Heartbeat;
   readonly http: HttpServer;
   /** Shared by every validated subscription; the coordinator passes it to its own. */
   readonly rejected: Counter;
@@ -175,6 +177,13 @@ export class Agent {
       logger: this.logger,
       // The sample-and-report span's context rides with each report.
       headers: traceHeaders,
+    });
+    this.heartbeat = new Heartbeat({
+      link: this.link,
+      cluster: config.cluster,
+      nodeId: config.nodeId,
+      intervalMs: config.heartbeatIntervalMs,
+      sent: m.counter('coxswain_heartbeats_total', 'Liveness heartbeats, by outcome.', ['outcome']),
     });
     this.http = new HttpServer({ host: config.api.host, port: config.api.port });
     this.#registerMetrics();
@@ -293,6 +302,7 @@ export class Agent {
       sampleIntervalMs: this.config.sampleIntervalMs,
     });
     this.#running = true;
+    this.heartbeat.start();
     this.#nextAtMs = performance.now();
     this.#schedule();
   }
@@ -484,6 +494,7 @@ export class Agent {
   /** Graceful stop: no new cycles, wait for the running one, drain NATS, close the event stream and HTTP. */
   async stop(): Promise<void> {
     this.#running = false;
+    this.heartbeat.stop();
     if (this.#timer) clearTimeout(this.#timer);
     await this.#cycle;
     await this.#memberJoining;

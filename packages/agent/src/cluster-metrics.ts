@@ -16,15 +16,17 @@ export function rejectedLabels(labels: Readonly<Record<string, string>>): Record
   const subject = labels.subject ?? '';
   const kind = /(^|\.)report(\.|$)/.test(subject)
     ? 'report'
-    : /(^|\.)raft(\.|$)/.test(subject)
-      ? 'raft'
-      : /(^|\.)cmd(\.|$)|^reply /.test(subject)
-        ? 'cmd'
-        : /(^|\.)events?(\.|$)|^(listener|publish|decode)$/.test(subject)
-          ? 'events'
-          : /(^|\.)api(\.|$)/.test(subject)
-            ? 'api'
-            : 'other';
+    : /(^|\.)hb(\.|$)/.test(subject)
+      ? 'heartbeat'
+      : /(^|\.)raft(\.|$)/.test(subject)
+        ? 'raft'
+        : /(^|\.)cmd(\.|$)|^reply /.test(subject)
+          ? 'cmd'
+          : /(^|\.)events?(\.|$)|^(listener|publish|decode)$/.test(subject)
+            ? 'events'
+            : /(^|\.)api(\.|$)/.test(subject)
+              ? 'api'
+              : 'other';
   const code = labels.reason ?? '';
   const reason =
     {

@@ -35,6 +35,7 @@ export const ENV_VARS: Readonly<
   COXSWAIN_API_PORT: { path: 'api.port', kind: 'int' },
   COXSWAIN_API_TOKEN: { path: 'api.token', kind: 'string' },
   COXSWAIN_SAMPLE_INTERVAL: { path: 'sampleIntervalMs', kind: 'duration' },
+  COXSWAIN_HEARTBEAT_INTERVAL: { path: 'heartbeatIntervalMs', kind: 'duration' },
   COXSWAIN_DECIDE_INTERVAL: { path: 'decideIntervalMs', kind: 'duration' },
   COXSWAIN_NODE_DEAD_AFTER: { path: 'nodeDeadAfterMs', kind: 'duration' },
   COXSWAIN_LOCK_LEASE: { path: 'coordinator.lockLeaseMs', kind: 'duration' },

@@ -49,6 +49,7 @@ export {
   traceProposal,
   withReportContext,
 } from './cluster/decision-tracing.js';
+export { ReportIntake, type ReportIntakeOptions } from './cluster/report-intake.js';
 export { raftHealth } from './cluster-metrics.js';
 export {
   type ConfigOverrides,
@@ -69,6 +70,7 @@ export {
   type RecentOptions,
   type StoredEvent,
 } from './events.js';
+export { Heartbeat } from './heartbeat.js';
 export {
   errorResponse,
   HttpError,

@@ -1,5 +1,10 @@
 import { ServiceHistory } from '@coxswain/control';
-import { encode, type NodeReport, NodeReport as NodeReportSchema } from '@coxswain/protocol';
+import {
+  encode,
+  NodeHeartbeat,
+  type NodeReport,
+  NodeReport as NodeReportSchema,
+} from '@coxswain/protocol';
 import type { Msg } from 'nats';
 import { describe, expect, it } from 'vitest';
 import { ReportContexts } from '../src/cluster/decision-tracing.js';
@@ -22,8 +27,8 @@ function report(nodeId: string, cpuPercent: number, cluster = 'c'): NodeReport {
   };
 }
 
-function message(data: Uint8Array): Msg {
-  return { subject: 'cox.c.reports', data, headers: undefined } as unknown as Msg;
+function message(data: Uint8Array, subject = 'cox.c.reports'): Msg {
+  return { subject, data, headers: undefined } as unknown as Msg;
 }
 
 function intake(options: { maxNodes?: number } = {}) {
@@ -84,5 +89,27 @@ describe('ReportIntake', () => {
     i.ingest(report('a', 1), undefined, 100);
     i.handle(null, message(encode(NodeReportSchema, report('b', 1))));
     expect(i.observed().size).toBe(0);
+  });
+
+  it('a heartbeat refreshes a reported node; bad, forged and report-less ones change nothing', () => {
+    const { intake: i, rejected, pokes } = intake();
+    const hb = (n: string, subject = `cox.c.hb.${n}`) =>
+      message(encode(NodeHeartbeat, { n, s: 1 }), subject);
+    i.handleHeartbeat(null, hb('n1'));
+    expect(i.observed().size).toBe(0);
+    i.ingest(report('n1', 1), undefined, 100);
+    i.handleHeartbeat(null, hb('n1'));
+    expect(i.observed().get('n1')?.heartbeatAtMs).toBeGreaterThan(100);
+    i.heartbeat('n1', 50);
+    expect(i.observed().get('n1')!.heartbeatAtMs).toBeGreaterThan(100);
+    // n2 may publish only on its own subject; a payload naming n1 there is refused.
+    i.handleHeartbeat(null, hb('n1', 'cox.c.hb.n2'));
+    i.handleHeartbeat(null, message(new TextEncoder().encode('{"n":"n1","s":-1}'), 'cox.c.hb.n1'));
+    expect(rejected).toEqual([
+      'cox.c.hb.n2 COX_HEARTBEAT_SUBJECT_MISMATCH',
+      'cox.c.hb.n1 COX_INVALID_PAYLOAD',
+    ]);
+    // Heartbeats do not poke the coordinator: it schedules itself by the next death.
+    expect(pokes()).toBe(1);
   });
 });

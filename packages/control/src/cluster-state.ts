@@ -30,7 +30,7 @@ export const START_DURATIONS_KEPT = 20;
 
 export const DEFAULT_SETTINGS: ClusterSettings = {
   decideIntervalMs: 1000,
-  nodeDeadAfterMs: 3000,
+  nodeDeadAfterMs: 1000,
   lockLeaseMs: 15_000,
   commandLogLimit: 1000,
 };

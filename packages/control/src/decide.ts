@@ -7,6 +7,7 @@
 import type { NodeRegistration, NodeReport, Placement, ServiceRecord } from '@coxswain/protocol';
 import type { ClusterState } from './cluster-state.js';
 import { lockBlocks } from './cluster-state.js';
+import { isHeard, type ObservedNode } from './liveness.js';
 import { type PlacementNode, place } from './placement.js';
 import {
   DEFAULT_POLICIES,
@@ -16,12 +17,7 @@ import {
 } from './policy-registry.js';
 import { placeOnStandbys, placeStandbys } from './warm-pool-placement.js';
 
-/** A node as the leader currently observes it through its reports (soft state, rebuilt from NATS). */
-export interface ObservedNode {
-  readonly report: NodeReport;
-  /** Leader's monotonic ms when the report arrived. */
-  readonly receivedAtMs: number;
-}
+export type { ObservedNode } from './liveness.js';
 
 export interface DecideInput {
   readonly state: ClusterState;
@@ -165,7 +161,7 @@ function contextOf(input: DecideInput): DecideContext {
   const fresh = new Set<string>();
   const register: NodeRegistration[] = [];
   for (const [nodeId, node] of observed) {
-    if (nowMs - node.receivedAtMs > deadAfter) continue;
+    if (!isHeard(node, nowMs, deadAfter)) continue;
     fresh.add(nodeId);
     const known = state.node(nodeId);
     // An operator's removal sticks until they say otherwise; a reporting node does not undo it.
@@ -182,8 +178,10 @@ function contextOf(input: DecideInput): DecideContext {
       live.add(nodeId);
       continue;
     }
-    const lastSeen = observed.get(nodeId)?.receivedAtMs ?? input.observingSinceMs;
-    if (nowMs - lastSeen > deadAfter) dead.push(nodeId);
+    const seen = observed.get(nodeId);
+    // Unheard since this process began observing: dead only once it has listened that long.
+    if (seen ? !isHeard(seen, nowMs, deadAfter) : nowMs - input.observingSinceMs > deadAfter)
+      dead.push(nodeId);
     // Not yet dead: its replicas stay placed there, and it takes no new ones.
   }
   const placeable = new Set(live);

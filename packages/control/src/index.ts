@@ -27,6 +27,15 @@ export {
   type ServiceLookup,
 } from './forecast-policies.js';
 export {
+  deadAtMs,
+  isHeard,
+  lastHeardMs,
+  nextDeathAtMs,
+  REPORT_STALE_AFTER_MS,
+  reportStaleAfterMs,
+  withHeartbeat,
+} from './liveness.js';
+export {
   type Committed,
   type LockedOperationOptions,
   type LockedOutcome,

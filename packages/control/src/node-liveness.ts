@@ -4,18 +4,18 @@
  * keeps it, not only the leader, so a newly elected leader starts with warm
  * history instead of an empty window. Ages are on the monotonic clock.
  */
-import type { ObservedNode } from './decide.js';
 import { sampleServices } from './decide.js';
+import { isHeard, type ObservedNode } from './liveness.js';
 import type { ServiceSample } from './policy-registry.js';
 
-/** Node ids whose latest report arrived within `deadAfterMs` of `nowMs`. */
+/** Node ids heard (heartbeat or report) within `deadAfterMs` of `nowMs` (liveness.ts). */
 export function freshNodes(
   observed: ReadonlyMap<string, ObservedNode>,
   nowMs: number,
   deadAfterMs: number,
 ): Set<string> {
   const fresh = new Set<string>();
-  for (const [id, node] of observed) if (nowMs - node.receivedAtMs <= deadAfterMs) fresh.add(id);
+  for (const [id, node] of observed) if (isHeard(node, nowMs, deadAfterMs)) fresh.add(id);
   return fresh;
 }
 

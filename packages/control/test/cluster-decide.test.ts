@@ -156,6 +156,26 @@ describe('decide', () => {
     expect(moved.operations[0]!.targets.map((t) => t.nodeId)).not.toContain('c');
   });
 
+  it('heartbeats keep a node alive between its reports; silence past dead-after declares it', () => {
+    const state = new ClusterState({ nodeDeadAfterMs: 1000 });
+    apply(state, reg('a'), reg('b'), {
+      type: 'service.put',
+      at: 0,
+      spec: spec('web', { minReplicas: 2 }),
+    });
+    place(state, 'web', 2, { a: 1, b: 1 });
+    // b's last report is 1.5 s old (reports every 1 s, one late), but it beat 200 ms ago.
+    const observed = new Map<string, ObservedNode>([
+      ['a', { report: report('a', { web: 1 }), receivedAtMs: 10_000 }],
+      ['b', { report: report('b', { web: 1 }), receivedAtMs: 8_500, heartbeatAtMs: 9_800 }],
+    ]);
+    const beating = decide(input(state, observed, 10_000));
+    expect(beating.dead).toEqual([]);
+    expect(beating.operations).toEqual([]);
+    // No heartbeat for more than 1 s: dead, though its report is within the old 3 s.
+    expect(decide(input(state, observed, 10_801)).dead).toEqual(['b']);
+  });
+
   it('tells a returned node to drop what it should no longer run, once its report is newer than the last operation', () => {
     const state = new ClusterState();
     apply(state, reg('a'), reg('b'), {

@@ -158,6 +158,22 @@ describe('decide with a warm pool', () => {
     expect(cold.operations[0]!.placement).toEqual({ n1: 1, n2: 1 });
   });
 
+  it('re-places a dead node’s replicas onto the standbys first', () => {
+    // n1 and n2 run one each, n3's standby waits; n1 dies: its replica goes to n3 (an unpause).
+    const state = cluster({ n1: 1, n2: 1 }, { n3: 1 });
+    apply(state, { type: 'node.declare', at: 1, nodeId: 'n1', state: 'dead' });
+    const i = input(state, scripted({ desired: 2, standby: 1 }), { n2: 1 }, { n3: 1 });
+    const observed = new Map(i.observed);
+    observed.delete('n1');
+    const op = decide({ ...i, observed }).operations[0]!;
+    expect(op.placement).toEqual({ n2: 1, n3: 1 });
+    expect(op.targets.find((t) => t.nodeId === 'n3')).toMatchObject({
+      replicas: 1,
+      action: 'scale',
+    });
+    expect(op.targets.map((t) => t.nodeId)).not.toContain('n1');
+  });
+
   it('keeps one standby of slack before shrinking, and empties a pool the policy stopped asking for', () => {
     const pool = { n2: 2, n3: 1 };
     const running = { n1: 2 };

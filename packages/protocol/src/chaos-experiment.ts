@@ -202,7 +202,7 @@ export const ChaosPromise = z.discriminatedUnion('type', [
     type: z.literal('api-running-truth'),
     name: z.string().min(1).max(100),
     service: Name,
-    /** A down host's last report may count until then (nodeDeadAfter, 3 s by default, plus report and poll slack). */
+    /** A down host's last report may count until then (reportStaleAfterMs: 3 s, or nodeDeadAfter when longer, plus report and poll slack). */
     staleAfter: DurationMs.default(6000),
     /** A live host counted above what its engine runs for longer than this is a violation. */
     lag: DurationMs.default(5000),

@@ -83,7 +83,7 @@ export const NodeRecord = z.object({
 
 export const ClusterSettings = z.object({
   decideIntervalMs: z.number().int().positive().default(1000),
-  nodeDeadAfterMs: z.number().int().positive().default(3000),
+  nodeDeadAfterMs: z.number().int().positive().default(1000),
   /** How long a lock holds without release before another leader may take it over. */
   lockLeaseMs: z.number().int().positive().default(15_000),
   /** Entries of the command log kept in the replicated state (oldest dropped first). */

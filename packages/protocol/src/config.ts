@@ -69,8 +69,10 @@ export const AgentConfig = z
       })
       .default({ host: '0.0.0.0', port: 7070 }),
     sampleIntervalMs: DurationMs.default(1000),
+    /** The liveness heartbeat, apart from the report (see heartbeat.ts). */
+    heartbeatIntervalMs: DurationMs.default(200),
     decideIntervalMs: DurationMs.default(1000),
-    nodeDeadAfterMs: DurationMs.default(3000),
+    nodeDeadAfterMs: DurationMs.default(1000),
     capacity: z
       .object({
         cpus: z.number().positive().optional(),

@@ -145,6 +145,7 @@ export {
 } from './errors.js';
 export { ClusterEvent, ClusterEventType } from './event.js';
 export { ServiceFigures } from './figures.js';
+export { MAX_HEARTBEAT_BYTES, NodeHeartbeat } from './heartbeat.js';
 export { MAX_REPORT_BYTES, NodeCapacity, NodeReport, NodeRole } from './report.js';
 export {
   HealthCheck,
@@ -165,6 +166,7 @@ export type PublishedPort = z.output<typeof S.PublishedPort>;
 export type ContainerHealth = z.output<typeof S.ContainerHealth>;
 export type ServiceFigures = z.output<typeof S.ServiceFigures>;
 export type NodeReport = z.output<typeof S.NodeReport>;
+export type NodeHeartbeat = z.output<typeof S.NodeHeartbeat>;
 export type NodeRole = z.output<typeof S.NodeRole>;
 export type NodeCapacity = z.output<typeof S.NodeCapacity>;
 export type ServiceSpec = z.output<typeof S.ServiceSpec>;

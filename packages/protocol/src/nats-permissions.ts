@@ -6,11 +6,13 @@ import { assertSubjectToken, subjects } from './subjects.js';
  * per node), text comes out; the CLI makes the keys and writes the files.
  *
  * What agents do on the bus today (packages/agent, read for this):
- *   every node  pub report.<self>, events, api (client → voters), api.<leader>
+ *   every node  pub report.<self>, hb.<self>, events, api (client → voters), api.<leader>
  *               sub cmd.<self>, events, report.* (the API's node liveness view),
  *                   its request inbox; replies to cmd requests
  *   voters also pub raft.<peer>, cmd.<node> (as leader), api.<leader> (forwarding)
- *               sub raft.<self>, api (queue group), api.<self>; reply to api requests
+ *               sub raft.<self>, hb.* (the leader's liveness), api (queue group), api.<self>;
+ *                   reply to api requests
+ * A node may publish only its own report and heartbeat, so the subject names the sender.
  * Replies use `allow_responses`, so no one may publish into inboxes at will.
  */
 
@@ -44,11 +46,11 @@ export function agentPermissions(
   inboxes: InboxMode = 'shared',
 ): SubjectPermissions {
   const s = subjects(cluster);
-  const publish = [s.report(nodeId), s.events, s.api, `${s.api}.*`];
+  const publish = [s.report(nodeId), s.heartbeat(nodeId), s.events, s.api, `${s.api}.*`];
   const subscribe = [s.cmd(nodeId), s.events, s.reports, inbox(nodeId, inboxes)];
   if (voter) {
     publish.push(`${s.prefix}.raft.*`, `${s.prefix}.cmd.*`);
-    subscribe.push(s.raft(nodeId), s.api, `${s.api}.${nodeId}`);
+    subscribe.push(s.raft(nodeId), s.heartbeats, s.api, `${s.api}.${nodeId}`);
   }
   return { publish: { allow: publish }, subscribe: { allow: subscribe }, allow_responses: true };
 }

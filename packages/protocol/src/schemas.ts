@@ -70,5 +70,6 @@ export { AgentConfig } from './config.js';
 export { ContainerHealth, ContainerState, ContainerStatus, PublishedPort } from './container.js';
 export { ClusterEvent, ClusterEventType } from './event.js';
 export { ServiceFigures } from './figures.js';
+export { NodeHeartbeat } from './heartbeat.js';
 export { NodeCapacity, NodeReport, NodeRole } from './report.js';
 export { HealthCheck, MetricsEndpoint, PortMapping, ServiceSpec } from './service.js';

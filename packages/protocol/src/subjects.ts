@@ -13,6 +13,10 @@ export interface Subjects {
   report(nodeId: string): string;
   /** Matches every node's report. */
   readonly reports: string;
+  /** The liveness heartbeat (a few bytes, every heartbeatIntervalMs). */
+  heartbeat(nodeId: string): string;
+  /** Matches every node's heartbeat. */
+  readonly heartbeats: string;
   raft(nodeId: string): string;
   cmd(nodeId: string): string;
   readonly events: string;
@@ -26,6 +30,8 @@ export function subjects(cluster: string): Subjects {
     prefix,
     report: (nodeId) => `${prefix}.report.${assertSubjectToken(nodeId, 'node id')}`,
     reports: `${prefix}.report.*`,
+    heartbeat: (nodeId) => `${prefix}.hb.${assertSubjectToken(nodeId, 'node id')}`,
+    heartbeats: `${prefix}.hb.*`,
     raft: (nodeId) => `${prefix}.raft.${assertSubjectToken(nodeId, 'node id')}`,
     cmd: (nodeId) => `${prefix}.cmd.${assertSubjectToken(nodeId, 'node id')}`,
     events: `${prefix}.events`,

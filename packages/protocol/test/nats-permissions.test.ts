@@ -8,9 +8,17 @@ import {
 import { describe, expect, it } from 'vitest';
 
 describe('nats permissions', () => {
-  it('an agent publishes its own report, events and API requests; subscribes its commands', () => {
+  it('an agent publishes its own report and heartbeat, events and API requests; subscribes its commands', () => {
     expect(agentPermissions('lab', 'a1', false)).toEqual({
-      publish: { allow: ['cox.lab.report.a1', 'cox.lab.events', 'cox.lab.api', 'cox.lab.api.*'] },
+      publish: {
+        allow: [
+          'cox.lab.report.a1',
+          'cox.lab.hb.a1',
+          'cox.lab.events',
+          'cox.lab.api',
+          'cox.lab.api.*',
+        ],
+      },
       subscribe: { allow: ['cox.lab.cmd.a1', 'cox.lab.events', 'cox.lab.report.*', '_INBOX.>'] },
       allow_responses: true,
     });
@@ -19,8 +27,16 @@ describe('nats permissions', () => {
     const p = agentPermissions('lab', 'n1', true, 'per-node');
     expect(p.publish.allow).toEqual(expect.arrayContaining(['cox.lab.raft.*', 'cox.lab.cmd.*']));
     expect(p.subscribe.allow).toEqual(
-      expect.arrayContaining(['cox.lab.raft.n1', 'cox.lab.api', 'cox.lab.api.n1', '_INBOX_n1.>']),
+      expect.arrayContaining([
+        'cox.lab.raft.n1',
+        'cox.lab.hb.*',
+        'cox.lab.api',
+        'cox.lab.api.n1',
+        '_INBOX_n1.>',
+      ]),
     );
+    // Only its own heartbeat: a node cannot keep another alive.
+    expect(p.publish.allow.filter((x) => x.startsWith('cox.lab.hb.'))).toEqual(['cox.lab.hb.n1']);
     expect(p.subscribe.allow).not.toContain('_INBOX.>');
     expect(inboxPrefixFor('n1')).toBe('_INBOX_n1');
     expect(operatorPermissions('lab').publish.allow).toEqual(['cox.lab.api', 'cox.lab.api.*']);

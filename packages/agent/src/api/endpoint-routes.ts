@@ -6,6 +6,7 @@
  * container port the service serves on.
  */
 
+import { reportStaleAfterMs } from '@coxswain/control';
 import {
   type ClusterStateSnapshot,
   type Endpoint,
@@ -43,7 +44,7 @@ export function hostOfAddress(address: string): string {
  * The endpoints of `service` on `containerPort`: replicas that are healthy (or
  * running, without a health check) in the latest report of a live node, and
  * whose port Docker has published. A node declared dead or whose report is
- * older than nodeDeadAfter contributes none: a load balancer should not send
+ * older than reportStaleAfterMs(nodeDeadAfter) contributes none: a load balancer should not send
  * traffic where the cluster no longer counts replicas (read-routes' countsOf
  * makes the same cut). Sorted, so equal sets render equal text.
  */
@@ -56,7 +57,7 @@ export function endpointsOf(
   const out: Endpoint[] = [];
   for (const [nodeId, view] of reports) {
     const node = snapshot.nodes[nodeId];
-    if (view.ageMs > snapshot.settings.nodeDeadAfterMs) continue;
+    if (view.ageMs > reportStaleAfterMs(snapshot.settings.nodeDeadAfterMs)) continue;
     if (node !== undefined && node.state !== 'alive') continue;
     const address = hostOfAddress(view.report.address);
     for (const c of view.report.containers) {

@@ -2,6 +2,7 @@
  * The cluster API's reads, answered from the local replica (or through the leader with `?consistent=true`).
  */
 
+import { reportStaleAfterMs } from '@coxswain/control';
 import type { AgentOperationsReply, ClusterStateSnapshot } from '@coxswain/protocol';
 import {
   type ClusterInfo,
@@ -56,7 +57,7 @@ import {
 /**
  * A service's replicas per node from the latest reports, split by whether the
  * report can be trusted: a node declared dead (or removed), or whose report is
- * older than nodeDeadAfter, goes under `unknown`, not `running`.
+ * older than reportStaleAfterMs(nodeDeadAfter), goes under `unknown`, not `running`.
  */
 export function countsOf(
   service: string,
@@ -68,7 +69,7 @@ export function countsOf(
   for (const [nodeId, n] of Object.entries(running)) {
     const node = snapshot.nodes[nodeId];
     const age = reports.get(nodeId)?.ageMs ?? Number.POSITIVE_INFINITY;
-    const stale = age > snapshot.settings.nodeDeadAfterMs;
+    const stale = age > reportStaleAfterMs(snapshot.settings.nodeDeadAfterMs);
     if (stale || (node !== undefined && node.state !== 'alive')) {
       unknown[nodeId] = n;
       delete running[nodeId];

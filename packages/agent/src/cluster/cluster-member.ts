@@ -339,6 +339,9 @@ export class ClusterMember {
       nc.subscribe(this.subjects.reports, {
         callback: (err, msg) => this.#intake.handle(err, msg),
       }),
+      nc.subscribe(this.subjects.heartbeats, {
+        callback: (err, msg) => this.#intake.handleHeartbeat(err, msg),
+      }),
       nc.subscribe(this.subjects.api, {
         queue: API_QUEUE,
         callback: (err, msg) => this.#api.onMessage(err, msg, true),

@@ -1,7 +1,9 @@
 /**
  * The leader-only scaling loop. While this node leads, every decide interval
  * (and soon after a report arrives, when it is poked) it runs the pure
- * `decide`, commits node registrations and deaths, and starts one locked
+ * `decide`, commits node registrations and deaths (a pass also runs when the
+ * first alive node would pass nodeDeadAfter unheard, so a death is declared on
+ * time, not up to a decide interval late), and starts one locked
  * operation per service that needs one (lock-protocol.ts). Operations on
  * different services run concurrently; one service never has two.
  *
@@ -17,6 +19,7 @@ import {
   type LockedOutcome,
   type LockProtocolDeps,
   LogicalClock,
+  nextDeathAtMs,
   type ObservedNode,
   type Operation,
   planService,
@@ -144,6 +147,24 @@ export class Coordinator {
     return this.#o.decideIntervalMs ?? this.#o.state.settings.decideIntervalMs;
   }
 
+  /** The decide interval, or less when an alive node's dead-after ends sooner. */
+  #nextPassDelayMs(): number {
+    const alive: string[] = [];
+    for (const [id, n] of this.#o.state.nodes()) if (n.state === 'alive') alive.push(id);
+    const deathAt = nextDeathAtMs(
+      alive,
+      this.#o.observed(),
+      this.#o.observingSinceMs,
+      this.#o.state.settings.nodeDeadAfterMs,
+    );
+    const interval = this.#interval();
+    if (deathAt === undefined) return interval;
+    // 1 ms past the deadline (decide declares a node dead only once strictly past it); never
+    // sooner than the poke gap, so a declaration that cannot commit does not spin the loop.
+    const gap = this.#o.minPassGapMs ?? 50;
+    return Math.min(interval, Math.max(gap, deathAt + 1 - performance.now()));
+  }
+
   #schedule(delayMs: number): void {
     if (!this.#leading) return;
     if (this.#timer) clearTimeout(this.#timer);
@@ -157,7 +178,7 @@ export class Coordinator {
       }
       this.#passing = this.pass().finally(() => {
         this.#passing = undefined;
-        if (!this.#pokeQueued) this.#schedule(this.#interval());
+        if (!this.#pokeQueued) this.#schedule(this.#nextPassDelayMs());
       });
     }, delayMs);
   }
@@ -361,6 +382,10 @@ export class Coordinator {
       this.#busy.delete(service);
       this.#settledAtMs.set(service, performance.now());
       this.#operations.delete(tracked);
+      // A pass that ran meanwhile skipped this service (a node may have died since): decide it now,
+      // not at the next interval. A new leader's first operation often names a host just killed and
+      // ends only at its death; the re-placement then waited up to a second for the next pass.
+      this.poke();
     });
     this.#operations.add(tracked);
     return run;

@@ -4,12 +4,26 @@
  * coordinator decides from, the per-service history the policies read, the
  * trace contexts decisions continue, and a poke of the coordinator.
  *
+ * Heartbeats (`cox.<cluster>.hb.<node>`) only refresh when a node was last
+ * heard; one whose payload names another node than its subject is refused.
+ *
  * The observed map is bounded: past `maxNodes` distinct reporters, the one
  * heard from longest ago is dropped, so a flood of forged node ids cannot
  * grow it without end.
  */
-import type { ObservedNode, ServiceHistory } from '@coxswain/control';
-import { decode, MAX_REPORT_BYTES, NodeReport } from '@coxswain/protocol';
+import {
+  lastHeardMs,
+  type ObservedNode,
+  type ServiceHistory,
+  withHeartbeat,
+} from '@coxswain/control';
+import {
+  decode,
+  MAX_HEARTBEAT_BYTES,
+  MAX_REPORT_BYTES,
+  NodeHeartbeat,
+  NodeReport,
+} from '@coxswain/protocol';
 import type { Msg, MsgHdrs } from 'nats';
 import type { ReportContexts } from './decision-tracing.js';
 
@@ -58,6 +72,31 @@ export class ReportIntake {
     this.ingest(decoded.value, msg.headers, performance.now());
   }
 
+  /** The heartbeats' subscription callback. */
+  handleHeartbeat(err: Error | null, msg: Msg): void {
+    if (err || this.#closed) return;
+    const decoded = decode(NodeHeartbeat, msg.data, {
+      where: msg.subject,
+      maxBytes: MAX_HEARTBEAT_BYTES,
+    });
+    if (!decoded.ok) {
+      this.#o.onRejected?.(msg.subject, decoded.error.code);
+      return;
+    }
+    // The subject is what NATS permissions vouch for; a payload naming another node is forged.
+    if (msg.subject.slice(msg.subject.lastIndexOf('.') + 1) !== decoded.value.n) {
+      this.#o.onRejected?.(msg.subject, 'COX_HEARTBEAT_SUBJECT_MISMATCH');
+      return;
+    }
+    this.heartbeat(decoded.value.n, performance.now());
+  }
+
+  /** A heartbeat of `nodeId` at the monotonic `nowMs`; one before its first report is not kept. */
+  heartbeat(nodeId: string, nowMs: number): void {
+    const node = this.#observed.get(nodeId);
+    if (!this.#closed && node) this.#observed.set(nodeId, withHeartbeat(node, nowMs));
+  }
+
   /** Feeds one decoded report, received at the monotonic `nowMs`, to every consumer. */
   ingest(report: NodeReport, headers: MsgHdrs | undefined, nowMs: number): void {
     if (this.#closed || report.cluster !== this.#o.cluster) return;
@@ -79,8 +118,8 @@ export class ReportIntake {
     let oldest: string | undefined;
     let oldestMs = Number.POSITIVE_INFINITY;
     for (const [id, node] of this.#observed) {
-      if (node.receivedAtMs < oldestMs) {
-        oldestMs = node.receivedAtMs;
+      if (lastHeardMs(node) < oldestMs) {
+        oldestMs = lastHeardMs(node);
         oldest = id;
       }
     }
