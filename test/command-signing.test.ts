@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { createPrivateKey } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -173,10 +174,30 @@ describe('signed commands', () => {
       },
       30_000,
     );
+    // The old leader's containers live on without their agent, so count the new leader's work.
     const before = cluster.operations().length;
-    await scale(1);
-    const after = cluster.operations().slice(before);
-    expect(after.some((o) => o.outcome === 'done')).toBe(true);
+    await waitFor(
+      'scale to 4 accepted',
+      async () => {
+        const leader = cluster.leaderId();
+        return leader &&
+          (await post(urlOf(leader), '/v1/services/web/scale', { replicas: 4 })) === 200
+          ? true
+          : undefined;
+      },
+      60_000,
+    );
+    await waitFor(
+      "an operation done on a live agent under the new leader's signature",
+      () =>
+        cluster
+          .operations()
+          .slice(before)
+          .some((o) => o.node !== old && o.outcome === 'done')
+          ? true
+          : undefined,
+      60_000,
+    );
     await cluster.startAgent(old);
   }, 180_000);
 
@@ -201,15 +222,43 @@ describe('signed commands', () => {
       `"from":${HUGE}`,
     );
     await cluster.startAgent(victim);
-    const before = cluster.operations().length;
-    await scale(3);
-    const onVictim = cluster
-      .operations()
-      .slice(before)
-      .filter((o) => o.node === victim);
-    expect(
-      onVictim.some((o) => o.outcome === 'done'),
-      JSON.stringify(onVictim),
-    ).toBe(true);
+    // The leader's own signed command, with the token the other agents hold for web: the
+    // poisoned store would refuse it as stale; the repaired one admits it.
+    const leaderNow = cluster.leaderId()!;
+    const privateKey = createPrivateKey(
+      readFileSync(join(cluster.hosts.get(leaderNow)!.dataDir, 'signing', 'key.pem')),
+    );
+    const token = Math.max(
+      ...ids
+        .filter((id) => id !== victim)
+        .map(
+          (id) =>
+            JSON.parse(
+              readFileSync(join(cluster.hosts.get(id)!.dataDir, 'fencing', 'fencing.json'), 'utf8'),
+            ).highestTokenByService.web ?? 0,
+        ),
+    );
+    expect(token).toBeGreaterThan(0);
+    const record = (await cluster.state()).services.web!;
+    const running = (await cluster.running('web'))[victim] ?? 0;
+    const real = signCommand(
+      {
+        v: PROTOCOL_VERSION,
+        id: 'after-reset',
+        service: 'web',
+        spec: record.spec,
+        specVersion: record.specVersion,
+        replicas: running,
+        token,
+        term: 1,
+        leaderId: leaderNow,
+        issuedAt: Date.now(),
+        ttlMs: 30_000,
+      },
+      { cluster: CLUSTER, nodeId: victim },
+      { keyId: leaderNow, privateKey },
+    );
+    const answer = await forge(victim, real);
+    expect(answer, JSON.stringify(answer)).toMatchObject({ ok: true });
   }, 240_000);
 });

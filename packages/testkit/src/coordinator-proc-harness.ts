@@ -18,9 +18,9 @@ import {
   encode,
   generateSigningKeyPair,
   LABELS,
+  PROTOCOL_VERSION,
   privateKeyToPem,
   publicKeyToBase64,
-  PROTOCOL_VERSION,
   subjects,
 } from '@coxswain/protocol';
 import { connect, type NatsConnection } from 'nats';
@@ -159,7 +159,8 @@ export class ProcCluster {
 
   /** `http://127.0.0.1:<port>` of the agent's HTTP API (member option `fullAgent: 1`), from its log. */
   apiUrl(id: string): string | undefined {
-    for (const line of this.hosts.get(id)?.lines ?? []) {
+    // The last start: a restarted agent listens on a new port.
+    for (const line of [...(this.hosts.get(id)?.lines ?? [])].reverse()) {
       if (!line.includes('"agent started"')) continue;
       const port = (JSON.parse(line) as { apiPort?: number }).apiPort;
       if (port) return `http://127.0.0.1:${port}`;

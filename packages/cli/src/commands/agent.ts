@@ -220,8 +220,11 @@ function registerResetFencing(agent: Command): void {
     .action(
       async (
         service: string,
-        flags: { config?: string; dataDir?: string; to: string; yes?: boolean },
+        own: { config?: string; dataDir?: string; to: string; yes?: boolean },
+        command: Command,
       ) => {
+        // `agent` has --config and --data-dir too, and commander gives them to it.
+        const flags = command.optsWithGlobals<typeof own>();
         const fail = (message: string, code: number): never => {
           process.stderr.write(`coxswain agent reset-fencing: ${message}\n`);
           process.exit(code);
