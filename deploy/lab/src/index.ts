@@ -23,6 +23,7 @@ export {
   type ScenarioOutcome,
 } from './lab-scenario.js';
 export { type LabNatsCredentials, type LabSecurity, makeLabSecurity } from './lab-security.js';
+export { type LabSigning, makeLabSigning } from './lab-signing.js';
 export {
   type LabClusterView,
   type LabEventView,

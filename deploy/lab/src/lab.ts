@@ -39,6 +39,7 @@ import { connect, type NatsConnection } from 'nats';
 import { stringify } from 'yaml';
 import { LabAbortedError, LabConfigError, LabStateError, NoSuchLabHostError } from './errors.js';
 import { type LabNatsCredentials, type LabSecurity, makeLabSecurity } from './lab-security.js';
+import { type LabSigning, makeLabSigning } from './lab-signing.js';
 import {
   type LabClusterView,
   type LabHostView,
@@ -242,6 +243,7 @@ export class Lab {
   #nats: NatsServer | NatsCluster | undefined;
   #nc: NatsConnection | undefined;
   #security: LabSecurity | undefined;
+  #signing: LabSigning | undefined;
   #badReports = 0;
   #lastBadReport: string | undefined;
   #agentNote: string | undefined;
@@ -385,6 +387,7 @@ export class Lab {
     if (!Number.isInteger(voterCount) || voterCount < 1 || voterCount > Math.min(5, count))
       throw new LabConfigError(`voters must be an integer from 1 to ${Math.min(5, count)}`);
     this.#voterNames = names.slice(0, voterCount);
+    this.#signing = makeLabSigning(join(this.stateDir, 'signing'), this.#voterNames);
     if (!this.#options.insecure) {
       await ensureTools(['openssl']);
       this.#security = await makeLabSecurity({
@@ -559,6 +562,16 @@ export class Lab {
       sampleIntervalMs: 1000,
       labels: { lab: 'true', host: h.name },
       log: { level: 'info', format: 'json' },
+      ...(this.#signing
+        ? {
+            security: {
+              voterKeys: { ...this.#signing.voterKeys },
+              ...(this.#signing.keyFileOf(h.name)
+                ? { signingKeyFile: this.#signing.keyFileOf(h.name) }
+                : {}),
+            },
+          }
+        : {}),
     };
     const checked = validate(AgentConfig, config, h.configPath);
     if (!checked.ok) throw checked.error;

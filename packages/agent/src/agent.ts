@@ -397,6 +397,7 @@ export class Agent {
         return out;
       },
       staleRefused: () => member.executor.fencing.refused,
+      unauthenticated: () => member.executor.unauthenticated,
       reportAgeMs: () => {
         const now = performance.now();
         return new Map([...this.#peers].map(([id, p]) => [id, now - p.receivedAtMs]));

@@ -96,6 +96,8 @@ export interface ClusterMetricsSource {
   reportAgeMs(): ReadonlyMap<string, number>;
   /** Commands this agent refused for a stale fencing token, by service. */
   staleRefused(): ReadonlyMap<string, number>;
+  /** Commands this agent refused for their signature, by code. */
+  unauthenticated(): ReadonlyMap<string, number>;
 }
 
 /** Until ServiceSpec carries a recovery SLA, every service may spend this long below desired. */
@@ -215,6 +217,12 @@ export function registerClusterMetrics(m: MetricsRegistry, src: ClusterMetricsSo
     'On an agent: commands refused because their fencing token was below the highest stored for the service.',
     () => [...src.staleRefused()].map(([service, value]) => ({ labels: { service }, value })),
     ['service'],
+  );
+  m.counterFrom(
+    'coxswain_commands_unauthenticated_total',
+    'On an agent: commands refused before their token was looked at: unsigned, wrongly signed, or signed by a non-voter.',
+    () => [...src.unauthenticated()].map(([code, value]) => ({ labels: { code }, value })),
+    ['code'],
   );
   const desiredOf = () =>
     new Map(

@@ -1,4 +1,5 @@
-export { NatsCredentialsError } from '@coxswain/nats-link';
+export { FencingStore, FencingStoreInUseError } from '@coxswain/host';
+export { NatsCredentialsError, natsSecurityOptions } from '@coxswain/nats-link';
 export { Agent, type AgentStartOptions, type PeerReport, withPredictedRates } from './agent.js';
 // The cluster state API (issue 4): routes, the view they read, events, OpenAPI. The client is @coxswain/client.
 export { ApiError, UnauthorizedError } from './api/api-errors.js';

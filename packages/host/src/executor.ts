@@ -94,6 +94,18 @@ export interface ExecutorOptions {
   readonly now?: () => number;
   /** At most this many "refused invalid command" log lines per minute (the counter counts them all). */
   readonly invalidLogsPerMinute?: number;
+  /**
+   * Checks a decoded command's signature before anything else looks at it (its
+   * token above all: a forged token would poison the fencing store). Absent:
+   * commands are not authenticated. Returns the refusal, or undefined to admit.
+   */
+  readonly authenticate?: (command: ScaleCommand) => CommandRefusal | undefined;
+}
+
+/** Why `authenticate` refused a command: one of the signature codes and a message naming the command. */
+export interface CommandRefusal {
+  readonly code: 'COX_SIG_MISSING' | 'COX_SIG_INVALID' | 'COX_SIG_UNKNOWN_SIGNER';
+  readonly message: string;
 }
 
 /** A command reached the point of acting after its expiry (issuedAt + ttlMs). */
@@ -118,9 +130,12 @@ function expiryCheck(command: ScaleCommand, now: () => number): (step: string) =
 }
 
 export class Executor {
-  readonly #o: Required<Omit<ExecutorOptions, 'onRejected' | 'unpause'>> &
-    Pick<ExecutorOptions, 'onRejected' | 'unpause'>;
+  readonly #o: Required<Omit<ExecutorOptions, 'onRejected' | 'unpause' | 'authenticate'>> &
+    Pick<ExecutorOptions, 'onRejected' | 'unpause' | 'authenticate'>;
+  /** Commands `authenticate` refused, by code (`coxswain_commands_unauthenticated_total`). */
+  readonly unauthenticated = new Map<CommandRefusal['code'], number>();
   readonly #invalidLogs: LogLimiter;
+  readonly #forgedLogs: LogLimiter;
   readonly #results = new Map<string, Promise<ScaleReply>>();
   readonly #log: OperationLogEntry[] = [];
   #subscription: Subscription | undefined;
@@ -140,6 +155,7 @@ export class Executor {
       ...options,
     };
     this.#invalidLogs = new LogLimiter({ perWindow: this.#o.invalidLogsPerMinute });
+    this.#forgedLogs = new LogLimiter({ perWindow: this.#o.invalidLogsPerMinute });
   }
 
   /** The most recent operations (at most 1,000), oldest first. */
@@ -181,6 +197,28 @@ export class Executor {
             nodeId: this.#o.nodeId,
             code: 'COX_INVALID_PAYLOAD',
             message: decoded.error.message,
+          };
+          if (msg.reply) msg.respond(encode(ScaleReply, reply));
+          return;
+        }
+        const refusal = this.#o.authenticate?.(decoded.value);
+        if (refusal !== undefined) {
+          this.unauthenticated.set(refusal.code, (this.unauthenticated.get(refusal.code) ?? 0) + 1);
+          const suppressed = this.#forgedLogs.take();
+          if (suppressed !== undefined)
+            this.#o.logger.warn('refused unauthenticated command', {
+              subject,
+              code: refusal.code,
+              error: refusal.message,
+              ...(suppressed > 0 ? { suppressedBefore: suppressed } : {}),
+            });
+          const reply: ScaleReply = {
+            v: PROTOCOL_VERSION,
+            id: decoded.value.id,
+            ok: false,
+            nodeId: this.#o.nodeId,
+            code: refusal.code,
+            message: refusal.message,
           };
           if (msg.reply) msg.respond(encode(ScaleReply, reply));
           return;

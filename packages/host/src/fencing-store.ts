@@ -9,7 +9,7 @@
  * The token is fsynced before the command acts, so a crash and restart cannot
  * forget it and let a stale command through.
  */
-import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import { appendFile, mkdir, open, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CoxswainError, validate } from '@coxswain/protocol';
 import { z } from 'zod';
@@ -39,6 +39,28 @@ export class FencingStoreCorruptError extends CoxswainError {
   }
 }
 
+/** `reset` found the store open in a running process (the agent): resetting under it would be undone by its next write. */
+export class FencingStoreInUseError extends CoxswainError {
+  readonly pid: number;
+  constructor(dir: string, pid: number) {
+    super(
+      'COX_FENCING_STORE_IN_USE',
+      `${dir} is in use by process ${pid} (the agent?): stop it first, then reset`,
+    );
+    this.pid = pid;
+  }
+}
+
+/** What `FencingStore.reset` changed, as written to `<dir>/resets.log`. */
+export interface FencingReset {
+  readonly service: string;
+  readonly from: number;
+  readonly to: number;
+  readonly atEpochMs: number;
+}
+
+const OWNER_FILE = 'owner.pid';
+
 const FencingFile = z.object({
   v: z.literal(1),
   highestTokenByService: z.record(z.string(), z.number().int().nonnegative()),
@@ -61,6 +83,16 @@ export async function writeFileDurable(dir: string, name: string, data: string):
     await dirHandle.sync();
   } finally {
     await dirHandle.close();
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it exists but is someone else's.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
@@ -99,7 +131,35 @@ export class FencingStore {
       if (!checked.ok) throw new FencingStoreCorruptError(path, checked.error.message);
       store.#highest = new Map(Object.entries(checked.value.highestTokenByService));
     }
+    // Not a lock: a marker `reset` checks so it does not rewrite a store a live agent holds.
+    await writeFile(join(dir, OWNER_FILE), String(process.pid));
     return store;
+  }
+
+  /**
+   * Repairs a poisoned store (a forged or mistaken huge token): sets the
+   * service's highest token to `to` (0 forgets it), durably, and appends the
+   * change to `resets.log`. Refuses while another live process has the store
+   * open. With `to` 0 a deposed leader's old token would pass again until the
+   * real leader's next command arrives, so reset only with the leader up.
+   */
+  static async reset(dir: string, service: string, to = 0): Promise<FencingReset> {
+    let owner: number | undefined;
+    try {
+      owner = Number((await readFile(join(dir, OWNER_FILE), 'utf8')).trim());
+    } catch {
+      owner = undefined;
+    }
+    if (owner !== undefined && Number.isInteger(owner) && owner !== process.pid && alive(owner))
+      throw new FencingStoreInUseError(dir, owner);
+    const store = await FencingStore.open(dir);
+    const from = store.highest(service);
+    if (to === 0) store.#highest.delete(service);
+    else store.#highest.set(service, to);
+    await store.#persist();
+    const entry: FencingReset = { service, from, to, atEpochMs: Date.now() };
+    await appendFile(join(dir, 'resets.log'), `${JSON.stringify(entry)}\n`);
+    return entry;
   }
 
   highest(service: string): number {

@@ -21,6 +21,7 @@ export { engineStandby } from './engine-standby.js';
 export { DockerOperationError, HealthTimeoutError, ReplicaExitedError } from './errors.js';
 export {
   CommandExpiredError,
+  type CommandRefusal,
   Executor,
   type ExecutorOptions,
   isActive,
@@ -28,8 +29,10 @@ export {
   type ReplicaDriver,
 } from './executor.js';
 export {
+  type FencingReset,
   FencingStore,
   FencingStoreCorruptError,
+  FencingStoreInUseError,
   StaleFencingTokenError,
   writeFileDurable,
 } from './fencing-store.js';

@@ -1,3 +1,4 @@
+export { type CommandAuth, commandAuth, signingKeyPath } from './command-auth.js';
 export { NatsCredentialsError } from './errors.js';
 export {
   type InboundCounters,

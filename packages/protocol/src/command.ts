@@ -59,6 +59,9 @@ export const CommandErrorCode = z.enum([
   'COX_WRONG_NODE',
   'COX_COMMAND_EXPIRED',
   'COX_INTERNAL',
+  'COX_SIG_MISSING',
+  'COX_SIG_INVALID',
+  'COX_SIG_UNKNOWN_SIGNER',
 ]);
 
 export const ScaleReply = z.discriminatedUnion('ok', [

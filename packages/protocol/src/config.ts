@@ -107,6 +107,26 @@ export const AgentConfig = z
      * `POST /v1/nodes/{id}/voter`; it learns the membership from config entries.
      */
     join: z.boolean().default(false),
+    /**
+     * End-to-end authentication of scale commands (command-signature.ts).
+     * `voterKeys` maps each voter's node id to its ed25519 public key (PEM or
+     * the raw 32 bytes in base64): the operator's word on who may command,
+     * never learned from the bus. `signingKeyFile` is this voter's private key
+     * (PEM); unset, a voter generates `<dataDir>/signing/key.pem` on first
+     * start and logs its public key. `requireSignedCommands` unset: on when
+     * `voterKeys` is given.
+     */
+    security: z
+      .object({
+        requireSignedCommands: z.boolean().optional(),
+        voterKeys: z.record(NodeId, z.string().min(1).max(4096)).default({}),
+        signingKeyFile: z.string().min(1).optional(),
+      })
+      .strict()
+      .refine((s) => s.requireSignedCommands !== true || Object.keys(s.voterKeys).length > 0, {
+        message: 'requireSignedCommands needs voterKeys (the public key of every voter)',
+      })
+      .default({ voterKeys: {} }),
     log: z
       .object({
         level: z.enum(['debug', 'info', 'warn', 'error']).default('info'),

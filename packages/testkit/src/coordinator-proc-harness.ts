@@ -5,7 +5,7 @@
  * CLI does, over NATS (`cox.<cluster>.api`).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,8 +16,11 @@ import {
   type ClusterStateSnapshot,
   decode,
   encode,
+  generateSigningKeyPair,
   LABELS,
   PROTOCOL_VERSION,
+  privateKeyToPem,
+  publicKeyToBase64,
   subjects,
 } from '@coxswain/protocol';
 import { connect, type NatsConnection } from 'nats';
@@ -47,6 +50,8 @@ export class ProcCluster {
   readonly #nats: NatsServer;
   readonly #root = mkdtempSync(join(tmpdir(), 'cox-proc-'));
   readonly #member: Record<string, number>;
+  /** With `signing`: every voter's public key, as each agent's `security.voterKeys`. */
+  readonly voterKeys: Record<string, string> = {};
 
   private constructor(nats: NatsServer, nc: NatsConnection, member: Record<string, number>) {
     this.#nats = nats;
@@ -58,6 +63,7 @@ export class ProcCluster {
     nats: NatsServer,
     ids: readonly string[] = ['n1', 'n2', 'n3'],
     member: Record<string, number> = {},
+    options: { readonly signing?: boolean } = {},
   ): Promise<ProcCluster> {
     const nc = await connect({ servers: nats.url, name: 'test-client' });
     const cluster = new ProcCluster(nats, nc, member);
@@ -72,6 +78,14 @@ export class ProcCluster {
           dataDir: join(cluster.#root, id),
           lines: [],
         });
+        if (options.signing) {
+          // Keys made before the agents start, as an operator (or the lab) would distribute them.
+          const pair = generateSigningKeyPair();
+          const keyDir = join(cluster.#root, id, 'signing');
+          mkdirSync(keyDir, { recursive: true });
+          writeFileSync(join(keyDir, 'key.pem'), privateKeyToPem(pair.privateKey), { mode: 0o600 });
+          cluster.voterKeys[id] = publicKeyToBase64(pair.publicKey);
+        }
       }
       await Promise.all(ids.map((id) => cluster.startAgent(id)));
     } catch (error) {
@@ -96,6 +110,9 @@ export class ProcCluster {
       nodeDeadAfterMs: 1500,
       capacity: { cpus: 2, memoryBytes: 2 * 2 ** 30, maxReplicas: 20 },
       log: { level: 'info', format: 'json' },
+      ...(Object.keys(this.voterKeys).length > 0
+        ? { security: { voterKeys: this.voterKeys } }
+        : {}),
     };
     const child = spawn(
       process.execPath,
@@ -142,7 +159,8 @@ export class ProcCluster {
 
   /** `http://127.0.0.1:<port>` of the agent's HTTP API (member option `fullAgent: 1`), from its log. */
   apiUrl(id: string): string | undefined {
-    for (const line of this.hosts.get(id)?.lines ?? []) {
+    // The last start: a restarted agent listens on a new port.
+    for (const line of [...(this.hosts.get(id)?.lines ?? [])].reverse()) {
       if (!line.includes('"agent started"')) continue;
       const port = (JSON.parse(line) as { apiPort?: number }).apiPort;
       if (port) return `http://127.0.0.1:${port}`;

@@ -38,6 +38,7 @@ import {
   type SupervisedDriver,
   Supervisor,
 } from '@coxswain/host';
+import { type CommandAuth, commandAuth, signingKeyPath } from '@coxswain/nats-link';
 import {
   type AgentConfig,
   type ApiReply,
@@ -121,7 +122,12 @@ export class ClusterMember {
   #ncs: { readonly nc: NatsConnection; readonly raftNc: NatsConnection } | undefined;
   #stopped = false;
 
-  private constructor(o: LocalMemberOptions, executor: Executor, supervisor: Supervisor) {
+  private constructor(
+    o: LocalMemberOptions,
+    executor: Executor,
+    supervisor: Supervisor,
+    auth: CommandAuth,
+  ) {
     this.#o = o;
     this.config = o.config;
     this.subjects = subjectsOf(o.config.cluster);
@@ -153,6 +159,7 @@ export class ClusterMember {
       nc: () => this.#nc,
       log: this.#log,
       forecast: this.forecast,
+      sign: auth.sign,
       ...(o.onRejected ? { onRejected: o.onRejected } : {}),
     });
     this.#api = new MemberApi({
@@ -191,7 +198,17 @@ export class ClusterMember {
       o.logger.warn('assignment store unreadable; starting empty', { error: message }),
     );
     const mutex = new KeyedMutex();
+    const auth = commandAuth(o.config);
+    if (auth.publicKey !== undefined)
+      o.logger.info('command signing key', {
+        publicKey: auth.publicKey,
+        file: signingKeyPath(o.config),
+        generated: auth.generated,
+      });
+    if (auth.authenticate === undefined)
+      o.logger.warn('scale commands are not authenticated (security.voterKeys is empty)');
     const executor = new Executor({
+      ...(auth.authenticate ? { authenticate: auth.authenticate } : {}),
       nodeId: o.config.nodeId,
       driver: o.driver,
       fencing,
@@ -220,7 +237,7 @@ export class ClusterMember {
       // After an absence longer than nodeDeadAfter, restore nothing until a leader confirms it.
       absence: { dir: join(dataDir, 'supervisor'), holdAfterMs: o.config.nodeDeadAfterMs },
     });
-    const member = new ClusterMember(o, executor, supervisor);
+    const member = new ClusterMember(o, executor, supervisor, auth);
     // Healing first: it needs nobody, and it must run even if Raft cannot start.
     supervisor.start();
     return member;

@@ -30,6 +30,8 @@ export interface CommandSenderOptions {
   readonly nc: () => NatsConnection;
   readonly log: Logger;
   readonly forecast: ForecastPolicies;
+  /** Signs a command for the node it goes to (this voter's key; see @coxswain/nats-link command-auth). */
+  readonly sign?: (command: ScaleCommand, nodeId: string) => ScaleCommand;
   readonly onRejected?: (subject: string, reason: string) => void;
 }
 
@@ -85,7 +87,8 @@ export class CommandSender {
     const subject = this.#o.subjects.cmd(nodeId);
     let reply: Awaited<ReturnType<typeof requestTraced>>;
     try {
-      reply = await requestTraced(this.#o.nc(), subject, encode(ScaleCommand, command), {
+      const signed = this.#o.sign?.(command, nodeId) ?? command;
+      reply = await requestTraced(this.#o.nc(), subject, encode(ScaleCommand, signed), {
         timeout: timeoutMs,
       });
     } catch (error) {

@@ -2,10 +2,13 @@
  * `coxswain agent`: runs the agent on this host until SIGINT or SIGTERM.
  * Settings come from the config file, then COXSWAIN_* variables, then flags.
  */
+import { join } from 'node:path';
 import {
   Agent,
   AgentConfigError,
   ENV_VARS,
+  FencingStore,
+  FencingStoreInUseError,
   loadAgentConfig,
   NatsCredentialsError,
 } from '@coxswain/agent';
@@ -68,8 +71,9 @@ function overridesFromFlags(flags: AgentFlags): Record<string, unknown> {
 }
 
 export function registerAgentCommand(program: Command): void {
-  program
-    .command('agent')
+  const agent = program.command('agent');
+  registerResetFencing(agent);
+  agent
     .description('run the coxswain agent on this host (Docker driver, sampler, reporter, HTTP API)')
     .option(
       '-c, --config <file>',
@@ -192,4 +196,64 @@ export function registerAgentCommand(program: Command): void {
       process.on('SIGINT', shutdown);
       process.on('SIGTERM', shutdown);
     });
+}
+
+/**
+ * `coxswain agent reset-fencing SERVICE`: repairs a fencing store poisoned by a
+ * forged or mistaken huge token. The agent must be stopped (its store in
+ * memory would write the old value back); the change goes to stdout and to
+ * `<dataDir>/fencing/resets.log`.
+ */
+function registerResetFencing(agent: Command): void {
+  agent
+    .command('reset-fencing <service>')
+    .description(
+      "forget (or lower) a service's highest fencing token on this host; the agent must be stopped",
+    )
+    .option('-c, --config <file>', 'agent config file (for dataDir)')
+    .option('--data-dir <dir>', "the agent's data directory [COXSWAIN_DATA_DIR]")
+    .option('--to <token>', 'set the highest token to this instead of forgetting it', '0')
+    .option(
+      '--yes',
+      "really do it (a deposed leader's old token passes again until the leader's next command)",
+    )
+    .action(
+      async (
+        service: string,
+        own: { config?: string; dataDir?: string; to: string; yes?: boolean },
+        command: Command,
+      ) => {
+        // `agent` has --config and --data-dir too, and commander gives them to it.
+        const flags = command.optsWithGlobals<typeof own>();
+        const fail = (message: string, code: number): never => {
+          process.stderr.write(`coxswain agent reset-fencing: ${message}\n`);
+          process.exit(code);
+        };
+        if (!/^\d+$/.test(flags.to))
+          fail(`--to must be a non-negative integer, not ${flags.to}`, 2);
+        let dataDir = flags.dataDir ?? process.env.COXSWAIN_DATA_DIR;
+        if (dataDir === undefined && flags.config !== undefined) {
+          try {
+            dataDir = (await loadAgentConfig({ file: flags.config, env: {}, flags: {} })).dataDir;
+          } catch (error) {
+            fail((error as Error).message, 2);
+          }
+        }
+        if (dataDir === undefined)
+          fail("name the agent's data directory: --data-dir or --config", 2);
+        if (!flags.yes) fail(`refusing without --yes (would reset ${service} in ${dataDir})`, 2);
+        try {
+          const entry = await FencingStore.reset(
+            join(dataDir!, 'fencing'),
+            service,
+            Number(flags.to),
+          );
+          process.stdout.write(
+            `reset fencing token of ${service} in ${dataDir}: ${entry.from} -> ${entry.to}\n`,
+          );
+        } catch (error) {
+          fail((error as Error).message, error instanceof FencingStoreInUseError ? 1 : 2);
+        }
+      },
+    );
 }

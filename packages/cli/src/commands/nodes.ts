@@ -13,7 +13,12 @@ import {
   validate,
 } from '@coxswain/protocol';
 import type { Command } from 'commander';
-import { connect } from 'nats';
+import {
+  connectNats,
+  NatsConnectError,
+  type NatsFlags,
+  natsSecurityFlags,
+} from './nats-connect.js';
 
 const collect = (value: string, previous: string[] = []): string[] => [
   ...previous,
@@ -72,16 +77,14 @@ export function renderNodesTable(reports: readonly NodeReport[], nowMs: number):
     .join('\n');
 }
 
-interface NodesFlags {
-  nats?: string[];
+interface NodesFlags extends NatsFlags {
   cluster: string;
   wait: string;
   json?: boolean;
 }
 
 export function registerNodesCommand(program: Command): void {
-  program
-    .command('nodes')
+  natsSecurityFlags(program.command('nodes'))
     .description(
       'list the nodes that report, with their services (replicas healthy/total, CPU %, memory %)',
     )
@@ -107,9 +110,6 @@ export function registerNodesCommand(program: Command): void {
         process.stderr.write(`coxswain nodes: ${wait.error.message}\n`);
         process.exit(2);
       }
-      const servers =
-        flags.nats ??
-        (process.env.COXSWAIN_NATS?.split(',').filter(Boolean) || ['nats://127.0.0.1:4222']);
       let subject: string;
       try {
         subject = subjects(flags.cluster).reports;
@@ -117,14 +117,12 @@ export function registerNodesCommand(program: Command): void {
         process.stderr.write(`coxswain nodes: ${(error as Error).message}\n`);
         process.exit(2);
       }
-      let nc: Awaited<ReturnType<typeof connect>>;
+      let nc: Awaited<ReturnType<typeof connectNats>>;
       try {
-        nc = await connect({ servers, timeout: 3000, name: 'coxswain-nodes' });
+        nc = await connectNats(flags, 'coxswain-nodes');
       } catch (error) {
-        process.stderr.write(
-          `coxswain nodes: cannot reach NATS at ${servers.join(', ')}: ${(error as Error).message}\n`,
-        );
-        process.exit(1);
+        process.stderr.write(`coxswain nodes: ${(error as Error).message}\n`);
+        process.exit(error instanceof NatsConnectError ? error.exitCode : 1);
       }
       const latest = new Map<string, NodeReport>();
       let invalid = 0;

@@ -20,14 +20,18 @@ import {
   subjects,
 } from '@coxswain/protocol';
 import type { Command } from 'commander';
-import { connect } from 'nats';
+import {
+  connectNats,
+  NatsConnectError,
+  type NatsFlags,
+  natsSecurityFlags,
+} from './nats-connect.js';
 
 /** Retries of a write that may have been lost (same idempotency key each time). */
 const WRITE_RETRIES = 4;
 const RETRIED_CODES = new Set(['COX_TIMEOUT', 'COX_NO_LEADER', 'COX_NOT_LEADER']);
 
-interface ConnFlags {
-  nats?: string[];
+interface ConnFlags extends NatsFlags {
   cluster: string;
   token?: string;
   timeout: string;
@@ -53,9 +57,6 @@ export class ServiceCommandError extends Error {
 
 /** Sends one API request and returns the validated reply; throws ServiceCommandError on transport failure. */
 export async function apiRequest(flags: ConnFlags, request: ApiRequestType): Promise<ApiReply> {
-  const servers =
-    flags.nats ??
-    (process.env.COXSWAIN_NATS?.split(',').filter(Boolean) || ['nats://127.0.0.1:4222']);
   let subject: string;
   try {
     subject = subjects(flags.cluster).api;
@@ -65,14 +66,13 @@ export async function apiRequest(flags: ConnFlags, request: ApiRequestType): Pro
   const timeout = Number(flags.timeout) * 1000;
   if (!Number.isFinite(timeout) || timeout <= 0)
     throw new ServiceCommandError(`--timeout must be seconds > 0, not ${flags.timeout}`, 2);
-  let nc: Awaited<ReturnType<typeof connect>>;
+  let nc: Awaited<ReturnType<typeof connectNats>>;
   try {
-    nc = await connect({ servers, timeout: 3000, name: 'coxswain-service' });
+    nc = await connectNats(flags, 'coxswain-service');
   } catch (error) {
-    throw new ServiceCommandError(
-      `cannot reach NATS at ${servers.join(', ')}: ${(error as Error).message}`,
-      1,
-    );
+    if (error instanceof NatsConnectError)
+      throw new ServiceCommandError(error.message, error.exitCode);
+    throw error;
   }
   // A write carries an idempotency key and the time its sender waits; one that may have been
   // lost (no answer, no leader, a timeout) is sent again with the same key: applied at most once.
@@ -207,6 +207,7 @@ export function registerServiceCommand(program: Command): void {
     )
     .option('--token <token>', 'API token for writes (default: $COXSWAIN_API_TOKEN)')
     .option('--timeout <seconds>', 'how long to wait for the answer', '60');
+  natsSecurityFlags(service);
 
   service
     .command('apply')
