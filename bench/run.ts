@@ -24,6 +24,7 @@ const benchmarks: Record<string, () => Promise<{ run: () => Promise<void> }>> = 
   'policies-real': () => import('./policies-real.js'),
   'chaos-promises': () => import('./chaos-promises.js'),
   'crash-campaign': () => import('./crash-campaign.js'),
+  'command-signing': () => import('./command-signing.js'),
 };
 
 const wanted = process.argv.slice(2);
