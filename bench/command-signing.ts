@@ -61,7 +61,7 @@ export async function run(): Promise<void> {
       figure('agent: verify one signed ScaleCommand (schema, canonical JSON, ed25519)', verifyUs),
     ],
     notes:
-      `Load average ${loadavg()[0].toFixed(1)} at the end (2 shared cores). ` +
+      `Load average ${(loadavg()[0] ?? 0).toFixed(1)} at the end (2 shared cores). ` +
       'One process, node:crypto ed25519, 5,000 commands after 500 warm-up rounds; each sample is one call. The cost a command pays once on each side; a scale command round trip is milliseconds. No peer: Swarm and Nomad authenticate the connection (mutual TLS), not each command.',
   });
 }
