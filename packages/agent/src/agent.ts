@@ -387,6 +387,7 @@ export class Agent {
         return out;
       },
       staleRefused: () => member.executor.fencing.refused,
+      reportsAccepted: () => member.reportsAccepted(),
       reportAgeMs: () => {
         const now = performance.now();
         return new Map([...this.#peers].map(([id, p]) => [id, now - p.receivedAtMs]));
