@@ -25,9 +25,13 @@ const benchmarks: Record<string, () => Promise<{ run: () => Promise<void> }>> = 
   'chaos-promises': () => import('./chaos-promises.js'),
   'crash-campaign': () => import('./crash-campaign.js'),
   'command-signing': () => import('./command-signing.js'),
+  soak: () => import('./soak.js'),
 };
 
-const wanted = process.argv.slice(2);
+// Options after a name (--hosts 1000) belong to that benchmark, which parses them itself.
+const wanted = process.argv
+  .slice(2)
+  .filter((a, i, all) => !a.startsWith('--') && !all[i - 1]?.startsWith('--'));
 const names = wanted.length > 0 ? wanted : Object.keys(benchmarks);
 for (const name of names) {
   const load = benchmarks[name];

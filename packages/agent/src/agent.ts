@@ -398,6 +398,7 @@ export class Agent {
       },
       staleRefused: () => member.executor.fencing.refused,
       unauthenticated: () => member.executor.unauthenticated,
+      reportsAccepted: () => member.reportsAccepted(),
       reportAgeMs: () => {
         const now = performance.now();
         return new Map([...this.#peers].map(([id, p]) => [id, now - p.receivedAtMs]));

@@ -98,6 +98,8 @@ export interface ClusterMetricsSource {
   staleRefused(): ReadonlyMap<string, number>;
   /** Commands this agent refused for their signature, by code. */
   unauthenticated(): ReadonlyMap<string, number>;
+  /** Reports the cluster member's intake accepted (decoded, right cluster) since start. */
+  reportsAccepted(): { readonly voter: number; readonly client: number };
 }
 
 /** Until ServiceSpec carries a recovery SLA, every service may spend this long below desired. */
@@ -211,6 +213,18 @@ export function registerClusterMetrics(m: MetricsRegistry, src: ClusterMetricsSo
     "Age of the node's latest report as this node measured it.",
     () => [...src.reportAgeMs()].map(([id, ms]) => ({ labels: { node_id: id }, value: ms / 1000 })),
     ['node_id'],
+  );
+  m.counterFrom(
+    'coxswain_reports_accepted_total',
+    "Node reports this member's intake decoded and took in (every voter hears every report).",
+    () => {
+      const a = src.reportsAccepted();
+      return [
+        { labels: { role: 'voter' }, value: a.voter },
+        { labels: { role: 'client' }, value: a.client },
+      ];
+    },
+    ['role'],
   );
   m.counterFrom(
     'coxswain_stale_tokens_refused_total',

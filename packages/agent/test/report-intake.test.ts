@@ -73,6 +73,16 @@ describe('ReportIntake', () => {
     expect(pokes()).toBe(0);
   });
 
+  it('counts the reports it took in by role, not the rejected or foreign ones (the soak compares it with what was sent)', () => {
+    const { intake: i } = intake();
+    i.handle(null, message(encode(NodeReportSchema, report('n1', 30))));
+    i.handle(null, message(encode(NodeReportSchema, { ...report('h1', 30), role: 'client' })));
+    i.handle(null, message(encode(NodeReportSchema, { ...report('h2', 30), role: 'client' })));
+    i.handle(null, message(new TextEncoder().encode('{"v":1,"nodeId":')));
+    i.handle(null, message(encode(NodeReportSchema, report('n1', 10, 'other'))));
+    expect(i.accepted).toEqual({ voter: 1, client: 2 });
+  });
+
   it('keeps at most maxNodes reporters, dropping the one heard from longest ago', () => {
     const { intake: i } = intake({ maxNodes: 2 });
     i.ingest(report('a', 1), undefined, 100);

@@ -291,6 +291,11 @@ export class ClusterMember {
     return this.#intake.observed();
   }
 
+  /** Reports this member's intake decoded and accepted since start, by the reporter's role. */
+  reportsAccepted(): { readonly voter: number; readonly client: number } {
+    return this.#intake.accepted;
+  }
+
   /** Resolves once the local replica has applied everything committed when called (ReadIndex through the leader). */
   async consistentRead(): Promise<void> {
     if (!this.#raft) throw new NotAVoterError('consistent read');

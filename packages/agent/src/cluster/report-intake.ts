@@ -48,6 +48,7 @@ export class ReportIntake {
   readonly #o: ReportIntakeOptions;
   readonly #observed = new Map<string, ObservedNode>();
   #closed = false;
+  readonly #accepted = { voter: 0, client: 0 };
 
   constructor(options: ReportIntakeOptions) {
     this.#o = options;
@@ -56,6 +57,11 @@ export class ReportIntake {
   /** Reports heard from every node, with their monotonic arrival time. */
   observed(): ReadonlyMap<string, ObservedNode> {
     return this.#observed;
+  }
+
+  /** Reports decoded and fed to the consumers since start: what the soak compares with what agents sent. */
+  get accepted(): { readonly voter: number; readonly client: number } {
+    return this.#accepted;
   }
 
   /** The NATS subscription callback. */
@@ -100,6 +106,7 @@ export class ReportIntake {
   /** Feeds one decoded report, received at the monotonic `nowMs`, to every consumer. */
   ingest(report: NodeReport, headers: MsgHdrs | undefined, nowMs: number): void {
     if (this.#closed || report.cluster !== this.#o.cluster) return;
+    this.#accepted[report.role] += 1;
     this.#o.contexts.observe(report, headers);
     if (!this.#observed.has(report.nodeId)) this.#evictIfFull();
     this.#observed.set(report.nodeId, { report, receivedAtMs: nowMs });

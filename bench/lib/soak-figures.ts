@@ -1,0 +1,97 @@
+/**
+ * The soak's figures from one run (pure, so the slope and the percentiles are tested apart
+ * from a run): leader CPU and RSS, reports lost, decision latency, command round trip, and the
+ * memory slope after warm-up with its verdict.
+ */
+import { type Figure, percentile } from './results.js';
+import type { ProcSample, SoakResult } from './soak-run.js';
+
+/** Under this, RSS counts as flat: 5 MiB over a 10-minute soak. */
+export const FLAT_MIB_PER_MIN = 0.5;
+
+/** Least-squares slope of RSS over time, in MiB per minute, of the samples after `warmupS`. */
+export function rssSlopeMiBPerMin(samples: readonly ProcSample[], warmupS: number): number {
+  const xs = samples.filter((s) => s.t >= warmupS);
+  if (xs.length < 2) return Number.NaN;
+  const n = xs.length;
+  const mt = xs.reduce((a, s) => a + s.t, 0) / n;
+  const mr = xs.reduce((a, s) => a + s.rssMiB, 0) / n;
+  let num = 0;
+  let den = 0;
+  for (const s of xs) {
+    num += (s.t - mt) * (s.rssMiB - mr);
+    den += (s.t - mt) ** 2;
+  }
+  return den === 0 ? Number.NaN : (num / den) * 60;
+}
+
+function dist(name: string, unit: string, xs: readonly number[], target?: string): Figure {
+  return {
+    name,
+    value: percentile(xs, 50),
+    unit,
+    p50: percentile(xs, 50),
+    p99: percentile(xs, 99),
+    samples: xs.length,
+    ...(target ? { target } : {}),
+  };
+}
+
+export function soakFigures(
+  r: Pick<
+    SoakResult,
+    'samples' | 'sent' | 'accepted' | 'lost' | 'commands' | 'commandsFailed' | 'commandMs' | 'steps'
+  > & { readonly voterExits: readonly string[] },
+  o: { readonly warmupS: number },
+): { figures: Figure[]; slopeMiBPerMin: number; flat: boolean } {
+  const slope = rssSlopeMiBPerMin(r.samples, o.warmupS);
+  const flat = Math.abs(slope) < FLAT_MIB_PER_MIN;
+  const after = r.samples.filter((s) => s.t >= o.warmupS);
+  const decided = r.steps.flatMap((s) => (s.decisionMs === undefined ? [] : [s.decisionMs]));
+  const figures: Figure[] = [
+    dist(
+      'leader CPU (percent of one core, 5 s samples)',
+      '%',
+      r.samples.map((s) => s.cpuPercent),
+    ),
+    dist(
+      'leader RSS',
+      'MiB',
+      r.samples.map((s) => s.rssMiB),
+    ),
+    {
+      name: 'leader RSS, first and last sample after warm-up',
+      value: after.at(-1)?.rssMiB ?? Number.NaN,
+      unit: `MiB (from ${after[0]?.rssMiB.toFixed(1) ?? '?'})`,
+    },
+    {
+      name: 'leader RSS slope after warm-up',
+      value: slope,
+      unit: 'MiB/min',
+      samples: after.length,
+      target: `|slope| < ${FLAT_MIB_PER_MIN} (${flat ? 'flat' : 'NOT flat'})`,
+    },
+    { name: 'reports sent by the simulated hosts', value: r.sent, unit: 'reports' },
+    { name: 'reports accepted by the leader', value: r.accepted, unit: 'reports' },
+    {
+      name: 'reports lost',
+      value: r.lost,
+      unit: `reports (${((100 * r.lost) / Math.max(1, r.sent)).toFixed(3)} %)`,
+      target: '0',
+    },
+    dist('decision latency (load step to first command issued)', 'ms', decided),
+    {
+      name: 'load steps with no command before the next step',
+      value: r.steps.length - decided.length,
+      unit: `of ${r.steps.length} steps`,
+    },
+    dist('command round trip (issuedAt to the host reply)', 'ms', r.commandMs),
+    {
+      name: 'commands answered',
+      value: r.commands,
+      unit: `commands (${r.commandsFailed} refused by the host)`,
+    },
+    { name: 'voter crashes', value: r.voterExits.length, unit: 'exits', target: '0' },
+  ];
+  return { figures, slopeMiBPerMin: slope, flat };
+}

@@ -1,0 +1,49 @@
+// The pure half of the soak (lib/soak-figures.ts): the RSS slope after warm-up and its verdict,
+// and the figures' counts, on made-up samples.
+import { describe, expect, it } from 'vitest';
+import { FLAT_MIB_PER_MIN, rssSlopeMiBPerMin, soakFigures } from '../lib/soak-figures.js';
+
+const samples = (mibPerMin: number, noise = 0) =>
+  Array.from({ length: 120 }, (_, i) => ({
+    t: i * 5,
+    cpuPercent: 20,
+    // A fast warm-up over the first 2 minutes, then the slope under test.
+    rssMiB: (i * 5 < 120 ? i : 24) + 100 + (mibPerMin * i * 5) / 60 + (i % 2 ? noise : -noise),
+  }));
+
+describe('soak figures', () => {
+  it('measures the slope after warm-up only, in MiB per minute', () => {
+    expect(rssSlopeMiBPerMin(samples(0), 120)).toBeCloseTo(0, 6);
+    expect(rssSlopeMiBPerMin(samples(2), 120)).toBeCloseTo(2, 6);
+    expect(rssSlopeMiBPerMin(samples(0, 3), 120)).toBeLessThan(FLAT_MIB_PER_MIN);
+  });
+
+  it('is NaN with fewer than two samples after warm-up', () => {
+    expect(rssSlopeMiBPerMin(samples(0).slice(0, 25), 120)).toBeNaN();
+  });
+
+  it('says flat or not, and counts losses and undecided steps', () => {
+    const base = {
+      sent: 1000,
+      accepted: 990,
+      lost: 10,
+      commands: 3,
+      commandsFailed: 1,
+      commandMs: [5, 10, 400],
+      steps: [
+        { service: 'a', at: 0, from: 1, to: 2, decisionMs: 100 },
+        { service: 'b', at: 0, from: 1, to: 2 },
+      ],
+      voterExits: [],
+    };
+    const flat = soakFigures({ ...base, samples: samples(0.1) }, { warmupS: 120 });
+    expect(flat.flat).toBe(true);
+    const growing = soakFigures({ ...base, samples: samples(1) }, { warmupS: 120 });
+    expect(growing.flat).toBe(false);
+    const by = new Map(flat.figures.map((f) => [f.name, f]));
+    expect(by.get('reports lost')?.value).toBe(10);
+    expect(by.get('load steps with no command before the next step')?.value).toBe(1);
+    expect(by.get('decision latency (load step to first command issued)')?.samples).toBe(1);
+    expect(by.get('command round trip (issuedAt to the host reply)')?.p99).toBe(400);
+  });
+});
