@@ -13,6 +13,7 @@ import {
   NatsCredentialsError,
 } from '@coxswain/agent';
 import type { Command } from 'commander';
+import { type NatsFlags, natsSecurityFlags } from './nats-connect.js';
 
 const collect = (value: string, previous: string[] = []): string[] => [
   ...previous,
@@ -22,17 +23,11 @@ const collect = (value: string, previous: string[] = []): string[] => [
     .filter(Boolean),
 ];
 
-interface AgentFlags {
+interface AgentFlags extends NatsFlags {
   config?: string;
   nodeId?: string;
   cluster?: string;
   address?: string;
-  nats?: string[];
-  natsCa?: string;
-  natsCert?: string;
-  natsKey?: string;
-  natsNkeySeedFile?: string;
-  natsCredsFile?: string;
   dockerSocket?: string;
   apiHost?: string;
   apiPort?: string;
@@ -95,25 +90,8 @@ export function registerAgentCommand(program: Command): void {
       '--nats <url>',
       'NATS server URL; repeat or comma-separate for several (default: nats://127.0.0.1:4222) [COXSWAIN_NATS]',
       collect,
-    )
-    // Files only: a secret given as a flag would be visible to every user in `ps`.
-    .option(
-      '--nats-ca <file>',
-      "CA (PEM) that signed the NATS servers' certificates [COXSWAIN_NATS_TLS_CA]",
-    )
-    .option(
-      '--nats-cert <file>',
-      'client certificate (PEM) for NATS servers that verify clients (mutual TLS) [COXSWAIN_NATS_TLS_CERT]',
-    )
-    .option('--nats-key <file>', 'key (PEM) of --nats-cert [COXSWAIN_NATS_TLS_KEY]')
-    .option(
-      '--nats-nkey-seed-file <file>',
-      'NKEY user seed file (coxswain nats-config --auth nkey) [COXSWAIN_NATS_NKEY_SEED_FILE]',
-    )
-    .option(
-      '--nats-creds-file <file>',
-      'NATS .creds file (user JWT and seed) [COXSWAIN_NATS_CREDS_FILE]',
-    )
+    );
+  natsSecurityFlags(agent)
     .option(
       '--docker-socket <path>',
       'Docker Engine socket (default: /var/run/docker.sock) [COXSWAIN_DOCKER_SOCKET]',

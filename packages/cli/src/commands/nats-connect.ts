@@ -22,11 +22,23 @@ export interface NatsFlags {
 /** Adds the agent's NATS TLS and credential flags (files only: a secret flag shows in `ps`). */
 export function natsSecurityFlags(command: Command): Command {
   return command
-    .option('--nats-ca <file>', "CA (PEM) of the NATS servers' certificates [COXSWAIN_NATS_TLS_CA]")
-    .option('--nats-cert <file>', 'client certificate (PEM), mutual TLS [COXSWAIN_NATS_TLS_CERT]')
+    .option(
+      '--nats-ca <file>',
+      "CA (PEM) that signed the NATS servers' certificates [COXSWAIN_NATS_TLS_CA]",
+    )
+    .option(
+      '--nats-cert <file>',
+      'client certificate (PEM) for NATS servers that verify clients (mutual TLS) [COXSWAIN_NATS_TLS_CERT]',
+    )
     .option('--nats-key <file>', 'key (PEM) of --nats-cert [COXSWAIN_NATS_TLS_KEY]')
-    .option('--nats-nkey-seed-file <file>', 'NKEY user seed file [COXSWAIN_NATS_NKEY_SEED_FILE]')
-    .option('--nats-creds-file <file>', 'NATS .creds file [COXSWAIN_NATS_CREDS_FILE]');
+    .option(
+      '--nats-nkey-seed-file <file>',
+      'NKEY user seed file (coxswain nats-config --auth nkey) [COXSWAIN_NATS_NKEY_SEED_FILE]',
+    )
+    .option(
+      '--nats-creds-file <file>',
+      'NATS .creds file (user JWT and seed) [COXSWAIN_NATS_CREDS_FILE]',
+    );
 }
 
 /** A connection failure with the exit code the command should use (2: bad flags or files). */
