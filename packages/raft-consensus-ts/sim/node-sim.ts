@@ -136,6 +136,7 @@ class NodeSimulation {
     this.watch = new MessageWatch(
       (v) => this.fail(v),
       (line) => this.trace(line),
+      () => this.sched.now,
     );
     this.raftConfig = {
       electionTicks: r.int(6, 16),
@@ -644,7 +645,7 @@ class NodeSimulation {
       n.fs.faults.shortWriteRate = 0;
       n.fs.faults.fsyncErrorRate = 0;
       n.fs.faults.freeBytes = undefined;
-      if (n.proc) n.proc.pausedUntil = 0;
+      if (n.proc) this.sched.resume(n.proc);
       if (!n.removed && !n.diskDead && n.proc?.alive !== true) this.start(n);
     }
     this.sched.after(0, undefined, () => this.marker());
@@ -681,6 +682,7 @@ class NodeSimulation {
     const pending = this.clients.pendingOps();
     if (pending.length > 0) {
       const o = pending[0] as ClientOp;
+      this.traceStatus();
       throw new Violation(
         `liveness: ${pending.length} operations never settled, e.g. ${o.input.kind} on ${o.node} started at ${o.startedAt.toFixed(0)}ms`,
       );
@@ -688,17 +690,26 @@ class NodeSimulation {
     const late = this.clients.ops.filter(
       (o) => o.settledAt !== undefined && o.settledAt > this.chaosMs + this.livenessMs,
     );
-    if (late.length > 0)
-      throw new Violation(`liveness: ${late.length} operations settled after the bound`);
+    if (late.length > 0) {
+      const o = late[0] as ClientOp;
+      this.traceStatus();
+      throw new Violation(
+        `liveness: ${late.length} operations settled after the bound, e.g. ${o.input.kind} on ${o.node} started at ${o.startedAt.toFixed(0)}ms, settled (${o.outcome}) at ${(o.settledAt as number).toFixed(0)}ms`,
+      );
+    }
     const c = converged(this.nodes, this.leader());
     if (c !== undefined) {
-      for (const n of this.nodes.values()) {
-        const st = n.node?.status();
-        this.trace(
-          `${n.id}: ${n.proc?.alive ? 'up' : 'down'}${n.diskDead ? ' (disk dead)' : ''} ${st === undefined ? '' : `${st.role} term ${st.term} leader ${st.leader} commit ${st.commitIndex} applied ${st.appliedIndex} last ${st.lastIndex} voters ${st.membership.voters} learners ${st.membership.learners}`}`,
-        );
-      }
+      this.traceStatus();
       throw new Violation(`convergence: ${c}`);
+    }
+  }
+
+  private traceStatus(): void {
+    for (const n of this.nodes.values()) {
+      const st = n.node?.status();
+      this.trace(
+        `${n.id}: ${n.proc?.alive ? 'up' : 'down'}${n.diskDead ? ' (disk dead)' : ''}${n.removed ? ' (removed)' : ''} ${st === undefined ? '' : `${st.role} term ${st.term} leader ${st.leader} commit ${st.commitIndex} applied ${st.appliedIndex} last ${st.lastIndex} voters ${st.membership.voters} learners ${st.membership.learners}`}`,
+      );
     }
   }
 }

@@ -10,6 +10,8 @@ import { EventQueue } from './event-queue.js';
 export class Process {
   alive = true;
   pausedUntil = 0;
+  /** Tasks that came due while paused, each also queued at the pause's end (runs once). */
+  deferred: Task[] = [];
   constructor(
     readonly node: string,
     readonly incarnation: number,
@@ -51,14 +53,43 @@ export class Scheduler {
         if (!owner.alive) continue;
         // A paused process (GC, SIGSTOP, a VM migration) runs nothing until it resumes.
         if (owner.pausedUntil > this.now) {
-          this.queue.push(owner.pausedUntil, next.event);
+          const task = once(next.event);
+          owner.deferred.push(task);
+          this.queue.push(owner.pausedUntil, task);
           continue;
         }
+        // The pause is over: its deferred tasks are in the queue at its end, nothing to resume.
+        if (owner.deferred.length > 0) owner.deferred = [];
       }
       fn();
       return true;
     }
   }
+
+  /**
+   * Ends a pause now (the heal). Without it, what came due during the pause still waited for
+   * the pause's planned end: a leader paused before the heal sent no heartbeat for 450 ms
+   * after it, and the probes that followed blamed their messages (seed 3261).
+   */
+  resume(p: Process): void {
+    p.pausedUntil = 0;
+    const tasks = p.deferred;
+    p.deferred = [];
+    for (const t of tasks) this.queue.push(this.now, t);
+  }
+}
+
+/** A task that runs at most once however many times it is queued. */
+function once(t: Task): Task {
+  let ran = false;
+  return {
+    owner: t.owner,
+    fn: () => {
+      if (ran) return;
+      ran = true;
+      t.fn();
+    },
+  };
 }
 
 /** A node's clock: local time runs at `rate` × virtual time (drift), timers fire in local time. */

@@ -38,7 +38,11 @@ export type InjectedBug =
   /** Item 9: a new leader may change the membership before committing an entry of its term. */
   | 'conf-change-before-own-commit'
   /** The leader compacts past a snapshot still on its way to a follower (node simulator seed 1208). */
-  | 'compact-past-snapshot-in-flight';
+  | 'compact-past-snapshot-in-flight'
+  /** The leader compacts past the match of a follower it heard from recently (node simulator seed 1208, second cause). */
+  | 'compact-past-active-follower'
+  /** A follower restarts its election timer on a higher-term RequestVote it refuses (node simulator seed 6530). */
+  | 'vote-request-resets-timer';
 
 export const INJECTED_BUGS: readonly InjectedBug[] = [
   'short-write-unchecked',

@@ -232,6 +232,13 @@ export interface RaftConfig {
    * 4 × electionTicks); 0 waits for the report, as RaftNode does.
    */
   readonly snapshotRetryTicks: number;
+  /**
+   * A leader's `compact()` keeps the entries a follower heard from within an
+   * election timeout still lacks, up to this many behind the index asked for
+   * (default 10,000; 0: never hold), so a follower slower than compaction
+   * catches up on entries instead of chasing snapshot after snapshot.
+   */
+  readonly compactionHoldEntries: number;
 }
 
 export interface Status {

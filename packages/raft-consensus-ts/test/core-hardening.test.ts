@@ -154,9 +154,16 @@ describe('bootstrap membership persisted (item 5)', () => {
 });
 
 describe('snapshots wait for the transport (item 6)', () => {
-  /** As RaftNode runs the core: snapshotRetryTicks 0, every snapshot reported. */
+  /**
+   * As RaftNode runs the core: snapshotRetryTicks 0, every snapshot reported. c was heard from
+   * a moment before it was cut off, so the leader would hold compaction for it (see
+   * compactionHoldEntries, tested below); these tests need it compacted past at once.
+   */
   function lagging(): { cl: TestCluster; sent: Message[] } {
-    const cl = new TestCluster(['a', 'b', 'c'], { snapshotRetryTicks: 0 });
+    const cl = new TestCluster(['a', 'b', 'c'], {
+      snapshotRetryTicks: 0,
+      compactionHoldEntries: 0,
+    });
     cl.elect('a');
     cl.filter = (m) => m.to !== 'c';
     for (let i = 0; i < 5; i++) cl.core('a').propose(bytes(`v${i}`));
@@ -223,6 +230,68 @@ describe('snapshots wait for the transport (item 6)', () => {
     } finally {
       setInjectedBugs([]);
     }
+  });
+
+  /**
+   * c answers every heartbeat but its entries are lost (a slow, lossy link): the leader hears
+   * from it, knows its match, and compacts. Returns c's match, a's first index after the
+   * compaction, and the snapshots sent to c once its link carries entries again.
+   */
+  function slowActiveFollower(): { match: number; first: number; snapshots: number } {
+    const cl = new TestCluster(['a', 'b', 'c'], { snapshotRetryTicks: 0 });
+    cl.elect('a');
+    const a = cl.core('a');
+    cl.filter = (m) => !(m.to === 'c' && m.type === 'AppendEntries' && m.entries.length > 0);
+    for (let i = 0; i < 8; i++) a.propose(bytes(`v${i}`));
+    run(cl, 3);
+    const match = a.status().progress?.c?.match as number;
+    const applied = a.status().appliedIndex;
+    expect(match).toBeLessThan(applied);
+    a.setSnapshot({ meta: a.snapshotMeta(applied), data: bytes('state') });
+    a.compact(applied);
+    const first = a.firstIndex;
+    let snapshots = 0;
+    cl.filter = (m) => {
+      if (m.type === 'InstallSnapshot') snapshots++;
+      return true;
+    };
+    run(cl, 5);
+    expect(cl.core('c').status().commitIndex).toBe(a.status().commitIndex);
+    return { match, first, snapshots };
+  }
+
+  it('keeps the entries a follower heard from recently lacks, so it catches up on entries (node-sim seed 1208)', () => {
+    const { match, first, snapshots } = slowActiveFollower();
+    expect(first).toBe(match + 1);
+    expect(snapshots).toBe(0);
+  });
+
+  it('without that (switch compact-past-active-follower) the follower is sent a snapshot', () => {
+    setInjectedBugs(['compact-past-active-follower']);
+    try {
+      const { match, first, snapshots } = slowActiveFollower();
+      expect(first).toBeGreaterThan(match + 1);
+      expect(snapshots).toBeGreaterThan(0);
+    } finally {
+      setInjectedBugs([]);
+    }
+  });
+
+  it('holds no more than compactionHoldEntries behind the index asked for', () => {
+    const cl = new TestCluster(['a', 'b', 'c'], {
+      snapshotRetryTicks: 0,
+      compactionHoldEntries: 2,
+    });
+    cl.elect('a');
+    const a = cl.core('a');
+    cl.filter = (m) => !(m.to === 'c' && m.type === 'AppendEntries' && m.entries.length > 0);
+    for (let i = 0; i < 8; i++) a.propose(bytes(`v${i}`));
+    run(cl, 3);
+    const applied = a.status().appliedIndex;
+    expect(applied - (a.status().progress?.c?.match as number)).toBeGreaterThan(2);
+    a.setSnapshot({ meta: a.snapshotMeta(applied), data: bytes('state') });
+    a.compact(applied);
+    expect(a.firstIndex).toBe(applied + 1);
   });
 
   it('sends one snapshot and waits for its report instead of re-sending on a timer', () => {
@@ -360,7 +429,8 @@ describe('snapshots wait for the transport (item 6)', () => {
   });
 
   it('a driver that never reports gets one retry per snapshotRetryTicks (default 4 election timeouts)', () => {
-    const cl = new TestCluster(['a', 'b', 'c']);
+    // Hold 0: c, heard from just before it was cut off, is to be compacted past at once.
+    const cl = new TestCluster(['a', 'b', 'c'], { compactionHoldEntries: 0 });
     cl.elect('a');
     cl.filter = (m) => m.to !== 'c';
     for (let i = 0; i < 5; i++) cl.core('a').propose(bytes(`v${i}`));
@@ -377,6 +447,77 @@ describe('snapshots wait for the transport (item 6)', () => {
     run(cl, 100);
     expect(sent).toBeGreaterThanOrEqual(2);
     expect(sent).toBeLessThanOrEqual(3);
+  });
+});
+
+describe('a refused RequestVote does not restart the election timer (Figure 2)', () => {
+  /**
+   * c, a follower with the better log, is asked for its vote by a stale candidate b every
+   * electionTicks - 1 ticks, each time at a higher term (pre-vote off: node simulator seed 6530).
+   * Returns the tick at which c campaigned, or undefined if it never did within 10 timeouts.
+   */
+  function campaignsAfter(): number | undefined {
+    const electionTicks = 10;
+    const c = new RaftCore(
+      defaultConfig('c', { electionTicks, preVote: false, checkQuorum: false }),
+      {
+        hardState: { term: 1, vote: null, commit: 0 },
+        entries: [],
+        bootstrap: { voters: ['a', 'b', 'c'], learners: [] },
+      },
+    );
+    drain(c);
+    // c holds an entry of term 1 from leader a, which b, at lastLogTerm 0, lacks.
+    const last = c.status().lastIndex;
+    c.step({
+      type: 'AppendEntries',
+      from: 'a',
+      to: 'c',
+      term: 1,
+      prevLogIndex: last,
+      prevLogTerm: c.termAt(last) ?? 0,
+      entries: [{ term: 1, index: last + 1, type: 'normal', data: bytes('x') }],
+      commit: 0,
+    });
+    drain(c);
+    let term = 1;
+    for (let t = 1; t <= 10 * electionTicks; t++) {
+      if (t % (electionTicks - 1) === 0) {
+        term++;
+        c.step({
+          type: 'RequestVote',
+          from: 'b',
+          to: 'c',
+          term,
+          lastLogIndex: 0,
+          lastLogTerm: 0,
+          preVote: false,
+          transfer: false,
+        });
+        const rd = drain(c);
+        const answer = rd.messages.find((m) => m.type === 'RequestVoteResponse');
+        expect(answer).toMatchObject({ granted: false });
+      }
+      c.tick();
+      if (c.status().role === 'candidate') return t;
+      drain(c);
+    }
+    return undefined;
+  }
+
+  it('a follower refusing a stale candidate still times out on its own schedule', () => {
+    const at = campaignsAfter();
+    expect(at).toBeDefined();
+    expect(at as number).toBeLessThan(2 * 10 + 1);
+  });
+
+  it('with the switch vote-request-resets-timer, it never campaigns', () => {
+    setInjectedBugs(['vote-request-resets-timer']);
+    try {
+      expect(campaignsAfter()).toBeUndefined();
+    } finally {
+      setInjectedBugs([]);
+    }
   });
 });
 

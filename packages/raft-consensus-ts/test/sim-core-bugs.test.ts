@@ -34,7 +34,7 @@ const RECORDED: Readonly<Partial<Record<InjectedBug, Caught>>> = {
   'read-round-never-expires': { seed: 7, check: 'read liveness: a read on n1, leader cut off' },
   'bootstrap-not-persisted': { seed: 2, check: 'election safety' },
   'snapshot-resent-on-timer': { seed: 12, check: 'snapshot' },
-  'snapshot-to-silent-follower': { seed: 0, check: 'snapshot' },
+  'snapshot-to-silent-follower': { seed: 9, check: 'snapshot' },
   'prevote-ignores-lease': { seed: 11, check: 'disruption' },
   'outsider-obeyed': { seed: 0, check: 'membership' },
   'timeout-now-from-anyone': { seed: 0, check: 'membership' },

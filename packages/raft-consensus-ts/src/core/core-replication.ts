@@ -210,6 +210,7 @@ export abstract class CoreReplication extends CoreElections {
     const pr = this.progress.get(m.from);
     if (pr === undefined) return;
     pr.recentActive = true;
+    pr.heardAtTick = this.ticks;
     if (m.context !== undefined) this.handleReadAck(m.from, m.context);
     if (pr.snapshotLanding > 0 && !this.landed(pr, m)) return;
     pr.snapshotPaused = false;

@@ -60,7 +60,7 @@ export abstract class CoreSnapshots extends CoreReplication {
     // copy lands. Dropped, a follower whose copy takes longer than the leader takes to compact
     // past it is sent snapshot after snapshot and never catches up (node simulator seed 1208).
     // Only while a copy is in flight or landing: a follower that is down holds nothing back.
-    const keep = this.snapshotsInFlightFloor();
+    const keep = Math.min(this.snapshotsInFlightFloor(), this.activeFollowersFloor(index));
     if (keep < index) index = keep;
     if (index <= this.log.snapshotIndex) return;
     this.log.compact(index);
@@ -74,6 +74,29 @@ export abstract class CoreSnapshots extends CoreReplication {
     for (const pr of this.progress.values()) {
       const at = pr.state === 'snapshot' ? pr.pendingSnapshot : pr.snapshotLanding;
       if (at > 0 && at < floor) floor = at;
+    }
+    return floor;
+  }
+
+  /**
+   * The lowest match of a follower heard from within an election timeout that lacks entries up
+   * to `index`, if within compactionHoldEntries of it (Infinity: none). Keeping only what is in
+   * flight is not enough (node simulator seed 1208): a follower that installed a snapshot over a
+   * slow link and replicates from it has the next entries on the wire; a lost AppendEntries sends
+   * it back to its match, which the next compaction had dropped, so it was sent snapshot after
+   * snapshot, each taking longer than the leader took to compact again. etcd avoids this only by
+   * keeping 5,000 entries behind each snapshot; a short kept tail needs the hold. A follower that
+   * is down or too far behind holds nothing back and gets a snapshot.
+   */
+  private activeFollowersFloor(index: number): number {
+    let floor = Number.POSITIVE_INFINITY;
+    const hold = this.cfg.compactionHoldEntries;
+    if (this.role !== 'leader' || hold <= 0 || bugInjected('compact-past-active-follower'))
+      return floor;
+    for (const pr of this.progress.values()) {
+      if (pr.id === this.id || pr.match >= index || index - pr.match > hold) continue;
+      if (this.ticks - pr.heardAtTick > this.cfg.electionTicks) continue;
+      if (pr.match < floor) floor = pr.match;
     }
     return floor;
   }
@@ -131,6 +154,7 @@ export abstract class CoreSnapshots extends CoreReplication {
     const pr = this.progress.get(m.from);
     if (pr === undefined) return;
     pr.recentActive = true;
+    pr.heardAtTick = this.ticks;
     pr.snapshotPaused = false;
     if (pr.snapshotLanding > 0 && m.matchIndex >= pr.snapshotLanding) {
       // Installed after the transport's report: probe from it.

@@ -79,6 +79,8 @@ export function validateConfig(c: RaftConfig): void {
   if (c.maxInflightMessages < 1) throw bad('maxInflightMessages must be >= 1');
   if (!Number.isInteger(c.snapshotRetryTicks) || c.snapshotRetryTicks < 0)
     throw bad('snapshotRetryTicks must be an integer >= 0');
+  if (!Number.isInteger(c.compactionHoldEntries) || c.compactionHoldEntries < 0)
+    throw bad('compactionHoldEntries must be an integer >= 0');
 }
 
 /**

@@ -38,6 +38,9 @@ export function defaultConfig(
     randomSeed: hashSeed(id),
     // For drivers that never call reportSnapshot (RaftNode always does, and sets 0).
     snapshotRetryTicks: 4 * electionTicks,
+    // Within a RaftNode's snapshotKeepEntries default (1,000) this changes nothing on a healthy
+    // cluster; it matters when the kept tail is shorter than what one slow follower lags.
+    compactionHoldEntries: 10_000,
     ...overrides,
   };
 }

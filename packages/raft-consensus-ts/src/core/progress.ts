@@ -18,6 +18,8 @@ export interface Progress {
   probeSent: boolean;
   /** Heard from since the last check-quorum round. */
   recentActive: boolean;
+  /** The leader's tick when it last heard from this follower (-Infinity: never in this term). */
+  heardAtTick: number;
   /** Index of the snapshot being installed (snapshot state). */
   pendingSnapshot: number;
   snapshotSentAtTick: number;
@@ -44,6 +46,7 @@ export function newProgress(id: NodeId, next: number): Progress {
     inflights: [],
     probeSent: false,
     recentActive: false,
+    heardAtTick: Number.NEGATIVE_INFINITY,
     pendingSnapshot: 0,
     snapshotSentAtTick: 0,
     snapshotSeq: 0,

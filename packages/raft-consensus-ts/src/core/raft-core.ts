@@ -105,6 +105,12 @@ export class RaftCore extends CoreMembership {
       return;
     }
 
+    // Figure 2: a follower's timer restarts on its leader's AppendEntries or on granting a vote,
+    // not on a higher term alone. Restarted by every RequestVote it refuses, a follower with
+    // the better log waits out a stale candidate that keeps raising the term, times out with
+    // it, splits the vote, and no one wins (node simulator seed 6530, pre-vote off: two
+    // survivors, 31 terms without a leader in 3.5 s).
+    let keepTimer: { elapsed: number; timeout: number } | undefined;
     if (m.term > this.term) {
       if (m.type === 'RequestVote') {
         // Leader lease (§4.2.3, §6.2 with check-quorum; §9.6 for pre-votes): while
@@ -129,6 +135,12 @@ export class RaftCore extends CoreMembership {
         (m.type === 'RequestVoteResponse' && m.preVote && m.granted);
       if (!preVoteTraffic) {
         const leader = m.type === 'AppendEntries' || m.type === 'InstallSnapshot' ? m.from : null;
+        keepTimer =
+          m.type === 'RequestVote' &&
+          this.role === 'follower' &&
+          !bugInjected('vote-request-resets-timer')
+            ? { elapsed: this.electionElapsed, timeout: this.randomizedElectionTimeout }
+            : undefined;
         this.becomeFollower(m.term, leader);
       }
     } else if (m.term < this.term) {
@@ -149,6 +161,10 @@ export class RaftCore extends CoreMembership {
     switch (m.type) {
       case 'RequestVote':
         this.handleRequestVote(m);
+        if (keepTimer !== undefined && this.vote !== m.from) {
+          this.electionElapsed = keepTimer.elapsed;
+          this.randomizedElectionTimeout = keepTimer.timeout;
+        }
         break;
       case 'RequestVoteResponse':
         this.handleVoteResponse(m);
@@ -280,6 +296,11 @@ export class RaftCore extends CoreMembership {
   }
   termAt(index: number): number | undefined {
     return this.log.term(index);
+  }
+  /** Whether this node is a voter or learner of its latest configuration (committed or not). */
+  get inConfiguration(): boolean {
+    const m = this.log.membership();
+    return m.voters.includes(this.id) || m.learners.includes(this.id);
   }
   get firstIndex(): number {
     return this.log.snapshotIndex + 1;

@@ -482,7 +482,24 @@ export class RaftNode {
       else this.readsWaitingApply.push({ requestId: rs.requestId, index: rs.index, ...waiter });
     }
     this.releaseReads();
-    for (const e of ready.events) this.emitEvent(e);
+    for (const e of ready.events) {
+      if (e.type === 'role-changed' && e.from === 'leader' && !this.core.inConfiguration)
+        this.dropOutsideConfiguration();
+      this.emitEvent(e);
+    }
+  }
+
+  /**
+   * A leader that removed itself steps down outside the configuration: no leader sends to it
+   * again, so it would never learn whether its last proposals committed (node simulator seeds
+   * 4258, 5703: a write stayed pending forever). Fail them as of unknown outcome.
+   */
+  private dropOutsideConfiguration(): void {
+    rejectWhere(
+      [this.proposals, this.configChanges],
+      () => true,
+      'this node left the configuration and hears from no leader; outcome unknown',
+    );
   }
 
   private send(messages: readonly Message[]): void {
@@ -580,6 +597,10 @@ export class RaftNode {
     if (this.snapshotEvery <= 0 || this.applied - this.lastSnapshotIndex < this.snapshotEvery)
       return;
     const index = this.applied;
+    // A leader's snapshot stepped in while this Ready was being written (node simulator seed
+    // 3978) has already replaced the core's log past what is applied here; the next Ready
+    // installs it, and a snapshot of the state it replaces would name a compacted index.
+    if (this.core.termAt(index) === undefined) return;
     const snapshot: Snapshot = { meta: this.core.snapshotMeta(index), data: this.sm.snapshot() };
     await this.storage.saveSnapshot(snapshot);
     this.core.setSnapshot(snapshot);
