@@ -42,7 +42,7 @@ export function simStateMachine(
   return {
     apply: (e: Entry) => {
       try {
-        inv.apply(n.id, e);
+        inv.apply(n.id, e, n.node?.status().term ?? n.acked.hardState.term);
       } catch (v) {
         fail(v);
       }

@@ -199,7 +199,8 @@ export class RaftNode {
    * Replicates `data`; resolves once it is committed and applied here, with
    * what the state machine returned. Rejects with NotLeaderError (carrying the
    * leader's id) on a follower, ProposalDroppedError if another leader's entry
-   * took its slot, NodeStoppedError if the node stops first.
+   * committed at its slot (or, with "outcome unknown" in its message, if this
+   * node can no longer learn the outcome), NodeStoppedError if the node stops first.
    */
   propose(data: Uint8Array): Promise<ProposeResult> {
     if (this.stopped) return Promise.reject(new NodeStoppedError('propose after stop'));
@@ -235,8 +236,10 @@ export class RaftNode {
       for (const b of batch) b.reject(err);
       return;
     }
-    for (const [i, b] of batch.entries())
+    for (const [i, b] of batch.entries()) {
+      this.releaseSlot(this.proposals, slot.first + i);
       this.proposals.set(slot.first + i, { term: slot.term, resolve: b.resolve, reject: b.reject });
+    }
   }
 
   /** Proposes a single-server membership change; resolves when it is committed and applied here. */
@@ -250,6 +253,7 @@ export class RaftNode {
       return Promise.reject(err);
     }
     this.schedule();
+    this.releaseSlot(this.configChanges, slot.index);
     return new Promise((resolve, reject) =>
       this.configChanges.set(slot.index, { term: slot.term, resolve, reject }),
     );
@@ -455,8 +459,9 @@ export class RaftNode {
     }
     if (ready.hardState) this.durableTerm = ready.hardState.term;
     if (first) {
-      // Entries at or below what was already stored replace a suffix: proposals there can no longer commit.
-      if (first.index <= this.lastPersisted) this.dropOverwritten(first.index);
+      // Entries at or below what was already stored replace a suffix here, and the proposals
+      // there stay pending: their entries may live on in other logs and still commit under a
+      // later leader (Figure 8; node simulator seed 3833). The index's commit settles them.
       this.lastPersisted = (ready.entries[ready.entries.length - 1] as Entry).index;
     }
     // 4. Send the rest: only now may a vote or an acknowledgement leave this node.
@@ -542,11 +547,16 @@ export class RaftNode {
     }
   }
 
-  private dropOverwritten(from: number): void {
+  /**
+   * This node, leader again, proposes at an index where an earlier proposal of its own waits.
+   * That entry is gone from this log but may still commit under another leader (see handle):
+   * its outcome is unknown.
+   */
+  private releaseSlot(waiters: Map<number, Waiter<never>>, index: number): void {
     rejectWhere(
-      [this.proposals, this.configChanges],
-      (i, w) => i >= from && this.core.termAt(i) !== w.term,
-      'overwritten by a new leader',
+      [waiters],
+      (i) => i === index,
+      'its slot was taken by a later proposal here after a new leader overwrote it; outcome unknown',
     );
   }
 
