@@ -553,10 +553,16 @@ export class RaftNode {
    * its outcome is unknown.
    */
   private releaseSlot(waiters: Map<number, Waiter<never>>, index: number): void {
-    rejectWhere(
-      [waiters],
-      (i) => i === index,
-      'its slot was taken by a later proposal here after a new leader overwrote it; outcome unknown',
+    // A lookup, not a scan: this runs for every proposal, with thousands pending under load.
+    const w = waiters.get(index);
+    if (w === undefined) return;
+    waiters.delete(index);
+    w.reject(
+      new ProposalDroppedError(
+        index,
+        w.term,
+        'its slot was taken by a later proposal here after a new leader overwrote it; outcome unknown',
+      ),
     );
   }
 
