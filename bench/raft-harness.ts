@@ -22,10 +22,16 @@ interface Member {
 
 /** Throws, in words, when etcd is not installed: benchmarks call it before their own run, not after. */
 export function requireEtcd(): void {
-  if (spawnSync('etcd', ['--version'], { stdio: 'ignore' }).error)
-    throw new Error(
-      'etcd is not installed; it is the peer this benchmark runs beside. Run `bash scripts/setup.sh --etcd` (Debian etcd-server 3.4)',
-    );
+  // etcdctl too: raft-throughput's peer figure is etcd's own `etcdctl check perf`.
+  for (const [bin, pkg] of [
+    ['etcd', 'etcd-server'],
+    ['etcdctl', 'etcd-client'],
+  ] as const) {
+    if (spawnSync(bin, ['--version'], { stdio: 'ignore' }).error)
+      throw new Error(
+        `${bin} is not installed; etcd is the peer this benchmark runs beside. Run \`bash scripts/setup.sh --etcd\` (Debian ${pkg} 3.4)`,
+      );
+  }
 }
 
 const agent = new Agent({ keepAlive: true, maxSockets: 2048 });
