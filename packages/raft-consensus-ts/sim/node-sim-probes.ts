@@ -300,7 +300,15 @@ const snapshotToSlowFollower: Probe = (c, done) => {
       c.sched.after(2 * c.electionMs * DRIFT, undefined, done);
       return;
     }
-    const slowdown = Math.max(1, (2.5 * c.electionMs * c.net.bytesPerMs) / c.snapshotBytes);
+    const wanted = Math.max(1, (2.5 * c.electionMs * c.net.bytesPerMs) / c.snapshotBytes);
+    // Without pre-vote a frame must still cross within a third of an election timeout
+    // (Raft's timing requirement; see frameBytesWithinTiming in node-sim.ts).
+    const slowdown = c.preVote
+      ? wanted
+      : Math.max(
+          1,
+          Math.min(wanted, (c.electionMs * c.net.bytesPerMs) / (3 * c.net.maxFrameBytes)),
+        );
     const clean = {
       drop: 0,
       duplicate: 0,

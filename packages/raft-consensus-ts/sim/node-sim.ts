@@ -79,6 +79,21 @@ const enc = new TextEncoder();
 const _dec = new TextDecoder();
 const DIR = '/data';
 
+/**
+ * Raft is live only while a message crosses a link well within an election
+ * timeout (§5.6: broadcastTime ≪ electionTimeout). A follower hears nothing
+ * while one frame is on the wire, so where a frame takes longer than its
+ * timeout it campaigns; with pre-vote off that deposes every leader in turn
+ * and a large snapshot never arrives (seed 5325: 63 terms, the snapshot
+ * re-sent 9 times). Pre-vote protects against it, so the simulator keeps to
+ * the requirement (a frame within a third of the shortest timeout) only where
+ * pre-vote is off, and elsewhere lets frames be as slow as drawn. The package
+ * README gives users the same advice (maxChunkBytes).
+ */
+function frameBytesWithinTiming(bytesPerMs: number, minElectionMs: number): number {
+  return Math.max(1_024, Math.floor((bytesPerMs * minElectionMs) / 3));
+}
+
 class NodeSimulation {
   private readonly rng: Prng;
   private readonly sched = new Scheduler();
@@ -152,7 +167,18 @@ class NodeSimulation {
     this.maxFsyncMs = r.next() < 0.3 ? 1 : r.int(3, 30);
     this.diskFaulty = r.next() < 0.7;
     // 0.2–5 MB/s links: a 200 KB snapshot holds a link for 40 ms to a second.
-    this.net = new SimNetwork(this.sched, r, r.int(200, 5_000), r.int(1, 4), r.int(4_000, 64_000));
+    const bytesPerMs = r.int(200, 5_000);
+    const latencyMs = r.int(1, 4);
+    const drawnFrameBytes = r.int(4_000, 64_000);
+    this.net = new SimNetwork(
+      this.sched,
+      r,
+      bytesPerMs,
+      latencyMs,
+      this.raftConfig.preVote
+        ? drawnFrameBytes
+        : Math.min(drawnFrameBytes, frameBytesWithinTiming(bytesPerMs, this.minElectionMs())),
+    );
     this.net.observer = this.watch;
     this.net.onViolation = (what) => this.fail(new Violation(what));
     this.clients = new Clients({
@@ -259,6 +285,11 @@ class NodeSimulation {
     };
   }
 
+  /** The shortest election timeout a node can draw (electionTicks; the core randomizes up to 2×). */
+  private minElectionMs(): number {
+    return (this.raftConfig.electionTicks as number) * this.tickMs;
+  }
+
   private probe(): void {
     this.phase = 'probing';
     // Generous: each probe takes a few election timeouts, and waits for a leader first.
@@ -361,6 +392,8 @@ class NodeSimulation {
       },
       tickMs: this.tickMs,
       clock,
+      // Deterministic per run, as the default random one is per process.
+      incarnation: String(n.incarnation),
       snapshotEvery: this.snapshotEvery,
       snapshotKeepEntries: this.rng.int(0, 20),
       onError: (err) => this.onNodeError(n, proc, err),

@@ -815,4 +815,17 @@ describe('a snapshot slower than an election timeout (node-simulator seed 75 aft
     }
     expect(b.status().role).toBe('candidate');
   });
+
+  it("chunks of a new leader's first message keep a follower from campaigning (seed 5325)", () => {
+    const cl = new TestCluster(['a', 'b', 'c'], { preVote: false, checkQuorum: false });
+    cl.elect('a');
+    const b = cl.core('b');
+    const term = b.status().term;
+    // c won term + 1 while b was cut off; its first message to b is a snapshot.
+    for (let i = 0; i < 100; i++) {
+      b.leaderActivity('c', term + 1);
+      b.tick();
+    }
+    expect(b.status()).toMatchObject({ role: 'follower', term });
+  });
 });

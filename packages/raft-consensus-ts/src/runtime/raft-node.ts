@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { defaultConfig } from '../core/default-config.js';
 import { RaftCore } from '../core/raft-core.js';
@@ -52,6 +53,13 @@ export interface RaftNodeOptions {
   readonly onError?: (error: unknown) => void;
   /** Time and timers. Default: performance.now() and Node's timers. */
   readonly clock?: RuntimeClock;
+  /**
+   * Names this run of the node in the ids of its reads, so that a leader's late
+   * answer to a read of an earlier run cannot settle a read of this one (that
+   * answer's index may predate writes the new read must see). Must differ
+   * between runs that share an id. Default: 48 random bits.
+   */
+  readonly incarnation?: string;
 }
 
 /** A core event with times in milliseconds from the monotonic clock. */
@@ -112,6 +120,8 @@ export class RaftNode {
     reject: (e: unknown) => void;
   }[] = [];
   private readSeq = 0;
+  /** `${id}/${incarnation}/`: see RaftNodeOptions.incarnation. */
+  private readonly readPrefix: string;
   private applied: number;
   /** Highest log index handed to storage. */
   private lastPersisted: number;
@@ -139,6 +149,7 @@ export class RaftNode {
     this.maxBytesPerMessage = maxBytesPerMessage;
     this.electionTicks = electionTicks;
     this.id = options.id;
+    this.readPrefix = `${options.id}/${options.incarnation ?? randomBytes(6).toString('base64url')}/`;
     this.tickMs = options.tickMs ?? DEFAULT_TICK_MS;
     this.core = core;
     this.storage = options.storage;
@@ -269,7 +280,7 @@ export class RaftNode {
    */
   readIndex(options: { readonly timeoutMs?: number } = {}): Promise<number> {
     if (this.stopped) return Promise.reject(new NodeStoppedError('readIndex after stop'));
-    const requestId = `${this.id}/${++this.readSeq}`;
+    const requestId = `${this.readPrefix}${++this.readSeq}`;
     const timeoutMs = bugInjected('read-index-no-timeout')
       ? 2 ** 31 - 1
       : (options.timeoutMs ?? 4 * this.electionTicks * this.tickMs);
