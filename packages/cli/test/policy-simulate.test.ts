@@ -5,7 +5,7 @@ import { LearnedTable } from '@coxswain/forecast';
 import { Command } from 'commander';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { registerPolicyCommand } from '../src/commands/policy.js';
-import { registerSimulateCommand } from '../src/commands/simulate.js';
+import { registerSimulateCommand, shippedPredictiveText } from '../src/commands/simulate.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'cox-cli-policy-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -52,6 +52,21 @@ describe('coxswain simulate on any bin width', () => {
     // The burst starts at 7000 s = 01:56 of trace time.
     expect(out).toMatch(/hpa: \d+ s over the SLO in \d+ episodes; by cause: burst/);
     expect(out).toMatch(/01:5[67]–\d\d:\d\d trace time: .*a burst: the rate at least doubled/);
+  });
+});
+
+describe('coxswain simulate --help', () => {
+  it('states the predictive defaults that ship (the README quotes this text)', () => {
+    // Pinned: a change of PredictiveParams' defaults must come with README's policy section.
+    expect(shippedPredictiveText()).toBe(
+      "80, on the p90 forecast, horizon 'arrival', 180 s scale-down stabilization, burst headroom off",
+    );
+    const program = new Command('coxswain');
+    registerSimulateCommand(program);
+    const help = program.commands.find((c) => c.name() === 'simulate')!.helpInformation();
+    expect(help.replace(/\s+/g, ' ')).toContain(
+      `(default: its shipped ${shippedPredictiveText()})`,
+    );
   });
 });
 

@@ -114,7 +114,11 @@ function describePredictive(raw: Record<string, unknown>): string {
     p.burstQuantile === 'off'
       ? 'no burst headroom'
       : `burst headroom p${Math.round(p.burstQuantile * 100)} of rises (half-life ${p.burstHalfLifeSeconds} s)`;
-  return `utilisation target ${Math.round(p.targetUtilization * 100)} % on its p${Math.round(p.quantile * 100)} forecast (lead ${p.leadTimeSeconds} s, step ${p.stepSeconds} s), scale-down stabilization ${p.scaleDownStabilizationSeconds} s, ${burst}`;
+  const horizon =
+    p.horizon === 'arrival'
+      ? "scale-ups provisioned for the steps from the lead time on (horizon 'arrival')"
+      : "scale-ups provisioned for every step of the lead time (horizon 'window')";
+  return `utilisation target ${Math.round(p.targetUtilization * 100)} % on its p${Math.round(p.quantile * 100)} forecast (lead ${p.leadTimeSeconds} s, step ${p.stepSeconds} s), ${horizon}, scale-down stabilization ${p.scaleDownStabilizationSeconds} s, ${burst}`;
 }
 
 /** Runs one entry (a policy, or predictive+warm: predictive with `warmPool: true`). */

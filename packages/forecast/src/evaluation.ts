@@ -41,11 +41,28 @@ export interface Fold {
 }
 
 /**
- * Leave-one-out selection: for each held-out item, the candidate with the
- * lowest summed `score` over the remaining items (ties: the lower index).
- * `score(candidate, item)` must be computed without the held-out item, which
- * this guarantees by never asking for it within its fold. `shared` items (for
- * example synthetic tuning traces) are in every fold's training set.
+ * The tuning procedure: the candidate with the lowest summed `score` over
+ * `items`. Tie-break, fixed before any run: the lower index (the earlier entry
+ * of the candidate grid), where two sums differ by at most 1e-12.
+ */
+export function selectCandidate(
+  items: readonly string[],
+  candidates: number,
+  score: (candidate: number, item: string) => number,
+): { readonly chosen: number; readonly scores: readonly number[] } {
+  const scores = Array.from({ length: candidates }, (_, c) =>
+    items.reduce((sum, item) => sum + score(c, item), 0),
+  );
+  let chosen = 0;
+  for (let c = 1; c < candidates; c++) if (scores[c]! < scores[chosen]! - 1e-12) chosen = c;
+  return { chosen, scores };
+}
+
+/**
+ * Leave-one-out over `items`: for each held-out item, `selectCandidate` on the
+ * remaining items plus `shared` (for example synthetic tuning traces, in every
+ * fold's training set). It estimates how the procedure does on an item it never
+ * saw; `score` is never asked about a fold's held-out item within that fold.
  */
 export function leaveOneOut(
   items: readonly string[],
@@ -53,8 +70,35 @@ export function leaveOneOut(
   score: (candidate: number, item: string) => number,
   shared: readonly string[] = [],
 ): Fold[] {
+  const cached = memoised(score);
+  return items.map((heldOut) => {
+    const training = [...items.filter((i) => i !== heldOut), ...shared];
+    const { chosen, scores } = selectCandidate(training, candidates, cached);
+    return { heldOut, chosen, trainingScores: scores };
+  });
+}
+
+/**
+ * The candidate to ship: the same procedure applied to every training item
+ * (`items` and `shared` together, nothing held out), as is standard after
+ * leave-one-out: the folds score the procedure, the final choice is fit on all
+ * the data. No held-out or evaluation score enters it, so it cannot be steered by
+ * what the folds' held-out results look like.
+ */
+export function finalCandidate(
+  items: readonly string[],
+  candidates: number,
+  score: (candidate: number, item: string) => number,
+  shared: readonly string[] = [],
+): { readonly chosen: number; readonly scores: readonly number[] } {
+  return selectCandidate([...items, ...shared], candidates, memoised(score));
+}
+
+function memoised(
+  score: (candidate: number, item: string) => number,
+): (candidate: number, item: string) => number {
   const memo = new Map<string, number>();
-  const cached = (c: number, item: string): number => {
+  return (c, item) => {
     const key = `${c}\u0000${item}`;
     let v = memo.get(key);
     if (v === undefined) {
@@ -63,37 +107,4 @@ export function leaveOneOut(
     }
     return v;
   };
-  return items.map((heldOut) => {
-    const training = [...items.filter((i) => i !== heldOut), ...shared];
-    const trainingScores = Array.from({ length: candidates }, (_, c) =>
-      training.reduce((sum, item) => sum + cached(c, item), 0),
-    );
-    let chosen = 0;
-    for (let c = 1; c < candidates; c++)
-      if (trainingScores[c]! < trainingScores[chosen]! - 1e-12) chosen = c;
-    return { heldOut, chosen, trainingScores };
-  });
-}
-
-/**
- * The candidate to ship from the folds: the one most folds chose; among equal
- * counts, the lowest summed held-out score (each fold's choice scored on the
- * item it held out).
- */
-export function shippedCandidate(
-  folds: readonly Fold[],
-  heldOutScore: (candidate: number, item: string) => number,
-): number {
-  const counts = new Map<number, number>();
-  for (const f of folds) counts.set(f.chosen, (counts.get(f.chosen) ?? 0) + 1);
-  let best = folds[0]?.chosen ?? 0;
-  let bestKey = [-1, Number.POSITIVE_INFINITY];
-  for (const [c, n] of counts) {
-    const held = folds.reduce((s, f) => s + heldOutScore(c, f.heldOut), 0);
-    if (n > bestKey[0]! || (n === bestKey[0]! && held < bestKey[1]!)) {
-      best = c;
-      bestKey = [n, held];
-    }
-  }
-  return best;
 }

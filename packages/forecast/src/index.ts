@@ -28,9 +28,10 @@ export {
 } from './errors.js';
 export {
   type Fold,
+  finalCandidate,
   goalDistance,
   leaveOneOut,
-  shippedCandidate,
+  selectCandidate,
   type Verdict,
   verdict,
 } from './evaluation.js';

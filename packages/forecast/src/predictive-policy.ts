@@ -35,9 +35,10 @@ export const PredictiveParams = z.object({
    * the lead time plus the decision interval. 'arrival': only the steps from the lead time on,
    * when a replica started now could serve (what comes sooner is for the replicas already
    * running, or the reactive part). Either way a scale-down keeps what the whole window needs,
-   * since a replica stopped now cannot be back before the lead time.
+   * since a replica stopped now cannot be back before the lead time. The default is what the
+   * tuning rule of bench/policy-heldout.ts selects on every training item (bench/RESULTS.md).
    */
-  horizon: z.enum(['window', 'arrival']).default('window'),
+  horizon: z.enum(['window', 'arrival']).default('arrival'),
   /** Season in steps, or detect it by autocorrelation, or none. */
   season: z.union([z.number().int().min(2), z.enum(['detect', 'none'])]).default('detect'),
   /**

@@ -5,11 +5,12 @@ import {
   EVALUATION_SEED_BASE,
   emptyLearnedTable,
   episodeCause,
+  finalCandidate,
   goalDistance,
   LearnedTable,
   leaveOneOut,
   runEntry,
-  shippedCandidate,
+  selectCandidate,
   simulate,
   syntheticTrace,
   type Trace,
@@ -196,9 +197,23 @@ describe('honest evaluation', () => {
     );
     expect(folds.map((f) => f.chosen)).toEqual([0, 0, 0]);
     expect(folds[2]!.trainingScores).toEqual([1, 11]);
-    expect(shippedCandidate(folds, (c, item) => table[item]![c]!)).toBe(0);
     // Each (candidate, item) is computed once, whatever the folds.
     expect(asked.length).toBe(8);
+  });
+
+  it('the shipped candidate is the same procedure on every training item, ties to the earlier', () => {
+    // Folds holding out a or b pick candidate 1 (good on c and s); fit on all four items, 0 wins:
+    // the fold majority is not what ships.
+    const table: Record<string, number[]> = { a: [0, 4], b: [0, 3], c: [4, 0], s: [2, 0] };
+    const score = (c: number, item: string) => table[item]![c]!;
+    const folds = leaveOneOut(['a', 'b', 'c'], 2, score, ['s']);
+    expect(folds.map((f) => f.chosen)).toEqual([1, 1, 0]);
+    const final = finalCandidate(['a', 'b', 'c'], 2, score, ['s']);
+    expect(final.chosen).toBe(0);
+    expect(final.scores).toEqual([6, 7]);
+    // An exact tie goes to the lower index, a real difference does not.
+    expect(selectCandidate(['x'], 3, (c) => [1, 1, 1][c]!).chosen).toBe(0);
+    expect(selectCandidate(['x'], 3, (c) => [1, 1, 0.5][c]!).chosen).toBe(2);
   });
 
   it('short held-out run: tuned on two traces, judged on a third and on unseen seeds', () => {
@@ -216,7 +231,7 @@ describe('honest evaluation', () => {
     const folds = leaveOneOut([...items], candidates.length, score);
     expect(folds).toHaveLength(3);
     for (const f of folds) expect(f.trainingScores.every(Number.isFinite)).toBe(true);
-    const chosen = candidates[shippedCandidate(folds, score)]!;
+    const chosen = candidates[finalCandidate([...items], candidates.length, score).chosen]!;
     // Judged on an evaluation seed: every entry runs and is compared with hpa.
     const held = syntheticTrace('flash', EVALUATION_SEED_BASE);
     const setup = comparisonSetup(held, { predictiveParams: chosen });

@@ -7,7 +7,13 @@
  * 48 h of the trace, longer than the whole run, so a policy left with it could never scale down
  * and the comparison would be of a window the run is shorter than, not of the decision rule.
  */
-import { DEFAULT_POLICY, isPolicyName, POLICY_NAMES, type PolicyName } from '@coxswain/forecast';
+import {
+  DEFAULT_POLICY,
+  isPolicyName,
+  POLICY_NAMES,
+  type PolicyName,
+  PredictiveParams,
+} from '@coxswain/forecast';
 import type { ServiceSpec } from '@coxswain/protocol';
 import { UsageError } from '../errors.js';
 
@@ -32,7 +38,11 @@ function specNumber(spec: ServiceSpec, key: string, fallback: number): number {
 /** The spec's policy reference under `policy` (name and params), by the rule in the file's comment. */
 export function demoPolicyRef(spec: ServiceSpec, policy: PolicyName): ServiceSpec['policy'] {
   // The demo specs' own values; the fallbacks are the predictive policy's shipped defaults.
-  const holdSeconds = specNumber(spec, 'scaleDownStabilizationSeconds', 180);
+  const holdSeconds = specNumber(
+    spec,
+    'scaleDownStabilizationSeconds',
+    PredictiveParams.parse({}).scaleDownStabilizationSeconds,
+  );
   const cooldownSeconds = specNumber(spec, 'scaleDownCooldownSeconds', 0);
   switch (policy) {
     case 'predictive':

@@ -13,6 +13,7 @@ import {
   comparisonSetup,
   type EpisodeCause,
   isComparisonEntry,
+  PredictiveParams,
   renderComparisonHtml,
   runComparison,
   type SimulationResult,
@@ -145,6 +146,20 @@ export function renderComparison(
   return [...notes, '', ...table].join('\n');
 }
 
+/**
+ * The predictive defaults as `--help` states them, read from the schema that declares them so the
+ * help cannot drift from what ships (the other predictive parameters are not flags: they are named
+ * here so a reader knows what the rows were run at).
+ */
+export function shippedPredictiveText(): string {
+  const p = PredictiveParams.parse({});
+  const burst =
+    p.burstQuantile === 'off'
+      ? 'burst headroom off'
+      : `burst headroom p${Math.round(p.burstQuantile * 100)}`;
+  return `${Math.round(p.targetUtilization * 100)}, on the p${Math.round(p.quantile * 100)} forecast, horizon '${p.horizon}', ${p.scaleDownStabilizationSeconds} s scale-down stabilization, ${burst}`;
+}
+
 export function registerSimulateCommand(program: Command): void {
   program
     .command('simulate')
@@ -193,7 +208,7 @@ export function registerSimulateCommand(program: Command): void {
     .option('--hpa-target <percent>', 'CPU target of hpa', parsePositive('--hpa-target'), 70)
     .option(
       '--predictive-target <percent>',
-      'utilisation target of predictive (default: its shipped default)',
+      `utilisation target of predictive (default: its shipped ${shippedPredictiveText()})`,
       parsePositive('--predictive-target'),
     )
     .option(
