@@ -9,6 +9,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import {
   type ChaosEnv,
@@ -23,6 +24,7 @@ import {
   renderJunit,
   renderReport,
   runExperiment,
+  runProbe,
   startLabFor,
 } from '@coxswain/chaos';
 import type { Lab } from '@coxswain/lab';
@@ -132,6 +134,47 @@ recoverHold: 1s
     expect(rep.verdict).toBe('failed');
     expect(rep.reason).toMatch(/^SLA broken: recover /);
     expect(rep.phases.find((p) => p.phase === 'recover')?.met).toBe(false);
+  }, 180_000);
+
+  it('waits for the steady state before the fault when told to, saying what it waits for', async () => {
+    const loaded = parseExperiment(
+      'wait.yaml',
+      base(`method:
+  - type: fault
+    fault: { kind: container-kill, service: web, count: 1 }
+sla: { recover: 60s }
+recoverHold: 1s
+`),
+    );
+    // The shipped kill-container file declares web; the inline one declares no target.
+    await prepareServices(env, loadExperiment(`${experimentsDir}kill-container.yaml`));
+    const url = env.hosts[0]!.apiUrl;
+    const web = (await env.api.services(url)).services.find((s) => s.name === 'web')!;
+    // One more replica than runs: committed at once, running only once an agent started it.
+    await env.api.scale(url, 'web', web.desiredReplicas + 1);
+    const lines: string[] = [];
+    try {
+      const j = await runExperiment(loaded, {
+        env,
+        events,
+        repeat: 1,
+        seed: 7,
+        steadyTimeoutMs: 60_000,
+        progress: (l) => lines.push(l),
+      });
+      journals.push(j);
+      expect(exitCodeOf(j), describeFailure(j)).toBe(0);
+      expect(j.steady_states.before?.steady_state_met).toBe(true);
+      expect(
+        lines.some((l) => /waiting for the steady state: web-replicas: /.test(l)),
+        lines.join('\n'),
+      ).toBe(true);
+    } finally {
+      await env.api.scale(url, 'web', web.manualReplicas);
+      const probe = loaded.experiment.steadyState.probes[0]!;
+      const ctx = { env, liveHosts: () => env.hosts, baselineTerm: undefined };
+      for (let i = 0; i < 120 && !(await runProbe(probe, ctx)).ok; i++) await sleep(500);
+    }
   }, 180_000);
 
   it('refuses up front a netem loss where the kernel has no sch_netem: exit 2, nothing touched', async () => {

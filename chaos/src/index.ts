@@ -43,6 +43,7 @@ export {
 export { pick, seededRandom } from './random.js';
 export { renderReport } from './report.js';
 export { CHAOS_VERSION, exitCodeOf, type RunOptions, runExperiment, summaryOf } from './runner.js';
+export { steadyMisses } from './steady.js';
 export {
   apiEnv,
   type ChaosEnv,

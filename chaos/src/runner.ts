@@ -8,6 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type {
   ChaosActivityRun,
   ChaosJournal,
+  ChaosProbe,
   ChaosRepetition,
   ChaosSteadyStateRun,
 } from '@coxswain/protocol';
@@ -17,9 +18,10 @@ import type { EventWatcher } from './events.js';
 import type { Injected } from './faults.js';
 import type { LoadedExperiment } from './load.js';
 import { preflight } from './preflight.js';
+import type { ProbeContext } from './probes.js';
 import { seededRandom } from './random.js';
 import { liveHosts, runRepetition } from './repetition.js';
-import { checkSteady, waitQuiet, waitSteady } from './steady.js';
+import { checkSteady, steadyMisses, waitQuiet, waitSteady } from './steady.js';
 import type { ChaosEnv } from './target.js';
 
 export const CHAOS_VERSION = '0.1.0';
@@ -33,6 +35,13 @@ export interface RunOptions {
   /** Ctrl-C: aborts the run; rollbacks still run. */
   readonly signal?: AbortSignal;
   readonly progress?: (line: string) => void;
+  /**
+   * How long the hypothesis before the fault may take to hold (default 0: one
+   * check, as Chaos Toolkit does). A cluster an autoscaler keeps scaling is
+   * briefly off its desired counts at every decision, so a run against one
+   * under load waits for a moment between decisions instead of failing.
+   */
+  readonly steadyTimeoutMs?: number;
   /** Each repetition as it ends, so a long run shows its verdicts as they come. */
   readonly repetitionEnded?: (repetition: ChaosRepetition) => void;
 }
@@ -94,6 +103,24 @@ function refusedJournal(
   } satisfies ChaosJournal);
 }
 
+/** The hypothesis before the fault: one check, or a bounded wait for it to hold. */
+async function steadyBefore(
+  probes: readonly ChaosProbe[],
+  ctx: ProbeContext,
+  options: RunOptions,
+  signal: AbortSignal,
+): Promise<ChaosSteadyStateRun> {
+  const timeoutMs = options.steadyTimeoutMs ?? 0;
+  if (timeoutMs <= 0) return checkSteady(probes, ctx);
+  let lastSaid = '';
+  return waitSteady(probes, ctx, timeoutMs, signal, (run) => {
+    const said = steadyMisses(run);
+    if (said === lastSaid) return;
+    lastSaid = said;
+    options.progress?.(`  waiting for the steady state: ${said}`);
+  });
+}
+
 export async function runExperiment(
   loaded: LoadedExperiment,
   options: RunOptions,
@@ -138,7 +165,7 @@ export async function runExperiment(
   let refused = false;
   let after: ChaosSteadyStateRun | null = null;
 
-  const before = await checkSteady(experiment.steadyState.probes, ctx);
+  const before = await steadyBefore(experiment.steadyState.probes, ctx, options, controller.signal);
   try {
     if (before.steady_state_met) {
       for (let index = 1; index <= experiment.repeat && !controller.signal.aborted; index++) {

@@ -37,19 +37,33 @@ export async function checkSteady(
   return { steady_state_met: runs.every((r) => r.outcome.ok), probes: runs.map((r) => r.run) };
 }
 
-/** Checks until the hypothesis holds or `timeoutMs` passes; returns the last check. */
+/**
+ * Checks until the hypothesis holds or `timeoutMs` passes; returns the last
+ * check. `missed` hears each check that did not hold (but the last), so a
+ * caller can say what it is waiting for.
+ */
 export async function waitSteady(
   probes: readonly ChaosProbe[],
   ctx: ProbeContext,
   timeoutMs: number,
   signal?: AbortSignal,
+  missed?: (run: ChaosSteadyStateRun) => void,
 ): Promise<ChaosSteadyStateRun> {
   const deadline = performance.now() + timeoutMs;
   for (;;) {
     const run = await checkSteady(probes, ctx);
     if (run.steady_state_met || performance.now() >= deadline || signal?.aborted) return run;
+    missed?.(run);
     await sleep(500, undefined, { signal }).catch(() => {});
   }
+}
+
+/** What a check that did not hold says: each failing probe's name and detail. */
+export function steadyMisses(run: ChaosSteadyStateRun): string {
+  return run.probes
+    .filter((p) => !p.tolerance_met)
+    .map((p) => (p.detail ? `${p.name}: ${p.detail}` : p.name))
+    .join('; ');
 }
 
 /** Events that mean the cluster is still acting on the previous repetition. */

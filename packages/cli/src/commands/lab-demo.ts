@@ -23,7 +23,7 @@ import {
   labEnv,
   loadExperiment,
   runExperiment,
-  runProbe,
+  steadyMisses,
 } from '@coxswain/chaos';
 import { ApiClient } from '@coxswain/client';
 import type { PolicyName, Trace } from '@coxswain/forecast';
@@ -623,9 +623,19 @@ export async function watchEndpoints(
   }
 }
 
+/** How long the steady state before the fault may take to hold between the policy's decisions. */
+const STEADY_BEFORE_TIMEOUT_MS = 60_000;
+
+/** The host the (first) fault took down, from its activity's output; null when none fired. */
+function faultTarget(journal: ChaosJournal): string | null {
+  const fired = journal.run.find((r) => r.activity.type === 'fault' && r.status === 'succeeded');
+  const target = (fired?.output as { target?: unknown } | undefined)?.target;
+  return typeof target === 'string' ? target : null;
+}
+
 /**
- * The experiment, in-process against this lab: first the steady state must hold (the policy
- * may be mid-scale), then the runner fires the fault, times detect, decide and recover, and
+ * The experiment, in-process against this lab: the runner waits for the steady state to hold
+ * (the policy may be mid-scale), then fires the fault, times detect, decide and recover, and
  * rolls back (the killed host comes back). Its journal goes beside the report.
  */
 async function runChaos(
@@ -636,21 +646,6 @@ async function runChaos(
   loadStartedMs: number,
 ): Promise<DemoChaosReport> {
   const env = labEnv(lab);
-  const probes = loaded.experiment.steadyState.probes;
-  // Two passing checks a second apart: the policy is not in the middle of a scale, so the
-  // runner's own check before the fault finds the steady state too.
-  const deadline = performance.now() + 60_000;
-  for (let held = 0; held < 2; ) {
-    if (signal.aborted) throw new DemoAborted();
-    const outcomes = await Promise.all(
-      probes.map((p) => runProbe(p, { env, liveHosts: () => env.hosts, baselineTerm: undefined })),
-    );
-    held = outcomes.every((x) => x.ok) ? held + 1 : 0;
-    if (performance.now() > deadline) break;
-    if (held === 0)
-      progress(`waiting for the steady state: ${outcomes.find((x) => !x.ok)?.detail ?? ''}`);
-    if (held < 2) await sleep(1000);
-  }
   const leaderBefore = (await lab.refreshCluster())?.info.leader?.id ?? null;
   const atSeconds = (performance.now() - loadStartedMs) / 1000;
   progress(`${loaded.experiment.title}: killing the leader's host (${leaderBefore ?? '?'})`);
@@ -665,6 +660,9 @@ async function runChaos(
       env,
       events,
       signal,
+      // The policy keeps scaling under the trace's load, and each decision leaves a service off
+      // its desired count for a few seconds: the run waits for a moment between decisions.
+      steadyTimeoutMs: STEADY_BEFORE_TIMEOUT_MS,
       progress: (line) => progress(line.trim()),
     });
   } finally {
@@ -673,15 +671,26 @@ async function runChaos(
   const file = join(lab.stateDir, `journal-${loaded.experiment.title}.json`);
   writeFileSync(file, `${JSON.stringify(journal, null, 2)}\n`);
   const rep = journal.coxswain.repetitions[0];
+  const before = journal.steady_states.before;
+  const reason =
+    rep === undefined
+      ? before && !before.steady_state_met
+        ? `the steady state did not hold before the fault (waited ${STEADY_BEFORE_TIMEOUT_MS / 1000} s): ${steadyMisses(before)}`
+        : (journal.coxswain.refused[0] ?? journal.coxswain.abortedBy ?? 'no repetition ran')
+      : rep.verdict === 'passed'
+        ? undefined
+        : rep.reason;
   const leaderAfter = (await lab.refreshCluster())?.info.leader?.id ?? null;
+  const killedHost = faultTarget(journal);
   return {
     experiment: loaded.experiment.title,
     status: journal.status,
     verdict: rep?.verdict ?? 'aborted',
-    ...(rep?.verdict === 'passed' || !rep?.reason ? {} : { reason: rep.reason }),
+    ...(reason ? { reason } : {}),
     atSeconds,
-    killedHost: leaderBefore,
-    leaderBefore,
+    killedHost,
+    // The fault aims at the leader when it fires, which may follow a wait for the steady state.
+    leaderBefore: killedHost ?? leaderBefore,
     leaderAfter,
     phases: (rep?.phases ?? []).map((p) => ({
       phase: p.phase,
