@@ -42,7 +42,11 @@ export type InjectedBug =
   /** The leader compacts past the match of a follower it heard from recently (node simulator seed 1208, second cause). */
   | 'compact-past-active-follower'
   /** A follower restarts its election timer on a higher-term RequestVote it refuses (node simulator seed 6530). */
-  | 'vote-request-resets-timer';
+  | 'vote-request-resets-timer'
+  /** A vote request from a member we do not know yet is dropped even with no leader heard (node simulator seed 32030). */
+  | 'stranger-vote-ignored'
+  /** A node whose removal is appended but not committed never campaigns (node simulator seed 44958). */
+  | 'removed-uncommitted-never-campaigns';
 
 export const INJECTED_BUGS: readonly InjectedBug[] = [
   'short-write-unchecked',

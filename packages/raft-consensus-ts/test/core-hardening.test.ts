@@ -615,6 +615,53 @@ describe('messages from outside the configuration (item 8)', () => {
     expect(cl.core('c').status().role).toBe('leader');
   });
 
+  const strangerVote = (to: string, term: number, transfer: boolean): RequestVote => ({
+    type: 'RequestVote',
+    from: 'd',
+    to,
+    term,
+    lastLogIndex: 1_000,
+    lastLogTerm: 1_000,
+    preVote: false,
+    transfer,
+  });
+
+  it('a member it does not know yet gets its vote once no leader was heard (node-simulator seed 32030)', () => {
+    const cl = new TestCluster(['a', 'b', 'c'], { preVote: false });
+    cl.core('b').step(strangerVote('b', 5, false));
+    cl.flush();
+    expect(cl.queue.filter((m) => m.to === 'd')).toMatchObject([
+      { type: 'RequestVoteResponse', granted: true, term: 5 },
+    ]);
+    expect(cl.core('b').status().dropped?.['not-a-member'] ?? 0).toBe(0);
+  });
+
+  it("a stranger's vote request is dropped while a leader is heard, and its transfer flag always", () => {
+    const cl = new TestCluster(['a', 'b', 'c'], { preVote: false });
+    cl.core('c').step(strangerVote('c', 5, true));
+    cl.elect('a');
+    const term = cl.core('a').status().term;
+    cl.core('b').step(strangerVote('b', term + 1, false));
+    cl.flush();
+    expect(cl.queue.filter((m) => m.to === 'd')).toEqual([]);
+    expect(cl.core('b').status()).toMatchObject({ term, leader: 'a' });
+    expect(cl.core('b').status().dropped?.['not-a-member']).toBe(1);
+    expect(cl.core('c').status().dropped?.['not-a-member']).toBe(1);
+  });
+
+  it('with the switch stranger-vote-ignored, a leaderless node drops it', () => {
+    setInjectedBugs(['stranger-vote-ignored']);
+    try {
+      const cl = new TestCluster(['a', 'b', 'c'], { preVote: false });
+      cl.core('b').step(strangerVote('b', 5, false));
+      cl.flush();
+      expect(cl.queue.filter((m) => m.to === 'd')).toEqual([]);
+      expect(cl.core('b').status().dropped?.['not-a-member']).toBe(1);
+    } finally {
+      setInjectedBugs([]);
+    }
+  });
+
   it('a node that knows no configuration yet still votes: it cannot tell members from strangers', () => {
     const d = new RaftCore(defaultConfig('d', { preVote: false, checkQuorum: false }), {
       hardState: { term: 0, vote: null, commit: 0 },
@@ -827,5 +874,47 @@ describe('a snapshot slower than an election timeout (node-simulator seed 75 aft
       b.tick();
     }
     expect(b.status()).toMatchObject({ role: 'follower', term });
+  });
+});
+
+describe('a leader that proposed its own removal and lost its quorum (node simulator seed 44958)', () => {
+  /**
+   * a leads a, b, c, d and proposes its own removal while cut off, with d down.
+   * The entry (only in a's log) makes a's log the longest, so a refuses b and
+   * c, who need three of the four; only a can collect a quorum of {b, c, d}.
+   */
+  function stranded(): TestCluster {
+    const cl = new TestCluster(['a', 'b', 'c', 'd'], { checkQuorum: true });
+    cl.elect('a');
+    cl.deliverAll();
+    const cut = (m: Message) => m.from === 'd' || m.to === 'd' || m.from === 'a' || m.to === 'a';
+    cl.filter = (m) => !cut(m);
+    cl.core('a').proposeConfigChange({ type: 'removeNode', node: 'a' });
+    run(cl, 60);
+    expect(cl.core('a').status().role).not.toBe('leader');
+    cl.filter = (m) => m.from !== 'd' && m.to !== 'd';
+    run(cl, 200);
+    return cl;
+  }
+
+  it('it campaigns until the entry commits, then the rest elect a leader among themselves', () => {
+    const cl = stranded();
+    const leaders = ['b', 'c'].filter((id) => cl.core(id).status().role === 'leader');
+    expect(leaders).toHaveLength(1);
+    const s = cl.core(leaders[0]!).status();
+    expect(s.membership.voters).toEqual(['b', 'c', 'd']);
+    // The removal entry, the last a appended, committed.
+    expect(s.commitIndex).toBeGreaterThanOrEqual(cl.node('a').log.at(-1)!.index);
+    expect(cl.core('a').status().role).not.toBe('leader');
+  });
+
+  it('with the switch removed-uncommitted-never-campaigns, no one ever leads', () => {
+    setInjectedBugs(['removed-uncommitted-never-campaigns']);
+    try {
+      const cl = stranded();
+      expect(['a', 'b', 'c'].filter((id) => cl.core(id).status().role === 'leader')).toEqual([]);
+    } finally {
+      setInjectedBugs([]);
+    }
   });
 });

@@ -63,10 +63,16 @@ describe('node simulator', () => {
    * answer to that read served it a stale index (test/runtime-read-restart.test.ts).
    * 5325 since: its 43 KB frames took 186 ms on a 70 ms election timeout with pre-vote off;
    * the simulator now keeps to Raft's timing requirement where pre-vote is off.
+   * 32030, 37294: a voter cut off before a new member's promotion dropped that member's
+   * vote requests as a stranger's, and the two of them were the only quorum left: no
+   * leader after the heal (a stranger's vote request is now heard once no leader was).
+   * 44958, 53254: a leader proposed its own removal, lost its quorum before the entry
+   * committed, and never campaigned again while its longer log refused every other
+   * candidate (it now may, until the entry commits: dissertation §4.2.2).
    */
   it.each([
-    391, 1208, 3261, 3833, 4258, 4455, 5325, 5703, 6257, 6530, 15428, 33279, 38949, 40871, 46747,
-    54595,
+    391, 1208, 3261, 3833, 4258, 4455, 5325, 5703, 6257, 6530, 15428, 32030, 33279, 37294, 38949,
+    40871, 44958, 46747, 53254, 54595,
   ])(
     'regression seed %i passes',
     async (seed) => {
@@ -84,13 +90,20 @@ describe('node simulator', () => {
    * schedule; with the switch it keeps the old one, which fails without the runtime's check.
    * 6891 (campaign, old schedule kept by the same switch): a false alarm of the snapshot
    * watch, fixed in node-sim-watch.ts. 6530: fails with its timer switch (5325 did until the
-   * simulator kept frames within the timing requirement where pre-vote is off).
+   * simulator kept frames within the timing requirement where pre-vote is off). 32030: fails
+   * with the switch stranger-vote-ignored, 44958 with removed-uncommitted-never-campaigns.
    */
   it.each([
     { seed: 3978, bug: 'compact-past-active-follower', fails: undefined },
     // The answer that let the leader send a newer copy arrived during the first copy's Ready.
     { seed: 6891, bug: 'compact-past-active-follower', fails: undefined },
     { seed: 6530, bug: 'vote-request-resets-timer', fails: 'liveness: 2 operations settled after' },
+    { seed: 32030, bug: 'stranger-vote-ignored', fails: 'liveness: 0 markers committed' },
+    {
+      seed: 44958,
+      bug: 'removed-uncommitted-never-campaigns',
+      fails: 'liveness: 0 markers committed',
+    },
   ] as const)(
     'seed $seed with switch $bug',
     async ({ seed, bug, fails }) => {

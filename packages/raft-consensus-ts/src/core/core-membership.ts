@@ -55,7 +55,7 @@ export abstract class CoreMembership extends CoreReads {
         this.leadTransferee = null;
       return;
     }
-    if ((this.role === 'candidate' || this.role === 'pre-candidate') && !this.isVoter(this.id)) {
+    if ((this.role === 'candidate' || this.role === 'pre-candidate') && !this.mayCampaign()) {
       this.becomeFollower(this.term, this.leader);
       return;
     }

@@ -209,6 +209,15 @@ export abstract class CoreState {
     if (membership.voters.length === 0 && membership.learners.length === 0) return true;
     if (membership.voters.includes(m.from) || membership.learners.includes(m.from)) return true;
     if (m.type === 'AppendEntries' || m.type === 'InstallSnapshot') return true;
+    // A member added while we were cut off is a stranger to us, yet may need our
+    // vote: with the rest of our configuration removed or down, no one we know can
+    // win, and dropping it left a cluster leaderless for good (node simulator
+    // seed 32030: n1 partitioned before s1's promotion and n2's removal, n3's disk
+    // refused; s1 and n1 were the quorum). So a stranger's vote request is heard
+    // when no leader has been heard from for an election timeout, as §4.2.3 asks
+    // of any vote request; never its transfer flag, which only a leader may use.
+    if (m.type === 'RequestVote' && !m.transfer && !bugInjected('stranger-vote-ignored'))
+      return this.leader === null || this.electionElapsed >= this.cfg.electionTicks;
     return m.type === 'ReadIndexResponse' && m.from === this.leader;
   }
 
@@ -267,6 +276,22 @@ export abstract class CoreState {
 
   protected isVoter(id: NodeId): boolean {
     return this.log.membership().voters.includes(id);
+  }
+
+  /**
+   * Whether this node may start an election: a voter of its latest
+   * configuration, or one that configuration removes while its entry is not
+   * committed. The dissertation (§4.2.2): such a server "might still be needed
+   * until the C_new entry is committed". A leader that proposed its own removal
+   * and lost its quorum before the entry committed held the longest log, so it
+   * refused every other candidate, and never ran itself (node simulator seed
+   * 44958). Its votes are counted over the latest configuration, as anyone's.
+   */
+  protected mayCampaign(): boolean {
+    if (this.isVoter(this.id)) return true;
+    if (bugInjected('removed-uncommitted-never-campaigns')) return false;
+    const at = this.log.membershipIndex();
+    return at > this.commit && this.log.membershipAt(at - 1).voters.includes(this.id);
   }
 
   protected quorum(): number {

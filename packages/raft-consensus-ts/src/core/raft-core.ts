@@ -31,7 +31,7 @@ export class RaftCore extends CoreMembership {
     }
     if (!bugInjected('forwarded-read-forgotten')) this.tickForwardedReads();
     this.electionElapsed++;
-    if (this.isVoter(this.id) && this.electionElapsed >= this.randomizedElectionTimeout) {
+    if (this.mayCampaign() && this.electionElapsed >= this.randomizedElectionTimeout) {
       if (this.inElection) {
         this.emit({
           type: 'election-lost',
