@@ -409,8 +409,8 @@ async function startVoter(
     docker: { socketPath: join(dataDir, 'no-docker.sock') },
     dataDir,
     api: { host: '127.0.0.1', port: await freePort(), token: TOKEN },
-    // Placement does not look at dockerReachable, so a voter that must run nothing offers less CPU than one replica reserves.
-    capacity: { cpus: 0.01, memoryBytes: 2 ** 30 },
+    // Its ordinary capacity: placement gives no replica to a node reporting dockerReachable false
+    // (control decide.ts), which the soak checks (voterCommands stays 0).
     log: { level: 'info', format: 'json' },
   };
   const file = join(dir, `${id}.yaml`);

@@ -146,6 +146,8 @@ interface DecideContext {
   readonly register: NodeRegistration[];
   readonly dead: string[];
   readonly placeable: ReadonlySet<string>;
+  /** Fresh nodes whose last report says their engine is unreachable: they take no replicas. */
+  readonly engineDown: ReadonlySet<string>;
   readonly fresh: ReadonlySet<string>;
   /** `fresh` in id order, sorted once per pass rather than once per service. */
   readonly freshSorted: readonly string[];
@@ -186,6 +188,16 @@ function contextOf(input: DecideInput): DecideContext {
   }
   const placeable = new Set(live);
   for (const reg of register) if (fresh.has(reg.id)) placeable.add(reg.id);
+  // A replica placed where no engine answers would count as placed and never run (the soak's
+  // voters run without Docker). What such a node already has it keeps, like a node not yet dead:
+  // an engine restart or a slow socket is not worth moving replicas for, and its own supervisor
+  // brings them back when the engine answers again.
+  const engineDown = new Set<string>();
+  for (const nodeId of fresh)
+    if (!observed.get(nodeId)!.report.dockerReachable) {
+      engineDown.add(nodeId);
+      placeable.delete(nodeId);
+    }
   const registered = new Map(register.map((r) => [r.id, r]));
 
   // What every service reserves on every node, so each placement sees the others'.
@@ -205,6 +217,7 @@ function contextOf(input: DecideInput): DecideContext {
     register,
     dead,
     placeable,
+    engineDown,
     fresh,
     freshSorted: [...fresh].sort(),
     usage,
@@ -374,6 +387,8 @@ function decideService(
       targets.push({ nodeId, replicas: want, action: 'scale', ...standbyOf(nodeId) });
     } else if (
       active !== want &&
+      // Without an engine it could not act on it, and its report cannot show what runs.
+      !ctx.engineDown.has(nodeId) &&
       observedNode.receivedAtMs > settledAt + input.reconcileGraceMs &&
       input.state.node(nodeId)?.state !== 'removed'
     ) {
