@@ -156,6 +156,42 @@ describe('decide', () => {
     expect(moved.operations[0]!.targets.map((t) => t.nodeId)).not.toContain('c');
   });
 
+  it('registers a known node again only when its address, role, capacity or labels changed', () => {
+    const state = new ClusterState();
+    apply(state, {
+      type: 'node.register',
+      at: 0,
+      node: {
+        id: 'a',
+        address: 'a',
+        capacity: { cpus: 8, memoryBytes: 2 ** 34 },
+        labels: { zone: 'z1', disk: 'ssd' },
+        role: 'voter',
+      },
+    });
+    const known = state.node('a')!;
+    const withReport = (r: Partial<NodeReport>) =>
+      new Map([['a', { report: { ...report('a', {}), ...r }, receivedAtMs: 1000 }]]);
+    const same = {
+      address: known.address,
+      role: known.role,
+      // Key order is not a change.
+      labels: { disk: 'ssd', zone: 'z1' },
+      capacity: { ...known.capacity, maxReplicas: undefined } as NodeReport['capacity'],
+    };
+    expect(decide(input(state, withReport(same), 1000)).register).toEqual([]);
+    const changes: Partial<NodeReport>[] = [
+      { labels: { zone: 'z1' } },
+      { labels: { disk: 'ssd', zone: 'z2' } },
+      { capacity: { ...known.capacity, cpus: known.capacity.cpus + 1 } },
+      { capacity: { ...known.capacity, maxReplicas: 7 } },
+    ];
+    for (const changed of changes)
+      expect(
+        decide(input(state, withReport({ ...same, ...changed }), 1000)).register.map((r) => r.id),
+      ).toEqual(['a']);
+  });
+
   it('places no replica on a node whose engine is unreachable; what it has stays, unreconciled', () => {
     const state = new ClusterState();
     apply(state, reg('a'), reg('b'), reg('c'), {
