@@ -192,6 +192,8 @@ export class Agent {
       cluster: config.cluster,
       subject: reportsSubject,
       onRejected: (subject, reason) => this.#rejectReport(subject, reason),
+      // The leader decodes in bounded turns, so Raft's ticks run between them (report-hub.ts).
+      defer: setImmediate,
     });
     this.#registerMetrics();
     this.#registerRoutes();

@@ -22,6 +22,15 @@
  *
  * Bounded: past `maxNodes` distinct reporters the one heard from longest ago
  * is dropped, so forged node ids cannot grow it.
+ *
+ * With `defer` (the agent passes setImmediate) the leader's decoding and
+ * intake run `perTurn` nodes at a time, outside the socket's callback: NATS
+ * hands over every report of a read in one callback, and everything ready on
+ * the socket in one poll phase, so a burst would otherwise hold Raft's tick
+ * timer (20 ms; followers campaign after 200-400 ms without a heartbeat)
+ * until all of it is decoded. A node's report still waiting when its next one
+ * arrives is replaced by it: the backlog is bounded by the nodes, and the
+ * leader decides from each node's newest report.
  */
 import { decode, MAX_REPORT_BYTES, NodeReport } from '@coxswain/protocol';
 import { FigureHistory } from './figure-history.js';
@@ -34,6 +43,10 @@ export interface ReportHubOptions {
   /** Most distinct nodes kept (default 4096). */
   readonly maxNodes?: number;
   readonly history?: FigureHistory;
+  /** Runs the leader's decoding later (setImmediate); absent, it runs in `receive`. */
+  readonly defer?: (run: () => void) => void;
+  /** Nodes whose report is decoded and taken per deferred turn (default 64). */
+  readonly perTurn?: number;
 }
 
 /** The report of one node as last heard, with its monotonic arrival time. */
@@ -52,20 +65,26 @@ export interface ReportConsumer<H = unknown> {
 }
 
 interface Entry<H> {
-  readonly data: Uint8Array;
+  data: Uint8Array;
   readonly headers: H | undefined;
   readonly atMs: number;
   /** undefined: not decoded yet; null: undecodable or another cluster's. */
   decoded: NodeReport | null | undefined;
+  /** The node's newest report that decoded, kept while later bytes are pending or bad. */
+  good: HeardReport<H> | undefined;
 }
 
 const DEFAULT_MAX_NODES = 4096;
+const DEFAULT_PER_TURN = 64;
 
 export class ReportHub<H = unknown> {
   readonly history: FigureHistory;
   readonly #o: ReportHubOptions;
   readonly #byNode = new Map<string, Entry<H>>();
   #consumer: ReportConsumer<H> | undefined;
+  /** Nodes whose newest report waits for the leader's deferred decode, oldest first. */
+  readonly #pending = new Set<string>();
+  #draining = false;
   #closed = false;
   #received = 0;
   #decoded = 0;
@@ -96,24 +115,74 @@ export class ReportHub<H = unknown> {
     this.#received += 1;
     const node = subject.slice(subject.lastIndexOf('.') + 1);
     const all = this.#consumer?.wantsAll() ?? false;
-    const decodeNow = all || this.history.wants(node, nowMs);
+    const defer = all && this.#o.defer !== undefined;
+    const decodeNow = !defer && (all || this.history.wants(node, nowMs));
     let report: NodeReport | null | undefined;
     if (decodeNow) {
       report = this.#decode(subject, data);
       // Bad bytes do not replace the node's last good report.
       if (report === null) return;
     }
-    if (!this.#byNode.has(node)) this.#evictIfFull();
-    // A copy: a transport may hand out views into its read buffer (nats.js does), which keeping would pin.
-    this.#byNode.set(node, {
-      data: decodeNow ? EMPTY : data.slice(),
+    const previous = this.#byNode.get(node);
+    if (!previous) this.#evictIfFull();
+    const entry: Entry<H> = {
+      // A copy: a transport may hand out views into its read buffer (nats.js does), which keeping would pin.
+      data: report ? EMPTY : data.slice(),
       headers,
       atMs: nowMs,
       decoded: report,
-    });
+      good: report ? { report, receivedAtMs: nowMs, headers } : previous?.good,
+    };
+    this.#byNode.set(node, entry);
+    if (defer) {
+      this.#pending.add(node);
+      this.#scheduleDrain();
+      return;
+    }
     if (!report) return;
     this.history.record(report, nowMs);
     if (all) this.#consumer?.take(report, headers, nowMs);
+  }
+
+  #scheduleDrain(): void {
+    if (this.#draining) return;
+    this.#draining = true;
+    this.#o.defer!(() => this.#drain());
+  }
+
+  /** One deferred turn: the oldest `perTurn` pending nodes, decoded and taken in. */
+  #drain(): void {
+    this.#draining = false;
+    if (this.#closed) return;
+    // No longer leading: what waits stays undecoded until an API read or a new term asks for it.
+    if (!this.#consumer?.wantsAll()) {
+      this.#pending.clear();
+      return;
+    }
+    let left = this.#o.perTurn ?? DEFAULT_PER_TURN;
+    const prefix = this.#prefix();
+    for (const node of this.#pending) {
+      if (left <= 0) break;
+      left -= 1;
+      this.#pending.delete(node);
+      const e = this.#byNode.get(node);
+      if (!e || e.decoded !== undefined) continue;
+      const report = this.#settle(e, `${prefix}${node}`);
+      if (!report) continue;
+      this.history.record(report, e.atMs);
+      this.#consumer.take(report, e.headers, e.atMs);
+    }
+    if (this.#pending.size > 0) this.#scheduleDrain();
+  }
+
+  /** Decodes a kept entry once; a good one becomes the node's last good report. */
+  #settle(e: Entry<H>, subject: string): NodeReport | null {
+    if (e.decoded === undefined) {
+      e.decoded = this.#decode(subject, e.data);
+      e.data = EMPTY;
+      if (e.decoded) e.good = { report: e.decoded, receivedAtMs: e.atMs, headers: e.headers };
+    }
+    return e.decoded;
   }
 
   /** Monotonic arrival time of the last message of every node (the subject's last token), no decode. */
@@ -128,17 +197,16 @@ export class ReportHub<H = unknown> {
     return this.#byNode.get(nodeId)?.atMs;
   }
 
-  /** The last-known report of every node, decoded now where it was not yet; undecodable ones left out. */
+  /**
+   * The last-known report of every node, decoded now where it was not yet; where the newest bytes
+   * do not decode, the node's last good report (none: left out).
+   */
   latest(): Map<string, HeardReport<H>> {
     const out = new Map<string, HeardReport<H>>();
+    const prefix = this.#prefix();
     for (const [node, e] of this.#byNode) {
-      if (e.decoded === undefined) e.decoded = this.#decode(`${this.#prefix()}${node}`, e.data);
-      if (e.decoded)
-        out.set(e.decoded.nodeId, {
-          report: e.decoded,
-          receivedAtMs: e.atMs,
-          headers: e.headers,
-        });
+      this.#settle(e, `${prefix}${node}`);
+      if (e.good) out.set(e.good.report.nodeId, e.good);
     }
     return out;
   }

@@ -82,8 +82,54 @@ describe('ReportHub', () => {
     const f = hub(false, new FigureHistory({ keepMs: 100_000, maxFigures: 1 }));
     f.h.receive('cox.c.report.n1', bytes(report('n1', 1)), undefined, 0);
     f.h.receive('cox.c.report.n1', new TextEncoder().encode('{"v":1'), undefined, 1);
-    expect(f.h.latest().size).toBe(0);
+    // Its first report was decoded on arrival (the history keeps it): that one stands.
+    expect(f.h.latest().get('n1')?.receivedAtMs).toBe(0);
     expect(f.rejected).toEqual(['cox.c.report.* COX_MALFORMED_PAYLOAD']);
+    // A node whose only bytes are bad is left out.
+    f.h.receive('cox.c.report.n2', new TextEncoder().encode('nope'), undefined, 2);
+    expect([...f.h.latest().keys()]).toEqual(['n1']);
+  });
+
+  it('with defer, the leader decodes perTurn nodes a turn, newest report per node, none lost', () => {
+    const turns: (() => void)[] = [];
+    const taken: string[] = [];
+    const h = new ReportHub({
+      cluster: 'c',
+      subject: 'cox.c.report.*',
+      defer: (run) => turns.push(run),
+      perTurn: 2,
+    });
+    let leading = true;
+    h.follow({
+      wantsAll: () => leading,
+      take: (r: NodeReport, _headers: unknown, atMs: number) =>
+        taken.push(`${r.nodeId}:${r.services.web?.requestRatePerSecond}@${atMs}`),
+    });
+    // One socket read's worth: five nodes, and n1 twice.
+    for (const [i, id] of ['n1', 'n2', 'n3', 'n1', 'n4', 'n5'].entries())
+      h.receive(`cox.c.report.${id}`, bytes(report(id, i)), undefined, i);
+    // Nothing decoded inside the callback; one turn queued, however many reports came.
+    expect(taken).toEqual([]);
+    expect(h.decoded).toBe(0);
+    expect(turns).toHaveLength(1);
+    expect(h.lastHeardMs('n1')).toBe(3);
+    turns.shift()!();
+    // n1's newer report replaced the waiting one, at its own arrival time.
+    expect(taken).toEqual(['n1:3@3', 'n2:1@1']);
+    expect(turns).toHaveLength(1);
+    turns.shift()!();
+    turns.shift()!();
+    expect(taken).toEqual(['n1:3@3', 'n2:1@1', 'n3:2@2', 'n4:4@4', 'n5:5@5']);
+    expect(turns).toHaveLength(0);
+    expect(h.decoded).toBe(5);
+    expect(h.history.figures('web', 10, 5).n1).toHaveLength(1);
+    // Stepped down with reports waiting: they are not taken, and are decoded when asked for.
+    h.receive('cox.c.report.n2', bytes(report('n2', 9)), undefined, 9);
+    leading = false;
+    turns.shift()!();
+    expect(taken).toHaveLength(5);
+    expect(h.decoded).toBe(5);
+    expect(h.latest().get('n2')?.report.services.web?.requestRatePerSecond).toBe(9);
   });
 
   it('keeps at most maxNodes nodes, dropping the one heard from longest ago', () => {

@@ -173,6 +173,7 @@ export class ClusterMember {
         cluster: o.config.cluster,
         subject: this.subjects.reports,
         ...(o.onRejected ? { onRejected: o.onRejected } : {}),
+        defer: setImmediate,
       });
     this.reports.follow(this.#intake);
     this.#commands = new CommandSender({
