@@ -9,6 +9,9 @@ import { recordResult } from './lib/results.js';
 import { soakFigures } from './lib/soak-figures.js';
 import { runSoak } from './lib/soak-run.js';
 
+const fmt = (x: number | undefined, digits = 3): string =>
+  x === undefined || Number.isNaN(x) ? 'n/a' : x.toFixed(digits);
+
 export async function run(): Promise<void> {
   const { values } = parseArgs({
     args: process.argv.slice(process.argv.indexOf('soak') + 1),
@@ -48,17 +51,26 @@ export async function run(): Promise<void> {
     title: 'soak',
     figures,
     notes: [
-      `${hosts} simulated hosts × ${services} services reporting at 1 Hz for ${minutes} min to 3 voters, one nats-server, all on this machine. The voters are \`coxswain agent\` processes from the CLI's build, each with its own data dir and API, run as a user runs them but with no Docker engine (the agent starts without one and retries it; their reports say dockerReachable false). Placement does not look at dockerReachable, so the voters offer 0.01 CPU and each replica reserves 0.1: no replica is placed on a voter (${result.voterCommands} commands reached a voter).`,
+      `${hosts} simulated hosts × ${services} services reporting at 1 Hz for ${minutes} min to 3 voters, one nats-server, all on this machine. The voters are \`coxswain agent\` processes from the CLI's build, each with its own data dir and API, run as a user runs them but with no Docker engine (the agent starts without one and retries it; their reports say dockerReachable false). Placement gives no replica to a node whose engine is unreachable (${result.voterCommands} commands reached a voter).`,
       `The simulated hosts are ${processes} OS processes (lib/soak-hosts.ts), one NATS connection per host; each publishes a NodeReport (encoded through the protocol's schema) on its own subject every second with one container entry per replica and the figures of each service it runs, and answers ScaleCommands on its own command subject as an agent does (fencing-token check, retries by id, ScaleReply), with the new count in its next report. Each service has an hpa policy on requests per replica (target 10, no scale-down window) and a request rate the driver sets; every 20 s a fifth of the services step by ×1.5 or ÷1.5 (20..300 req/s), so the leader decides and commands through the whole run.`,
-      `Reports lost: reports the hosts published (counted after each publish returned) minus \`coxswain_reports_accepted_total{role="client"}\` on the leader (its intake's count of reports decoded and taken in, a counter this soak added), read after the hosts stopped and 3 s of drain. Decision latency: from a load step to the leader's issuedAt of the first command for that service after it (hosts report within 1 s of a step, so up to 1 s of it is the report interval); steps with no command before the service's next step (held by the policy's rate limits or at a bound) are counted, not timed. Command round trip: the command's issuedAt (leader's clock) to the host's reply (same machine, same clock), every command; the leader's own histogram (coxswain_command_round_trip_seconds) is in the JSON. CPU and RSS: /proc/<leader pid>/stat and status every 5 s; CPU is percent of one core. Memory slope: least squares over the samples after the first ${120 / 60} min; "flat" means under 0.5 MiB/min.`,
+      `Reports lost: reports the hosts published (counted after each publish returned) plus the voters' own (\`coxswain_reports_published_total\`) minus \`coxswain_reports_received_total\` on the leader (report messages NATS delivered to it, decoded or not), read after the hosts stopped and 3 s of drain; "decoded and taken in while leading" is \`coxswain_reports_accepted_total{role="client"}\`, which misses what arrived while it did not lead. Decision latency: from a load step to the leader's issuedAt of the first command for that service after it (hosts report within 1 s of a step, so up to 1 s of it is the report interval); steps with no command before the service's next step (held by the policy's rate limits or at a bound) are counted, not timed. Command round trip: the command's issuedAt (leader's clock) to the host's reply (same machine, same clock), every command; the leader's own histogram (coxswain_command_round_trip_seconds) is in the JSON. CPU and RSS: /proc/<leader pid>/stat and status every 5 s; CPU is percent of one core. Memory slope: least squares over the samples after the first ${120 / 60} min; "flat" means under 0.5 MiB/min.`,
       `Memory: slope ${slopeMiBPerMin.toFixed(3)} MiB/min after warm-up: ${flat ? 'flat' : 'NOT flat'}. Leader ${result.leader}; elections logged ${result.leaderChanges}; voter exits: ${result.voterExits.length === 0 ? 'none' : result.voterExits.join('; ')}.`,
       `Context, not measured here: Nomad's published claim is 10,000 clients per server cluster (HashiCorp's Nomad documentation on scaling; their claim, on their hardware). This run is one tenth of that on a shared 2-core machine, with the voters, nats-server and the simulated hosts all on it.`,
+      `Per voter at the end (/metrics; event-loop lag from prom-client's histogram since start, s): ${Object.entries(
+        result.voterMetrics,
+      )
+        .map(
+          ([id, m]) =>
+            `${id} lag p50 ${fmt(m.nodejs_eventloop_lag_p50_seconds)} p99 ${fmt(m.nodejs_eventloop_lag_p99_seconds)} max ${fmt(m.nodejs_eventloop_lag_max_seconds)}, CPU ${fmt(m.process_cpu_seconds_total, 0)} s, reports received ${m.coxswain_reports_received_total ?? 'n/a'} decoded ${m.coxswain_reports_decoded_total ?? 'n/a'}`,
+        )
+        .join('; ')}.`,
       `Load average before ${loadBefore}, after ${loadAfter} (2 cores, shared with other engineers' labs).`,
     ].join('\n\n'),
     samples: {
       proc: result.samples,
       steps: result.steps,
       progress: result.progress,
+      voterMetrics: result.voterMetrics,
       commandRoundTripBuckets: result.commandBuckets,
       leaderCommands: Object.fromEntries(
         Object.entries(result.leaderMetrics).filter(([k]) =>

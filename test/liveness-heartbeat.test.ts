@@ -7,7 +7,13 @@
 // of its last heartbeat, a never.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Heartbeat, ReportContexts, ReportIntake } from '@coxswain/agent';
-import { ClusterState, decide, encodeClusterCommand, ServiceHistory } from '@coxswain/control';
+import {
+  ClusterState,
+  decide,
+  encodeClusterCommand,
+  ReportHub,
+  ServiceHistory,
+} from '@coxswain/control';
 import { NatsLink } from '@coxswain/nats-link';
 import {
   encode,
@@ -17,7 +23,7 @@ import {
 } from '@coxswain/protocol';
 import { MetricsRegistry } from '@coxswain/telemetry';
 import { LinkRelay, NatsServer } from '@coxswain/testkit';
-import { connect } from 'nats';
+import { connect, type MsgHdrs } from 'nats';
 import { describe, expect, it } from 'vitest';
 
 const CLUSTER = 'hb';
@@ -78,13 +84,20 @@ describe('liveness heartbeat over real NATS', () => {
     const rejected: string[] = [];
     const intake = new ReportIntake({
       cluster: CLUSTER,
-      subject: subjects(CLUSTER).reports,
       history: new ServiceHistory(),
       contexts: new ReportContexts(),
       nodeDeadAfterMs: () => DEAD_AFTER_MS,
       onRejected: (s, r) => rejected.push(`${s} ${r}`),
     });
-    leader.subscribe(subjects(CLUSTER).reports, { callback: (e, m) => intake.handle(e, m) });
+    // The agent's one report subscription, handing every report to the intake of the leader.
+    const hub = new ReportHub<MsgHdrs>({ cluster: CLUSTER, subject: subjects(CLUSTER).reports });
+    hub.follow(intake);
+    intake.lead(true);
+    leader.subscribe(subjects(CLUSTER).reports, {
+      callback: (e, m) => {
+        if (!e) hub.receive(m.subject, m.data, m.headers, performance.now());
+      },
+    });
     leader.subscribe(subjects(CLUSTER).heartbeats, {
       callback: (e, m) => intake.handleHeartbeat(e, m),
     });

@@ -40,7 +40,15 @@ function dist(name: string, unit: string, xs: readonly number[], target?: string
 export function soakFigures(
   r: Pick<
     SoakResult,
-    'samples' | 'sent' | 'accepted' | 'lost' | 'commands' | 'commandsFailed' | 'commandMs' | 'steps'
+    | 'samples'
+    | 'sent'
+    | 'received'
+    | 'accepted'
+    | 'lost'
+    | 'commands'
+    | 'commandsFailed'
+    | 'commandMs'
+    | 'steps'
   > & { readonly voterExits: readonly string[] },
   o: { readonly warmupS: number },
 ): { figures: Figure[]; slopeMiBPerMin: number; flat: boolean } {
@@ -72,7 +80,12 @@ export function soakFigures(
       target: `|slope| < ${FLAT_MIB_PER_MIN} (${flat ? 'flat' : 'NOT flat'})`,
     },
     { name: 'reports sent by the simulated hosts', value: r.sent, unit: 'reports' },
-    { name: 'reports accepted by the leader', value: r.accepted, unit: 'reports' },
+    {
+      name: 'report messages received by the leader (hosts and voters)',
+      value: r.received,
+      unit: 'messages',
+    },
+    { name: 'reports decoded and taken in while leading', value: r.accepted, unit: 'reports' },
     {
       name: 'reports lost',
       value: r.lost,

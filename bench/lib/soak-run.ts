@@ -58,6 +58,10 @@ export interface ProgressSample {
   readonly accepted: number;
   readonly natsReconnects: number;
   readonly commands: number;
+  /** Event-loop lag p99 of each voter (prom-client's histogram since start), s. */
+  readonly lagP99S?: Record<string, number>;
+  /** V8 heap used of the leader, MiB (RSS is the ProcSample). */
+  readonly heapUsedMiB?: number;
 }
 
 export interface LoadStep {
@@ -76,7 +80,11 @@ export interface SoakResult {
   readonly samples: ProcSample[];
   readonly sent: number;
   readonly publishErrors: number;
+  /** Report messages NATS delivered to the leader (`coxswain_reports_received_total`), decoded or not. */
+  readonly received: number;
+  /** Reports the leader decoded and took in while leading (`coxswain_reports_accepted_total{role="client"}`). */
   readonly accepted: number;
+  /** Sent minus received: reports that never reached the leader. */
   readonly lost: number;
   readonly commands: number;
   readonly commandsFailed: number;
@@ -85,6 +93,8 @@ export interface SoakResult {
   readonly steps: LoadStep[];
   readonly leaderMetrics: Record<string, number>;
   readonly voterExits: string[];
+  /** Each voter's metrics at the end (reports received and decoded, event-loop lag, heap). */
+  readonly voterMetrics: Record<string, Record<string, number>>;
   /** Commands the leader sent to a voter's command subject. */
   readonly voterCommands: number;
   readonly progress: ProgressSample[];
@@ -264,16 +274,22 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     const progress: ProgressSample[] = [];
     const progressTimer = setInterval(() => {
       const sentNow = [...sentBy.values()].reduce((a, f) => a + f.sent, 0);
-      void scrape(apiPort(leaderVoter)).then(
-        (m) =>
+      const t = (Date.now() - t0) / 1000;
+      void Promise.all(voters.map((v) => scrape(apiPort(v)).catch(() => ({})))).then(
+        (all: Record<string, number>[]) => {
+          const m = all[voters.indexOf(leaderVoter)] ?? {};
           progress.push({
-            t: (Date.now() - t0) / 1000,
+            t,
             sent: sentNow,
             accepted: m['coxswain_reports_accepted_total{role="client"}'] ?? Number.NaN,
             natsReconnects: m.coxswain_nats_reconnects_total ?? Number.NaN,
             commands: commandsSeen.length,
-          }),
-        () => undefined,
+            lagP99S: Object.fromEntries(
+              voters.map((v, i) => [v.id, all[i]?.nodejs_eventloop_lag_p99_seconds ?? Number.NaN]),
+            ),
+            heapUsedMiB: (m.nodejs_heap_size_used_bytes ?? Number.NaN) / 2 ** 20,
+          });
+        },
       );
     }, 30_000);
 
@@ -312,7 +328,19 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     await sleep(3000);
     const durationS = (Date.now() - t0) / 1000;
     const metrics = await scrape(apiPort(leaderVoter));
+    const voterMetrics: Record<string, Record<string, number>> = {};
+    for (const v of voters) {
+      const m = v === leaderVoter ? metrics : await scrape(apiPort(v)).catch(() => ({}));
+      voterMetrics[v.id] = Object.fromEntries(
+        Object.entries(m as Record<string, number>).filter(([k]) =>
+          /^(coxswain_reports_(received|decoded|accepted|published)_total|nodejs_eventloop_lag_(p50|p99|max)_seconds|nodejs_heap_size_used_bytes|process_cpu_seconds_total|process_resident_memory_bytes)/.test(
+            k,
+          ),
+        ),
+      );
+    }
     const accepted = metrics['coxswain_reports_accepted_total{role="client"}'] ?? Number.NaN;
+    const received = metrics.coxswain_reports_received_total ?? Number.NaN;
     const sent = [...finals.values()].reduce((a, f) => a + f.sent, 0);
     const publishErrors = [...finals.values()].reduce((a, f) => a + f.publishErrors, 0);
     for (const [i, st] of steps.entries()) {
@@ -334,8 +362,16 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
       samples,
       sent,
       publishErrors,
+      received,
       accepted,
-      lost: sent - accepted,
+      // The leader receives the voters' own reports too: what they published is added to what the hosts sent.
+      lost:
+        sent +
+        Object.values(voterMetrics).reduce(
+          (a, m) => a + (m.coxswain_reports_published_total ?? 0),
+          0,
+        ) -
+        received,
       commands: commandsSeen.length,
       commandsFailed: commandsSeen.filter((c) => !c.ok).length,
       commandMs: commandsSeen.map((c) => c.repliedAt - c.issuedAt),
@@ -344,6 +380,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
       voterCommands,
       progress,
       voterExits: voters.filter((v) => v.exited).map((v) => `${v.id}: ${v.exited}`),
+      voterMetrics,
       commandBuckets,
     };
   } finally {
@@ -372,8 +409,8 @@ async function startVoter(
     docker: { socketPath: join(dataDir, 'no-docker.sock') },
     dataDir,
     api: { host: '127.0.0.1', port: await freePort(), token: TOKEN },
-    // Placement does not look at dockerReachable, so a voter that must run nothing offers less CPU than one replica reserves.
-    capacity: { cpus: 0.01, memoryBytes: 2 ** 30 },
+    // Its ordinary capacity: placement gives no replica to a node reporting dockerReachable false
+    // (control decide.ts), which the soak checks (voterCommands stays 0).
     log: { level: 'info', format: 'json' },
   };
   const file = join(dir, `${id}.yaml`);

@@ -25,6 +25,7 @@ describe('soak figures', () => {
   it('says flat or not, and counts losses and undecided steps', () => {
     const base = {
       sent: 1000,
+      received: 990,
       accepted: 990,
       lost: 10,
       commands: 3,

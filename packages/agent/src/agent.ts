@@ -1,7 +1,8 @@
 /**
  * The agent's composition root: wires the Docker driver, the stats collector,
- * the sampler, the NATS link and reporter, the peers' reports and the HTTP
- * server, and runs the sample-and-report loop. Signals are handled by the CLI
+ * the sampler, the NATS link and reporter, the peers' reports (one
+ * subscription, report-hub.ts) and the HTTP server, and runs the
+ * sample-and-report loop. Signals are handled by the CLI
  * (`coxswain agent`), which calls `stop()`.
  *
  * Static stability: neither NATS nor Docker being down stops the agent from
@@ -10,9 +11,10 @@
  */
 import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
+import { ReportHub } from '@coxswain/control';
 import { ContainerStatsCollector, DockerDriver, engineStandby, Sampler } from '@coxswain/host';
-import { NatsLink, natsSecurityOptions, subscribeValidated } from '@coxswain/nats-link';
-import { type AgentConfig, MAX_REPORT_BYTES, NodeReport, subjects } from '@coxswain/protocol';
+import { NatsLink, natsSecurityOptions } from '@coxswain/nats-link';
+import { type AgentConfig, type NodeReport, subjects } from '@coxswain/protocol';
 import {
   activeTelemetry,
   type Counter,
@@ -27,6 +29,7 @@ import {
   traceHeaders,
 } from '@coxswain/telemetry';
 import { SpanStatusCode, trace } from '@opentelemetry/api';
+import type { MsgHdrs } from 'nats';
 import { runningByService } from './api/cluster-api.js';
 import { type MountedClusterApi, mountClusterApi } from './api/mount-cluster-api.js';
 import { ClusterMember, type LocalMemberOptions } from './cluster/cluster-member.js';
@@ -42,9 +45,6 @@ import { Reporter } from './reporter.js';
  * shut down) stays bound to that provider and records nothing.
  */
 const tracer = () => trace.getTracer('coxswain-agent');
-
-/** More distinct reporting nodes than any cluster we plan for; beyond it new ids are refused. */
-const MAX_PEERS = 4096;
 
 export interface AgentStartOptions {
   readonly logger?: Logger;
@@ -98,6 +98,8 @@ export class Agent {
   readonly reporter: Reporter;
   readonly heartbeat: Heartbeat;
   readonly http: HttpServer;
+  /** Every node's reports on one subscription, decoded once and only where used (report-hub.ts). */
+  readonly reports: ReportHub<MsgHdrs>;
   /** Shared by every validated subscription; the coordinator passes it to its own. */
   readonly rejected: Counter;
   readonly rateLimitedLog = new LogLimiter();
@@ -111,7 +113,6 @@ export class Agent {
   member: ClusterMember | undefined;
   #clusterApi: MountedClusterApi | undefined;
   #memberJoining: Promise<void> | undefined;
-  readonly #peers = new Map<string, PeerReport>();
   #lastReport: NodeReport | undefined;
   /** Set when this agent started the process's telemetry, and so must shut it down. */
   #telemetry: Telemetry | undefined;
@@ -186,6 +187,14 @@ export class Agent {
       sent: m.counter('coxswain_heartbeats_total', 'Liveness heartbeats, by outcome.', ['outcome']),
     });
     this.http = new HttpServer({ host: config.api.host, port: config.api.port });
+    const reportsSubject = subjects(config.cluster).reports;
+    this.reports = new ReportHub<MsgHdrs>({
+      cluster: config.cluster,
+      subject: reportsSubject,
+      onRejected: (subject, reason) => this.#rejectReport(subject, reason),
+      // The leader decodes in bounded turns, so Raft's ticks run between them (report-hub.ts).
+      defer: setImmediate,
+    });
     this.#registerMetrics();
     this.#registerRoutes();
   }
@@ -219,11 +228,8 @@ export class Agent {
         error: this.driver.lastError,
       });
     if (options.cluster !== false) {
-      // The member and the API hear the reports too; the agent's own subscription already counts their rejects.
-      const countOnce = (subject: string, reason: string): void => {
-        if (subject !== subjects(this.config.cluster).reports)
-          this.rejected.inc({ subject, reason });
-      };
+      const countOnce = (subject: string, reason: string): void =>
+        this.rejected.inc({ subject, reason });
       // Before NATS: the supervisor keeps assigned replicas running even with no network (static stability).
       const given = typeof options.cluster === 'object' ? options.cluster : {};
       const member = await ClusterMember.startLocal({
@@ -232,6 +238,7 @@ export class Agent {
         logger: this.logger,
         onRejected: countOnce,
         observer: this.observer,
+        reports: this.reports,
         ...given,
         // Pausing always works, so a leader's warm pool is kept; no standbys of the agent's own.
         supervisor: { standby: engineStandby(this.driver.docker), ...given.supervisor },
@@ -266,29 +273,13 @@ export class Agent {
       });
     }
     this.link.onFirstConnect((nc) => {
-      const s = subjects(this.config.cluster);
-      subscribeValidated(
-        nc,
-        s.reports,
-        NodeReport,
-        MAX_REPORT_BYTES,
-        (report) => {
-          if (report.cluster !== this.config.cluster) return;
-          // Bounded: a peer inventing node ids must not grow this map without end.
-          if (!this.#peers.has(report.nodeId) && this.#peers.size >= MAX_PEERS) {
-            this.rejected.inc({ subject: s.reports, reason: 'COX_TOO_MANY_PEERS' });
-            return;
-          }
-          this.#peers.set(report.nodeId, { report, receivedAtMs: performance.now() });
+      // This node's own report too: the leader places replicas on its own host from it.
+      nc.subscribe(subjects(this.config.cluster).reports, {
+        callback: (err, msg) => {
+          if (err) this.logger.warn('report subscription error', { error: err });
+          else this.reports.receive(msg.subject, msg.data, msg.headers, performance.now());
         },
-        { rejected: this.rejected },
-        this.logger,
-        // Its own report it already has: decoding it again would only cost CPU.
-        {
-          rateLimitedLog: this.rateLimitedLog,
-          ignore: (msg) => msg.subject === this.reporter.subject,
-        },
-      );
+      });
     });
     const natsUp = await this.link.start(options.waitForNatsMs ?? 5000);
     if (!natsUp)
@@ -332,7 +323,6 @@ export class Agent {
       try {
         const report = withPredictedRates(await this.sampler.sample(), this.predictedRates?.());
         this.#lastReport = report;
-        this.#peers.set(report.nodeId, { report, receivedAtMs: performance.now() });
         this.#sampleDuration.observe((performance.now() - started) / 1000);
         const outcome = this.reporter.publish(report);
         span.setAttributes({
@@ -355,9 +345,27 @@ export class Agent {
     return this.#lastReport;
   }
 
-  /** The latest report of every node heard from (this one included), with its monotonic arrival time. */
+  /**
+   * The latest report of every node heard from (this one included), with its monotonic arrival
+   * time; decodes the last-known bytes of nodes not decoded yet (report-hub.ts).
+   */
   peers(): ReadonlyMap<string, PeerReport> {
-    return this.#peers;
+    const out: Map<string, PeerReport> = this.reports.latest();
+    if (this.#lastReport && !out.has(this.config.nodeId))
+      out.set(this.config.nodeId, { report: this.#lastReport, receivedAtMs: performance.now() });
+    return out;
+  }
+
+  /** Counted and logged at most once a minute, as the other validated subscriptions do. */
+  #rejectReport(subject: string, reason: string): void {
+    this.rejected.inc({ subject, reason });
+    const suppressed = this.rateLimitedLog.take(subject);
+    if (suppressed !== undefined)
+      this.logger.warn('dropped invalid message', {
+        subject,
+        reason,
+        suppressedSinceLast: suppressed,
+      });
   }
 
   get ready(): { nats: boolean; docker: boolean } {
@@ -370,7 +378,7 @@ export class Agent {
     if (!status) return null;
     const now = performance.now();
     const contactAgeMs = new Map<string, number>();
-    for (const [id, p] of this.#peers) contactAgeMs.set(id, now - p.receivedAtMs);
+    for (const [id, atMs] of this.reports.lastHeard()) contactAgeMs.set(id, now - atMs);
     const nc = this.link.connection;
     const known = new Set<string>(this.config.nats.servers);
     for (const url of nc?.info?.connect_urls ?? []) known.add(url);
@@ -389,7 +397,7 @@ export class Agent {
       health: () => this.health(),
       running: () => {
         const out = new Map<string, number>();
-        for (const p of this.#peers.values())
+        for (const p of this.peers().values())
           for (const [service, n] of Object.entries(
             runningByService({ report: p.report, ageMs: 0 }),
           ))
@@ -401,13 +409,23 @@ export class Agent {
       reportsAccepted: () => member.reportsAccepted(),
       reportAgeMs: () => {
         const now = performance.now();
-        return new Map([...this.#peers].map(([id, p]) => [id, now - p.receivedAtMs]));
+        return new Map([...this.reports.lastHeard()].map(([id, atMs]) => [id, now - atMs]));
       },
     });
   }
 
   #registerMetrics(): void {
     const m = this.metrics;
+    m.counterFrom(
+      'coxswain_reports_received_total',
+      'Node report messages delivered to this agent, decoded or not (only the leader decodes every one).',
+      () => this.reports.received,
+    );
+    m.counterFrom(
+      'coxswain_reports_decoded_total',
+      'Node reports decoded: every one on the leader; elsewhere those the figure history keeps and those an API read asks for.',
+      () => this.reports.decoded,
+    );
     const d = this.driver.counters;
     m.counterFrom(
       'coxswain_docker_events_total',
@@ -502,6 +520,7 @@ export class Agent {
     await this.#memberJoining;
     this.#clusterApi?.close();
     await this.member?.stop();
+    this.reports.close();
     await this.link.stop();
     await this.driver.stop();
     this.stats.close();

@@ -23,7 +23,6 @@ export {
   type RaftStatusView,
   type ReportView,
 } from './api/cluster-view.js';
-export { FigureHistory } from './api/figure-history.js';
 export {
   type MountClusterApiOptions,
   type MountedClusterApi,

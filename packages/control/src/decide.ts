@@ -137,15 +137,34 @@ function registrationChanged(reg: NodeRegistration, state: ClusterState): boolea
   return (
     known.address !== reg.address ||
     known.role !== reg.role ||
-    JSON.stringify(known.capacity) !== JSON.stringify(reg.capacity) ||
-    JSON.stringify(known.labels) !== JSON.stringify(reg.labels)
+    !sameFlat(known.capacity, reg.capacity) ||
+    !sameFlat(known.labels, reg.labels)
   );
+}
+
+/**
+ * Equal flat records (capacity, labels), key order aside. It runs for every fresh node on every
+ * pass: with JSON.stringify it was 4 % of the soak leader's CPU at 1,000 nodes.
+ */
+function sameFlat(a: object, b: object): boolean {
+  const x = a as Record<string, unknown>;
+  const y = b as Record<string, unknown>;
+  // Keys set to undefined count as absent, as they did in JSON.
+  let n = 0;
+  for (const k in x) {
+    if (x[k] !== y[k]) return false;
+    if (x[k] !== undefined) n += 1;
+  }
+  for (const k in y) if (y[k] !== undefined) n -= 1;
+  return n === 0;
 }
 
 interface DecideContext {
   readonly register: NodeRegistration[];
   readonly dead: string[];
   readonly placeable: ReadonlySet<string>;
+  /** Fresh nodes whose last report says their engine is unreachable: they take no replicas. */
+  readonly engineDown: ReadonlySet<string>;
   readonly fresh: ReadonlySet<string>;
   /** `fresh` in id order, sorted once per pass rather than once per service. */
   readonly freshSorted: readonly string[];
@@ -186,6 +205,16 @@ function contextOf(input: DecideInput): DecideContext {
   }
   const placeable = new Set(live);
   for (const reg of register) if (fresh.has(reg.id)) placeable.add(reg.id);
+  // A replica placed where no engine answers would count as placed and never run (the soak's
+  // voters run without Docker). What such a node already has it keeps, like a node not yet dead:
+  // an engine restart or a slow socket is not worth moving replicas for, and its own supervisor
+  // brings them back when the engine answers again.
+  const engineDown = new Set<string>();
+  for (const nodeId of fresh)
+    if (!observed.get(nodeId)!.report.dockerReachable) {
+      engineDown.add(nodeId);
+      placeable.delete(nodeId);
+    }
   const registered = new Map(register.map((r) => [r.id, r]));
 
   // What every service reserves on every node, so each placement sees the others'.
@@ -205,6 +234,7 @@ function contextOf(input: DecideInput): DecideContext {
     register,
     dead,
     placeable,
+    engineDown,
     fresh,
     freshSorted: [...fresh].sort(),
     usage,
@@ -374,6 +404,8 @@ function decideService(
       targets.push({ nodeId, replicas: want, action: 'scale', ...standbyOf(nodeId) });
     } else if (
       active !== want &&
+      // Without an engine it could not act on it, and its report cannot show what runs.
+      !ctx.engineDown.has(nodeId) &&
       observedNode.receivedAtMs > settledAt + input.reconcileGraceMs &&
       input.state.node(nodeId)?.state !== 'removed'
     ) {

@@ -19,6 +19,7 @@ export {
   sampleServices,
 } from './decide.js';
 export { CommandUndeliveredError, ServiceVanishedError, UnknownPolicyError } from './errors.js';
+export { FigureHistory, type FigureHistoryOptions, type ReportAge } from './figure-history.js';
 export {
   ForecastPolicies,
   type ForecastPoliciesOptions,
@@ -54,4 +55,10 @@ export {
   targetTrackingPolicy,
   toObservation,
 } from './policy-registry.js';
+export {
+  type HeardReport,
+  type ReportConsumer,
+  ReportHub,
+  type ReportHubOptions,
+} from './report-hub.js';
 export { WriteKeys } from './write-keys.js';

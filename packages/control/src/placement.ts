@@ -2,7 +2,7 @@
  * Where a service's replicas run: pure. Keeps what already runs where it can
  * (moving a healthy replica costs a cold start), spreads the rest across the
  * live nodes, respects each node's capacity, and never places on a node that is
- * not in `nodes` (the caller passes only live ones).
+ * not in `nodes` (the caller passes only live ones whose engine answers).
  */
 import type { NodeCapacity, Placement, ServiceSpec } from '@coxswain/protocol';
 

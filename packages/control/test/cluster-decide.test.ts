@@ -156,6 +156,79 @@ describe('decide', () => {
     expect(moved.operations[0]!.targets.map((t) => t.nodeId)).not.toContain('c');
   });
 
+  it('registers a known node again only when its address, role, capacity or labels changed', () => {
+    const state = new ClusterState();
+    apply(state, {
+      type: 'node.register',
+      at: 0,
+      node: {
+        id: 'a',
+        address: 'a',
+        capacity: { cpus: 8, memoryBytes: 2 ** 34 },
+        labels: { zone: 'z1', disk: 'ssd' },
+        role: 'voter',
+      },
+    });
+    const known = state.node('a')!;
+    const withReport = (r: Partial<NodeReport>) =>
+      new Map([['a', { report: { ...report('a', {}), ...r }, receivedAtMs: 1000 }]]);
+    const same = {
+      address: known.address,
+      role: known.role,
+      // Key order is not a change.
+      labels: { disk: 'ssd', zone: 'z1' },
+      capacity: { ...known.capacity, maxReplicas: undefined } as NodeReport['capacity'],
+    };
+    expect(decide(input(state, withReport(same), 1000)).register).toEqual([]);
+    const changes: Partial<NodeReport>[] = [
+      { labels: { zone: 'z1' } },
+      { labels: { disk: 'ssd', zone: 'z2' } },
+      { capacity: { ...known.capacity, cpus: known.capacity.cpus + 1 } },
+      { capacity: { ...known.capacity, maxReplicas: 7 } },
+    ];
+    for (const changed of changes)
+      expect(
+        decide(input(state, withReport({ ...same, ...changed }), 1000)).register.map((r) => r.id),
+      ).toEqual(['a']);
+  });
+
+  it('places no replica on a node whose engine is unreachable; what it has stays, unreconciled', () => {
+    const state = new ClusterState();
+    apply(state, reg('a'), reg('b'), reg('c'), {
+      type: 'service.put',
+      at: 0,
+      spec: spec('web', { minReplicas: 3 }),
+    });
+    const down = (r: NodeReport): NodeReport => ({ ...r, dockerReachable: false, containers: [] });
+    const observed = new Map([
+      ['a', { report: report('a', {}), receivedAtMs: 1000 }],
+      ['b', { report: report('b', {}), receivedAtMs: 1000 }],
+      ['c', { report: down(report('c', {})), receivedAtMs: 1000 }],
+    ]);
+    const first = decide(input(state, observed, 1000));
+    expect(first.operations).toMatchObject([{ service: 'web', placement: { a: 2, b: 1 } }]);
+    expect(first.operations[0]!.targets.map((t) => t.nodeId)).toEqual(['a', 'b']);
+    // A scale-up later adds nothing there either.
+    place(state, 'web', 3, { a: 2, b: 1 });
+    apply(state, { type: 'service.put', at: 0, spec: spec('web', { minReplicas: 5 }) });
+    const up = decide(input(state, observed, 1000));
+    expect(up.operations[0]!.placement).toEqual({ a: 3, b: 2 });
+    // A replica c held before its engine went away stays placed, and c is not told to
+    // reconcile a count it could not act on (its report shows nothing running).
+    place(state, 'web', 5, { a: 2, b: 2, c: 1 });
+    observed.set('a', { report: report('a', { web: 2 }), receivedAtMs: 1000 });
+    observed.set('b', { report: report('b', { web: 2 }), receivedAtMs: 1000 });
+    expect(decide(input(state, observed, 1000)).operations).toEqual([]);
+    // Once the engine answers again c takes its share, and is reconciled.
+    observed.set('c', { report: report('c', {}), receivedAtMs: 1000 });
+    const back = decide(input(state, observed, 1000));
+    expect(back.operations[0]!.targets).toContainEqual({
+      nodeId: 'c',
+      replicas: 1,
+      action: 'reconcile',
+    });
+  });
+
   it('heartbeats keep a node alive between its reports; silence past dead-after declares it', () => {
     const state = new ClusterState({ nodeDeadAfterMs: 1000 });
     apply(state, reg('a'), reg('b'), {

@@ -4,7 +4,9 @@
  * nodes (no replica) fetch a voter's snapshot over `cox.<cluster>.api`
  * (`state.get`), cached briefly, and ask the leader itself
  * (`cox.<cluster>.api.<leader>`, which runs ReadIndex first) for consistent
- * reads. Every node keeps a per-node figure history from the reports.
+ * reads. Reports come from the agent's one report hub (report-hub.ts): the
+ * latest of each node (decoded on demand where this node does not lead) and
+ * the per-node figure history.
  */
 
 import { ClusterState } from '@coxswain/control';
@@ -15,14 +17,12 @@ import {
   type ClusterStateSnapshot,
   decode,
   encode,
-  MAX_REPORT_BYTES,
-  NodeReport,
   PROTOCOL_VERSION,
   type RaftRole,
   type ServiceFigures,
   subjects as subjectsOf,
 } from '@coxswain/protocol';
-import type { NatsConnection, Subscription } from 'nats';
+import type { NatsConnection } from 'nats';
 import type { ClusterMember } from '../cluster/cluster-member.js';
 import type { EventBus } from '../events.js';
 import {
@@ -33,14 +33,13 @@ import {
   type RaftStatusView,
   type ReportView,
 } from './cluster-view.js';
-import { FigureHistory } from './figure-history.js';
 
 export interface ClusterMemberViewOptions {
   readonly member: ClusterMember;
   readonly nc: NatsConnection;
   readonly config: AgentConfig;
   readonly events: EventBus;
-  /** Counts dropped inbound payloads (reports, API replies), like the agent's other subscriptions. */
+  /** Counts dropped inbound payloads (API replies), like the agent's other subscriptions. */
   readonly onRejected?: (subject: string, reason: string) => void;
   /** How long a client node serves a fetched snapshot before fetching again (default 500 ms). */
   readonly clientCacheMs?: number;
@@ -71,8 +70,6 @@ export class ClusterMemberView implements ClusterView {
   readonly cluster: string;
   readonly events: EventBus;
   readonly #o: ClusterMemberViewOptions;
-  readonly #history = new FigureHistory();
-  readonly #subscription: Subscription;
   readonly #watch: NodeJS.Timeout;
   #lastApplied = 0;
   #lastApplyAtMs: number | null = null;
@@ -85,22 +82,6 @@ export class ClusterMemberView implements ClusterView {
     this.nodeId = options.config.nodeId;
     this.cluster = options.config.cluster;
     this.events = options.events;
-    const s = subjectsOf(this.cluster);
-    this.#subscription = options.nc.subscribe(s.reports, {
-      callback: (error, msg) => {
-        if (error) return;
-        const decoded = decode(NodeReport, msg.data, {
-          where: msg.subject,
-          maxBytes: MAX_REPORT_BYTES,
-        });
-        if (!decoded.ok) {
-          options.onRejected?.(s.reports, decoded.error.code);
-          return;
-        }
-        if (decoded.value.cluster !== this.cluster) return;
-        this.#history.record(decoded.value, performance.now());
-      },
-    });
     // Sampled rather than hooked: the state machine belongs to the cluster member.
     this.#watch = setInterval(() => this.#sampleApplied(), options.applyWatchMs ?? 50);
     this.#watch.unref();
@@ -133,7 +114,7 @@ export class ClusterMemberView implements ClusterView {
     if (!raft) {
       const snapshot = this.snapshot();
       const leaderId = this.#remote?.leaderId ?? null;
-      const leaderSeen = leaderId ? this.#history.lastSeenMs(leaderId) : undefined;
+      const leaderSeen = leaderId ? this.#o.member.reports.lastHeardMs(leaderId) : undefined;
       return {
         role: 'client',
         // A client holds no Raft state: it knows the leader only from the voter that answered.
@@ -149,7 +130,7 @@ export class ClusterMemberView implements ClusterView {
       };
     }
     const role = roleOf(raft.role);
-    const leaderSeen = raft.leader ? this.#history.lastSeenMs(raft.leader) : undefined;
+    const leaderSeen = raft.leader ? this.#o.member.reports.lastHeardMs(raft.leader) : undefined;
     return {
       role,
       term: raft.term,
@@ -251,15 +232,18 @@ export class ClusterMemberView implements ClusterView {
   }
 
   reports(): ReadonlyMap<string, ReportView> {
-    return this.#history.latest(performance.now());
+    const now = performance.now();
+    const out = new Map<string, ReportView>();
+    for (const [id, h] of this.#o.member.reports.latest())
+      out.set(id, { report: h.report, ageMs: Math.max(0, now - h.receivedAtMs) });
+    return out;
   }
 
   figures(service: string, windowMs: number): Record<string, ServiceFigures[]> {
-    return this.#history.figures(service, windowMs, performance.now());
+    return this.#o.member.reports.history.figures(service, windowMs, performance.now());
   }
 
   close(): void {
     clearInterval(this.#watch);
-    this.#subscription.unsubscribe();
   }
 }

@@ -8,14 +8,17 @@
  *   await member.stop();
  *
  * Voters (listed in `config.voters`) run Raft over NATS with a file WAL under
- * `<dataDir>/raft`, hear every report (so a new leader starts warm) and answer
+ * `<dataDir>/raft`, hear every report (the agent's report hub keeps each
+ * node's last one, so a new leader starts warm; only the leader decodes them
+ * all, and only it hears the heartbeats) and answer
  * `cox.<cluster>.api` (queue group): a follower forwards writes to the leader
  * on `cox.<cluster>.api.<leaderId>`. Every node, voter or client, executes
  * commands and supervises its own replicas.
  *
  * This file composes the parts; each job has its own file: raft-membership.ts
  * (the Raft node and voter changes), member-api.ts (API requests, forwarding,
- * the token check), report-intake.ts (reports, decoded once), command-sender.ts
+ * the token check), report-intake.ts (the leader's reports; ../report-hub.ts
+ * decodes them once for the whole agent), command-sender.ts
  * (commands to agents, cluster events).
  */
 
@@ -27,6 +30,7 @@ import {
   ForecastPolicies,
   type ObservedNode,
   type RegisteredPolicy,
+  ReportHub,
   ServiceHistory,
 } from '@coxswain/control';
 import {
@@ -50,7 +54,7 @@ import {
   subjects as subjectsOf,
 } from '@coxswain/protocol';
 import type { Logger } from '@coxswain/telemetry';
-import type { NatsConnection, Subscription } from 'nats';
+import type { MsgHdrs, NatsConnection, Subscription } from 'nats';
 import type { RaftNode, Status } from 'raft-consensus-ts';
 import { MemberNotConnectedError, NotAVoterError } from '../errors.js';
 import { CommandSender } from './command-sender.js';
@@ -92,6 +96,11 @@ export interface LocalMemberOptions {
   readonly apiTimeoutMs?: number;
   /** The leader's metrics and decision log (leader-observer.ts). */
   readonly observer?: LeaderObserver;
+  /**
+   * The agent's one subscription to reports, which the agent subscribes. Absent, the member
+   * makes its own and subscribes it when it connects (a member run without an agent).
+   */
+  readonly reports?: ReportHub<MsgHdrs>;
 }
 
 const API_QUEUE = 'cox-api';
@@ -114,6 +123,11 @@ export class ClusterMember {
   readonly #observingSinceMs = performance.now();
   readonly #subscriptions: Subscription[] = [];
   readonly #intake: ReportIntake;
+  /** The reports of every node, decoded once (report-hub.ts); the intake takes them while leading. */
+  readonly reports: ReportHub<MsgHdrs>;
+  readonly #ownsReports: boolean;
+  /** Heartbeats are for the leader's liveness only: subscribed while leading. */
+  #heartbeats: Subscription | undefined;
   readonly #commands: CommandSender;
   readonly #api: MemberApi;
   #raft: RaftNode | undefined;
@@ -146,13 +160,22 @@ export class ClusterMember {
     });
     this.#intake = new ReportIntake({
       cluster: o.config.cluster,
-      subject: this.subjects.reports,
       history: this.history,
       contexts: this.#reportContexts,
       nodeDeadAfterMs: () => this.state.settings.nodeDeadAfterMs,
       onReport: () => this.#coordinator?.poke(),
       ...(o.onRejected ? { onRejected: o.onRejected } : {}),
     });
+    this.#ownsReports = o.reports === undefined;
+    this.reports =
+      o.reports ??
+      new ReportHub<MsgHdrs>({
+        cluster: o.config.cluster,
+        subject: this.subjects.reports,
+        ...(o.onRejected ? { onRejected: o.onRejected } : {}),
+        defer: setImmediate,
+      });
+    this.reports.follow(this.#intake);
     this.#commands = new CommandSender({
       nodeId: o.config.nodeId,
       subjects: this.subjects,
@@ -248,6 +271,14 @@ export class ClusterMember {
     if (this.#ncs || this.#stopped) return;
     this.#ncs = { nc, raftNc };
     this.executor.listen(nc, this.subjects);
+    if (this.#ownsReports)
+      this.#subscriptions.push(
+        nc.subscribe(this.subjects.reports, {
+          callback: (err, msg) => {
+            if (!err) this.reports.receive(msg.subject, msg.data, msg.headers, performance.now());
+          },
+        }),
+      );
     if (this.config.voters.includes(this.config.nodeId)) await this.#startVoter();
   }
 
@@ -345,9 +376,11 @@ export class ClusterMember {
       if (e.type !== 'role-changed') return;
       if (e.to === 'leader') {
         this.#log.info('elected leader', { term: e.term });
+        this.#takeReports(true);
         void this.#coordinator!.lead(e.term).then(() => this.#applyConfigSettings());
       } else if (e.from === 'leader') {
         this.#log.info('stepped down', { term: e.term });
+        this.#takeReports(false);
         this.#commands.event(
           'leader.stepped_down',
           `${config.nodeId} stepped down in term ${e.term}`,
@@ -358,12 +391,6 @@ export class ClusterMember {
     });
     const nc = this.#nc;
     this.#subscriptions.push(
-      nc.subscribe(this.subjects.reports, {
-        callback: (err, msg) => this.#intake.handle(err, msg),
-      }),
-      nc.subscribe(this.subjects.heartbeats, {
-        callback: (err, msg) => this.#intake.handleHeartbeat(err, msg),
-      }),
       nc.subscribe(this.subjects.api, {
         queue: API_QUEUE,
         callback: (err, msg) => this.#api.onMessage(err, msg, true),
@@ -372,6 +399,24 @@ export class ClusterMember {
         callback: (err, msg) => this.#api.onMessage(err, msg, false),
       }),
     );
+  }
+
+  /**
+   * A new leader decodes the last-known report of every node once and from then every report, and
+   * hears the heartbeats; a follower does neither (at 1,000 hosts that is 1,000 reports and 5,000
+   * heartbeats a second it would decode for nothing).
+   */
+  #takeReports(leading: boolean): void {
+    this.#intake.lead(leading);
+    if (leading) {
+      this.#intake.seed(this.reports.latest().values(), performance.now());
+      this.#heartbeats ??= this.#nc.subscribe(this.subjects.heartbeats, {
+        callback: (err, msg) => this.#intake.handleHeartbeat(err, msg),
+      });
+    } else {
+      this.#heartbeats?.unsubscribe();
+      this.#heartbeats = undefined;
+    }
   }
 
   #makeCoordinator(raft: RaftNode): Coordinator {
@@ -446,6 +491,8 @@ export class ClusterMember {
     if (this.#stopped) return;
     this.#stopped = true;
     this.#intake.close();
+    if (this.#ownsReports) this.reports.close();
+    this.#heartbeats?.unsubscribe();
     this.#coordinator?.stop();
     this.#elections.close();
     for (const s of this.#subscriptions) s.unsubscribe();

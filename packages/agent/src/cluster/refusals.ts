@@ -192,7 +192,9 @@ export function refusalOfError(error: unknown, leaderId: string | null): ApiRefu
     return new NotLeaderRefusal(error.leaderId ?? leaderId, error.message, { cause: error });
   if (error instanceof TransferInProgressError)
     return new NotLeaderRefusal(error.transferee, error.message, { cause: error });
-  // Not committed and never will be (a newer leader's entry took its slot): safe to retry.
+  // Not "never committed": the entry is gone from this node's log, but it may still commit under
+  // another leader (a slot this node reused after a new leader overwrote it), so its outcome is
+  // unknown and, as below, only a retry with the same idempotency key is safe.
   if (error instanceof ProposalDroppedError)
     return new NotLeaderRefusal(leaderId, error.message, { cause: error });
   // The outcome is unknown, so only a retry with the same idempotency key is safe: 503 says so.
