@@ -105,7 +105,7 @@ export async function run(argv: readonly string[] = process.argv.slice(2)): Prom
     '| --- | --- | --- | --- | --- | --- | --- | --- |',
     ...rows,
     '',
-    `Heap (heapUsed after two forced GCs): ${heapBefore.toFixed(1)} MiB before, ${heapAfterFirstPass.toFixed(1)} MiB after every decoder, ${heapAfter.toFixed(1)} MiB after a second pass of ${targets[0]?.name}. Raft codec errors are strings (labelled "string: ..." by their first words), not typed codes.`,
+    `Heap (heapUsed after two forced GCs): ${heapBefore.toFixed(1)} MiB before, ${heapAfterFirstPass.toFixed(1)} MiB after every decoder, ${heapAfter.toFixed(1)} MiB after a second pass of ${targets[0]?.name}. Raft codec refusals are counted by the codec's FrameRejection reason (RAFT_FRAME_TRUNCATED, _CHECKSUM, _VERSION, _MALFORMED).`,
   ].join('\n');
   recordResult({ benchmark: args.record, figures, notes });
   const jsonPath = join(

@@ -8,6 +8,7 @@ import {
   encodeConfigEntry,
   encodeMessage,
   encodeMessagesFrame,
+  type FrameRejection,
   type Message,
   RaftError,
 } from 'raft-consensus-ts';
@@ -114,15 +115,9 @@ export function chunkFrame(
 const equal = (a: Uint8Array, b: Uint8Array): boolean =>
   a.length === b.length && a.every((x, i) => x === b[i]);
 
-/** The codec's errors are strings: label them by their first words so a campaign can count them. */
-function stringOutcome(error: string): Outcome {
-  const label = error
-    .replace(/\d+/g, 'N')
-    .replace(/ at byte N$/, '')
-    .split(' ')
-    .slice(0, 5)
-    .join(' ');
-  return { ok: false, code: `string: ${label}`, typed: false };
+/** The codec refuses with a reason from a closed set (FrameRejection): that is its stable code. */
+function frameOutcome(reason: FrameRejection): Outcome {
+  return { ok: false, code: `RAFT_FRAME_${reason.toUpperCase()}`, typed: true };
 }
 
 const RAFT_MAX_FRAME_BYTES = 512 * 1024;
@@ -152,7 +147,7 @@ export function raftTargets(): FuzzTarget[] {
       inputs: hostileBinary({ samples: frames, maxBytes: RAFT_MAX_FRAME_BYTES }),
       decode: (payload) => {
         const r = decodeFrame(payload);
-        return r.ok ? { ok: true, value: r.value } : stringOutcome(r.error);
+        return r.ok ? { ok: true, value: r.value } : frameOutcome(r.reason);
       },
       check: (value, payload) => {
         const f = value as
@@ -177,7 +172,7 @@ export function raftTargets(): FuzzTarget[] {
       inputs: hostileBinary({ samples: singles, maxBytes: RAFT_MAX_FRAME_BYTES }),
       decode: (payload) => {
         const r = decodeMessage(payload);
-        return r.ok ? { ok: true, value: r.value } : stringOutcome(r.error);
+        return r.ok ? { ok: true, value: r.value } : frameOutcome(r.reason);
       },
       check: (value, payload) =>
         equal(encodeMessage(value as Message), payload)

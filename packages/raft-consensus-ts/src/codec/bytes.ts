@@ -130,6 +130,17 @@ export class ByteReader {
     return this.buf[this.offset++] as number;
   }
 
+  /** A flags byte; a bit outside `allowed` is refused, so every accepted frame re-encodes to the same bytes. */
+  flags(allowed: number, what = 'flags'): number {
+    const v = this.u8(what);
+    if ((v & ~allowed) !== 0)
+      throw new TruncatedInputError(
+        `${what} has unknown bits set (0x${v.toString(16)})`,
+        this.offset - 1,
+      );
+    return v;
+  }
+
   u16(what = 'u16'): number {
     this.need(2, what);
     const v = this.view.getUint16(this.offset);

@@ -1,3 +1,4 @@
+import { membershipProblem } from '../core/membership-shape.js';
 import { crc32c } from '../storage/crc32c.js';
 import type { Entry, EntryType, Membership, Message, MessageType } from '../types.js';
 import { ByteReader, ByteWriter, owned, TruncatedInputError } from './bytes.js';
@@ -146,7 +147,7 @@ export function readMessage(r: ByteReader): Message {
     case 'RequestVote': {
       const lastLogIndex = r.u48('lastLogIndex');
       const lastLogTerm = r.u48('lastLogTerm');
-      const flags = r.u8('flags');
+      const flags = r.flags(0b11);
       return {
         type,
         from,
@@ -159,14 +160,14 @@ export function readMessage(r: ByteReader): Message {
       };
     }
     case 'RequestVoteResponse': {
-      const flags = r.u8('flags');
+      const flags = r.flags(0b11);
       return { type, from, to, term, granted: (flags & 1) !== 0, preVote: (flags & 2) !== 0 };
     }
     case 'AppendEntries': {
       const prevLogIndex = r.u48('prevLogIndex');
       const prevLogTerm = r.u48('prevLogTerm');
       const commit = r.u48('commit');
-      const context = r.u8('flags') & 1 ? r.str('context') : undefined;
+      const context = r.flags(0b1) & 1 ? r.str('context') : undefined;
       const count = r.u32('entry count');
       // Each entry takes at least 17 bytes: refuse a count the frame cannot hold before allocating for it.
       if (count * 17 > r.remaining)
@@ -184,7 +185,7 @@ export function readMessage(r: ByteReader): Message {
         : { type, from, to, term, prevLogIndex, prevLogTerm, commit, entries, context };
     }
     case 'AppendEntriesResponse': {
-      const flags = r.u8('flags');
+      const flags = r.flags(0b111);
       const matchIndex = r.u48('matchIndex');
       const rejectHint =
         flags & 2 ? { index: r.u48('hint index'), term: r.u48('hint term') } : undefined;
@@ -231,7 +232,10 @@ function readMembership(r: ByteReader): Membership {
   for (let i = 0; i < nv; i++) voters.push(r.str('voter'));
   const nl = r.u16('learner count');
   for (let i = 0; i < nl; i++) learners.push(r.str('learner'));
-  return { voters, learners };
+  const membership = { voters, learners };
+  const problem = membershipProblem(membership);
+  if (problem) throw new TruncatedInputError(`snapshot membership: ${problem}`, r.offset);
+  return membership;
 }
 
 /** Encodes one message alone (for size checks and chunking). */

@@ -1,5 +1,6 @@
 import { MalformedConfigEntryError } from '../errors.js';
 import type { ConfigChange, Entry, Membership, NodeId } from '../types.js';
+import { membershipProblem } from './membership-shape.js';
 
 /**
  * A config entry carries both the change and the membership that results from
@@ -86,6 +87,10 @@ export function decodeConfigEntry(bytes: Uint8Array, index: number): ConfigEntry
       'membership must be {voters: string[], learners: string[]}',
     );
   }
+  const problem = membershipProblem(membership as Membership);
+  if (problem) throw new MalformedConfigEntryError(index, `membership: ${problem}`);
+  if (!isBootstrap && (change as { node: string }).node.length === 0)
+    throw new MalformedConfigEntryError(index, 'change.node is empty');
   return { change: change as ConfigEntryData['change'], membership: membership as Membership };
 }
 
