@@ -7,7 +7,7 @@ import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { recordResult } from './lib/results.js';
 import { soakFigures } from './lib/soak-figures.js';
-import { runSoak } from './lib/soak-run.js';
+import { HOSTS_NICE, runSoak } from './lib/soak-run.js';
 
 const fmt = (x: number | undefined, digits = 3): string =>
   x === undefined || Number.isNaN(x) ? 'n/a' : x.toFixed(digits);
@@ -45,7 +45,7 @@ export async function run(): Promise<void> {
     log: (line) => console.log(line),
   });
   const loadAfter = load();
-  const { figures, slopeMiBPerMin, flat } = soakFigures(result, { warmupS: 120 });
+  const { figures, slopes, flat } = soakFigures(result, { warmupS: 120 });
   recordResult({
     benchmark: 'soak',
     title: 'soak',
@@ -53,8 +53,12 @@ export async function run(): Promise<void> {
     notes: [
       `${hosts} simulated hosts × ${services} services reporting at 1 Hz for ${minutes} min to 3 voters, one nats-server, all on this machine. The voters are \`coxswain agent\` processes from the CLI's build, each with its own data dir and API, run as a user runs them but with no Docker engine (the agent starts without one and retries it; their reports say dockerReachable false). Placement gives no replica to a node whose engine is unreachable (${result.voterCommands} commands reached a voter).`,
       `The simulated hosts are ${processes} OS processes (lib/soak-hosts.ts), one NATS connection per host; each publishes a NodeReport (encoded through the protocol's schema) on its own subject every second with one container entry per replica and the figures of each service it runs, and answers ScaleCommands on its own command subject as an agent does (fencing-token check, retries by id, ScaleReply), with the new count in its next report. Each service has an hpa policy on requests per replica (target 10, no scale-down window) and a request rate the driver sets; every 20 s a fifth of the services step by ×1.5 or ÷1.5 (20..300 req/s), so the leader decides and commands through the whole run.`,
-      `Reports lost: reports the hosts published (counted after each publish returned) plus the voters' own (\`coxswain_reports_published_total\`) minus \`coxswain_reports_received_total\` on the leader (report messages NATS delivered to it, decoded or not), read after the hosts stopped and 3 s of drain; "decoded and taken in while leading" is \`coxswain_reports_accepted_total{role="client"}\`, which misses what arrived while it did not lead. Decision latency: from a load step to the leader's issuedAt of the first command for that service after it (hosts report within 1 s of a step, so up to 1 s of it is the report interval); steps with no command before the service's next step (held by the policy's rate limits or at a bound) are counted, not timed. Command round trip: the command's issuedAt (leader's clock) to the host's reply (same machine, same clock), every command; the leader's own histogram (coxswain_command_round_trip_seconds) is in the JSON. CPU and RSS: /proc/<leader pid>/stat and status every 5 s; CPU is percent of one core. Memory slope: least squares over the samples after the first ${120 / 60} min; "flat" means under 0.5 MiB/min.`,
-      `Memory: slope ${slopeMiBPerMin.toFixed(3)} MiB/min after warm-up: ${flat ? 'flat' : 'NOT flat'}. Leader ${result.leader}; elections logged ${result.leaderChanges}; voter exits: ${result.voterExits.length === 0 ? 'none' : result.voterExits.join('; ')}.`,
+      `Reports lost: reports the hosts published (counted after each publish returned) plus the voters' own (\`coxswain_reports_published_total\`) minus \`coxswain_reports_received_total\` on the leader at the end (report messages NATS delivered to it, decoded or not; every voter receives every report), read after the hosts stopped and 3 s of drain; "decoded and taken in while leading" is \`coxswain_reports_accepted_total{role="client"}\`, which misses what arrived while it did not lead. Decision latency: from a load step to the leader's issuedAt of the first command for that service after it (hosts report within 1 s of a step, so up to 1 s of it is the report interval); steps with no command before the service's next step (held by the policy's rate limits or at a bound) are counted, not timed. Command round trip: the command's issuedAt (leader's clock) to the host's reply (same machine, same clock), every command; the leader's own histogram (coxswain_command_round_trip_seconds) is in the JSON. CPU and RSS: /proc/<pid>/stat and status of every voter every 5 s; CPU is percent of one core; the leader's figures are the samples of whichever voter led at the time. Memory slope: least squares over each voter's samples after the first ${120 / 60} min; "flat" means every voter under 0.5 MiB/min (a leak on the leader shows on whichever voter led). The simulated hosts' processes run at nice ${HOSTS_NICE} (the voters and nats-server at 0): they stand for a thousand other machines, and at nice 0 they took the voters' CPU on these two shared cores.`,
+      `Memory: slope after warm-up ${Object.entries(slopes)
+        .map(([v, x]) => `${v} ${x.toFixed(3)}`)
+        .join(
+          ', ',
+        )} MiB/min: ${flat ? 'flat' : 'NOT flat'}. First leader ${result.firstLeader}, leader at the end ${result.leader}; elections logged ${result.leaderChanges}; voter exits: ${result.voterExits.length === 0 ? 'none' : result.voterExits.join('; ')}.`,
       `Context, not measured here: Nomad's published claim is 10,000 clients per server cluster (HashiCorp's Nomad documentation on scaling; their claim, on their hardware). This run is one tenth of that on a shared 2-core machine, with the voters, nats-server and the simulated hosts all on it.`,
       `Per voter at the end (/metrics; event-loop lag from prom-client's histogram since start, s): ${Object.entries(
         result.voterMetrics,
@@ -82,6 +86,10 @@ export async function run(): Promise<void> {
     },
   });
   console.log(
-    `soak: sent ${result.sent}, accepted ${result.accepted}, lost ${result.lost}; ${result.commands} commands; memory slope ${slopeMiBPerMin.toFixed(3)} MiB/min (${flat ? 'flat' : 'not flat'})`,
+    `soak: sent ${result.sent}, accepted ${result.accepted}, lost ${result.lost}; ${result.commands} commands; memory slopes ${Object.entries(
+      slopes,
+    )
+      .map(([v, x]) => `${v} ${x.toFixed(3)}`)
+      .join(', ')} MiB/min (${flat ? 'flat' : 'not flat'})`,
   );
 }

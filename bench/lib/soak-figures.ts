@@ -1,7 +1,8 @@
 /**
  * The soak's figures from one run (pure, so the slope and the percentiles are tested apart
- * from a run): leader CPU and RSS, reports lost, decision latency, command round trip, and the
- * memory slope after warm-up with its verdict.
+ * from a run): leader CPU and RSS, reports lost, decision latency, command round trip, and each
+ * voter's memory slope after warm-up with the verdict (flat only if every voter is flat: a leak
+ * on the leader shows on whichever voter led, and leadership can move).
  */
 import { type Figure, percentile } from './results.js';
 import type { ProcSample, SoakResult } from './soak-run.js';
@@ -9,8 +10,11 @@ import type { ProcSample, SoakResult } from './soak-run.js';
 /** Under this, RSS counts as flat: 5 MiB over a 10-minute soak. */
 export const FLAT_MIB_PER_MIN = 0.5;
 
-/** Least-squares slope of RSS over time, in MiB per minute, of the samples after `warmupS`. */
-export function rssSlopeMiBPerMin(samples: readonly ProcSample[], warmupS: number): number {
+/** Least-squares slope of RSS over time, in MiB per minute, of the samples after `warmupS` (one process's). */
+export function rssSlopeMiBPerMin(
+  samples: readonly Pick<ProcSample, 't' | 'rssMiB'>[],
+  warmupS: number,
+): number {
   const xs = samples.filter((s) => s.t >= warmupS);
   if (xs.length < 2) return Number.NaN;
   const n = xs.length;
@@ -51,34 +55,62 @@ export function soakFigures(
     | 'steps'
   > & { readonly voterExits: readonly string[] },
   o: { readonly warmupS: number },
-): { figures: Figure[]; slopeMiBPerMin: number; flat: boolean } {
-  const slope = rssSlopeMiBPerMin(r.samples, o.warmupS);
-  const flat = Math.abs(slope) < FLAT_MIB_PER_MIN;
-  const after = r.samples.filter((s) => s.t >= o.warmupS);
+): {
+  figures: Figure[];
+  slopeMiBPerMin: number;
+  slopes: Record<string, number>;
+  flat: boolean;
+} {
+  const voters = [...new Set(r.samples.map((s) => s.voter))].sort();
+  const slopes = Object.fromEntries(
+    voters.map((v) => [
+      v,
+      rssSlopeMiBPerMin(
+        r.samples.filter((s) => s.voter === v),
+        o.warmupS,
+      ),
+    ]),
+  );
+  // The worst voter decides; NaN (too few samples) is not flat.
+  const worst = Object.values(slopes).reduce(
+    (a, x) => (Number.isNaN(a) || Number.isNaN(x) ? Number.NaN : Math.abs(x) > Math.abs(a) ? x : a),
+    0,
+  );
+  const flat = voters.length > 0 && Math.abs(worst) < FLAT_MIB_PER_MIN;
+  const leading = r.samples.filter((s) => s.leading);
   const decided = r.steps.flatMap((s) => (s.decisionMs === undefined ? [] : [s.decisionMs]));
+  const perVoter: Figure[] = voters.flatMap((v) => {
+    const mine = r.samples.filter((s) => s.voter === v);
+    const after = mine.filter((s) => s.t >= o.warmupS);
+    const led = mine.filter((s) => s.leading).length;
+    const slope = slopes[v] ?? Number.NaN;
+    return [
+      {
+        name: `${v} RSS, first and last sample after warm-up`,
+        value: after.at(-1)?.rssMiB ?? Number.NaN,
+        unit: `MiB (from ${after[0]?.rssMiB.toFixed(1) ?? '?'})`,
+      },
+      {
+        name: `${v} RSS slope after warm-up (led ${((100 * led) / Math.max(1, mine.length)).toFixed(0)} % of samples)`,
+        value: slope,
+        unit: 'MiB/min',
+        samples: after.length,
+        target: `|slope| < ${FLAT_MIB_PER_MIN} (${Math.abs(slope) < FLAT_MIB_PER_MIN ? 'flat' : 'NOT flat'})`,
+      },
+    ];
+  });
   const figures: Figure[] = [
     dist(
-      'leader CPU (percent of one core, 5 s samples)',
+      'leader CPU (percent of one core, 5 s samples of whichever voter led)',
       '%',
-      r.samples.map((s) => s.cpuPercent),
+      leading.map((s) => s.cpuPercent),
     ),
     dist(
-      'leader RSS',
+      'leader RSS (whichever voter led)',
       'MiB',
-      r.samples.map((s) => s.rssMiB),
+      leading.map((s) => s.rssMiB),
     ),
-    {
-      name: 'leader RSS, first and last sample after warm-up',
-      value: after.at(-1)?.rssMiB ?? Number.NaN,
-      unit: `MiB (from ${after[0]?.rssMiB.toFixed(1) ?? '?'})`,
-    },
-    {
-      name: 'leader RSS slope after warm-up',
-      value: slope,
-      unit: 'MiB/min',
-      samples: after.length,
-      target: `|slope| < ${FLAT_MIB_PER_MIN} (${flat ? 'flat' : 'NOT flat'})`,
-    },
+    ...perVoter,
     { name: 'reports sent by the simulated hosts', value: r.sent, unit: 'reports' },
     {
       name: 'report messages received by the leader (hosts and voters)',
@@ -106,5 +138,5 @@ export function soakFigures(
     },
     { name: 'voter crashes', value: r.voterExits.length, unit: 'exits', target: '0' },
   ];
-  return { figures, slopeMiBPerMin: slope, flat };
+  return { figures, slopeMiBPerMin: worst, slopes, flat };
 }

@@ -3,9 +3,11 @@
 import { describe, expect, it } from 'vitest';
 import { FLAT_MIB_PER_MIN, rssSlopeMiBPerMin, soakFigures } from '../lib/soak-figures.js';
 
-const samples = (mibPerMin: number, noise = 0) =>
+const samples = (mibPerMin: number, noise = 0, voter = 'v1', leading = true) =>
   Array.from({ length: 120 }, (_, i) => ({
     t: i * 5,
+    voter,
+    leading,
     cpuPercent: 20,
     // A fast warm-up over the first 2 minutes, then the slope under test.
     rssMiB: (i * 5 < 120 ? i : 24) + 100 + (mibPerMin * i * 5) / 60 + (i % 2 ? noise : -noise),
@@ -46,5 +48,29 @@ describe('soak figures', () => {
     expect(by.get('load steps with no command before the next step')?.value).toBe(1);
     expect(by.get('decision latency (load step to first command issued)')?.samples).toBe(1);
     expect(by.get('command round trip (issuedAt to the host reply)')?.p99).toBe(400);
+  });
+
+  it('judges every voter: one growing follower makes the run not flat', () => {
+    const base = {
+      sent: 1,
+      received: 1,
+      accepted: 1,
+      lost: 0,
+      commands: 0,
+      commandsFailed: 0,
+      commandMs: [],
+      steps: [],
+      voterExits: [],
+    };
+    const r = soakFigures(
+      { ...base, samples: [...samples(0, 0, 'v1', true), ...samples(2, 0, 'v2', false)] },
+      { warmupS: 120 },
+    );
+    expect(r.flat).toBe(false);
+    expect(r.slopes.v1).toBeCloseTo(0, 6);
+    expect(r.slopeMiBPerMin).toBeCloseTo(2, 6);
+    const by = new Map(r.figures.map((f) => [f.name, f]));
+    expect(by.get('leader RSS (whichever voter led)')?.samples).toBe(120);
+    expect(by.get('v2 RSS slope after warm-up (led 0 % of samples)')?.value).toBeCloseTo(2, 6);
   });
 });

@@ -28,5 +28,8 @@ describe('soak, short form', () => {
     );
     expect(m['coxswain_commands_total{action="scale",result="failed"}'] ?? 0).toBe(0);
     expect(r.voterCommands).toBe(0);
+    // Every voter is sampled, and the samples say which one led.
+    expect(new Set(r.samples.map((s) => s.voter)).size).toBe(3);
+    expect(r.samples.some((s) => s.leading)).toBe(true);
   });
 });
