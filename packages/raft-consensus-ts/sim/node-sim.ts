@@ -683,6 +683,7 @@ class NodeSimulation {
     const a = voters[this.rng.int(0, voters.length)] as NodeId;
     const b = voters.find((x) => x !== a) as NodeId;
     for (const key of [`${a}>${b}`, `${b}>${a}`]) this.net.links.set(key, { ...HEALED_SLOW_LINK });
+    this.net.retimeQueued();
     this.trace(`heal; ${a}<->${b} stays slow and lossy`);
     for (const n of this.nodes.values()) {
       n.fs.faults.shortWriteRate = 0;
