@@ -53,9 +53,27 @@ export interface MessageObserver {
   snapshotReported(m: Message, proc: Process, ok: boolean): void;
 }
 
+/** One frame on a link, from when its first byte goes to when its last has left. */
+export interface Transmission {
+  start: number;
+  done: number;
+  /** The bandwidth divisor it is timed at. */
+  slowdown: number;
+  /** Bumped when it is re-timed: a delivery scheduled for an older timing does not happen. */
+  timing: number;
+  /** Its copies (two if duplicated), each arriving `latencyMs` after the frame has left. */
+  readonly copies: {
+    readonly latencyMs: number;
+    readonly to: NodeId;
+    readonly bytes: Uint8Array;
+  }[];
+}
+
 export class SimNetwork {
   private readonly endpoints = new Map<NodeId, SimTransport>();
   private readonly busyUntil = new Map<string, number>();
+  /** Per directed link, the frames that had not left at the link's last send. */
+  private readonly queued = new Map<string, Transmission[]>();
   private injected = 0;
   readonly blocked = new Set<string>();
   /** Faults on every link, and per directed link `a>b` on top. */
@@ -116,10 +134,48 @@ export class SimNetwork {
   }
 
   /**
-   * @internal Returns when the frame has left the sender (the link sent its last byte; a
-   * dropped frame left at once), or undefined if the link is blocked (nothing left).
+   * Called once the heal has set the links it leaves slow. A frame is timed when it is handed
+   * to its link, so the frames queued behind a slowdown went on leaving at the chaos rate long
+   * after the heal had ended it (seed 99797: a 155 KB snapshot handed to a link slowed 8× at
+   * 1426 ms, one 7 KB frame per 255 ms, due to land at about 7 s, after the run's end). What
+   * has not left yet goes at the link's rate now, never slower than it was timed at.
    */
-  send(from: NodeId, to: NodeId, frame: Uint8Array): number | undefined {
+  retimeQueued(): void {
+    const now = this.sched.now;
+    let moved = false;
+    for (const [key, txs] of this.queued) {
+      const link = this.links.get(key);
+      const slowdown = Math.max(1, this.all.slowdown * (link?.slowdown ?? 1));
+      let cursor = now;
+      for (const tx of txs) {
+        if (tx.done <= now) continue;
+        const s = Math.min(tx.slowdown, slowdown);
+        const started = tx.start < now;
+        if (s === tx.slowdown && (started || tx.start === cursor)) {
+          cursor = tx.done;
+          continue;
+        }
+        // The part still to send, at the new rate, after the frames before it.
+        const from = started ? now : cursor;
+        const rest = (tx.done - (started ? now : tx.start)) * (s / tx.slowdown);
+        if (!started) tx.start = cursor;
+        tx.done = from + rest;
+        tx.slowdown = s;
+        tx.timing++;
+        for (const c of tx.copies) this.deliverAfter(tx, c.latencyMs, c.to, c.bytes);
+        cursor = tx.done;
+        moved = true;
+      }
+      this.busyUntil.set(key, cursor);
+    }
+    if (moved) for (const t of this.endpoints.values()) t.retimed();
+  }
+
+  /**
+   * @internal Returns the frame's transmission (its `done`: when the link sent its last byte;
+   * a dropped frame left at once), or undefined if the link is blocked (nothing left).
+   */
+  send(from: NodeId, to: NodeId, frame: Uint8Array): Transmission | undefined {
     this.beforeSend?.(from, to);
     this.stats.frames++;
     this.stats.bytes += frame.length;
@@ -129,7 +185,7 @@ export class SimNetwork {
     const f = (k: keyof LinkFaults): number => this.all[k] + (link?.[k] ?? 0);
     if (this.rng.next() < f('drop')) {
       this.stats.dropped++;
-      return this.sched.now;
+      return { start: this.sched.now, done: this.sched.now, slowdown: 1, timing: 0, copies: [] };
     }
     const copies = this.rng.next() < f('duplicate') ? 2 : 1;
     if (copies === 2) this.stats.duplicated++;
@@ -137,12 +193,25 @@ export class SimNetwork {
     const start = Math.max(this.sched.now, this.busyUntil.get(key) ?? 0);
     const done = start + (frame.length * slowdown) / this.bytesPerMs;
     this.busyUntil.set(key, done);
+    const tx: Transmission = { start, done, slowdown, timing: 0, copies: [] };
+    const txs = (this.queued.get(key) ?? []).filter((t) => t.done > this.sched.now);
+    txs.push(tx);
+    this.queued.set(key, txs);
     for (let i = 0; i < copies; i++) {
       const bytes = this.damage(frame, f('truncate'), f('corrupt'));
       const latency = this.baseLatencyMs + f('extraLatencyMs') + this.rng.next() * 3;
-      this.sched.at(done + latency, undefined, () => this.deliver(to, bytes));
+      tx.copies.push({ latencyMs: latency, to, bytes });
+      this.deliverAfter(tx, latency, to, bytes);
     }
-    return done;
+    return tx;
+  }
+
+  /** Delivers `bytes` `latencyMs` after `tx` has left, unless it was re-timed meanwhile. */
+  private deliverAfter(tx: Transmission, latencyMs: number, to: NodeId, bytes: Uint8Array): void {
+    const timing = tx.timing;
+    this.sched.at(tx.done + latencyMs, undefined, () => {
+      if (tx.timing === timing) this.deliver(to, bytes);
+    });
   }
 
   private damage(frame: Uint8Array, truncate: number, corrupt: number): Uint8Array {
@@ -185,6 +254,14 @@ export class SimNetwork {
   }
 }
 
+/** An InstallSnapshot handed to the transport, reported once its frames have left (all of them: undefined if a link was blocked). */
+interface PendingReport {
+  readonly m: Message & { type: 'InstallSnapshot' };
+  readonly sentAt: number;
+  readonly txs: readonly Transmission[] | undefined;
+  timing: number;
+}
+
 export class SimTransport implements RaftTransport {
   readonly stats = emptyStats();
   closed = false;
@@ -193,6 +270,8 @@ export class SimTransport implements RaftTransport {
   private chunkHandler: ((from: NodeId, term: number) => void) | undefined;
   private readonly receiver: FrameReceiver;
   private chunkSeq = 0;
+  /** InstallSnapshots not yet reported: the heal may re-time their frames. */
+  private readonly pendingReports = new Set<PendingReport>();
 
   constructor(
     private readonly net: SimNetwork,
@@ -227,19 +306,30 @@ export class SimTransport implements RaftTransport {
       this.net.maxFrameBytes,
       () => `${this.id}.${this.proc.incarnation}.${++this.chunkSeq}`,
     );
-    const leftAt = new Map<NodeId, number | undefined>();
+    const sentAt = this.net.sched.now;
+    const sent = new Map<NodeId, Transmission[] | undefined>();
     for (const [to, list] of frames) {
-      let last: number | undefined = this.net.sched.now;
+      let txs: Transmission[] | undefined = [];
       for (const f of list) {
-        const at = this.net.send(this.id, to, f);
-        last = at === undefined || last === undefined ? undefined : Math.max(last, at);
+        const tx = this.net.send(this.id, to, f);
+        if (tx === undefined) txs = undefined;
+        else txs?.push(tx);
       }
-      leftAt.set(to, last);
+      sent.set(to, txs);
     }
     for (const m of messages) {
       this.net.observer?.sent(m, this.proc);
-      if (m.type === 'InstallSnapshot') this.reportSnapshot(m, leftAt.get(m.to));
+      if (m.type === 'InstallSnapshot') {
+        const r: PendingReport = { m, sentAt, txs: sent.get(m.to), timing: 0 };
+        this.pendingReports.add(r);
+        this.reportSnapshot(r);
+      }
     }
+  }
+
+  /** @internal The heal re-timed frames: reports of snapshots among them move with them. */
+  retimed(): void {
+    for (const r of this.pendingReports) if (r.txs !== undefined) this.reportSnapshot(r);
   }
 
   /**
@@ -247,16 +337,17 @@ export class SimTransport implements RaftTransport {
    * left (a flush round trip after the last publish), as lost if a link was
    * blocked. A big snapshot on a slow link stays unreported for a long time.
    */
-  private reportSnapshot(
-    m: Message & { type: 'InstallSnapshot' },
-    leftAt: number | undefined,
-  ): void {
-    const ok = leftAt !== undefined;
-    const at = (leftAt ?? this.net.sched.now) + 2 * this.net.baseLatencyMs;
-    this.net.sched.at(at, this.proc, () => {
+  private reportSnapshot(r: PendingReport): void {
+    const ok = r.txs !== undefined;
+    let leftAt = r.sentAt;
+    for (const tx of r.txs ?? []) leftAt = Math.max(leftAt, tx.done);
+    const timing = ++r.timing;
+    this.net.sched.at(leftAt + 2 * this.net.baseLatencyMs, this.proc, () => {
+      if (r.timing !== timing) return;
+      this.pendingReports.delete(r);
       if (this.closed) return;
-      this.net.observer?.snapshotReported(m, this.proc, ok);
-      this.snapshotStatus?.(m.to, m.snapshot.meta.index, ok);
+      this.net.observer?.snapshotReported(r.m, this.proc, ok);
+      this.snapshotStatus?.(r.m.to, r.m.snapshot.meta.index, ok);
     });
   }
 
