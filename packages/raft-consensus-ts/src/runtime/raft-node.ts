@@ -133,6 +133,7 @@ export class RaftNode {
   private lastSnapshotIndex: number;
   /** The runtime's own snapshot being written, off the Ready loop (see maybeSnapshot). */
   private snapshotting: Promise<void> | undefined;
+  private failedOnStorage = false;
   private electionStartedAt: number | undefined;
   private running = false;
   private scheduled = false;
@@ -622,6 +623,9 @@ export class RaftNode {
 
   /** A failed fsync leaves the node unable to promise durability: stop rather than ack anything more. */
   private storageFailed(err: unknown): void {
+    // The Ready loop and the snapshot write may both see the one failure: report it once.
+    if (this.failedOnStorage) return;
+    this.failedOnStorage = true;
     this.onError(err);
     this.stopped = true;
     this.clock.clearInterval(this.timer);
