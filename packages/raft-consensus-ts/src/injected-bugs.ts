@@ -46,7 +46,9 @@ export type InjectedBug =
   /** A vote request from a member we do not know yet is dropped even with no leader heard (node simulator seed 32030). */
   | 'stranger-vote-ignored'
   /** A node whose removal is appended but not committed never campaigns (node simulator seed 44958). */
-  | 'removed-uncommitted-never-campaigns';
+  | 'removed-uncommitted-never-campaigns'
+  /** The runtime's own snapshot is written inside the Ready loop, holding a leader's heartbeats (node simulator seeds 77732, 93141). */
+  | 'snapshot-blocks-ready-loop';
 
 export const INJECTED_BUGS: readonly InjectedBug[] = [
   'short-write-unchecked',

@@ -75,10 +75,13 @@ describe('node simulator', () => {
    * fix: the cap holds on that link). 99797: a snapshot queued on a link slowed 8× before the
    * heal kept leaving at that rate after it and landed after the run's end (simulator fix:
    * the heal re-times the frames not yet sent, test/sim-network.test.ts).
+   * 77732, 93141 (third campaign, probes disruption and intruders): the leader wrote its own
+   * snapshot inside the Ready loop, sent no heartbeat for 54-58 ms against a 60 ms election
+   * timeout, and a follower took the next term (the runtime now writes it off the loop).
    */
   it.each([
     391, 1208, 3261, 3833, 4258, 4455, 5325, 5703, 6257, 6530, 15428, 32030, 33279, 37294, 38949,
-    40871, 44958, 46747, 53254, 54595, 68908, 99797,
+    40871, 44958, 46747, 53254, 54595, 68908, 77732, 93141, 99797,
   ])(
     'regression seed %i passes',
     async (seed) => {
@@ -98,22 +101,39 @@ describe('node simulator', () => {
    * watch, fixed in node-sim-watch.ts. 6530: fails with its timer switch (5325 did until the
    * simulator kept frames within the timing requirement where pre-vote is off). 32030: fails
    * with the switch stranger-vote-ignored, 44958 with removed-uncommitted-never-campaigns.
+   * Writing the runtime's snapshot off the Ready loop moved 6530's and 44958's schedules: they
+   * run with snapshot-blocks-ready-loop too, the loop they failed on. 77732 and 93141 fail
+   * with that switch alone, with the violations the campaign found.
    */
   it.each([
-    { seed: 3978, bug: 'compact-past-active-follower', fails: undefined },
+    { seed: 3978, bugs: ['compact-past-active-follower'], fails: undefined },
     // The answer that let the leader send a newer copy arrived during the first copy's Ready.
-    { seed: 6891, bug: 'compact-past-active-follower', fails: undefined },
-    { seed: 6530, bug: 'vote-request-resets-timer', fails: 'liveness: 2 operations settled after' },
-    { seed: 32030, bug: 'stranger-vote-ignored', fails: 'liveness: 0 markers committed' },
+    { seed: 6891, bugs: ['compact-past-active-follower'], fails: undefined },
+    {
+      seed: 6530,
+      bugs: ['vote-request-resets-timer', 'snapshot-blocks-ready-loop'],
+      fails: 'liveness: 2 operations settled after',
+    },
+    { seed: 32030, bugs: ['stranger-vote-ignored'], fails: 'liveness: 0 markers committed' },
     {
       seed: 44958,
-      bug: 'removed-uncommitted-never-campaigns',
+      bugs: ['removed-uncommitted-never-campaigns', 'snapshot-blocks-ready-loop'],
       fails: 'liveness: 0 markers committed',
     },
+    {
+      seed: 77732,
+      bugs: ['snapshot-blocks-ready-loop'],
+      fails: 'disruption: n1 went from term 2 (leader n1) to term 4',
+    },
+    {
+      seed: 93141,
+      bugs: ['snapshot-blocks-ready-loop'],
+      fails: 'membership: n2 went from term 12 (leader n3) to term 13',
+    },
   ] as const)(
-    'seed $seed with switch $bug',
-    async ({ seed, bug, fails }) => {
-      const r = await runNodeSimulation({ seed, nodes: nodesFor(seed), bugs: [bug] });
+    'seed $seed with switches $bugs',
+    async ({ seed, bugs, fails }) => {
+      const r = await runNodeSimulation({ seed, nodes: nodesFor(seed), bugs });
       if (fails === undefined)
         expect(r.ok, `${r.violation}\nreplay: ${r.replay} --trace`).toBe(true);
       else expect(r.violation ?? '').toContain(fails);
