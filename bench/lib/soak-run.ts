@@ -69,6 +69,11 @@ export interface ProgressSample {
   readonly lagP99S?: Record<string, number>;
   /** V8 heap used of the leader, MiB (RSS is the ProcSample). */
   readonly heapUsedMiB?: number;
+  /** Each voter's memory by kind, MiB: V8 heap committed and used, external (Buffers), RSS; to tell a leak from a heap V8 lets grow. */
+  readonly memoryMiB?: Record<
+    string,
+    { heapTotal: number; heapUsed: number; external: number; rss: number }
+  >;
 }
 
 export interface LoadStep {
@@ -299,6 +304,21 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
               voters.map((v, i) => [v.id, all[i]?.nodejs_eventloop_lag_p99_seconds ?? Number.NaN]),
             ),
             heapUsedMiB: (m.nodejs_heap_size_used_bytes ?? Number.NaN) / 2 ** 20,
+            memoryMiB: Object.fromEntries(
+              voters.map((v, i) => {
+                const x = all[i] ?? {};
+                const mib = (k: string): number => (x[k] ?? Number.NaN) / 2 ** 20;
+                return [
+                  v.id,
+                  {
+                    heapTotal: mib('nodejs_heap_size_total_bytes'),
+                    heapUsed: mib('nodejs_heap_size_used_bytes'),
+                    external: mib('nodejs_external_memory_bytes'),
+                    rss: mib('process_resident_memory_bytes'),
+                  },
+                ];
+              }),
+            ),
           });
         },
       );
