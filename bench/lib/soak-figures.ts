@@ -53,7 +53,7 @@ export function soakFigures(
     | 'commandsFailed'
     | 'commandMs'
     | 'steps'
-  > & { readonly voterExits: readonly string[] },
+  > & { readonly voterExits: readonly string[]; readonly progress?: SoakResult['progress'] },
   o: { readonly warmupS: number },
 ): {
   figures: Figure[];
@@ -99,6 +99,31 @@ export function soakFigures(
       },
     ];
   });
+  // The live heap (V8 heap in use just after its latest major collection), 30 s samples: the
+  // figure a leak shows in, apart from garbage not yet collected and heap V8 keeps committed.
+  const live: Figure[] = voters.flatMap((v) => {
+    const xs = (r.progress ?? []).flatMap((p) => {
+      const x = p.memoryMiB?.[v]?.liveHeap;
+      return x === undefined || Number.isNaN(x) ? [] : [{ t: p.t, rssMiB: x }];
+    });
+    if (xs.length === 0) return [];
+    const slope = rssSlopeMiBPerMin(xs, o.warmupS);
+    const after = xs.filter((x) => x.t >= o.warmupS);
+    return [
+      {
+        name: `${v} live heap (after the latest major GC), first and last sample after warm-up`,
+        value: after.at(-1)?.rssMiB ?? Number.NaN,
+        unit: `MiB (from ${after[0]?.rssMiB.toFixed(1) ?? '?'})`,
+      },
+      {
+        name: `${v} live heap slope after warm-up`,
+        value: slope,
+        unit: 'MiB/min',
+        samples: after.length,
+        target: `|slope| < ${FLAT_MIB_PER_MIN} (${Math.abs(slope) < FLAT_MIB_PER_MIN ? 'flat' : 'NOT flat'})`,
+      },
+    ];
+  });
   const figures: Figure[] = [
     dist(
       'leader CPU (percent of one core, 5 s samples of whichever voter led)',
@@ -111,6 +136,7 @@ export function soakFigures(
       leading.map((s) => s.rssMiB),
     ),
     ...perVoter,
+    ...live,
     { name: 'reports sent by the simulated hosts', value: r.sent, unit: 'reports' },
     {
       name: 'report messages received by the leader (hosts and voters)',

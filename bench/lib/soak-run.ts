@@ -72,7 +72,7 @@ export interface ProgressSample {
   /** Each voter's memory by kind, MiB: V8 heap committed and used, external (Buffers), RSS; to tell a leak from a heap V8 lets grow. */
   readonly memoryMiB?: Record<
     string,
-    { heapTotal: number; heapUsed: number; external: number; rss: number }
+    { heapTotal: number; heapUsed: number; liveHeap: number; external: number; rss: number }
   >;
 }
 
@@ -313,6 +313,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
                   {
                     heapTotal: mib('nodejs_heap_size_total_bytes'),
                     heapUsed: mib('nodejs_heap_size_used_bytes'),
+                    liveHeap: mib('nodejs_heap_used_after_major_gc_bytes'),
                     external: mib('nodejs_external_memory_bytes'),
                     rss: mib('process_resident_memory_bytes'),
                   },
@@ -374,7 +375,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
       const m = v === leaderVoter ? metrics : await scrape(apiPort(v)).catch(() => ({}));
       voterMetrics[v.id] = Object.fromEntries(
         Object.entries(m as Record<string, number>).filter(([k]) =>
-          /^(coxswain_reports_(received|decoded|accepted|published)_total|nodejs_eventloop_lag_(p50|p99|max)_seconds|nodejs_heap_size_used_bytes|process_cpu_seconds_total|process_resident_memory_bytes)/.test(
+          /^(coxswain_reports_(received|decoded|accepted|published)_total|nodejs_eventloop_lag_(p50|p99|max)_seconds|nodejs_heap_size_used_bytes|nodejs_heap_size_total_bytes|nodejs_heap_used_after_major_gc_bytes|process_cpu_seconds_total|process_resident_memory_bytes)/.test(
             k,
           ),
         ),

@@ -73,4 +73,36 @@ describe('soak figures', () => {
     expect(by.get('leader RSS (whichever voter led)')?.samples).toBe(120);
     expect(by.get('v2 RSS slope after warm-up (led 0 % of samples)')?.value).toBeCloseTo(2, 6);
   });
+
+  it('gives each voter a live-heap slope from the 30 s progress samples', () => {
+    const progress = Array.from({ length: 20 }, (_, i) => ({
+      t: i * 30,
+      sent: 0,
+      accepted: 0,
+      natsReconnects: 0,
+      commands: 0,
+      memoryMiB: {
+        v1: { heapTotal: 80 + i, heapUsed: 50, liveHeap: 40, external: 5, rss: 150 + i },
+      },
+    }));
+    const r = soakFigures(
+      {
+        sent: 1,
+        received: 1,
+        accepted: 1,
+        lost: 0,
+        commands: 0,
+        commandsFailed: 0,
+        commandMs: [],
+        steps: [],
+        voterExits: [],
+        samples: samples(0),
+        progress,
+      },
+      { warmupS: 120 },
+    );
+    const by = new Map(r.figures.map((f) => [f.name, f]));
+    expect(by.get('v1 live heap slope after warm-up')?.value).toBeCloseTo(0, 6);
+    expect(by.get('v1 live heap slope after warm-up')?.samples).toBe(16);
+  });
 });

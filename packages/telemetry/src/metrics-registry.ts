@@ -6,7 +6,9 @@
  * deploy/prometheus/METRICS.md; `prom-client`'s default process metrics are
  * registered too.
  */
+
 import * as prom from 'prom-client';
+import { HeapAfterMajorGc } from './heap-after-gc.js';
 
 export type Labels = Readonly<Record<string, string>>;
 type Sampled = number | ReadonlyArray<{ labels: Labels; value: number }>;
@@ -116,7 +118,15 @@ export class MetricsRegistry {
   readonly #histograms = new Map<string, Histogram>();
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
-    if (options.defaultMetrics !== false) prom.collectDefaultMetrics({ register: this.registry });
+    if (options.defaultMetrics !== false) {
+      prom.collectDefaultMetrics({ register: this.registry });
+      const heap = new HeapAfterMajorGc();
+      this.gauge(
+        'nodejs_heap_used_after_major_gc_bytes',
+        'V8 heap in use just after the latest major collection (the live heap; no sample before the first).',
+        () => heap.bytes ?? Number.NaN,
+      );
+    }
   }
 
   /** `normalize` maps the labels callers give onto the exported ones (bounded values). */
