@@ -13,6 +13,19 @@ const samples = (mibPerMin: number, noise = 0, voter = 'v1', leading = true) =>
     rssMiB: (i * 5 < 120 ? i : 24) + 100 + (mibPerMin * i * 5) / 60 + (i % 2 ? noise : -noise),
   }));
 
+/** A run with no losses, commands or steps: only the memory figures differ between tests. */
+const quietRun = {
+  sent: 1,
+  received: 1,
+  accepted: 1,
+  lost: 0,
+  commands: 0,
+  commandsFailed: 0,
+  commandMs: [],
+  steps: [],
+  voterExits: [],
+};
+
 describe('soak figures', () => {
   it('measures the slope after warm-up only, in MiB per minute', () => {
     expect(rssSlopeMiBPerMin(samples(0), 120)).toBeCloseTo(0, 6);
@@ -51,19 +64,8 @@ describe('soak figures', () => {
   });
 
   it('judges every voter: one growing follower makes the run not flat', () => {
-    const base = {
-      sent: 1,
-      received: 1,
-      accepted: 1,
-      lost: 0,
-      commands: 0,
-      commandsFailed: 0,
-      commandMs: [],
-      steps: [],
-      voterExits: [],
-    };
     const r = soakFigures(
-      { ...base, samples: [...samples(0, 0, 'v1', true), ...samples(2, 0, 'v2', false)] },
+      { ...quietRun, samples: [...samples(0, 0, 'v1', true), ...samples(2, 0, 'v2', false)] },
       { warmupS: 120 },
     );
     expect(r.flat).toBe(false);
@@ -85,22 +87,7 @@ describe('soak figures', () => {
         v1: { heapTotal: 80 + i, heapUsed: 50, liveHeap: 40, external: 5, rss: 150 + i },
       },
     }));
-    const r = soakFigures(
-      {
-        sent: 1,
-        received: 1,
-        accepted: 1,
-        lost: 0,
-        commands: 0,
-        commandsFailed: 0,
-        commandMs: [],
-        steps: [],
-        voterExits: [],
-        samples: samples(0),
-        progress,
-      },
-      { warmupS: 120 },
-    );
+    const r = soakFigures({ ...quietRun, samples: samples(0), progress }, { warmupS: 120 });
     const by = new Map(r.figures.map((f) => [f.name, f]));
     expect(by.get('v1 live heap slope after warm-up')?.value).toBeCloseTo(0, 6);
     expect(by.get('v1 live heap slope after warm-up')?.samples).toBe(16);
