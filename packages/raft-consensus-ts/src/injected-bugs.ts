@@ -48,7 +48,11 @@ export type InjectedBug =
   /** A node whose removal is appended but not committed never campaigns (node simulator seed 44958). */
   | 'removed-uncommitted-never-campaigns'
   /** The runtime's own snapshot is written inside the Ready loop, holding a leader's heartbeats (node simulator seeds 77732, 93141). */
-  | 'snapshot-blocks-ready-loop';
+  | 'snapshot-blocks-ready-loop'
+  /** A lost snapshot copy is followed by the leader's newest snapshot, not by the same one again (node simulator seed 886). */
+  | 'lost-snapshot-replaced-by-newest'
+  /** The receiver times out a chunked message from its first part, however many arrive after (node simulator seed 886). */
+  | 'chunk-timeout-from-first-part';
 
 export const INJECTED_BUGS: readonly InjectedBug[] = [
   'short-write-unchecked',

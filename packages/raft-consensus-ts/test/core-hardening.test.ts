@@ -4,7 +4,7 @@ import { defaultConfig } from '../src/core/default-config.js';
 import { RaftCore } from '../src/core/raft-core.js';
 import { ConfigChangeInProgressError } from '../src/errors.js';
 import { setInjectedBugs } from '../src/injected-bugs.js';
-import type { Entry, Message, Ready, RequestVote } from '../src/types.js';
+import type { Entry, InstallSnapshot, Message, Ready, RequestVote } from '../src/types.js';
 import { bytes, TestCluster } from './core-harness.js';
 
 /**
@@ -395,6 +395,56 @@ describe('snapshots wait for the transport (item 6)', () => {
     cl.queue.push(sent[1] as Message, ...held.splice(0));
     run(cl, 5);
     expect(cl.core('c').status().commitIndex).toBe(cl.core('a').status().commitIndex);
+  });
+
+  /**
+   * node-sim seed 886: on the link left slow and lossy after the heal, a 154 KB snapshot in 8
+   * chunks took 1 s a copy and arrived whole one time in five; the leader compacted every 13
+   * entries meanwhile. A copy lost, it sent its newest snapshot, so the receiver could not fill
+   * in the lost chunks from the copy before (chunk ids name the snapshot): four copies of
+   * snapshots 39, 78, 91 and 104, each missing one to three chunks, and n1 never caught up.
+   * Here the leader snapshots again while the first copy is landing, the copy is lost, and c
+   * answers the marker behind it.
+   */
+  function lostWhileLeaderSnapshots(): {
+    cl: TestCluster;
+    sent: Extract<Message, { type: 'InstallSnapshot' }>[];
+    held: Message[];
+    newer: number;
+  } {
+    const { cl, sent, held } = reportedInTransit();
+    // The hold keeps the entries after the copy on its way; the newer snapshot is a's latest.
+    const newer = compactAgain(cl).snapIndex;
+    expect(sent.length).toBe(1);
+    cl.queue.push(...held.splice(0));
+    cl.deliverAll();
+    run(cl, 3);
+    expect(sent.length).toBe(2);
+    return { cl, sent: sent as Extract<Message, { type: 'InstallSnapshot' }>[], held, newer };
+  }
+
+  it('a lost copy is followed by the same snapshot, whose chunks fill in the lost ones (seed 886)', () => {
+    const { cl, sent, held, newer } = lostWhileLeaderSnapshots();
+    const [first, second] = sent as [InstallSnapshot, InstallSnapshot];
+    expect(first.snapshot.meta.index).toBeLessThan(newer);
+    expect(second.snapshot).toEqual(first.snapshot);
+    // It lands: c catches up on the entries after it, with no third copy.
+    cl.filter = () => true;
+    cl.queue.push(second, ...held.splice(0));
+    run(cl, 5);
+    expect(sent.length).toBe(2);
+    expect(cl.core('c').status().commitIndex).toBe(cl.core('a').status().commitIndex);
+    expect(cl.core('a').status().progress?.c?.state).toBe('replicate');
+  });
+
+  it('with the switch lost-snapshot-replaced-by-newest, the second copy is of the newer snapshot', () => {
+    setInjectedBugs(['lost-snapshot-replaced-by-newest']);
+    try {
+      const { sent, newer } = lostWhileLeaderSnapshots();
+      expect((sent[1] as InstallSnapshot).snapshot.meta.index).toBe(newer);
+    } finally {
+      setInjectedBugs([]);
+    }
   });
 
   /**

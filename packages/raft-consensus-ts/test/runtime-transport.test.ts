@@ -8,6 +8,7 @@ import {
   FRAME_VERSION,
   sealFrame,
 } from '../src/codec/message-codec.js';
+import { setInjectedBugs } from '../src/injected-bugs.js';
 import { crc32c } from '../src/storage/crc32c.js';
 import { emptyStats, FrameReceiver, packFrames } from '../src/transport/framing.js';
 import { LocalNetwork } from '../src/transport/local-transport.js';
@@ -355,5 +356,49 @@ describe('a resent snapshot fills in what a lossy link dropped', () => {
     expect(got).toEqual([]);
     for (const [i, f] of copy2.entries()) if (i % 2 === 1) r.receive(f);
     expect(got).toEqual([big]);
+  });
+
+  /**
+   * node simulator seed 886: 8 chunks, 1 s a copy, each copy missing one or two; the third
+   * copy brought the last chunk 2.2 s after the first had arrived. Here one part comes every
+   * 600 ms against a 1,000 ms timeout, swept before each.
+   */
+  function slowAssembly(): { got: Message[]; drops: string[] } {
+    const big: Message = {
+      type: 'InstallSnapshot',
+      from: 'a',
+      to: 'b',
+      term: 3,
+      snapshot: {
+        meta: { index: 9, term: 3, membership: { voters: ['a', 'b'], learners: [] } },
+        data: bin(60_000, 7),
+      },
+    };
+    const frames = packFrames([big], 16 * 1024, () => 'unused').get('b') as Uint8Array[];
+    expect(frames.length).toBeGreaterThan(3);
+    const { r, got, drops, advance } = receiver();
+    for (const f of frames) {
+      r.sweep();
+      r.receive(f);
+      advance(600);
+    }
+    return { got, drops };
+  }
+
+  it('an assembly still gaining parts is not timed out: the timeout counts from the last new part', () => {
+    const { got, drops } = slowAssembly();
+    expect(drops).toEqual([]);
+    expect(got).toHaveLength(1);
+  });
+
+  it('with the switch chunk-timeout-from-first-part, it is dropped before the last part', () => {
+    setInjectedBugs(['chunk-timeout-from-first-part']);
+    try {
+      const { got, drops } = slowAssembly();
+      expect(drops).toContain('chunk-timeout');
+      expect(got).toEqual([]);
+    } finally {
+      setInjectedBugs([]);
+    }
   });
 });

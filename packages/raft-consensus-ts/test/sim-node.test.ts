@@ -78,10 +78,13 @@ describe('node simulator', () => {
    * 77732, 93141 (third campaign, probes disruption and intruders): the leader wrote its own
    * snapshot inside the Ready loop, sent no heartbeat for 54-58 ms against a 60 ms election
    * timeout, and a follower took the next term (the runtime now writes it off the loop).
+   * 886 (slice at 36ddc9a): a 154 KB snapshot in 8 chunks on the link left slow and lossy, one
+   * in five copies whole; each lost copy was followed by the leader's newest snapshot (39, 78,
+   * 91, 104), whose chunks could not fill in the last one's (a lost copy is now re-sent as is).
    */
   it.each([
-    391, 1208, 3261, 3833, 4258, 4455, 5325, 5703, 6257, 6530, 15428, 32030, 33279, 37294, 38949,
-    40871, 44958, 46747, 53254, 54595, 68908, 77732, 93141, 99797,
+    391, 886, 1208, 3261, 3833, 4258, 4455, 5325, 5703, 6257, 6530, 15428, 32030, 33279, 37294,
+    38949, 40871, 44958, 46747, 53254, 54595, 68908, 77732, 93141, 99797,
   ])(
     'regression seed %i passes',
     async (seed) => {
@@ -103,7 +106,8 @@ describe('node simulator', () => {
    * with the switch stranger-vote-ignored, 44958 with removed-uncommitted-never-campaigns.
    * Writing the runtime's snapshot off the Ready loop moved 6530's and 44958's schedules: they
    * run with snapshot-blocks-ready-loop too, the loop they failed on. 77732 and 93141 fail
-   * with that switch alone, with the violations the campaign found.
+   * with that switch alone, with the violations the campaign found. 886 fails with the switch
+   * lost-snapshot-replaced-by-newest.
    */
   it.each([
     { seed: 3978, bugs: ['compact-past-active-follower'], fails: undefined },
@@ -129,6 +133,11 @@ describe('node simulator', () => {
       seed: 93141,
       bugs: ['snapshot-blocks-ready-loop'],
       fails: 'membership: n2 went from term 12 (leader n3) to term 13',
+    },
+    {
+      seed: 886,
+      bugs: ['lost-snapshot-replaced-by-newest'],
+      fails: 'convergence: n1 applied 36 of 122',
     },
   ] as const)(
     'seed $seed with switches $bugs',

@@ -1,4 +1,4 @@
-import type { NodeId } from '../types.js';
+import type { NodeId, Snapshot } from '../types.js';
 
 export type ProgressState = 'probe' | 'replicate' | 'snapshot';
 
@@ -31,6 +31,11 @@ export interface Progress {
    * sent behind it, the snapshot is still on the wire: see RaftCore.landed().
    */
   snapshotLanding: number;
+  /**
+   * The snapshot last sent to it while it has not shown it holds it: a lost copy is re-sent as is
+   * (see CoreSnapshots.sendSnapshot), so its chunks fill in the ones the lost copy missed.
+   */
+  snapshotSent: Snapshot | undefined;
   /** A snapshot to it was reported (sent or lost) or presumed lost: send no other until it answers something (it may be down). */
   snapshotPaused: boolean;
   /** Match at the previous heartbeat: unchanged while behind means a lost message stalled the pipeline. */
@@ -51,6 +56,7 @@ export function newProgress(id: NodeId, next: number): Progress {
     snapshotSentAtTick: 0,
     snapshotSeq: 0,
     snapshotLanding: 0,
+    snapshotSent: undefined,
     snapshotPaused: false,
     matchAtLastHeartbeat: 0,
   };
@@ -66,6 +72,9 @@ export function becomeProbe(pr: Progress): void {
 }
 
 export function becomeReplicate(pr: Progress): void {
+  // Holding it now: no copy of it to keep (snapshots can be large).
+  if (pr.snapshotSent !== undefined && pr.match >= pr.snapshotSent.meta.index)
+    pr.snapshotSent = undefined;
   pr.state = 'replicate';
   pr.next = pr.match + 1;
   pr.inflights = [];

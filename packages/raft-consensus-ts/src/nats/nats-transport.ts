@@ -17,7 +17,7 @@ export interface NatsTransportOptions {
   readonly subjectPrefix: string;
   /** Frames are kept at or under this size; larger messages travel in chunks. Default 512 KiB. */
   readonly maxChunkBytes?: number;
-  /** An incomplete chunked message is dropped after this long. Default 10 s. */
+  /** An incomplete chunked message is dropped once no new part came for this long. Default 10 s. */
   readonly chunkTimeoutMs?: number;
   /** Largest message reassembled from chunks (a snapshot). Default 1 GiB. */
   readonly maxMessageBytes?: number;
