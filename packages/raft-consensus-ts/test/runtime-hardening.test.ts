@@ -5,6 +5,7 @@ import { ReadIndexTimeoutError } from '../src/runtime/runtime-errors.js';
 import { MemoryStorage } from '../src/storage/memory-storage.js';
 import { LocalNetwork } from '../src/transport/local-transport.js';
 import type { Entry, Message, RaftTransport, Snapshot, StateMachine } from '../src/types.js';
+import { until } from './wait-until.js';
 
 /** Runtime halves of issue 15's items 3, 5 and 6; each failed before its fix. */
 
@@ -34,16 +35,6 @@ afterEach(async () => {
   await Promise.all(nodes.map((n) => n.stop()));
   nodes = [];
 });
-
-async function until<T>(what: string, fn: () => T | undefined, timeoutMs = 5000): Promise<T> {
-  const start = performance.now();
-  for (;;) {
-    const v = fn();
-    if (v !== undefined && v !== false) return v;
-    if (performance.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -4,6 +4,7 @@ import { type NodeEvent, RaftNode } from '../src/runtime/raft-node.js';
 import { MemoryStorage } from '../src/storage/memory-storage.js';
 import { LocalNetwork } from '../src/transport/local-transport.js';
 import type { Entry, Snapshot, StateMachine } from '../src/types.js';
+import { until } from './wait-until.js';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -35,16 +36,6 @@ afterEach(async () => {
   await Promise.all(nodes.map((n) => n.stop()));
   nodes = [];
 });
-
-async function until<T>(what: string, fn: () => T | undefined, timeoutMs = 5000): Promise<T> {
-  const start = performance.now();
-  for (;;) {
-    const v = fn();
-    if (v !== undefined && v !== false) return v;
-    if (performance.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 async function cluster(net: LocalNetwork, opts: { snapshotEvery?: number } = {}) {
   const parts = ids.map((id) => ({ id, storage: new MemoryStorage(), sm: new KvMachine() }));

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { RaftNode } from '../src/runtime/raft-node.js';
 import { MemoryStorage } from '../src/storage/memory-storage.js';
 import type { Entry, Message, RaftTransport, Snapshot, StateMachine } from '../src/types.js';
+import { until } from './wait-until.js';
 
 /**
  * A proposal whose entry a newer leader overwrote on the proposer may still commit: the
@@ -40,16 +41,6 @@ afterEach(async () => {
   await node?.stop();
   node = undefined;
 });
-
-async function until<T>(what: string, fn: () => T | undefined | false): Promise<T> {
-  const start = performance.now();
-  for (;;) {
-    const v = fn();
-    if (v !== undefined && v !== false) return v;
-    if (performance.now() - start > 5000) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
-}
 
 const noop = (index: number, term: number): Entry => ({
   index,

@@ -10,6 +10,7 @@ import type {
   Snapshot,
   StateMachine,
 } from '../src/types.js';
+import { until } from './wait-until.js';
 
 /**
  * Simulator seed 46747: a follower's forwarded read ids restarted with the
@@ -67,16 +68,6 @@ afterEach(async () => {
   await Promise.all(nodes.map((n) => n.stop()));
   nodes = [];
 });
-
-async function until<T>(what: string, fn: () => T | undefined | false): Promise<T> {
-  const start = performance.now();
-  for (;;) {
-    const v = fn();
-    if (v !== undefined && v !== false) return v;
-    if (performance.now() - start > 5000) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 async function start(id: NodeId, storage: MemoryStorage, transport: RaftTransport) {
   const node = await RaftNode.start({

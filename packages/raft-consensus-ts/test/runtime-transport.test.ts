@@ -111,6 +111,17 @@ function receiver(id = 'b') {
   return { r, got, drops, stats, advance: (ms: number) => (now += ms) };
 }
 
+/** An InstallSnapshot from a to b at `term`, of a snapshot at `index` (term `term`). */
+function snapshotFromA(term: number, index: number, voters: string[], data: Uint8Array): Message {
+  return {
+    type: 'InstallSnapshot',
+    from: 'a',
+    to: 'b',
+    term,
+    snapshot: { meta: { index, term, membership: { voters, learners: [] } }, data },
+  };
+}
+
 describe('message codec', () => {
   it('round-trips every message type, with byte data intact', () => {
     const frame = encodeMessagesFrame(samples.map(encodeMessage));
@@ -216,16 +227,7 @@ describe('frame checksum (NATS payloads cut or corrupted on the way)', () => {
 
 describe('framing', () => {
   it('batches by destination and chunks large messages, which reassemble', () => {
-    const big: Message = {
-      type: 'InstallSnapshot',
-      from: 'a',
-      to: 'b',
-      term: 1,
-      snapshot: {
-        meta: { index: 5, term: 1, membership: { voters: ['a'], learners: [] } },
-        data: bin(300_000, 9),
-      },
-    };
+    const big = snapshotFromA(1, 5, ['a'], bin(300_000, 9));
     const small = samples.filter((m) => m.to === 'b' && m.type !== 'InstallSnapshot');
     const toC: Message = { type: 'TimeoutNow', from: 'a', to: 'c', term: 1 };
     let n = 0;
@@ -244,16 +246,7 @@ describe('framing', () => {
   });
 
   it("tells of every chunk with its message's sender and term, before the message is whole", () => {
-    const big: Message = {
-      type: 'InstallSnapshot',
-      from: 'a',
-      to: 'b',
-      term: 4,
-      snapshot: {
-        meta: { index: 5, term: 4, membership: { voters: ['a'], learners: [] } },
-        data: bin(200_000, 3),
-      },
-    };
+    const big = snapshotFromA(4, 5, ['a'], bin(200_000, 3));
     const frames = packFrames([big], 32 * 1024, () => 'id1').get('b') as Uint8Array[];
     const seen: string[] = [];
     const got: Message[] = [];
@@ -324,16 +317,7 @@ describe('framing', () => {
 
 describe('a resent snapshot fills in what a lossy link dropped', () => {
   it('copies of one snapshot share chunk ids, so chunks from several copies reassemble it', () => {
-    const big: Message = {
-      type: 'InstallSnapshot',
-      from: 'a',
-      to: 'b',
-      term: 3,
-      snapshot: {
-        meta: { index: 9, term: 3, membership: { voters: ['a', 'b'], learners: [] } },
-        data: bin(100_000, 5),
-      },
-    };
+    const big = snapshotFromA(3, 9, ['a', 'b'], bin(100_000, 5));
     let n = 0;
     const copy1 = packFrames([big], 16 * 1024, () => `id${++n}`).get('b') as Uint8Array[];
     const copy2 = packFrames([big], 16 * 1024, () => `id${++n}`).get('b') as Uint8Array[];
@@ -364,16 +348,7 @@ describe('a resent snapshot fills in what a lossy link dropped', () => {
    * 600 ms against a 1,000 ms timeout, swept before each.
    */
   function slowAssembly(): { got: Message[]; drops: string[] } {
-    const big: Message = {
-      type: 'InstallSnapshot',
-      from: 'a',
-      to: 'b',
-      term: 3,
-      snapshot: {
-        meta: { index: 9, term: 3, membership: { voters: ['a', 'b'], learners: [] } },
-        data: bin(60_000, 7),
-      },
-    };
+    const big = snapshotFromA(3, 9, ['a', 'b'], bin(60_000, 7));
     const frames = packFrames([big], 16 * 1024, () => 'unused').get('b') as Uint8Array[];
     expect(frames.length).toBeGreaterThan(3);
     const { r, got, drops, advance } = receiver();
